@@ -1,0 +1,59 @@
+# mTLS Lab: `make lab` to learn, `make test` to check everything.
+# Every target that needs Python depends on `venv`, which (re)installs when
+# requirements.txt or pyproject.toml change.
+
+PYTHON    ?= python3
+VENV      := .venv
+BIN       := $(VENV)/bin
+STAMP     := $(VENV)/.installed
+NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+FIRST     := notebooks/00_welcome.ipynb
+# Extra arguments for JupyterLab (the launch test passes --no-browser and a port).
+LAB_ARGS  ?=
+
+.PHONY: venv lab test unit nbval notebooks reset html help
+
+help:
+	@echo "make lab     - set up .venv and open JupyterLab at $(FIRST)"
+	@echo "make test    - set up .venv and run every test, strict nbval included"
+	@echo "make nbval   - strict nbval on NOTEBOOKS (all by default)"
+	@echo "make notebooks - re-execute NOTEBOOKS in place and save their outputs"
+	@echo "make reset   - remove the generated PKI and caches"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "mTLS Lab needs Python 3.10 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+lab: venv
+	$(BIN)/python -m lab pki init --dir certs --if-missing
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS) $(FIRST)
+
+test: venv
+	$(BIN)/python -m pytest tests
+	$(MAKE) --no-print-directory nbval
+
+unit: venv
+	$(BIN)/python -m pytest tests
+
+# The only place the nbval command line is spelled out. Strict (--nbval), with the
+# sanitize file for volatile values and the .venv kernel.
+nbval: venv
+	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-cell-timeout=180 \
+	    --nbval-sanitize-with tests/nbval-sanitize.cfg -p no:cacheprovider \
+	    --rootdir=$(CURDIR) -o testpaths= $(NOTEBOOKS)
+
+# Re-run notebooks and save their outputs (after editing one).
+notebooks: venv
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=180 $(NOTEBOOKS)
+
+reset:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m lab reset --yes; \
+	 else find certs -mindepth 1 ! -name README.md -exec rm -rf {} +; fi
+	rm -rf .pytest_cache notebooks/.ipynb_checkpoints
+	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +

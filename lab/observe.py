@@ -1,0 +1,117 @@
+"""See both sides of one call: what the client saw and what the server recorded.
+
+Why: under TLS 1.3 the client sends its certificate *after* it considers the
+handshake done, so when the server refuses it the client sees either the
+server's alert or a bare EOF/reset, whichever wins the race. Printing the raw
+client error would make every notebook output flaky and would teach the wrong
+lesson. So the client's view is normalised into a stable sentence (the raw error
+is kept alongside), and the server's own record, which is deterministic, is the
+authority on *why*.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Callable
+
+import requests
+
+#: What the client sees when the server hangs up during or right after the handshake.
+CLOSED_BY_SERVER = "the server closed the connection during the handshake (TLS alert or EOF)"
+
+
+def innermost(exc: BaseException) -> BaseException:
+    """Dig through requests/urllib3 wrappers to the ssl or socket error underneath."""
+    seen = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, (ssl.SSLError, ConnectionResetError, ConnectionRefusedError,
+                            BrokenPipeError, socket.timeout, TimeoutError)):
+            return cur
+        nxt = getattr(cur, "reason", None)
+        if not isinstance(nxt, BaseException):
+            nxt = cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else None
+        if nxt is None and len(getattr(cur, "args", ())) > 1 and isinstance(cur.args[1], BaseException):
+            nxt = cur.args[1]
+        cur = nxt or cur.__cause__ or cur.__context__
+    return exc
+
+
+def client_view(exc: BaseException) -> str:
+    """A stable one-line account of a client-side failure (no ports, no line numbers)."""
+    inner = innermost(exc)
+    if isinstance(inner, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {inner.verify_message}"
+    if isinstance(inner, (ConnectionRefusedError,)):
+        return "connection refused: nothing is listening on that port"
+    if isinstance(inner, (socket.timeout, TimeoutError)) or isinstance(exc, requests.Timeout):
+        return "timed out waiting for the server"
+    text = str(inner)
+    if isinstance(inner, ssl.SSLError):
+        if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+            return "TLS handshake failed: wrong version number (the server did not answer in TLS)"
+        if "UNSUPPORTED_PROTOCOL" in text or "PROTOCOL_VERSION" in text or "NO_PROTOCOLS" in text:
+            return "TLS handshake failed: no protocol version in common"
+        if "ALERT" in text or "EOF" in text or "UNEXPECTED_EOF" in text:
+            return CLOSED_BY_SERVER
+        if "] " in text:
+            text = text.split("] ", 1)[1]
+        return "TLS error: " + text.split(" (_ssl.c", 1)[0]
+    if isinstance(inner, (ConnectionResetError, BrokenPipeError)):
+        return CLOSED_BY_SERVER
+    if isinstance(exc, requests.exceptions.ConnectionError) and "RemoteDisconnected" in str(exc):
+        return CLOSED_BY_SERVER
+    return f"{type(inner).__name__}: {scrub(text)}"
+
+
+def scrub(text: str) -> str:
+    """Drop the volatile parts of an error message: ports, object ids, C line numbers."""
+    text = re.sub(r"(localhost|127\.0\.0\.1|\[::1\]):\d+", r"\1:PORT", text)
+    text = re.sub(r"port=\d+", "port=PORT", text)
+    text = re.sub(r" at 0x[0-9a-f]+", "", text)
+    return re.sub(r" \(_ssl\.c:\d+\)", "", text)
+
+
+@dataclass
+class Observation:
+    """One call, seen from both ends."""
+
+    status: int | None
+    body: str
+    client_saw: str
+    server_saw: str
+    client_error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.client_error is None and self.status is not None and self.status < 400
+
+    def __str__(self) -> str:
+        return f"client saw: {self.client_saw}\nserver saw: {self.server_saw}"
+
+    __repr__ = __str__
+
+
+def observe(server, call: Callable[[], requests.Response], *, wait: float = 3.0) -> Observation:
+    """Run ``call`` (a request to ``server``) and pair its outcome with the server's record.
+
+    ``server`` may be None when the other end is not a lab server (then only the
+    client's side is known).
+    """
+    before = len(server.handshake_failures) if server is not None else 0
+    try:
+        response = call()
+    except Exception as exc:  # noqa: BLE001 - a failure is what we came to see
+        failure = server.wait_for_handshake_failure(after=before, timeout=wait) if server is not None else None
+        server_saw = (f"handshake refused: {failure.reason}" if failure else
+                      "nothing: no failed handshake recorded" if server is not None else "(not a lab server)")
+        return Observation(None, "", client_view(exc), server_saw, exc)
+    server_saw = "handshake ok" if server is not None else "(not a lab server)"
+    if server is not None and len(server.handshake_failures) > before:
+        server_saw = f"handshake refused: {server.handshake_failures[before].reason}"
+    body = response.text.strip()
+    return Observation(response.status_code, body, f"HTTP {response.status_code}: {body[:120]}", server_saw)

@@ -1,0 +1,101 @@
+"""The failure catalogue: every way mTLS breaks, reproduced live, seen from both ends.
+
+Each scenario builds its fault, runs a real client against a real server on
+loopback, and returns a :class:`ScenarioResult` with five parts: what the client
+saw, what the server recorded, the HTTP status (if any), the diagnosis (category
+and plain-language cause) and the fix. The server's record is the authority, so
+the one-line outcome is the same on every run.
+
+Scenarios live in the modules of this package, grouped by theme, and register
+themselves with the :func:`scenario` decorator; a module added here is picked up
+without touching any other file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Callable
+
+GROUPS = ("trust", "identity", "time", "usage", "transport", "application")
+
+
+@dataclass
+class ScenarioResult:
+    """What happened, from both sides, and what it means."""
+
+    name: str
+    client_saw: str
+    server_saw: str
+    status: int | None
+    category: str
+    cause: str
+    fix: str
+    behaved: bool = True          # did the scenario produce the outcome it demonstrates?
+    notes: list[str] = field(default_factory=list)
+
+    def one_line(self) -> str:
+        mark = "as expected" if self.behaved else "UNEXPECTED"
+        return f"{self.name}: {self.category}: {self.cause} [{mark}]"
+
+    def __str__(self) -> str:
+        status = self.status if self.status is not None else "-"
+        return (f"scenario:    {self.name}\n"
+                f"client saw:  {self.client_saw}\n"
+                f"server saw:  {self.server_saw}\n"
+                f"HTTP status: {status}\n"
+                f"diagnosis:   [{self.category}] {self.cause}\n"
+                f"fix:         {self.fix}")
+
+    __repr__ = __str__
+
+
+@dataclass
+class Scenario:
+    name: str
+    group: str
+    description: str
+    run: Callable[[], ScenarioResult]
+    pending: str | None = None    # reason, when the scenario cannot run yet
+
+
+REGISTRY: dict[str, Scenario] = {}
+
+
+def scenario(name: str, group: str, description: str, *, pending: str | None = None):
+    """Register a scenario function (no arguments, returns a ScenarioResult)."""
+    if group not in GROUPS:
+        raise ValueError(f"group must be one of {GROUPS}")
+
+    def decorate(fn: Callable[[], ScenarioResult]):
+        REGISTRY[name] = Scenario(name, group, description, fn, pending)
+        return fn
+
+    return decorate
+
+
+def _load_all() -> None:
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+def all_scenarios() -> list[Scenario]:
+    _load_all()
+    return [REGISTRY[k] for k in REGISTRY]
+
+
+def get(name: str) -> Scenario:
+    _load_all()
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"no scenario named {name!r}; `python -m lab break --list` shows them") from None
+
+
+def run(name: str) -> ScenarioResult:
+    sc = get(name)
+    if sc.pending:
+        raise RuntimeError(f"scenario {name} is pending: {sc.pending}")
+    return sc.run()

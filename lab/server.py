@@ -1,0 +1,430 @@
+"""Run a Flask (or any WSGI) app over mutual TLS in a background thread.
+
+Why cheroot and not ``app.run(ssl_context=...)``: werkzeug's development server
+sends ``Connection: close`` on every response (deliberately, since 2.1.2), so a
+requests Session pays a full mTLS handshake per request, and it answers only
+30-45 requests/s over TLS on loopback. cheroot (CherryPy's server, maintained,
+pure Python) keeps connections alive, sets TCP_NODELAY, runs a worker pool, and
+its built-in SSL adapter exposes the client certificate the way Apache mod_ssl
+does (``SSL_CLIENT_CERT``, ``SSL_CLIENT_VERIFY``, ``SSL_CLIENT_S_DN``).
+
+What the lab adds on top:
+
+* **The server's own record.** Under TLS 1.3 a rejected client often sees only an
+  EOF, racing with the server's alert; what the *server* saw is the truth. Every
+  failed handshake is recorded with the peer and OpenSSL's reason
+  (:attr:`MTLSServer.handshake_failures`), and every exception raised while
+  handling a request is recorded too (:attr:`MTLSServer.errors`) instead of being
+  printed to stderr, where it would be lost (or would garble a notebook).
+* **Clean lifecycle.** A context manager; ``start`` and ``stop`` are idempotent;
+  ``stop`` returns within about a second; every server still running is stopped
+  when the interpreter exits. Binds 127.0.0.1 on a free port by default.
+* **Hot swap.** :meth:`MTLSServer.set_certificate` replaces the server certificate
+  for new connections without a restart (used by the rotation notebook).
+
+Known limit: cheroot performs the TLS handshake in its accept loop, so one client
+that connects and then stalls delays other new connections until
+``handshake_timeout`` (2 s here) expires. Fine for a lab; a production server
+terminates TLS in nginx or in an async server instead.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import itertools
+import logging
+import socket
+import ssl
+import sys
+import threading
+import traceback as _traceback
+import weakref
+from dataclasses import dataclass
+from typing import Callable
+
+from cheroot import errors as cheroot_errors
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+from . import tlsconfig
+from .errors import PortInUseError, ServerError
+
+log = logging.getLogger("lab.server")
+access_log = logging.getLogger("lab.server.access")
+
+_RUNNING: "weakref.WeakSet[MTLSServer]" = weakref.WeakSet()
+_ids = itertools.count(1)
+
+
+# ------------------------------------------------------------------ the record
+@dataclass(frozen=True)
+class HandshakeFailure:
+    """One refused TLS handshake, as the server saw it."""
+
+    peer: str
+    reason: str
+    openssl_error: str
+    at: _dt.datetime
+
+    def __str__(self) -> str:
+        return f"handshake from {self.peer} failed: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ServerErrorRecord:
+    """An exception raised while the server handled a request (or in its own thread)."""
+
+    where: str
+    error: str
+    traceback: str
+    at: _dt.datetime
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.error}"
+
+
+def handshake_reason(exc: BaseException) -> str:
+    """OpenSSL's reason for a failed handshake, in its own lowercase words.
+
+    ``[SSL: PEER_DID_NOT_RETURN_A_CERTIFICATE] peer did not return a certificate
+    (_ssl.c:2580)`` becomes ``peer did not return a certificate``; a verification
+    failure becomes ``certificate verify failed: certificate has expired``.
+    """
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {exc.verify_message}"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "handshake timed out (the client connected but never completed the handshake)"
+    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) or (
+        isinstance(exc, ssl.SSLError) and "EOF" in str(exc)
+    ):
+        return "the client closed the connection during the handshake"
+    if isinstance(exc, ssl.SSLError):
+        text = str(exc)
+        if "] " in text:
+            text = text.split("] ", 1)[1]
+        text = text.split(" (_ssl.c", 1)[0]
+        if "http request" in text:
+            return "http request: the client spoke plain HTTP to the TLS port"
+        return text
+    if isinstance(exc, ConnectionResetError):
+        return "the client reset the connection during the handshake"
+    return f"{type(exc).__name__}: {exc}"
+
+
+# -------------------------------------------------------------- cheroot glue
+class _RecordingSSLAdapter(BuiltinSSLAdapter):
+    """cheroot's built-in adapter, with a replaceable context and a record of failures."""
+
+    def __init__(self, context: ssl.SSLContext, owner: "MTLSServer"):
+        # The parent constructor insists on certificate *files*; we already have a
+        # context, so set what the parent methods use and skip it.
+        self.certificate = self.private_key = self.certificate_chain = None
+        self.ciphers = None
+        self.private_key_password = None
+        self._server_env = {}
+        self.context = context
+        self.owner = owner
+
+    def wrap(self, sock):
+        peer = _peer(sock)
+        sock.settimeout(self.owner.handshake_timeout)
+        try:
+            tls = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=True)
+        except ssl.SSLError as exc:
+            self.owner._record_failure(peer, exc)
+            if "http request" in str(exc):
+                raise cheroot_errors.NoSSLError(*exc.args) from exc
+            raise cheroot_errors.FatalSSLAlert(*exc.args) from exc
+        except OSError as exc:  # reset, timeout, EOF before the ClientHello
+            self.owner._record_failure(peer, exc)
+            raise cheroot_errors.FatalSSLAlert(*exc.args) from exc
+        self.owner._record_success()
+        return tls, self.get_environ(tls)
+
+
+def _peer(sock) -> str:
+    try:
+        host, port = sock.getpeername()[:2]
+        return f"{host}:{port}"
+    except OSError:
+        return "unknown peer"
+
+
+class _LabWSGIServer(wsgi.Server):
+    """Routes cheroot's stderr chatter into the owner's record or the logger."""
+
+    owner: "MTLSServer"
+
+    def error_log(self, msg="", level=20, traceback=False):
+        if traceback or level >= logging.ERROR:
+            tb = _traceback.format_exc() if traceback else ""
+            self.owner._record_error("server", str(msg), tb)
+        else:
+            log.debug("%s", msg)
+
+    def serve(self):
+        # cheroot starts its helper thread for unservicable connections as a
+        # non-daemon thread; a forgotten server would then hang interpreter exit.
+        threading.Thread(target=self._serve_unservicable, daemon=True,
+                         name=f"lab-server-{self.owner.id}-503").start()
+        while self.ready and not self.interrupt:
+            try:
+                self._connections.run(self.expiration_interval)
+            except Exception:  # noqa: BLE001 - recorded and surfaced, never lost
+                self.error_log("error in the server loop", level=logging.ERROR, traceback=True)
+
+
+# ------------------------------------------------------------------- server
+class MTLSServer:
+    """A WSGI app served over HTTPS with client-certificate authentication.
+
+    >>> with MTLSServer(app, certificate=srv, trust=ca) as s:
+    ...     client.session(alice, trust=ca).get(s.url + "/api/secure")
+
+    ``mode`` is "require" (Kestrel's RequireCertificate), "optional"
+    (AllowCertificate) or "none" (NoCertificate). ``trust`` is what client
+    certificates must chain to: lab CAs, certificates, PEM bytes or file paths.
+    """
+
+    def __init__(self, app, certificate, trust=None, *, mode: str = "require",
+                 host: str = "127.0.0.1", port: int = 0, min_version: str = "1.2",
+                 max_version: str | None = None, crl=None, crl_check: str = "leaf",
+                 password: str | bytes | None = None, threads: int = 8,
+                 handshake_timeout: float = 2.0, log_requests: bool = False,
+                 raise_errors: bool = True,
+                 on_handshake_failure: Callable[[HandshakeFailure], None] | None = None):
+        _require_loopback(host)
+        self.id = next(_ids)
+        self.app = app
+        self.mode = mode
+        self.host = host
+        self.requested_port = port
+        self.threads = threads
+        self.handshake_timeout = handshake_timeout
+        self.log_requests = log_requests
+        self.raise_errors = raise_errors
+        self.on_handshake_failure = on_handshake_failure
+        self._tls_options = dict(trust=trust, mode=mode, min_version=min_version,
+                                 max_version=max_version, crl=crl, crl_check=crl_check, password=password)
+        self.context = tlsconfig.server_context(certificate, **self._tls_options)
+        self.handshake_failures: list[HandshakeFailure] = []
+        self.errors: list[ServerErrorRecord] = []
+        self.handshakes = 0
+        self._lock = threading.Condition()
+        self._server: _LabWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+        _watch_flask_errors(app, self)
+
+    # ----------------------------------------------------------- lifecycle
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> "MTLSServer":
+        """Bind and start serving in a daemon thread (no-op when already running)."""
+        if self._server is not None:
+            return self
+        server = _LabWSGIServer((self.host, self.requested_port), self._wsgi_app,
+                                numthreads=self.threads, server_name="mtls-lab",
+                                shutdown_timeout=1, timeout=10)
+        server.owner = self
+        server.ssl_adapter = _RecordingSSLAdapter(self.context, self)
+        try:
+            server.prepare()
+        except OSError as exc:
+            if "in use" in str(exc).lower() or getattr(exc, "errno", None) == 98:
+                raise PortInUseError(
+                    f"port {self.requested_port} on {self.host} is already in use; stop the other "
+                    f"server or choose another port (0 picks a free one)"
+                ) from None
+            raise ServerError(f"could not start the server on {self.host}:{self.requested_port}: {exc}") from None
+        self._port = server.socket.getsockname()[1]
+        self._server = server
+        self._thread = threading.Thread(target=server.serve, daemon=True, name=f"lab-server-{self.id}")
+        self._thread.start()
+        _RUNNING.add(self)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection (idempotent, about a second at most)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        _RUNNING.discard(self)
+        try:
+            server.stop()
+        except Exception as exc:  # noqa: BLE001
+            self._record_error("stop", repr(exc), _traceback.format_exc())
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+
+    def __enter__(self) -> "MTLSServer":
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.stop()
+        if exc_type is None and self.raise_errors and self.errors:
+            raise ServerError("the server recorded errors while handling requests:\n" + self.error_summary())
+
+    def __repr__(self) -> str:
+        state = f"running at {self.url}" if self.running else "stopped"
+        return f"<MTLSServer mode={self.mode} {state}>"
+
+    # ------------------------------------------------------------- address
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise ServerError("the server has not been started yet; call start() or use `with`")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        host = "localhost" if self.host in ("127.0.0.1", "localhost") else (
+            f"[{self.host}]" if ":" in self.host else self.host)
+        return f"https://{host}:{self.port}"
+
+    # ---------------------------------------------------------- hot swap
+    def set_certificate(self, certificate, password: str | bytes | None = None) -> None:
+        """Present ``certificate`` on every *new* connection from now on.
+
+        Connections already open keep the certificate they were established with;
+        no request is refused during the swap (the new context is complete before
+        it replaces the old one in a single assignment).
+        """
+        ctx = tlsconfig.server_context(certificate, **{**self._tls_options, "password": password})
+        self.context = ctx
+        if self._server is not None:
+            self._server.ssl_adapter.context = ctx
+
+    # ------------------------------------------------------------ record
+    def _record_failure(self, peer: str, exc: BaseException) -> None:
+        if self._server is None or not self._server.ready:
+            return  # stop() pokes its own socket; that is not a client
+        failure = HandshakeFailure(peer, handshake_reason(exc), str(exc), _dt.datetime.now(_dt.timezone.utc))
+        with self._lock:
+            self.handshake_failures.append(failure)
+            self._lock.notify_all()
+        log.info("%s", failure)
+        if self.on_handshake_failure:
+            self.on_handshake_failure(failure)
+
+    def _record_success(self) -> None:
+        with self._lock:
+            self.handshakes += 1
+
+    def _record_error(self, where: str, error: str, tb: str) -> None:
+        with self._lock:
+            self.errors.append(ServerErrorRecord(where, error, tb, _dt.datetime.now(_dt.timezone.utc)))
+            self._lock.notify_all()
+        log.debug("%s: %s", where, error)
+
+    def wait_for_handshake_failure(self, after: int = 0, timeout: float = 3.0) -> HandshakeFailure | None:
+        """The first failure recorded at index ``after`` or later, waiting up to ``timeout``.
+
+        The client may see its error before the server thread has recorded the
+        reason, so read ``n = len(s.handshake_failures)`` before the call and
+        ``s.wait_for_handshake_failure(after=n)`` afterwards.
+        """
+        with self._lock:
+            self._lock.wait_for(lambda: len(self.handshake_failures) > after, timeout=timeout)
+            return self.handshake_failures[after] if len(self.handshake_failures) > after else None
+
+    def handshake_summary(self) -> str:
+        """The record of refused handshakes, one line each (peer ports vary, reasons do not)."""
+        with self._lock:
+            failures = list(self.handshake_failures)
+        if not failures:
+            return "no failed handshakes"
+        return "\n".join(f"{i}. {f.reason}" for i, f in enumerate(failures, 1))
+
+    def error_summary(self) -> str:
+        with self._lock:
+            errs = list(self.errors)
+        if not errs:
+            return "no errors"
+        return "\n".join(f"- {e}" + (f"\n{e.traceback.rstrip()}" if e.traceback else "") for e in errs)
+
+    def check(self) -> None:
+        """Raise :class:`ServerError` if any request raised an exception on the server."""
+        if self.errors:
+            raise ServerError("the server recorded errors while handling requests:\n" + self.error_summary())
+
+    # ---------------------------------------------------------------- wsgi
+    def _wsgi_app(self, environ, start_response):
+        if self.log_requests:
+            access_log.info("%s %s %s", environ.get("REMOTE_ADDR"), environ.get("REQUEST_METHOD"),
+                            environ.get("PATH_INFO"))
+        try:
+            return self.app(environ, start_response)
+        except Exception as exc:  # noqa: BLE001 - recorded and answered, never lost
+            self._record_error(f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}",
+                               f"{type(exc).__name__}: {exc}", _traceback.format_exc())
+            body = b"internal server error (recorded in the lab server's errors)"
+            start_response("500 Internal Server Error",
+                           [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))],
+                           sys.exc_info())
+            return [body]
+
+
+def _require_loopback(host: str) -> None:
+    """The lab only ever listens on loopback: a learner's mTLS server is not a public service."""
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise ServerError(f"refusing to bind {host!r}: the lab binds only loopback addresses (127.0.0.0/8 or ::1)")
+
+
+def _watch_flask_errors(app, server: MTLSServer) -> None:
+    """Record exceptions a Flask view raises (Flask turns them into a 500 and logs them)."""
+    try:
+        import flask
+        from flask.logging import default_handler
+    except ImportError:  # pragma: no cover - flask is a dependency
+        return
+    if not isinstance(app, flask.Flask):
+        return
+
+    servers = app.extensions.get("lab.servers")
+    if servers is None:
+        servers = app.extensions["lab.servers"] = weakref.WeakSet()
+
+        def record(sender, exception, **extra):
+            where = f"{flask.request.method} {flask.request.path}"
+            tb = "".join(_traceback.format_exception(type(exception), exception, exception.__traceback__))
+            for owner in list(servers):
+                if owner.running:
+                    owner._record_error(where, f"{type(exception).__name__}: {exception}", tb)
+
+        flask.got_request_exception.connect(record, app, weak=False)
+        # Flask would also print the traceback to stderr from a background thread,
+        # where it lands in whichever notebook cell runs next. It is in the record now.
+        app.logger.removeHandler(default_handler)
+        app.logger.propagate = False
+    servers.add(server)
+
+
+def running_servers() -> list[MTLSServer]:
+    return list(_RUNNING)
+
+
+def stop_all() -> None:
+    """Stop every lab server still running (called at interpreter exit, and by `lab reset`)."""
+    for server in list(_RUNNING):
+        server.stop()
+
+
+# Stop servers *before* the interpreter joins non-daemon threads (cheroot's worker
+# pool), or a forgotten server would hang the exit of a script or kernel.
+if hasattr(threading, "_register_atexit"):
+    threading._register_atexit(stop_all)  # noqa: SLF001
+else:  # pragma: no cover
+    import atexit
+
+    atexit.register(stop_all)

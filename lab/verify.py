@@ -1,0 +1,143 @@
+"""Verify a certificate chain in-process, and say in words why it fails.
+
+Why: a TLS handshake failure tells you *that* a chain was refused, with one terse
+OpenSSL reason, and only from the side that refused it. Verifying in-process with
+cryptography's RFC 5280 / CA-Browser-Forum path builder lets a learner ask "would
+this chain be accepted as a client (or server) certificate?" before any socket
+exists, and get every reason spelled out.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from cryptography import x509
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
+
+from .certinfo import common_name, eku_names, san_strings
+
+
+@dataclass
+class ChainCheck:
+    """The outcome of :func:`verify_chain`: ok, the chain that was built, or the reason."""
+
+    ok: bool
+    purpose: str
+    chain: list[str] = field(default_factory=list)
+    reason: str = ""
+    detail: str = ""
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"OK ({self.purpose}): " + " -> ".join(self.chain)
+        return f"REFUSED ({self.purpose}): {self.reason}"
+
+    __repr__ = __str__
+
+
+def _certs(objs) -> list[x509.Certificate]:
+    if objs is None:
+        return []
+    if isinstance(objs, (x509.Certificate,)) or hasattr(objs, "cert"):
+        objs = [objs]
+    return [getattr(o, "cert", o) for o in objs]
+
+
+def _subject(host: str):
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
+def verify_chain(leaf, trust, intermediates: Iterable = (), *, purpose: str = "client",
+                 hostname: str | None = None, at: _dt.datetime | None = None) -> ChainCheck:
+    """Check that ``leaf`` chains to one of ``trust`` and is fit for ``purpose``.
+
+    ``leaf`` may be a certificate or an :class:`~lab.pki.IssuedCertificate` (whose
+    own chain is used as intermediates). ``purpose`` is "client" or "server"; a
+    server check needs the ``hostname`` the client would connect to.
+    """
+    if purpose not in ("client", "server"):
+        raise ValueError("purpose must be 'client' or 'server'")
+    inter = list(_certs(intermediates)) + list(getattr(leaf, "chain", []) or [])
+    cert = getattr(leaf, "cert", leaf)
+    roots = _certs(trust)
+    when = at or _dt.datetime.now(_dt.timezone.utc)
+    builder = PolicyBuilder().store(Store(roots)).time(when)
+    try:
+        if purpose == "client":
+            builder = builder.extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(),
+                                                 ee_policy=_client_leaf_policy())
+            verified = builder.build_client_verifier().verify(cert, inter)
+            chain = verified.chain
+        else:
+            if not hostname:
+                raise ValueError("a server check needs the hostname the client connects to")
+            chain = builder.build_server_verifier(_subject(hostname)).verify(cert, inter)
+    except VerificationError as exc:
+        return ChainCheck(False, purpose, reason=explain_failure(cert, roots, inter, purpose, hostname, when, str(exc)),
+                          detail=str(exc))
+    return ChainCheck(True, purpose, chain=[common_name(c.subject) or c.subject.rfc4514_string() for c in chain])
+
+
+def _client_leaf_policy() -> ExtensionPolicy:
+    """The WebPKI leaf rules, except that a client certificate need not carry a SAN.
+
+    WebPKI (browsers, CA/B Forum) requires a SAN because servers are found by name.
+    Client certificates are commonly identified by their subject CN, as the guide's
+    ``MyTrustedClient`` is, and OpenSSL, .NET and nginx accept them without a SAN.
+    """
+    return ExtensionPolicy.webpki_defaults_ee().may_be_present(
+        x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
+    )
+
+
+def explain_failure(cert: x509.Certificate, roots: Sequence[x509.Certificate],
+                    intermediates: Sequence[x509.Certificate], purpose: str,
+                    hostname: str | None, when: _dt.datetime, raw: str) -> str:
+    """Turn the verifier's terse message into the most specific plain-language reason.
+
+    The checks below look at the certificate itself first (dates, EKU, SAN, CA flag)
+    because the path builder reports only the last candidate it tried.
+    """
+    if cert.not_valid_after_utc < when:
+        return f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+    if cert.not_valid_before_utc > when:
+        return f"the certificate is not valid until {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC (clock skew?)"
+    ekus = eku_names(cert)
+    wanted = "clientAuth" if purpose == "client" else "serverAuth"
+    if ekus is not None and wanted not in ekus:
+        return f"the certificate's Extended Key Usage ({', '.join(ekus) or 'empty'}) does not allow {wanted}"
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        if bc.ca:
+            return "the certificate is a CA certificate (CA:TRUE); a leaf must have CA:FALSE"
+    except x509.ExtensionNotFound:
+        pass
+    if purpose == "server":
+        sans = san_strings(cert)
+        if not sans:
+            return ("the certificate has no Subject Alternative Name; clients match the host name only "
+                    "against the SAN and ignore the CN")
+        if "no matching" in raw.lower() or "subject" in raw.lower():
+            return f"the certificate's SAN ({', '.join(sans)}) does not cover {hostname!r}"
+    if "forbidden public key algorithm" in raw.lower() or "forbidden signature algorithm" in raw.lower():
+        return ("the key or signature algorithm is outside the WebPKI set (RSA >= 2048, ECDSA P-256/384/521); "
+                "Ed25519 works in OpenSSL-based TLS, but strict verifiers, browsers and many .NET versions refuse it")
+    if cert.issuer == cert.subject:
+        return "the certificate is self-signed and is not one of the trusted certificates"
+    issuers = {c.subject for c in [*roots, *intermediates]}
+    if cert.issuer not in issuers:
+        return (f"no trusted CA issued it: its issuer {cert.issuer.rfc4514_string()!r} is not among the "
+                f"trusted roots or supplied intermediates (unknown CA, or a missing intermediate)")
+    return f"the chain was refused: {raw}"
