@@ -77,11 +77,11 @@ def init(directory: str | os.PathLike | None = None, *, key_type: str = "ec",
 
 
 def issue_client(name: str, directory: str | os.PathLike | None = None, *, days: float = 365,
-                 key_type: str = "ec", password: str | None = None, **flaws) -> list[Path]:
+                 key_type: str = "ec", password: str | None = None, **options) -> list[Path]:
     """Add ``NAME.crt``, ``NAME.key`` and ``NAME.pfx``, signed by the course CA."""
     d = Path(directory) if directory else certs_dir()
     ca = load_ca(d)
-    ident = ca.issue_client(name, days=days, key_type=key_type, **flaws)
+    ident = ca.issue_client(name, days=days, key_type=key_type, **options)
     password = password or read_password(d) or secrets.token_urlsafe(18)
     return [*ident.write(d / name), ident.to_pkcs12(d / f"{name}.pfx", password)]
 

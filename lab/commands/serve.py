@@ -1,0 +1,90 @@
+"""``python -m lab serve``: the demo API over mTLS in the foreground, like the guide's Kestrel app.
+
+Prints the URL and the exact curl command to call it (the guide's "How to
+test"), logs every refused handshake as one line with OpenSSL's reason, and runs
+until Ctrl-C. Missing certificates and a taken port are reported in one line.
+"""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .. import coursepki
+from ..demo import create_app
+from ..errors import MissingFileError
+from ..paths import certs_dir, show
+from ..server import MTLSServer
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "serve", help="run the demo API over mTLS until Ctrl-C",
+        description="Serve the guide's SecureController (/api/secure answers 'Hello {subject}') "
+                    "over mutual TLS, with the course PKI.")
+    p.add_argument("--certs", type=Path, default=None, help="the PKI folder (default: certs/)")
+    p.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=5001, help="TCP port (default 5001, as in the guide; 0 = any free)")
+    p.add_argument("--mode", choices=["require", "optional", "none"], default="require",
+                   help="client certificate: require (Kestrel RequireCertificate), optional "
+                        "(AllowCertificate) or none (NoCertificate)")
+    p.add_argument("--min-tls", choices=["1.2", "1.3"], default="1.2", help="minimum TLS version")
+    p.set_defaults(func=run, app_options={})
+
+
+def curl_command(url: str, directory: Path, *, client: str = "client") -> str:
+    """The guide's curl test, made correct: --cacert so curl verifies our server."""
+    d = show(directory)
+    return " ".join(shlex.quote(p) for p in [
+        "curl", "--cert", f"{d}/{client}.crt", "--key", f"{d}/{client}.key",
+        "--cacert", f"{d}/rootCA.pem", f"{url}/api/secure"])
+
+
+def load_course(directory: Path):
+    """The course PKI; a missing file is reported with the command that creates it."""
+    try:
+        return coursepki.load(directory)
+    except MissingFileError as exc:
+        if "pki init" in str(exc):
+            raise
+        raise MissingFileError(f"{exc}; recreate the PKI with: python -m lab pki init --dir {show(directory)} --force") from None
+
+
+def build_app(args):
+    """The demo app with whatever options the flags ask for (extended by later modules)."""
+    return create_app(**args.app_options)
+
+
+def run(args) -> int:
+    directory = args.certs or certs_dir()
+    course = load_course(directory)
+
+    def log_failure(failure):
+        print(f"refused handshake from {failure.peer}: {failure.reason}", file=sys.stderr, flush=True)
+
+    server = MTLSServer(build_app(args), certificate=course.server, trust=course.ca, mode=args.mode,
+                        host=args.host, port=args.port, min_version=args.min_tls,
+                        on_handshake_failure=log_failure, raise_errors=False)
+    server.start()
+    stop = threading.Event()
+    # SIGINT is handled explicitly (not as KeyboardInterrupt): a shell that starts us
+    # in the background ignores SIGINT, and then Python would never see Ctrl-C.
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(f"mTLS demo API on {server.url} (client certificate: {args.mode})")
+        print(f"try:  {curl_command(server.url, directory)}")
+        print("Ctrl-C to stop", flush=True)
+        reported = 0
+        while not stop.wait(0.5):
+            for err in server.errors[reported:]:
+                print(f"server error: {err}", file=sys.stderr, flush=True)
+            reported = len(server.errors)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.stop()
+        print("stopped", flush=True)
+    return 0
