@@ -115,3 +115,25 @@ def observe(server, call: Callable[[], requests.Response], *, wait: float = 3.0)
         server_saw = f"handshake refused: {server.handshake_failures[before].reason}"
     body = response.text.strip()
     return Observation(response.status_code, body, f"HTTP {response.status_code}: {body[:120]}", server_saw)
+
+
+def attempt(fn: Callable, *args, **kwargs):
+    """Call ``fn`` and print a stable one-line outcome: its result, or the error and its message.
+
+    For the cells that show an expected failure (a wrong password, a corrupt
+    file): the learner sees exactly what the lab raised, and nbval sees the same
+    line on every run.
+    """
+    try:
+        result = fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - showing the failure is the point
+        print(f"refused: {type(exc).__name__}: {scrub(_short_paths(str(exc)))}")
+        return None
+    print(f"ok: {result!r}" if result is not None else "ok")
+    return result
+
+
+def _short_paths(text: str) -> str:
+    from .paths import ROOT
+
+    return text.replace(str(ROOT) + "/", "")

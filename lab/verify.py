@@ -110,6 +110,9 @@ def explain_failure(cert: x509.Certificate, roots: Sequence[x509.Certificate],
     The checks below look at the certificate itself first (dates, EKU, SAN, CA flag)
     because the path builder reports only the last candidate it tried.
     """
+    if cert.version == x509.Version.v1:
+        return ("the certificate is X.509 version 1, which cannot carry extensions: no SAN, no EKU, no "
+                "CA flag (`openssl x509 -req` without -extfile makes these)")
     if cert.not_valid_after_utc < when:
         return f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
     if cert.not_valid_before_utc > when:
