@@ -51,10 +51,10 @@ REASONS: dict[str, x509.ReasonFlags] = {
 }
 REASON_NAMES = {flag: name for name, flag in REASONS.items()}
 
-#: How long a CRL is good for by default. Real CAs publish daily to weekly; the
+#: How long a CRL is good for by default (a week, like many enterprise CAs). The
 #: verifier must fetch a new one after nextUpdate, so this is also the longest a
 #: revocation can go unnoticed by a cache that respects nextUpdate.
-DEFAULT_CRL_VALIDITY = _dt.timedelta(days=1)
+DEFAULT_CRL_VALIDITY = _dt.timedelta(days=7)
 
 
 class RevocationError(LabError, ValueError):

@@ -32,6 +32,15 @@ def register(subparsers) -> None:
                    help="client certificate: require (Kestrel RequireCertificate), optional "
                         "(AllowCertificate) or none (NoCertificate)")
     p.add_argument("--min-tls", choices=["1.2", "1.3"], default="1.2", help="minimum TLS version")
+    p.add_argument("--crl", type=Path, default=None,
+                   help="check client certificates against this CRL at the handshake (e.g. certs/crl.pem; "
+                        "read once at start: restart after `pki revoke`)")
+    p.add_argument("--allow-subject", action="append", default=None, metavar="CN",
+                   help="only this client CN (or full subject DN) may call /api/secure; repeat to allow several")
+    p.add_argument("--pin-thumbprint", action="append", default=None, metavar="SHA256",
+                   help="only the certificate with this SHA-256 thumbprint may call /api/secure (repeatable)")
+    p.add_argument("--pin-spki", action="append", default=None, metavar="SHA256",
+                   help="only certificates with this SPKI SHA-256 pin (base64) may call /api/secure (repeatable)")
     p.set_defaults(func=run, app_options={})
 
 
@@ -55,7 +64,22 @@ def load_course(directory: Path):
 
 def build_app(args):
     """The demo app with whatever options the flags ask for (extended by later modules)."""
-    return create_app(**args.app_options)
+    options = dict(args.app_options)
+    for flag, option in (("allow_subject", "allow_subjects"), ("pin_thumbprint", "pin_thumbprints"),
+                         ("pin_spki", "pin_spki")):
+        if getattr(args, flag, None):
+            options[option] = getattr(args, flag)
+    return create_app(**options)
+
+
+def _crl(args) -> Path | None:
+    """The --crl file, checked first: OpenSSL's own error for a bad file says nothing useful."""
+    if getattr(args, "crl", None) is None:
+        return None
+    from ..revocation import load_crl
+
+    load_crl(args.crl)  # MissingFileError / CorruptFileError, with what to do
+    return args.crl
 
 
 def run(args) -> int:
@@ -66,7 +90,7 @@ def run(args) -> int:
         print(f"refused handshake from {failure.peer}: {failure.reason}", file=sys.stderr, flush=True)
 
     server = MTLSServer(build_app(args), certificate=course.server, trust=course.ca, mode=args.mode,
-                        host=args.host, port=args.port, min_version=args.min_tls,
+                        host=args.host, port=args.port, min_version=args.min_tls, crl=_crl(args),
                         on_handshake_failure=log_failure, raise_errors=False)
     server.start()
     stop = threading.Event()
