@@ -1,0 +1,172 @@
+"""Shared fixtures for every test file. Other test files may use them freely.
+
+Why these shapes: most tests only *read* certificates, and key generation is the
+slow part (RSA-4096 takes seconds on a loaded machine), so the throwaway PKI is
+built once per session with ECDSA P-256 and shared. Tests that write files get a
+fresh folder (``course_dir``, built on ``tmp_path``); tests that only read files
+share one (``shared_course_dir``). Nothing here touches the project's ``certs/``.
+
+Fixtures (never remove one once committed; other files depend on them):
+
+==========================  =========  ==================================================
+fixture                     scope      what it is
+==========================  =========  ==================================================
+``throwaway_pki``           session    :class:`ThrowawayPKI`: root, intermediate, server, client
+``root_ca``                 session    the root CA (ECDSA P-256, self-signed)
+``intermediate_ca``         session    intermediate CA signed by ``root_ca`` (pathlen 0)
+``server_identity``         session    server leaf for localhost + 127.0.0.1, from the intermediate
+``client_identity``         session    client leaf CN=alice, email + SPIFFE URI SAN, from the intermediate
+``unrelated_ca``            session    a second root CA that nobody trusts
+``rsa4096_root_ca``         session    an RSA-4096 root (made at most once per session: slow)
+``course_dir``              function   ``coursepki.init(tmp_path / "certs")``: the guide's file set, writable
+``shared_course_dir``       session    the same file set, built once; treat it as READ-ONLY
+``run_lab``                 session    run ``python -m lab ARGS`` in a subprocess -> :class:`LabRun`
+``openssl``                 session    run the real ``openssl`` binary -> :class:`subprocess.CompletedProcess`
+==========================  =========  ==================================================
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lab import coursepki
+from lab.pki import CertificateAuthority, IssuedCertificate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: The client identity's SAN values (tests compare against them).
+CLIENT_EMAIL = "alice@lab.test"
+CLIENT_SPIFFE_ID = "spiffe://lab.test/ns/payments/sa/alice"
+
+
+# ------------------------------------------------------------- in-memory PKI
+@dataclass(frozen=True)
+class ThrowawayPKI:
+    """A correct two-level PKI, all ECDSA P-256: root -> intermediate -> server/client leaves.
+
+    The leaves carry the intermediate in their ``chain``, as a real server or
+    client would present it.
+    """
+
+    root: CertificateAuthority
+    intermediate: CertificateAuthority
+    server: IssuedCertificate
+    client: IssuedCertificate
+
+
+@pytest.fixture(scope="session")
+def throwaway_pki() -> ThrowawayPKI:
+    root = CertificateAuthority.create("Test Root CA")
+    intermediate = root.create_intermediate("Test Issuing CA")
+    server = intermediate.issue_server("localhost", "127.0.0.1")
+    client = intermediate.issue_client("alice", email=CLIENT_EMAIL, uri=CLIENT_SPIFFE_ID)
+    return ThrowawayPKI(root, intermediate, server, client)
+
+
+@pytest.fixture(scope="session")
+def root_ca(throwaway_pki) -> CertificateAuthority:
+    return throwaway_pki.root
+
+
+@pytest.fixture(scope="session")
+def intermediate_ca(throwaway_pki) -> CertificateAuthority:
+    return throwaway_pki.intermediate
+
+
+@pytest.fixture(scope="session")
+def server_identity(throwaway_pki) -> IssuedCertificate:
+    return throwaway_pki.server
+
+
+@pytest.fixture(scope="session")
+def client_identity(throwaway_pki) -> IssuedCertificate:
+    return throwaway_pki.client
+
+
+@pytest.fixture(scope="session")
+def unrelated_ca() -> CertificateAuthority:
+    """A root CA that has nothing to do with ``root_ca``: its certificates must be refused."""
+    return CertificateAuthority.create("Unrelated Root CA")
+
+
+@pytest.fixture(scope="session")
+def rsa4096_root_ca() -> CertificateAuthority:
+    """The guide's root key size. Generating RSA-4096 is slow: use this, never make another."""
+    return CertificateAuthority.create("Test RSA Root CA", key_type="rsa4096")
+
+
+# --------------------------------------------------------- the guide's files
+@pytest.fixture
+def course_dir(tmp_path) -> Path:
+    """A fresh, writable course PKI (``coursepki.init``) in ``tmp_path/certs``."""
+    directory = tmp_path / "certs"
+    coursepki.init(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def shared_course_dir(tmp_path_factory) -> Path:
+    """A course PKI built once per session. READ-ONLY: use ``course_dir`` to modify files."""
+    directory = tmp_path_factory.mktemp("shared") / "certs"
+    coursepki.init(directory)
+    return directory
+
+
+# ------------------------------------------------------------- subprocesses
+@dataclass(frozen=True)
+class LabRun:
+    """The outcome of one ``python -m lab ...`` run."""
+
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def has_traceback(self) -> bool:
+        return "Traceback (most recent call last)" in self.stdout + self.stderr
+
+
+@pytest.fixture(scope="session")
+def run_lab(tmp_path_factory):
+    """Return ``run(*args, cwd=None, env=None, timeout=120) -> LabRun``.
+
+    Uses ``sys.executable`` (the .venv's Python), so the installed ``lab`` runs.
+    ``LAB_CERTS_DIR`` points at a throwaway folder unless ``env`` sets it, so a
+    command that forgets ``--dir`` can never write into the project's ``certs/``.
+    """
+    default_certs = tmp_path_factory.mktemp("default-certs")
+
+    def run(*args, cwd=None, env=None, timeout=120) -> LabRun:
+        full_env = {**os.environ, "LAB_CERTS_DIR": str(default_certs), **(env or {})}
+        full_env.pop("LAB_DEBUG", None)
+        proc = subprocess.run(
+            [sys.executable, "-m", "lab", *map(str, args)],
+            cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+        )
+        return LabRun(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def openssl():
+    """Return ``run(*args, input=None, cwd=None) -> CompletedProcess`` (text) for the real openssl.
+
+    openssl is a course prerequisite (.ci/run installs it), so its absence is a
+    failure, not a skip.
+    """
+    binary = shutil.which("openssl")
+    assert binary, "the openssl binary is missing: install it (apt-get install openssl), .ci/run does"
+
+    def run(*args, input=None, cwd=None, check=False) -> subprocess.CompletedProcess:
+        return subprocess.run([binary, *map(str, args)], input=input, cwd=cwd, capture_output=True,
+                              text=isinstance(input, str) or input is None, timeout=60, check=check)
+
+    return run
