@@ -1,0 +1,136 @@
+"""lab.verify: good chains pass through the intermediate, and each refusal is explained in words."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from lab import pki
+from lab.verify import verify_chain
+
+UTC = dt.timezone.utc
+
+
+def refused(check, *phrases):
+    """Assert ``check`` is a refusal whose reason contains every phrase."""
+    assert check.ok is False, f"expected a refusal, got {check}"
+    assert str(check).startswith(f"REFUSED ({check.purpose}): ")
+    for phrase in phrases:
+        assert phrase in check.reason, f"{phrase!r} not in reason {check.reason!r}"
+    return check
+
+
+# ----------------------------------------------------------------- accepted
+def test_client_chain_through_the_intermediate_is_accepted(client_identity, root_ca):
+    check = verify_chain(client_identity, root_ca, purpose="client")
+    assert check.ok, check.reason
+    assert check.chain == ["alice", "Test Issuing CA", "Test Root CA"]
+    assert str(check) == "OK (client): alice -> Test Issuing CA -> Test Root CA"
+
+
+@pytest.mark.parametrize("hostname", ["localhost", "127.0.0.1"])
+def test_server_chain_through_the_intermediate_is_accepted_for_each_san(server_identity, root_ca, hostname):
+    check = verify_chain(server_identity, root_ca, purpose="server", hostname=hostname)
+    assert check.ok, check.reason
+    assert check.chain == ["localhost", "Test Issuing CA", "Test Root CA"]
+
+
+def test_intermediates_may_be_given_separately_from_a_bare_certificate(client_identity, intermediate_ca, root_ca):
+    assert verify_chain(client_identity.cert, root_ca, [intermediate_ca], purpose="client").ok
+
+
+def test_client_certificate_without_san_is_accepted(root_ca):
+    """Clients are often identified by CN only (the guide's MyTrustedClient); that is allowed."""
+    assert verify_chain(root_ca.issue_client("MyTrustedClient"), root_ca, purpose="client").ok
+
+
+# ----------------------------------------------------------------- refusals
+def test_expired_certificate_is_refused_as_expired(root_ca):
+    leaf = root_ca.issue_client("old", expired=True)
+    refused(verify_chain(leaf, root_ca), "the certificate expired on")
+
+
+def test_certificate_checked_after_its_end_is_refused_as_expired(client_identity, root_ca):
+    later = client_identity.cert.not_valid_after_utc + dt.timedelta(days=1)
+    refused(verify_chain(client_identity, root_ca, at=later), "expired")
+
+
+def test_not_yet_valid_certificate_is_refused_with_a_clock_hint(root_ca):
+    leaf = root_ca.issue_server("localhost", not_yet_valid=True)
+    refused(verify_chain(leaf, root_ca, purpose="server", hostname="localhost"),
+            "is not valid until", "(clock skew?)")
+
+
+def test_client_with_server_auth_eku_is_refused_as_a_client(root_ca):
+    leaf = root_ca.issue_client("wrong-eku", eku=["serverAuth"])
+    refused(verify_chain(leaf, root_ca, purpose="client"),
+            "Extended Key Usage (serverAuth) does not allow clientAuth")
+
+
+def test_server_certificate_presented_as_a_client_is_refused_for_its_eku(server_identity, root_ca):
+    refused(verify_chain(server_identity, root_ca, purpose="client"), "does not allow clientAuth")
+
+
+def test_client_certificate_presented_as_a_server_is_refused_for_its_eku(client_identity, root_ca):
+    refused(verify_chain(client_identity, root_ca, purpose="server", hostname="localhost"),
+            "does not allow serverAuth")
+
+
+def test_server_without_san_is_refused_because_clients_ignore_the_cn(root_ca):
+    leaf = root_ca.issue_server("localhost", san=False)
+    refused(verify_chain(leaf, root_ca, purpose="server", hostname="localhost"),
+            "no Subject Alternative Name", "ignore the CN")
+
+
+def test_server_for_another_host_is_refused_for_hostname_mismatch(server_identity, root_ca):
+    refused(verify_chain(server_identity, root_ca, purpose="server", hostname="api.lab.test"),
+            "SAN (DNS:localhost, IP:127.0.0.1) does not cover 'api.lab.test'")
+
+
+def test_server_for_another_ip_is_refused_for_hostname_mismatch(server_identity, root_ca):
+    refused(verify_chain(server_identity, root_ca, purpose="server", hostname="127.0.0.2"),
+            "does not cover '127.0.0.2'")
+
+
+def test_self_signed_client_is_refused_as_self_signed(root_ca):
+    refused(verify_chain(pki.self_signed_client("loner"), root_ca),
+            "self-signed and is not one of the trusted certificates")
+
+
+def test_leaf_with_ca_flag_is_refused_as_a_ca_certificate(root_ca):
+    refused(verify_chain(root_ca.issue_client("ca-leaf", ca_flag=True), root_ca),
+            "is a CA certificate (CA:TRUE); a leaf must have CA:FALSE")
+
+
+def test_leaf_from_an_unrelated_ca_is_refused_as_unknown_ca(unrelated_ca, root_ca):
+    refused(verify_chain(unrelated_ca.issue_client("stranger"), root_ca),
+            "no trusted CA issued it", "Unrelated Root CA")
+
+
+def test_leaf_without_its_intermediate_is_refused_as_missing_intermediate(client_identity, root_ca):
+    refused(verify_chain(client_identity.cert, root_ca), "no trusted CA issued it", "missing intermediate")
+
+
+def test_ed25519_leaf_is_refused_with_the_webpki_explanation():
+    """Python's ssl accepts Ed25519 (test_pki proves it); the WebPKI verifier does not, and says why."""
+    ca = pki.CertificateAuthority.create("Ed CA", key_type="ed25519")
+    check = refused(verify_chain(ca.issue_client("ed-client", key_type="ed25519"), ca),
+                    "outside the WebPKI set", "Ed25519 works in OpenSSL-based TLS")
+    assert "forbidden" in check.detail.lower()
+
+
+def test_ec_leaf_under_an_ed25519_ca_is_refused_for_the_signature_algorithm():
+    ca = pki.CertificateAuthority.create("Ed CA", key_type="ed25519")
+    refused(verify_chain(ca.issue_client("ec-client"), ca), "WebPKI")
+
+
+# ---------------------------------------------------------------- misuse
+def test_server_check_without_a_hostname_is_a_usage_error(server_identity, root_ca):
+    with pytest.raises(ValueError, match="needs the hostname"):
+        verify_chain(server_identity, root_ca, purpose="server")
+
+
+def test_unknown_purpose_is_a_usage_error(client_identity, root_ca):
+    with pytest.raises(ValueError, match="purpose must be 'client' or 'server'"):
+        verify_chain(client_identity, root_ca, purpose="email")
