@@ -235,7 +235,8 @@ class CertificateAuth:
         self.revocation_mode = mode
         self.trust = _verify._certs(_load_trust(trust)) if trust is not None else None
         self.additional_chain_certificates = _verify._certs(list(additional_chain_certificates))
-        self.cache = CertificateCache() if cache is True else (cache or None)
+        # (an empty cache has len() 0, so test identity, never truthiness)
+        self.cache = CertificateCache() if cache is True else (None if cache is None or cache is False else cache)
         self.events = events or CertificateEvents()
         for name, fn in (("on_certificate_validated", on_certificate_validated),
                          ("on_authentication_failed", on_authentication_failed), ("on_challenge", on_challenge)):

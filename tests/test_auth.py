@@ -1,0 +1,444 @@
+"""lab.auth over real mTLS on loopback: every option, event and policy, and the 403 bodies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from flask import Flask, g
+
+from lab import client, demo, pki, policies
+from lab.auth import (
+    AuthConfigurationError,
+    CertificateAuth,
+    authorize,
+    capture_decisions,
+    current_identity,
+    require_certificate,
+)
+from lab.certcache import CertificateCache
+from lab.certinfo import spki_pin, thumbprint
+from lab.errors import ForgedHeaderError
+from lab.identity import peer_certificate
+from lab.server import MTLSServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ----------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def root():
+    return pki.CertificateAuthority.create("Auth Test Root")
+
+
+@pytest.fixture(scope="module")
+def issuing(root):
+    return root.create_intermediate("Auth Test Issuing CA")
+
+
+@pytest.fixture(scope="module")
+def other_root():
+    return pki.CertificateAuthority.create("Some Other Root")
+
+
+@pytest.fixture(scope="module")
+def srv(root):
+    return root.issue_server("localhost", "127.0.0.1")
+
+
+@pytest.fixture(scope="module")
+def alice(root):
+    return root.issue_client("alice", uri="spiffe://lab.test/ns/payments/sa/api")
+
+
+@pytest.fixture(scope="module")
+def selfie():
+    return pki.self_signed_client("selfie")
+
+
+def make_app(view=None, **options):
+    """An app with CertificateAuth(options) and /secure (any certificate) plus /public."""
+    app = Flask("auth-test")
+    auth = CertificateAuth(app, **options)
+
+    @app.get("/secure")
+    @require_certificate
+    def secure():
+        ident = current_identity()
+        return {"subject": ident.subject, "claims": ident.claims, "g": g.client_identity is ident}
+
+    @app.get("/public")
+    def public():
+        return {"identity": None if current_identity() is None else current_identity().subject}
+
+    app.auth = auth
+    return app
+
+
+def serve(app, srv, trust, mode="require"):
+    return MTLSServer(app, certificate=srv, trust=trust, mode=mode)
+
+
+def get(server, identity, trust, path="/secure"):
+    with client.session(identity, trust=trust) as s:
+        return s.get(server.url + path)
+
+
+def problem_of(response) -> dict:
+    assert response.status_code == 403
+    assert response.headers["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == 403 and "Traceback" not in response.text
+    return body
+
+
+# ---------------------------------------------------------- authentication
+def test_valid_certificate_is_authenticated_and_the_view_sees_its_identity(root, srv, alice):
+    with serve(make_app(), srv, root) as s:
+        r = get(s, alice, root)
+    assert r.status_code == 200
+    assert r.json() == {"subject": "CN=alice,O=mTLS Lab", "claims": {}, "g": True}
+
+
+def test_protected_route_without_certificate_gets_403_certificate_required(root, srv):
+    with serve(make_app(), srv, root, mode="optional") as s:
+        r = get(s, None, root)
+    body = problem_of(r)
+    assert body["title"] == "Client certificate required"
+    assert body["type"].endswith("/certificate-required")
+
+
+def test_public_route_answers_without_certificate(root, srv):
+    with serve(make_app(), srv, root, mode="optional") as s:
+        assert get(s, None, root, "/public").json() == {"identity": None}
+
+
+def test_self_signed_certificate_is_refused_by_default_even_when_tls_trusts_it(root, srv, selfie):
+    with serve(make_app(), srv, [root, selfie.cert]) as s:
+        body = problem_of(get(s, selfie, root))
+        assert s.handshakes == 1  # the TLS layer accepted it; the app refused it
+    assert "self-signed" in body["detail"] and "'chained'" in body["detail"]
+
+
+def test_self_signed_type_accepts_self_signed_and_refuses_chained(root, srv, alice, selfie):
+    with serve(make_app(allowed_certificate_types="self_signed"), srv, [root, selfie.cert]) as s:
+        assert get(s, selfie, root).status_code == 200
+        assert "allowed_certificate_types is 'self_signed'" in problem_of(get(s, alice, root))["detail"]
+
+
+def test_all_types_accept_both(root, srv, alice, selfie):
+    with serve(make_app(allowed_certificate_types="all"), srv, [root, selfie.cert]) as s:
+        assert get(s, selfie, root).status_code == 200
+        assert get(s, alice, root).status_code == 200
+
+
+def test_unknown_certificate_type_is_a_configuration_error():
+    with pytest.raises(AuthConfigurationError, match="chained, self_signed, all"):
+        CertificateAuth(allowed_certificate_types="chain")
+
+
+def test_certificate_without_eku_is_allowed_any_use(root, srv):
+    with serve(make_app(), srv, root) as s:
+        assert get(s, root.issue_client("no-eku", eku=None), root).status_code == 200
+
+
+def test_server_only_eku_is_refused_by_tls_and_by_the_app_check(root, srv):
+    server_only = root.issue_client("server-only", eku=["serverAuth"])
+    app = make_app()
+    with serve(app, srv, root) as s:
+        with pytest.raises(Exception):
+            get(s, server_only, root)
+        assert "unsuitable certificate purpose" in s.wait_for_handshake_failure().reason
+    result = app.auth.check(server_only)
+    assert result.outcome == "failed"
+    assert result.reason == "the certificate's Extended Key Usage (serverAuth) does not include clientAuth"
+    assert CertificateAuth(validate_certificate_use=False).check(server_only).succeeded
+
+
+def test_certificate_expiring_during_a_keepalive_connection_is_refused_on_the_next_request(root, srv):
+    with serve(make_app(), srv, root) as s:
+        not_after = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(seconds=3)
+        short = root.issue_client("short-lived", not_after=not_after)
+        with client.session(short, trust=root) as session:
+            assert session.get(s.url + "/secure").status_code == 200
+            handshakes = s.handshakes
+            time.sleep(max(0.0, (not_after - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 1.1)
+            r = session.get(s.url + "/secure")
+        assert s.handshakes == handshakes == 1  # same connection, no new handshake
+    assert "expired" in problem_of(r)["detail"]
+
+
+def test_validity_is_rechecked_on_every_request_even_with_a_cache(root):
+    clock_now = [dt.datetime.now(dt.timezone.utc)]
+    cert = root.issue_client("c", not_after=clock_now[0].replace(microsecond=0) + dt.timedelta(seconds=10)).cert
+    auth = CertificateAuth(cache=CertificateCache(ttl=3600, clock=lambda: clock_now[0]), clock=lambda: clock_now[0])
+    assert auth.check(cert).succeeded
+    assert auth.check(cert).cached
+    clock_now[0] += dt.timedelta(seconds=11)
+    result = auth.check(cert)
+    assert not result.succeeded and not result.cached and "expired" in result.reason
+
+
+def test_custom_trust_store_refuses_a_ca_the_tls_layer_trusts(root, other_root, srv, alice):
+    stranger = other_root.issue_client("stranger")
+    with serve(make_app(trust=root), srv, [root, other_root]) as s:
+        assert get(s, alice, root).status_code == 200
+        body = problem_of(get(s, stranger, root))
+    assert body["detail"].startswith("custom trust store: no trusted CA issued it")
+
+
+def test_additional_chain_certificates_let_the_app_build_the_chain(root, issuing, srv):
+    carol = issuing.issue_client("carol")   # sends its intermediate; the app only receives the leaf
+    with serve(make_app(trust=root), srv, root) as s:
+        assert "missing intermediate" in problem_of(get(s, carol, root))["detail"]
+    with serve(make_app(trust=root, additional_chain_certificates=[issuing.cert]), srv, root) as s:
+        assert get(s, carol, root).status_code == 200
+
+
+def test_revocation_hook_gets_the_issuer_chain_and_can_refuse(root, issuing, srv):
+    seen = []
+
+    def revoked_if_bob(cert, chain):
+        seen.append([c.subject.rfc4514_string() for c in chain])
+        return "revoked (keyCompromise)" if "bob" in cert.subject.rfc4514_string() else None
+
+    app = make_app(trust=root, additional_chain_certificates=[issuing], revocation=revoked_if_bob,
+                   revocation_mode="crl")
+    with serve(app, srv, root) as s:
+        assert get(s, issuing.issue_client("carol"), root).status_code == 200
+        body = problem_of(get(s, issuing.issue_client("bob"), root))
+    assert body["detail"] == "revocation check (crl): revoked (keyCompromise)"
+    assert seen[0] == ["CN=Auth Test Issuing CA,O=mTLS Lab", "CN=Auth Test Root,O=mTLS Lab"]
+
+
+def test_a_revocation_checker_that_crashes_fails_closed(alice):
+    def broken(cert, chain):
+        raise OSError("CRL server unreachable")
+
+    result = CertificateAuth(revocation=broken).check(alice)
+    assert not result.succeeded and "status is unknown" in result.reason
+
+
+def test_revocation_mode_without_checker_is_a_configuration_error():
+    with pytest.raises(AuthConfigurationError, match="needs a checker"):
+        CertificateAuth(revocation_mode="ocsp")
+
+
+def test_forged_header_from_the_certificate_source_is_a_403_naming_it(root, srv, alice):
+    def source(environ):
+        raise ForgedHeaderError("X-Client-Cert came from 127.0.0.1, which is not a trusted proxy")
+
+    with serve(make_app(certificate_source=source), srv, root) as s:
+        body = problem_of(get(s, alice, root))
+    assert body["detail"] == "forged certificate header: X-Client-Cert came from 127.0.0.1, which is not a trusted proxy"
+
+
+# ------------------------------------------------------------------ events
+def test_on_certificate_validated_can_add_claims_the_view_sees(root, srv, alice):
+    def add_role(ctx):
+        ctx.add_claim("role", "payments")
+
+    with serve(make_app(on_certificate_validated=add_role), srv, root) as s:
+        assert get(s, alice, root).json()["claims"] == {"role": "payments"}
+
+
+def test_on_certificate_validated_fail_refuses_with_its_reason(root, srv, alice):
+    def only_trusted(ctx):
+        if "MyTrustedClient" not in ctx.certificate.subject.rfc4514_string():
+            ctx.fail("Unauthorized client")
+
+    with serve(make_app(on_certificate_validated=only_trusted), srv, root) as s:
+        assert problem_of(get(s, alice, root))["detail"] == "Unauthorized client"
+
+
+def test_the_guides_fail_then_success_bug_lets_the_caller_in(root, srv, alice):
+    def guide_version(ctx):
+        if "MyTrustedClient" not in ctx.certificate.subject.rfc4514_string():
+            ctx.fail("Unauthorized client")
+        ctx.success()
+
+    with capture_decisions() as lines, serve(make_app(on_certificate_validated=guide_version), srv, root) as s:
+        assert get(s, alice, root).status_code == 200
+    assert "event: success() overwrote an earlier fail('Unauthorized client')" in lines
+
+
+def test_on_authentication_failed_can_reword_the_reason(root, srv, selfie):
+    def reword(ctx):
+        ctx.fail(f"refused {ctx.identity.common_name}: {ctx.reason}")
+
+    with serve(make_app(on_authentication_failed=reword), srv, [root, selfie.cert]) as s:
+        assert problem_of(get(s, selfie, root))["detail"].startswith("refused selfie: the certificate is self-signed")
+
+
+def test_on_challenge_can_replace_the_response(root, srv):
+    app = make_app()
+
+    @app.auth.on_challenge
+    def teapot(ctx):
+        ctx.respond(("no certificate: " + ctx.reason, 418))
+
+    with serve(app, srv, root, mode="optional") as s:
+        r = get(s, None, root)
+    assert r.status_code == 418 and r.text.startswith("no certificate: this endpoint needs")
+
+
+# ------------------------------------------------------------ authorization
+def policy_app(*rules, **options):
+    app = Flask("policy-test")
+    CertificateAuth(app, **options)
+
+    @app.get("/pay")
+    @authorize(*rules)
+    def pay():
+        return "paid"
+
+    return app
+
+
+def test_allow_list_admits_the_named_client_and_refuses_another_with_the_policy_named(root, srv, alice):
+    with serve(policy_app(policies.allow_subjects("alice")), srv, root) as s:
+        assert get(s, alice, root, "/pay").text == "paid"
+        body = problem_of(get(s, root.issue_client("bob"), root, "/pay"))
+    assert body["title"] == "Forbidden by policy" and body["stage"] == "authorization"
+    assert body["policy"] == "allow_subjects(alice)"
+    assert body["detail"] == "subject CN=bob,O=mTLS Lab is not in the allow-list (alice)"
+
+
+def test_spki_pin_admits_a_reissued_certificate_and_thumbprint_pin_does_not(root, srv, alice):
+    reissued = root.issue_client("alice", key=alice.key, uri="spiffe://lab.test/ns/payments/sa/api")
+    with serve(policy_app(policies.pin_spki(spki_pin(alice.cert))), srv, root) as s:
+        assert get(s, reissued, root, "/pay").status_code == 200
+    with serve(policy_app(policies.pin_thumbprint(thumbprint(alice.cert))), srv, root) as s:
+        assert get(s, alice, root, "/pay").status_code == 200
+        assert "is not pinned" in problem_of(get(s, reissued, root, "/pay"))["detail"]
+
+
+def test_san_pattern_and_issuer_and_predicate_combine(root, issuing, srv):
+    rules = (policies.san_matches("spiffe://lab.test/ns/payments/*"), policies.issued_by("Auth Test Issuing CA"),
+             policies.predicate(lambda i: i.common_name != "mallory", "mallory is suspended"))
+    good = issuing.issue_client("api", uri="spiffe://lab.test/ns/payments/sa/api")
+    with serve(policy_app(*rules), srv, root) as s:
+        assert get(s, good, root, "/pay").status_code == 200
+        assert "no SAN entry" in problem_of(
+            get(s, issuing.issue_client("x", uri="spiffe://lab.test/ns/payroll/sa/x"), root, "/pay"))["detail"]
+        assert "allowed issuer" in problem_of(
+            get(s, root.issue_client("y", uri="spiffe://lab.test/ns/payments/sa/y"), root, "/pay"))["detail"]
+        assert problem_of(get(s, issuing.issue_client("mallory", uri="spiffe://lab.test/ns/payments/sa/m"),
+                              root, "/pay"))["detail"] == "mallory is suspended"
+
+
+def test_stacked_decorators_all_apply(root, srv, alice):
+    app = Flask("stacked")
+    CertificateAuth(app)
+
+    @app.get("/x")
+    @authorize(policies.allow_subjects("alice", "bob"))
+    @authorize(policies.san_matches("spiffe://lab.test/*"))
+    def x():
+        return "ok"
+
+    with serve(app, srv, root) as s:
+        assert get(s, alice, root, "/x").status_code == 200
+        assert "no SAN entry" in problem_of(get(s, root.issue_client("bob"), root, "/x"))["detail"]
+
+
+def test_named_policy_is_resolved_from_the_extension(root, srv, alice):
+    app = policy_app("payments")
+    app.extensions["lab.auth"].add_policy("payments", policies.san_matches("spiffe://lab.test/ns/payments/*"))
+    with serve(app, srv, root) as s:
+        assert get(s, alice, root, "/pay").status_code == 200
+
+
+def test_each_decision_is_logged_as_one_line(root, srv, alice):
+    with capture_decisions() as lines, serve(policy_app(policies.allow_subjects("bob")), srv, root) as s:
+        get(s, alice, root, "/pay")
+    assert lines == [
+        "authentication succeeded: CN=alice,O=mTLS Lab",
+        "authorization denied GET /pay for CN=alice,O=mTLS Lab: subject CN=alice,O=mTLS Lab is not in the "
+        "allow-list (bob) [allow_subjects(bob)]",
+    ]
+
+
+def test_cache_serves_repeat_requests_and_events_run_once(root, srv, alice):
+    calls = []
+    app = make_app(cache=True, on_certificate_validated=lambda ctx: calls.append(ctx.identity.subject))
+    with serve(app, srv, root) as s, client.session(alice, trust=root) as session:
+        for _ in range(3):
+            assert session.get(s.url + "/secure").status_code == 200
+    assert calls == ["CN=alice,O=mTLS Lab"]
+    assert app.auth.cache.stats.hits == 2
+
+
+# ------------------------------------------------------------------- demo
+def test_demo_app_without_arguments_greets_any_valid_client(root, srv, alice):
+    with serve(demo.create_app(), srv, root) as s:
+        assert get(s, alice, root, "/api/secure").text == "Hello CN=alice,O=mTLS Lab"
+
+
+def test_demo_app_pins_apply_to_api_secure(root, srv, alice):
+    app = demo.create_app(allow_subjects=["alice"], pin_spki=[spki_pin(alice.cert)],
+                          pin_thumbprints=[thumbprint(alice.cert)])
+    with serve(app, srv, root) as s:
+        assert get(s, alice, root, "/api/secure").status_code == 200
+        assert problem_of(get(s, root.issue_client("alice"), root, "/api/secure"))["detail"].startswith(
+            "certificate thumbprint")
+
+
+def test_view_without_extension_is_a_recorded_configuration_error(root, srv, alice):
+    app = Flask("no-ext")
+
+    @app.get("/x")
+    @require_certificate()
+    def x():
+        return "never"
+
+    server = MTLSServer(app, certificate=srv, trust=root, raise_errors=False)
+    with server as s:
+        assert get(s, alice, root, "/x").status_code == 500
+    assert "CertificateAuth is not installed" in server.errors[0].error
+
+
+# ---------------------------------------------------------------- the CLI
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_serve_allow_subject_lets_the_course_client_in_and_refuses_bob_via_curl(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    lab = [sys.executable, "-m", "lab"]
+    d = tmp_path / "certs"
+    subprocess.run([*lab, "pki", "init", "--dir", str(d)], check=True, env=env, cwd=ROOT, capture_output=True)
+    subprocess.run([*lab, "pki", "issue", "client", "bob", "--dir", str(d)], check=True, env=env, cwd=ROOT,
+                   capture_output=True)
+    proc = subprocess.Popen([*lab, "serve", "--certs", str(d), "--port", "0", "--allow-subject", "MyTrustedClient"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    try:
+        url = None
+        for line in proc.stdout:
+            m = re.search(r"(https://\S+)", line)
+            if m:
+                url = m.group(1).rstrip(" (")
+                break
+        assert url, proc.stderr.read()
+
+        def curl(name):
+            out = subprocess.run(["curl", "-sS", "--cert", str(d / f"{name}.crt"), "--key", str(d / f"{name}.key"),
+                                  "--cacert", str(d / "rootCA.pem"), "-w", "\n%{http_code} %{content_type}",
+                                  f"{url}/api/secure"], capture_output=True, text=True, env=env, timeout=30)
+            body, _, status = out.stdout.rpartition("\n")
+            return body, status
+
+        body, status = curl("client")
+        assert (body, status.split()[0]) == ("Hello CN=MyTrustedClient,O=mTLS Lab", "200")
+        body, status = curl("bob")
+        assert status == "403 application/problem+json"
+        assert json.loads(body)["detail"] == "subject CN=bob,O=mTLS Lab is not in the allow-list (MyTrustedClient)"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)

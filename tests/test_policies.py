@@ -1,0 +1,118 @@
+"""lab.policies: each rule allows what it names, refuses the rest, and says why."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab import pki, policies
+from lab.certinfo import spki_pin, thumbprint
+from lab.identity import ClientIdentity
+from lab.policies import PolicyError
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return pki.CertificateAuthority.create("Policy Test Root")
+
+
+@pytest.fixture(scope="module")
+def alice(ca):
+    return ca.issue_client("alice", email="alice@lab.test", dns=["alice.lab.test"],
+                           uri="spiffe://lab.test/ns/payments/sa/api")
+
+
+@pytest.fixture(scope="module")
+def alice_id(alice):
+    return ClientIdentity.from_certificate(alice.cert)
+
+
+def ident(issued) -> ClientIdentity:
+    return ClientIdentity.from_certificate(issued.cert)
+
+
+def test_allow_subjects_matches_whole_cn_not_a_substring(ca, alice_id):
+    policy = policies.allow_subjects("MyTrustedClient")
+    assert policy(ident(ca.issue_client("MyTrustedClient"))) is None
+    refusal = policy(ident(ca.issue_client("NotMyTrustedClient")))
+    assert refusal == "subject CN=NotMyTrustedClient,O=mTLS Lab is not in the allow-list (MyTrustedClient)"
+
+
+def test_allow_subjects_accepts_a_full_distinguished_name(alice_id):
+    assert policies.allow_subjects("CN=alice,O=mTLS Lab")(alice_id) is None
+    assert policies.allow_subjects("CN=alice,O=Other")(alice_id) is not None
+
+
+def test_issued_by_compares_issuer_cn_or_dn(ca, alice_id):
+    assert policies.issued_by("Policy Test Root")(alice_id) is None
+    assert policies.issued_by("CN=Policy Test Root,O=mTLS Lab")(alice_id) is None
+    assert "is not an allowed issuer" in policies.issued_by("Another CA")(alice_id)
+
+
+def test_thumbprint_pin_accepts_colon_and_uppercase_forms(alice, alice_id):
+    tp = thumbprint(alice.cert)
+    colons = ":".join(tp[i:i + 2] for i in range(0, 64, 2)).upper()
+    assert policies.pin_thumbprint(colons)(alice_id) is None
+
+
+def test_thumbprint_pin_breaks_when_the_certificate_is_reissued_with_the_same_key(ca, alice, alice_id):
+    again = ident(ca.issue_client("alice", key=alice.key))
+    assert policies.pin_thumbprint(alice_id.thumbprint)(again) is not None
+
+
+def test_spki_pin_survives_reissue_with_the_same_key_but_not_a_new_key(ca, alice, alice_id):
+    pin = policies.pin_spki("sha256//" + spki_pin(alice.cert))
+    assert pin(ident(ca.issue_client("alice", key=alice.key))) is None
+    assert pin(ident(ca.issue_client("alice"))) is not None
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "zz" * 32])
+def test_malformed_thumbprint_is_refused_with_what_to_do(bad):
+    with pytest.raises(PolicyError, match="thumbprint"):
+        policies.pin_thumbprint(bad)
+
+
+def test_malformed_spki_pin_is_refused_with_what_to_do():
+    with pytest.raises(PolicyError, match="SPKI"):
+        policies.pin_spki("not-base64!")
+
+
+def test_empty_allow_list_is_refused_instead_of_refusing_everyone():
+    with pytest.raises(PolicyError, match="at least one"):
+        policies.allow_subjects()
+
+
+def test_san_pattern_matches_a_namespace_and_nothing_beside_it(ca, alice_id):
+    policy = policies.san_matches("spiffe://lab.test/ns/payments/*")
+    assert policy(alice_id) is None
+    payroll = ident(ca.issue_client("p", uri="spiffe://lab.test/ns/payroll/sa/api"))
+    assert policy(payroll) == ("no SAN entry matches spiffe://lab.test/ns/payments/* "
+                               "(the certificate has: spiffe://lab.test/ns/payroll/sa/api)")
+
+
+def test_san_exact_match_needs_the_whole_value(alice_id):
+    assert policies.san_matches("spiffe://lab.test/ns/payments/sa/api")(alice_id) is None
+    assert policies.san_matches("spiffe://lab.test/ns/payments")(alice_id) is not None
+
+
+def test_san_kind_limits_which_entries_are_compared(alice_id):
+    assert policies.san_matches("alice@lab.test", kind="email")(alice_id) is None
+    assert policies.san_matches("alice@lab.test", kind="uri")(alice_id) is not None
+    assert policies.san_matches("ALICE.lab.test", kind="dns")(alice_id) is None  # DNS is case-insensitive
+
+
+def test_san_pattern_dots_are_literal(ca):
+    policy = policies.san_matches("a.lab.test", kind="dns")
+    assert policy(ident(ca.issue_client("x", dns=["aXlab.test"]))) is not None
+
+
+def test_predicate_uses_its_reason(alice_id):
+    assert policies.predicate(lambda i: i.spiffe_id is not None, "needs a SPIFFE ID")(alice_id) is None
+    assert policies.predicate(lambda i: False, "never")(alice_id) == "never"
+
+
+def test_and_requires_both_or_requires_one(alice_id):
+    yes, no = policies.allow_subjects("alice"), policies.allow_subjects("bob")
+    assert (yes & no)(alice_id) is not None
+    assert (no | yes)(alice_id) is None
+    both_no = (no | policies.issued_by("Another CA"))(alice_id)
+    assert "allow-list" in both_no and "allowed issuer" in both_no
