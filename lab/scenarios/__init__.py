@@ -34,6 +34,9 @@ class ScenarioResult:
     fix: str
     behaved: bool = True          # did the scenario produce the outcome it demonstrates?
     notes: list[str] = field(default_factory=list)
+    #: the client's exception as raised (type: message, ports scrubbed). Under TLS 1.3
+    #: its wording can differ between runs (alert or EOF); ``client_saw`` is the stable view.
+    client_error: str = ""
 
     def one_line(self) -> str:
         mark = "as expected" if self.behaved else "UNEXPECTED"
@@ -69,7 +72,11 @@ def scenario(name: str, group: str, description: str, *, pending: str | None = N
         raise ValueError(f"group must be one of {GROUPS}")
 
     def decorate(fn: Callable[[], ScenarioResult]):
-        REGISTRY[name] = Scenario(name, group, description, fn, pending)
+        existing = REGISTRY.get(name)
+        # A pending placeholder never replaces a real scenario of the same name, and a
+        # real one always replaces a placeholder, whatever order the modules load in.
+        if existing is None or existing.pending or not pending:
+            REGISTRY[name] = Scenario(name, group, description, fn, pending)
         return fn
 
     return decorate
