@@ -1,0 +1,271 @@
+"""``python -m lab pki init|issue|show``: files, exit codes, one-line errors, never a traceback.
+
+The promise is about what a learner sees in a terminal, so the key behaviours
+(init, refusing to overwrite, the RSA sizes, a .pfx, --help, a usage error) run
+as real subprocesses through ``run_lab`` (conftest.py). The rest call
+``lab.cli.main`` in-process (``lab_cli`` below): the same code path that
+``python -m lab`` runs, without paying an interpreter start per test on a
+loaded machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from lab import cli, coursepki, pki
+from lab.verify import verify_chain
+
+from conftest import LabRun
+
+GUIDE_FILES = {"rootCA.pem", "rootCA.key", "server.crt", "server.key", "server.pfx",
+               "client.crt", "client.key", "client.pfx", "pfx-password.txt"}
+
+
+@pytest.fixture
+def lab_cli(capsys):
+    """``lab_cli(*args) -> LabRun``: ``lab.cli.main`` in-process, with its exit code and output."""
+
+    def run(*args) -> LabRun:
+        capsys.readouterr()
+        try:
+            rc = cli.main([str(a) for a in args])
+        except SystemExit as exc:  # argparse: --help (0) and usage errors (2)
+            rc = exc.code
+        out = capsys.readouterr()
+        return LabRun(rc, out.out, out.err)
+
+    return run
+
+
+def one_line_error(run, *phrases):
+    """Assert a failed run: exit 1, exactly one 'error: ...' line on stderr, no traceback."""
+    assert run.rc == 1, run
+    assert not run.has_traceback, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
+    for phrase in phrases:
+        assert phrase in lines[0], f"{phrase!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+def ok(run):
+    assert run.rc == 0, run
+    assert run.stderr == "" and not run.has_traceback, run.stderr
+    return run.stdout
+
+
+def field(text: str, label: str) -> str:
+    for line in text.splitlines():
+        if line.startswith(label + " "):
+            return line[len(label):].strip()
+    raise AssertionError(f"no {label!r} line in:\n{text}")
+
+
+# --------------------------------------------------------------------- init
+def test_init_writes_the_nine_documented_files(run_lab, tmp_path):
+    target = tmp_path / "certs"
+    out = ok(run_lab("pki", "init", "--dir", target))
+    assert {p.name for p in target.iterdir()} == GUIDE_FILES
+    assert out.startswith(f"wrote 9 files to {target}")
+    assert "pfx-password.txt (mode 0600)" in out
+
+
+def test_init_makes_the_guide_identities(course_dir):
+    course = coursepki.load(course_dir)
+    assert course.client.common_name == "MyTrustedClient"
+    assert verify_chain(course.server, course.ca, purpose="server", hostname="localhost").ok
+    assert verify_chain(course.server, course.ca, purpose="server", hostname="127.0.0.1").ok
+    assert verify_chain(course.client, course.ca, purpose="client").ok
+
+
+def test_init_refuses_to_overwrite_an_existing_ca(run_lab, course_dir):
+    before = (course_dir / "rootCA.pem").read_bytes()
+    line = one_line_error(run_lab("pki", "init", "--dir", course_dir), "already exists", "--force")
+    assert "orphaned" in line
+    assert (course_dir / "rootCA.pem").read_bytes() == before
+
+
+def test_init_with_force_replaces_the_ca(lab_cli, course_dir):
+    before = (course_dir / "rootCA.pem").read_bytes()
+    ok(lab_cli("pki", "init", "--dir", course_dir, "--force"))
+    assert (course_dir / "rootCA.pem").read_bytes() != before
+    assert coursepki.load(course_dir).client.key_matches
+
+
+def test_init_if_missing_leaves_an_existing_ca_alone(lab_cli, course_dir):
+    before = (course_dir / "rootCA.pem").read_bytes()
+    assert "PKI already present" in ok(lab_cli("pki", "init", "--dir", course_dir, "--if-missing"))
+    assert (course_dir / "rootCA.pem").read_bytes() == before
+
+
+def test_init_rsa_makes_an_rsa4096_root_and_rsa2048_leaves(run_lab, tmp_path):
+    target = tmp_path / "certs"
+    ok(run_lab("pki", "init", "--dir", target, "--key-type", "rsa"))
+    sizes = {name: pki.load_certificate(target / name).public_key()
+             for name in ("rootCA.pem", "server.crt", "client.crt")}
+    assert all(isinstance(k, rsa.RSAPublicKey) for k in sizes.values())
+    assert {n: k.key_size for n, k in sizes.items()} == {"rootCA.pem": 4096, "server.crt": 2048,
+                                                           "client.crt": 2048}
+
+
+def test_init_password_protects_both_pfx_files(lab_cli, tmp_path):
+    target = tmp_path / "certs"
+    ok(lab_cli("pki", "init", "--dir", target, "--password", "Chosen-1"))
+    for name in ("server.pfx", "client.pfx"):
+        assert pki.load_pkcs12(target / name, "Chosen-1").key_matches
+
+
+def test_init_default_pfx_password_is_random_and_not_the_guides_placeholder(course_dir, tmp_path):
+    password = coursepki.read_password(course_dir)
+    other = coursepki.init(tmp_path / "other")[0].parent
+    assert password != "pfx-password" and len(password) >= 16
+    assert password != coursepki.read_password(other)
+    assert pki.load_pkcs12(course_dir / "client.pfx", password).common_name == "MyTrustedClient"
+
+
+# -------------------------------------------------------------------- issue
+def test_issue_client_adds_name_crt_key_and_pfx_signed_by_that_ca(lab_cli, course_dir):
+    out = ok(lab_cli("pki", "issue", "client", "bob", "--dir", course_dir))
+    assert out.startswith("issued bob: ")
+    assert {"bob.crt", "bob.key", "bob.pfx"} <= {p.name for p in course_dir.iterdir()}
+    ca = coursepki.load_ca(course_dir)
+    bob = pki.load_pair(course_dir / "bob.crt", course_dir / "bob.key")
+    bob.cert.verify_directly_issued_by(ca.cert)
+    assert bob.common_name == "bob"
+    assert verify_chain(bob, ca, purpose="client").ok
+
+
+def test_issued_pfx_opens_with_the_password_in_pfx_password_txt(lab_cli, course_dir):
+    ok(lab_cli("pki", "issue", "client", "bob", "--dir", course_dir))
+    bob = pki.load_pkcs12(course_dir / "bob.pfx", coursepki.read_password(course_dir))
+    assert bob.common_name == "bob" and bob.key_matches
+
+
+def test_issue_client_days_sets_the_validity(lab_cli, course_dir):
+    ok(lab_cli("pki", "issue", "client", "brief", "--dir", course_dir, "--days", "10"))
+    cert = pki.load_certificate(course_dir / "brief.crt")
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert lifetime.days == 10
+
+
+def test_issue_client_without_a_ca_says_to_run_init(lab_cli, tmp_path):
+    one_line_error(lab_cli("pki", "issue", "client", "bob", "--dir", tmp_path), "no CA in", "pki init")
+
+
+# --------------------------------------------------------------------- show
+def test_show_summarises_a_pem_certificate(lab_cli, shared_course_dir):
+    out = ok(lab_cli("pki", "show", shared_course_dir / "server.crt"))
+    assert field(out, "Subject") == "CN=localhost,O=mTLS Lab"
+    assert field(out, "SAN") == "DNS:localhost, IP:127.0.0.1"
+    assert field(out, "Extended key usage") == "serverAuth"
+
+
+def test_show_summarises_a_der_certificate(lab_cli, shared_course_dir, tmp_path):
+    der = tmp_path / "client.der"
+    der.write_bytes(pki.load_certificate(shared_course_dir / "client.crt").public_bytes(serialization.Encoding.DER))
+    out = ok(lab_cli("pki", "show", der))
+    assert field(out, "Subject") == "CN=MyTrustedClient,O=mTLS Lab"
+    assert field(out, "Extended key usage") == "clientAuth"
+
+
+def test_show_opens_a_pfx_with_the_password_file_beside_it(run_lab, shared_course_dir):
+    out = ok(run_lab("pki", "show", shared_course_dir / "client.pfx"))
+    assert field(out, "Subject") == "CN=MyTrustedClient,O=mTLS Lab"
+    assert "private key: ECDSA P-256, matches the certificate: yes" in out
+
+
+def test_show_opens_a_pfx_with_password_option(lab_cli, shared_course_dir, tmp_path):
+    lonely = shutil.copy(shared_course_dir / "server.pfx", tmp_path / "server.pfx")
+    out = ok(lab_cli("pki", "show", lonely, "--password", coursepki.read_password(shared_course_dir)))
+    assert field(out, "Subject") == "CN=localhost,O=mTLS Lab"
+
+
+def test_show_pfx_without_any_password_asks_for_one(run_lab, shared_course_dir, tmp_path):
+    lonely = shutil.copy(shared_course_dir / "server.pfx", tmp_path / "server.pfx")
+    one_line_error(run_lab("pki", "show", lonely), "needs its password: --password P")
+
+
+def test_show_pfx_with_a_wrong_password_fails_in_one_line(lab_cli, shared_course_dir):
+    one_line_error(lab_cli("pki", "show", shared_course_dir / "server.pfx", "--password", "wrong"),
+                   "wrong password", "check the password")
+
+
+def test_show_missing_file_fails_in_one_line(lab_cli, tmp_path):
+    one_line_error(lab_cli("pki", "show", tmp_path / "nope.crt"), "does not exist")
+
+
+def test_show_truncated_certificate_fails_in_one_line(lab_cli, shared_course_dir, tmp_path):
+    broken = tmp_path / "broken.crt"
+    broken.write_bytes((shared_course_dir / "server.crt").read_bytes()[:300])
+    one_line_error(lab_cli("pki", "show", broken), "not a readable PEM certificate")
+
+
+def test_show_key_instead_of_certificate_fails_in_one_line(lab_cli, shared_course_dir):
+    one_line_error(lab_cli("pki", "show", shared_course_dir / "client.key"), "holds a private key")
+
+
+# --------------------------------------------------------- usage and --help
+def _command_paths(parser: argparse.ArgumentParser, prefix=()):
+    """Every command path in the CLI tree: (), ("pki",), ("pki", "init"), ..."""
+    yield prefix
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _command_paths(sub, (*prefix, name))
+
+
+COMMANDS = list(_command_paths(cli.build_parser()))
+
+
+def test_the_pki_commands_are_all_in_the_tree():
+    assert {("pki", "init"), ("pki", "issue", "client"), ("pki", "show")} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "top")
+def test_every_command_has_help_exiting_0(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main([*command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m lab" + "".join(" " + c for c in command))
+
+
+def test_help_works_from_a_real_interpreter(run_lab):
+    assert ok(run_lab("pki", "init", "--help")).startswith("usage: python -m lab pki init")
+
+
+USAGE_ERRORS = [
+    [],
+    ["nonsense"],
+    ["pki"],
+    ["pki", "nonsense"],
+    ["pki", "init", "--key-type", "dsa"],
+    ["pki", "init", "--unknown-flag"],
+    ["pki", "issue"],
+    ["pki", "issue", "client"],
+    ["pki", "issue", "server", "x"],
+    ["pki", "issue", "client", "bob", "--days", "0"],
+    ["pki", "issue", "client", "bob", "--days", "soon"],
+    ["pki", "show"],
+]
+
+
+@pytest.mark.parametrize("argv", USAGE_ERRORS, ids=lambda a: " ".join(a) or "no-args")
+def test_usage_errors_exit_2_with_usage_and_no_traceback(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: ") and "error: " in err
+    assert "Traceback" not in err
+
+
+def test_usage_error_exits_2_from_a_real_interpreter(run_lab):
+    run = run_lab("pki", "issue", "client", "bob", "--days", "0")
+    assert run.rc == 2 and not run.has_traceback
+    assert "--days must be greater than 0" in run.stderr
