@@ -105,15 +105,18 @@ class OCSPResponder:
 
     ``issued`` (certificates or serials) lists what the CA issued; a serial
     outside it is answered "unknown". Without it, any serial of this CA that is
-    not revoked is "good", which is what CRL-backed responders do.
+    not revoked is "good", which is what CRL-backed responders do. Answers are
+    valid for ``validity`` from ``clock()`` (a parameter so that tests can move time).
     """
 
     def __init__(self, revocations: Revocations, signer: IssuedCertificate | None = None, *,
                  issued: Iterable[object] | None = None,
                  validity: _dt.timedelta = DEFAULT_RESPONSE_VALIDITY,
                  crl_validity: _dt.timedelta | None = None,
-                 host: str = "127.0.0.1", port: int = 0):
+                 host: str = "127.0.0.1", port: int = 0,
+                 clock: Callable[[], _dt.datetime] | None = None):
         _require_loopback(host)
+        self.clock = clock or _now
         self.revocations = revocations
         self.ca = revocations.ca
         self.signer = signer or delegated_signer(self.ca)
@@ -156,7 +159,7 @@ class OCSPResponder:
             ours = False
         status, entry = self.status_of(req.serial_number) if ours else ("unknown", None)
         self._record(Answer(req.serial_number, status))
-        now = _now()
+        now = self.clock().replace(microsecond=0)
         builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
             issuer_name_hash=req.issuer_name_hash, issuer_key_hash=req.issuer_key_hash,
             serial_number=req.serial_number, algorithm=req.hash_algorithm,
@@ -259,15 +262,6 @@ class OCSPResponder:
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
-
-    def serve_forever(self) -> None:
-        """Answer in the foreground until Ctrl-C (the ``python -m lab ocsp`` command)."""
-        self.start()
-        try:
-            while self._thread is not None and self._thread.is_alive():
-                self._thread.join(timeout=0.5)
-        finally:
-            self.stop()
 
     def __enter__(self) -> "OCSPResponder":
         return self.start()

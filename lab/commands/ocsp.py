@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -53,11 +54,17 @@ def run(args) -> int:
         print(f"try:  {openssl_command(responder.url, directory)}")
         print("Ctrl-C to stop", flush=True)
         reported = 0
-        while not stop.wait(0.5):
+        while True:
+            stopping = stop.wait(0.5)
             for answer in responder.answers[reported:]:
                 serial = f"{answer.serial:x}" if answer.serial is not None else "-"
                 print(f"answered serial {serial}: {answer.status}", flush=True)
-            reported = len(responder.answers)
+            reported += len(responder.answers[reported:])
+            for err in responder.errors:
+                print(f"responder error: {err.splitlines()[0]}", file=sys.stderr, flush=True)
+            responder.errors.clear()
+            if stopping:
+                break
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

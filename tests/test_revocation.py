@@ -1,0 +1,504 @@
+"""Revocation for real: CRLs, the OCSP responder, the checkers, the TLS-layer check and the CLI.
+
+Every handshake is a real one on 127.0.0.1, every OCSP request a real HTTP POST
+to a real responder thread, and the interop tests call the real openssl and curl.
+Time-dependent behaviour (caches, stale answers) is tested with an injected
+clock, never by waiting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509 import ocsp as x509_ocsp
+
+from lab import client, coursepki, observe, pki
+from lab.demo import create_app
+from lab.errors import CorruptFileError, MissingFileError
+from lab.ocsp import OCSPChecker, OCSPResponder, OCSPUnavailable, build_request, delegated_signer, query
+from lab.revocation import (
+    CRLChecker,
+    RevocationError,
+    Revocations,
+    crl_distribution_point,
+    crl_urls,
+    load_crl,
+    ocsp_access,
+    ocsp_urls,
+)
+from lab.server import MTLSServer
+
+ROOT = Path(__file__).resolve().parent.parent
+UTC = dt.timezone.utc
+
+
+def _now():
+    return dt.datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return pki.CertificateAuthority.create("Revocation Test CA")
+
+
+@pytest.fixture(scope="module")
+def server_cert(ca):
+    return ca.issue_server("localhost", "127.0.0.1")
+
+
+@pytest.fixture(scope="module")
+def alice(ca):
+    return ca.issue_client("alice")
+
+
+@pytest.fixture(scope="module")
+def bob(ca):
+    return ca.issue_client("bob")
+
+
+@pytest.fixture
+def revoked_bob(ca, bob):
+    record = Revocations(ca)
+    record.revoke(bob, "keyCompromise")
+    return record
+
+
+def _get(server, who, trust):
+    return observe.observe(server, lambda: client.session(who, trust=trust).get(server.url + "/api/secure",
+                                                                                timeout=10))
+
+
+# ------------------------------------------------------------------ the record
+def test_crl_lists_the_revoked_serial_with_its_reason(ca, bob, revoked_bob):
+    crl = revoked_bob.crl()
+    entry = crl.get_revoked_certificate_by_serial_number(bob.cert.serial_number)
+    assert entry is not None
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.key_compromise
+    assert crl.is_signature_valid(ca.key.public_key())
+
+
+def test_crl_carries_this_update_next_update_and_an_increasing_number(revoked_bob):
+    first = revoked_bob.crl(validity=dt.timedelta(hours=2))
+    second = revoked_bob.crl()
+    assert first.next_update_utc - first.last_update_utc == dt.timedelta(hours=2)
+    number = lambda c: c.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number  # noqa: E731
+    assert number(second) == number(first) + 1
+
+
+def test_revoking_a_certificate_of_another_ca_is_refused(ca):
+    stranger = pki.CertificateAuthority.create("Stranger CA").issue_client("mallory")
+    with pytest.raises(RevocationError, match="revoke it with the CA that issued it"):
+        Revocations(ca).revoke(stranger, "keyCompromise")
+
+
+def test_unknown_reason_is_refused_with_the_valid_names(ca, bob):
+    with pytest.raises(RevocationError, match="keyCompromise"):
+        Revocations(ca).revoke(bob, "lostIt")
+
+
+def test_crl_file_round_trips_entries_reason_and_number(tmp_path, ca, bob, revoked_bob):
+    path = revoked_bob.write_crl(tmp_path / "crl.pem")
+    again = Revocations.load(ca, path)
+    assert again.status(bob.cert.serial_number).reason_name == "keyCompromise"
+    assert again.crl_number == revoked_bob.crl_number
+
+
+def test_a_crl_signed_by_another_ca_is_refused_on_load(tmp_path, ca):
+    other = pki.CertificateAuthority.create("Other CA")
+    path = Revocations(other).write_crl(tmp_path / "crl.pem")
+    with pytest.raises(CorruptFileError, match="not signed by"):
+        Revocations.load(ca, path)
+
+
+def test_a_certificate_file_is_not_mistaken_for_a_crl(tmp_path, alice):
+    path = pki.write_public(tmp_path / "alice.crt", alice.cert_pem)
+    with pytest.raises(CorruptFileError, match="not a CRL"):
+        load_crl(path)
+
+
+def test_refresh_picks_up_a_revocation_written_by_someone_else(tmp_path, ca, bob):
+    path = tmp_path / "crl.pem"
+    Revocations(ca).write_crl(path)
+    reader = Revocations.load(ca, path)
+    writer = Revocations.load(ca, path)
+    writer.revoke(bob, "superseded")
+    writer.write_crl(path)
+    os.utime(path, ns=(1, reader._mtime + 1_000_000))  # a distinct mtime even on coarse filesystems
+    assert reader.status(bob.cert.serial_number) is None
+    assert reader.refresh() is True
+    assert reader.status(bob.cert.serial_number).reason_name == "superseded"
+
+
+def test_distribution_point_and_aia_extensions_name_the_urls(ca):
+    cert = ca.issue_client("carol", extra_extensions=[crl_distribution_point("http://127.0.0.1:8888/crl"),
+                                                      ocsp_access("http://127.0.0.1:8888/")]).cert
+    assert crl_urls(cert) == ["http://127.0.0.1:8888/crl"]
+    assert ocsp_urls(cert) == ["http://127.0.0.1:8888/"]
+
+
+# ------------------------------------------------------- the TLS layer (OpenSSL)
+def test_revoked_client_gets_in_when_revocation_is_not_checked(server_cert, ca, bob, revoked_bob):
+    with MTLSServer(create_app(), server_cert, ca) as s:
+        seen = _get(s, bob, ca)
+    assert seen.status == 200 and "CN=bob" in seen.body
+
+
+def test_crl_at_the_handshake_refuses_the_revoked_client(tmp_path, server_cert, ca, bob, revoked_bob):
+    crl = revoked_bob.write_crl(tmp_path / "crl.pem")
+    with MTLSServer(create_app(), server_cert, ca, crl=crl) as s:
+        seen = _get(s, bob, ca)
+    assert seen.status is None
+    assert seen.server_saw == "handshake refused: certificate verify failed: certificate revoked"
+
+
+def test_crl_at_the_handshake_still_admits_a_good_client(tmp_path, server_cert, ca, alice, revoked_bob):
+    crl = revoked_bob.write_crl(tmp_path / "crl.pem")
+    with MTLSServer(create_app(), server_cert, ca, crl=crl) as s:
+        seen = _get(s, alice, ca)
+    assert seen.status == 200 and seen.server_saw == "handshake ok"
+
+
+def test_crl_check_flag_without_a_loaded_crl_refuses_every_client(server_cert, ca, alice):
+    import ssl
+
+    with MTLSServer(create_app(), server_cert, ca) as s:
+        s.context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+        seen = _get(s, alice, ca)
+    assert seen.server_saw == "handshake refused: certificate verify failed: unable to get certificate CRL"
+
+
+def test_stale_crl_refuses_even_a_good_client_at_the_handshake(tmp_path, server_cert, ca, alice, revoked_bob):
+    crl = revoked_bob.write_crl(tmp_path / "stale.pem", this_update=_now() - dt.timedelta(days=2),
+                                next_update=_now() - dt.timedelta(days=1))
+    with MTLSServer(create_app(), server_cert, ca, crl=crl) as s:
+        seen = _get(s, alice, ca)
+    assert seen.server_saw == "handshake refused: certificate verify failed: CRL has expired"
+
+
+def test_chain_check_needs_a_crl_from_every_ca_in_the_chain(tmp_path, ca):
+    issuing = ca.create_intermediate("Revocation Issuing CA")
+    srv, carol = issuing.issue_server("localhost", "127.0.0.1"), issuing.issue_client("carol")
+    only_issuing = Revocations(issuing).write_crl(tmp_path / "issuing.pem")
+    with MTLSServer(create_app(), srv, ca, crl=only_issuing, crl_check="leaf") as s:
+        leaf = _get(s, carol, ca)
+    with MTLSServer(create_app(), srv, ca, crl=only_issuing, crl_check="chain") as s:
+        chain = _get(s, carol, ca)
+    both = tmp_path / "both.pem"
+    both.write_bytes(only_issuing.read_bytes() + Revocations(ca).crl().public_bytes(serialization.Encoding.PEM))
+    with MTLSServer(create_app(), srv, ca, crl=both, crl_check="chain") as s:
+        chain_with_root_crl = _get(s, carol, ca)
+    assert leaf.status == 200
+    assert chain.server_saw == "handshake refused: certificate verify failed: unable to get certificate CRL"
+    assert chain_with_root_crl.status == 200
+
+
+# ------------------------------------------------------------------- OCSP
+def test_responder_answers_good_revoked_and_unknown(ca, alice, bob, revoked_bob):
+    never_issued = ca.issue_client("ghost")
+    stranger_ca = pki.CertificateAuthority.create("Stranger CA")
+    stranger = stranger_ca.issue_client("mallory")
+    with OCSPResponder(revoked_bob, issued=[alice, bob]) as r:
+        good, revoked = query(alice, ca, r.url), query(bob, ca, r.url)
+        unknown = query(never_issued, ca, r.url)
+        # Not our CA: the responder says "unknown", and the client would not believe
+        # anything it said, since its CA never delegated to our responder.
+        with pytest.raises(OCSPUnavailable, match="not issued by the certificate's CA"):
+            query(stranger, stranger_ca, r.url)
+        answers = [a.status for a in r.answers]
+    assert (good.status, revoked.status, unknown.status) == ("good", "revoked", "unknown")
+    assert revoked.reason == "keyCompromise"
+    assert answers == ["good", "revoked", "unknown", "unknown"]
+
+
+def test_responder_signs_with_a_delegated_ocsp_signing_certificate(ca, alice, revoked_bob):
+    with OCSPResponder(revoked_bob) as r:
+        result = query(alice, ca, r.url)
+    assert result.responder == "CN=mTLS Lab OCSP Responder,O=mTLS Lab"
+    signer = delegated_signer(ca)
+    eku = signer.cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [x509.oid.ExtendedKeyUsageOID.OCSP_SIGNING]
+
+
+def test_answer_signed_by_a_certificate_without_ocsp_signing_is_not_believed(ca, alice, revoked_bob):
+    impostor = ca.issue_client("not-a-responder")  # same CA, but clientAuth only
+    with OCSPResponder(revoked_bob, signer=impostor) as r:
+        with pytest.raises(OCSPUnavailable, match="lacks EKU OCSPSigning"):
+            query(alice, ca, r.url)
+
+
+def test_responder_answers_the_rfc6960_get_form(ca, bob, revoked_bob):
+    import base64
+
+    der = build_request(bob.cert, ca.cert)
+    with OCSPResponder(revoked_bob) as r:
+        got = requests.get(r.url + base64.b64encode(der).decode(), timeout=5)
+    resp = x509_ocsp.load_der_ocsp_response(got.content)
+    assert got.headers["Content-Type"] == "application/ocsp-response"
+    assert resp.certificate_status == x509_ocsp.OCSPCertStatus.REVOKED
+
+
+def test_responder_answers_garbage_with_malformed_request(revoked_bob):
+    with OCSPResponder(revoked_bob) as r:
+        got = requests.post(r.url, data=b"not ocsp", timeout=5)
+        answers = list(r.answers)
+    assert x509_ocsp.load_der_ocsp_response(got.content).response_status == \
+        x509_ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    assert answers[-1].status == "malformed"
+
+
+def test_responder_sees_a_revocation_written_to_its_crl_file(tmp_path, ca, alice):
+    path = tmp_path / "crl.pem"
+    Revocations(ca).write_crl(path)
+    with OCSPResponder(Revocations.load(ca, path)) as r:
+        before = query(alice, ca, r.url).status
+        writer = Revocations.load(ca, path)
+        writer.revoke(alice, "keyCompromise")
+        writer.write_crl(path)
+        os.utime(path, ns=(1, r.revocations._mtime + 1_000_000))
+        after = query(alice, ca, r.url).status
+    assert (before, after) == ("good", "revoked")
+
+
+def test_query_uses_the_aia_url_of_the_certificate(ca, revoked_bob):
+    with OCSPResponder(revoked_bob) as r:
+        dave = ca.issue_client("dave", extra_extensions=[ocsp_access(r.url)])
+        assert query(dave, ca).status == "good"
+
+
+# ------------------------------------------------------------- the checkers
+def test_ocsp_checker_refuses_revoked_and_passes_good(ca, alice, bob, revoked_bob):
+    with OCSPResponder(revoked_bob) as r:
+        check = OCSPChecker(r.url, issuer=ca)
+        assert check(alice.cert, []) is None
+        assert check(bob.cert, []) == "certificate revoked (keyCompromise) according to OCSP"
+
+
+def test_ocsp_checker_hard_fail_refuses_when_the_responder_is_down(ca, alice, revoked_bob):
+    with OCSPResponder(revoked_bob) as r:
+        url = r.url
+    reason = OCSPChecker(url, issuer=ca, hard_fail=True)(alice.cert, [])
+    assert reason == "revocation status unknown: the OCSP responder did not answer (connection refused)"
+
+
+def test_ocsp_checker_soft_fail_lets_through_when_the_responder_is_down(ca, bob, revoked_bob):
+    with OCSPResponder(revoked_bob) as r:
+        url = r.url
+    check = OCSPChecker(url, issuer=ca, hard_fail=False)
+    assert check(bob.cert, []) is None  # revoked, but nobody could say so
+    assert check.last_note.startswith("soft-fail: the OCSP responder did not answer")
+
+
+def test_ocsp_checker_caches_an_answer_until_its_next_update(ca, alice, revoked_bob):
+    clock = [_now()]
+    with OCSPResponder(revoked_bob, validity=dt.timedelta(minutes=10), clock=lambda: clock[0]) as r:
+        check = OCSPChecker(r.url, issuer=ca, clock=lambda: clock[0])
+        check(alice.cert, [])
+        revoked_bob.revoke(alice, "keyCompromise")
+        cached = check(alice.cert, [])
+        clock[0] += dt.timedelta(minutes=11)
+        fresh = check(alice.cert, [])
+    assert cached is None  # the cached "good" still stands: the price of caching
+    assert fresh == "certificate revoked (keyCompromise) according to OCSP"
+    assert check.queries == 2
+
+
+def test_ocsp_checker_takes_the_issuer_from_the_chain(ca, bob, revoked_bob):
+    with OCSPResponder(revoked_bob) as r:
+        assert OCSPChecker(r.url)(bob.cert, [ca.cert]) == "certificate revoked (keyCompromise) according to OCSP"
+
+
+def test_crl_checker_refuses_revoked_and_passes_good(tmp_path, ca, alice, bob, revoked_bob):
+    check = CRLChecker(revoked_bob.write_crl(tmp_path / "crl.pem"), issuer=ca)
+    assert check(alice.cert, []) is None
+    assert check(bob.cert, []) == "certificate revoked (keyCompromise) according to the CRL"
+
+
+def test_crl_checker_stale_crl_hard_fail_refuses_soft_fail_lets_through(tmp_path, ca, alice, revoked_bob):
+    path = revoked_bob.write_crl(tmp_path / "stale.pem", this_update=_now() - dt.timedelta(days=2),
+                                 next_update=_now() - dt.timedelta(days=1))
+    hard, soft = CRLChecker(path, issuer=ca), CRLChecker(path, issuer=ca, hard_fail=False)
+    assert hard(alice.cert, []) == "revocation status unknown: the CRL is stale (its nextUpdate has passed)"
+    assert soft(alice.cert, []) is None and soft.last_note.startswith("soft-fail: the CRL is stale")
+
+
+def test_crl_checker_keeps_its_crl_until_next_update(tmp_path, ca, bob):
+    path = tmp_path / "crl.pem"
+    record = Revocations(ca)
+    record.write_crl(path, validity=dt.timedelta(hours=1))
+    clock = [_now()]
+    check = CRLChecker(path, issuer=ca, clock=lambda: clock[0])
+    assert check(bob.cert, []) is None
+    record.revoke(bob, "keyCompromise")
+    record.write_crl(path, validity=dt.timedelta(hours=1))
+    still_cached = check(bob.cert, [])
+    clock[0] += dt.timedelta(hours=1, seconds=1)
+    refetched = check(bob.cert, [])
+    assert still_cached is None
+    assert refetched == "certificate revoked (keyCompromise) according to the CRL"
+    assert check.fetches == 2
+
+
+def test_crl_checker_downloads_from_the_distribution_point(ca, bob, revoked_bob):
+    with OCSPResponder(revoked_bob) as r:
+        reason = CRLChecker(r.crl_url, issuer=ca)(bob.cert, [])
+    assert reason == "certificate revoked (keyCompromise) according to the CRL"
+
+
+def test_crl_checker_refuses_a_crl_from_the_wrong_ca(tmp_path, alice, ca):
+    other = pki.CertificateAuthority.create("Other CA")
+    path = Revocations(other).write_crl(tmp_path / "crl.pem")
+    assert CRLChecker(path, issuer=ca)(alice.cert, []) == \
+        "revocation status unknown: the CRL is not signed by the certificate's issuer"
+
+
+def test_ocsp_checker_in_a_flask_view_refuses_the_revoked_client_with_403(server_cert, ca, alice, bob,
+                                                                          revoked_bob):
+    from flask import Flask
+
+    from lab.identity import peer_certificate
+    from lab.problem import problem
+
+    with OCSPResponder(revoked_bob) as r:
+        check = OCSPChecker(r.url, issuer=ca)
+        app = Flask("revocation-test")
+
+        @app.get("/api/secure")
+        def secure():
+            reason = check(peer_certificate(), [])
+            return problem(403, "Certificate revoked", reason) if reason else "hello"
+
+        with MTLSServer(app, server_cert, ca) as s:
+            bob_seen, alice_seen = _get(s, bob, ca), _get(s, alice, ca)
+    assert bob_seen.status == 403 and "according to OCSP" in bob_seen.body
+    assert alice_seen.status == 200
+
+
+# --------------------------------------------------------------------- scenario
+def test_revoked_client_scenario_is_registered_and_behaves():
+    from lab import scenarios
+
+    sc = scenarios.get("revoked-client-certificate")
+    assert sc.pending is None
+    result = scenarios.run("revoked-client-certificate")
+    assert result.behaved
+    assert result.server_saw == "handshake refused: certificate verify failed: certificate revoked"
+    assert result.notes == ["without a CRL: HTTP 200: Hello CN=stolen-laptop,O=mTLS Lab"]
+
+
+# ------------------------------------------------------- CLI and interop (real binaries)
+def _lab(*args, env_dir):
+    env = {**os.environ, "LAB_CERTS_DIR": str(env_dir)}
+    env.pop("LAB_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "lab", *map(str, args)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def course_with_bob(tmp_path):
+    d = tmp_path / "certs"
+    coursepki.init(d)
+    coursepki.issue_client("bob", d)
+    return d
+
+
+def _start(args, env_dir, pattern):
+    env = {**os.environ, "LAB_CERTS_DIR": str(env_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "lab", *map(str, args)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    match = re.search(pattern, line)
+    if not match:
+        proc.kill()
+        raise AssertionError(f"no URL in {line!r}: {proc.stderr.read()}")
+    return proc, match.group(1)
+
+
+def _stop(proc):
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, out, err
+
+
+def test_pki_revoke_writes_the_reason_into_crl_pem(course_with_bob, openssl, tmp_path):
+    run = _lab("pki", "revoke", "bob", "--reason", "keyCompromise", "--dir", course_with_bob, env_dir=tmp_path)
+    assert run.returncode == 0, run.stderr
+    text = openssl("crl", "-in", course_with_bob / "crl.pem", "-noout", "-text").stdout
+    bob = pki.load_certificate(course_with_bob / "bob.crt")
+    assert f"{bob.serial_number:X}" in text  # openssl may pad a leading 0: a substring either way
+    assert "Key Compromise" in text
+
+
+def test_pki_revoke_of_a_missing_certificate_is_one_clear_line(course_with_bob, tmp_path):
+    run = _lab("pki", "revoke", "nobody", "--dir", course_with_bob, env_dir=tmp_path)
+    assert run.returncode == 1
+    assert run.stderr.startswith("error: no certificate") and "Traceback" not in run.stderr
+
+
+@pytest.mark.interop
+def test_serve_with_crl_refuses_revoked_bob_and_admits_client_with_curl(course_with_bob, tmp_path):
+    d = course_with_bob
+    assert _lab("pki", "revoke", "bob", "--reason", "keyCompromise", "--dir", d, env_dir=tmp_path).returncode == 0
+    proc, url = _start(["serve", "--certs", d, "--port", "0", "--crl", d / "crl.pem"], tmp_path,
+                       r"(https://localhost:\d+)")
+    try:
+        def curl(name):
+            return subprocess.run(
+                [shutil.which("curl"), "-sS", "--cacert", d / "rootCA.pem", "--cert", d / f"{name}.crt",
+                 "--key", d / f"{name}.key", url + "/api/secure"],
+                capture_output=True, text=True, timeout=30)
+
+        bob, good = curl("bob"), curl("client")
+    finally:
+        rc, _, err = _stop(proc)
+    assert good.returncode == 0 and good.stdout == "Hello CN=MyTrustedClient,O=mTLS Lab"
+    assert bob.returncode != 0 and "Hello" not in bob.stdout
+    assert "certificate verify failed: certificate revoked" in err
+    assert rc == 0
+
+
+def test_serve_with_a_missing_crl_is_one_clear_line(course_with_bob, tmp_path):
+    run = _lab("serve", "--certs", course_with_bob, "--port", "0", "--crl", tmp_path / "nope.pem",
+               env_dir=tmp_path)
+    assert run.returncode == 1
+    assert run.stderr.startswith("error: CRL file") and "Traceback" not in run.stderr
+
+
+@pytest.mark.interop
+def test_ocsp_command_answers_the_real_openssl_client(course_with_bob, tmp_path, openssl):
+    d = course_with_bob
+    assert _lab("pki", "revoke", "bob", "--reason", "keyCompromise", "--dir", d, env_dir=tmp_path).returncode == 0
+    proc, url = _start(["ocsp", "--dir", d, "--port", "0"], tmp_path, r"(http://127\.0\.0\.1:\d+/)")
+    try:
+        def ask(name):
+            return openssl("ocsp", "-issuer", d / "rootCA.pem", "-cert", d / f"{name}.crt", "-url", url,
+                           "-CAfile", d / "rootCA.pem")
+
+        bob, good = ask("bob"), ask("client")
+    finally:
+        rc, out, _ = _stop(proc)
+    assert "Response verify OK" in bob.stderr + bob.stdout
+    assert f"{d / 'bob.crt'}: revoked" in bob.stdout and "Reason: keyCompromise" in bob.stdout
+    assert f"{d / 'client.crt'}: good" in good.stdout
+    assert "revoked" in out and rc == 0
+
+
+@pytest.fixture(scope="module")
+def openssl():
+    binary = shutil.which("openssl")
+    assert binary, "the openssl binary is missing: install it (apt-get install openssl)"
+
+    def run(*args):
+        return subprocess.run([binary, *map(str, args)], capture_output=True, text=True, timeout=60)
+
+    return run
