@@ -1,0 +1,126 @@
+"""lab.expiry and ``python -m lab pki status``: expiry monitoring whose exit code is the alert."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import pytest
+
+from lab import expiry
+from lab.errors import MissingFileError
+
+NOW = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)  # certificates carry whole seconds
+
+
+# ------------------------------------------------------------ the CLI, end to end
+def test_status_exit_code_follows_a_three_day_client_certificate(run_lab, tmp_path):
+    pki_dir = tmp_path / "pki"
+    assert run_lab("pki", "init", "--dir", pki_dir).rc == 0
+
+    clean = run_lab("pki", "status", "--dir", pki_dir, "--warn-days", "30")
+    assert clean.rc == 0, clean.stdout + clean.stderr
+    assert "all valid beyond the window" in clean.stdout
+
+    assert run_lab("pki", "issue", "client", "shortlived", "--days", "3", "--dir", pki_dir).rc == 0
+    warned = run_lab("pki", "status", "--dir", pki_dir, "--warn-days", "30")
+    assert warned.rc == 1
+    assert any(line.startswith("WARN") and "shortlived.crt" in line for line in warned.stdout.splitlines())
+
+    for suffix in (".crt", ".key", ".pfx"):
+        (pki_dir / f"shortlived{suffix}").unlink()
+    again = run_lab("pki", "status", "--dir", pki_dir, "--warn-days", "30")
+    assert again.rc == 0, again.stdout
+
+
+def test_status_lists_every_certificate_with_role_and_days_left(run_lab, tmp_path):
+    pki_dir = tmp_path / "pki"
+    run_lab("pki", "init", "--dir", pki_dir)
+    out = run_lab("pki", "status", "--dir", pki_dir).stdout.splitlines()
+    rows = {name: line for line in out for name in line.split() if "." in name and "=" not in name}
+    assert set(rows) == {"rootCA.pem", "server.crt", "server.pfx", "client.crt", "client.pfx"}
+    assert "  root CA  " in rows["rootCA.pem"]
+    assert "  server  " in rows["server.crt"] and "  client  " in rows["client.crt"]
+    assert rows["server.crt"].split()[:2] == ["ok", "364"]
+
+
+def test_status_prints_a_clear_line_for_an_unreadable_file_and_fails(run_lab, tmp_path):
+    pki_dir = tmp_path / "pki"
+    run_lab("pki", "init", "--dir", pki_dir)
+    (pki_dir / "truncated.crt").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n")
+    result = run_lab("pki", "status", "--dir", pki_dir, "--warn-days", "0")
+    assert result.rc == 1
+    line = next(line for line in result.stdout.splitlines() if "truncated.crt" in line)
+    assert line.startswith("UNREADABLE") and "re-copy it, or re-issue it" in line
+    assert not result.has_traceback
+
+
+def test_status_on_a_missing_folder_is_one_error_line(run_lab, tmp_path):
+    result = run_lab("pki", "status", "--dir", tmp_path / "nowhere")
+    assert result.rc == 1
+    assert result.stderr.startswith("error: ") and "is not a folder" in result.stderr
+    assert not result.has_traceback
+
+
+def test_status_refuses_a_negative_warning_window(run_lab, tmp_path):
+    result = run_lab("pki", "status", "--dir", tmp_path, "--warn-days", "-1")
+    assert result.rc == 2
+
+
+# ------------------------------------------------------------------ the module
+def test_expired_certificate_is_reported_with_negative_days(intermediate_ca, tmp_path):
+    intermediate_ca.issue_client("old", expired=True).write(tmp_path / "old")
+    report = expiry.scan(tmp_path, now=NOW)
+    (entry,) = report.entries
+    assert entry.state == expiry.EXPIRED and entry.days_left < 0
+    assert report.exit_code == 1
+
+
+def test_not_yet_valid_certificate_needs_attention(intermediate_ca, tmp_path):
+    intermediate_ca.issue_client("future", not_yet_valid=True).write(tmp_path / "future")
+    assert expiry.scan(tmp_path, now=NOW).entries[0].state == expiry.NOT_YET_VALID
+
+
+def test_warning_window_boundary(intermediate_ca, tmp_path):
+    intermediate_ca.issue_client("c", not_before=NOW, not_after=NOW + _dt.timedelta(days=10)).write(tmp_path / "c")
+    assert expiry.scan(tmp_path, now=NOW, warn_days=10).exit_code == 0
+    assert expiry.scan(tmp_path, now=NOW + _dt.timedelta(seconds=1), warn_days=10).exit_code == 1
+
+
+def test_file_expires_with_its_earliest_chain_certificate(root_ca, tmp_path):
+    short_ca = root_ca.create_intermediate("Short Issuing CA", days=5)
+    short_ca.issue_server("localhost", days=365).write(tmp_path / "server")
+    (entry,) = expiry.scan(tmp_path, now=NOW).entries
+    assert entry.state == expiry.WARN and entry.days_left <= 5
+    assert "Short Issuing CA" in entry.detail
+
+
+def test_keys_crls_and_other_files_are_not_mistaken_for_certificates(intermediate_ca, tmp_path):
+    intermediate_ca.issue_client("alice").write(tmp_path / "alice")
+    (tmp_path / "key-as.pem").write_bytes(intermediate_ca.key_pem())
+    (tmp_path / "crl.pem").write_text("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")
+    (tmp_path / "notes.txt").write_text("hello")
+    report = expiry.scan(tmp_path, now=NOW)
+    assert [e.file.name for e in report.entries] == ["alice.crt"]
+    assert report.exit_code == 0
+
+
+def test_pfx_without_a_password_is_unreadable_not_skipped(intermediate_ca, tmp_path):
+    intermediate_ca.issue_client("alice").to_pkcs12(tmp_path / "alice.pfx", "secret-pw")
+    (entry,) = expiry.scan(tmp_path, now=NOW).entries
+    assert entry.state == expiry.UNREADABLE and "password" in entry.detail
+    assert expiry.scan(tmp_path, now=NOW, password="secret-pw").entries[0].state == expiry.OK
+
+
+def test_roles(root_ca, intermediate_ca, server_identity, client_identity):
+    assert expiry.role(root_ca.cert) == "root CA"
+    assert expiry.role(intermediate_ca.cert) == "intermediate CA"
+    assert expiry.role(server_identity.cert) == "server"
+    assert expiry.role(client_identity.cert) == "client"
+    assert expiry.role(intermediate_ca.issue_client("x", eku=["serverAuth", "clientAuth"]).cert) == "server+client"
+    assert expiry.role(intermediate_ca.issue_client("y", eku=None).cert) == "leaf (any use)"
+
+
+def test_a_folder_without_certificates_is_an_error_not_a_success(tmp_path):
+    (tmp_path / "readme.txt").write_text("nothing here")
+    with pytest.raises(MissingFileError, match="must not report success"):
+        expiry.scan(tmp_path)
