@@ -113,6 +113,10 @@ def client_context(identity=None, trust=None, *, password: str | bytes | None = 
     if max_version:
         ctx.maximum_version = TLS_VERSIONS[max_version]
     ctx.check_hostname = check_hostname
+    # Match the host name against the SAN only, as RFC 6125, browsers (Chrome 58+)
+    # and Go (1.15+) do. OpenSSL still falls back to the CN when a certificate has
+    # no SAN, which hides the guide's missing-SAN bug until the first strict client.
+    ctx.hostname_checks_common_name = False
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_verify_locations(cadata=trust_pem(trust))
     if identity is not None:
