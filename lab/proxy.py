@@ -164,8 +164,9 @@ class ProxyConfig:
         if self.verify_client not in VERIFY_CLIENT_MODES:
             raise ValueError(f"verify_client must be one of {', '.join(VERIFY_CLIENT_MODES)}, "
                              f"not {self.verify_client!r}")
-        if not (1 <= int(self.verify_depth) <= 100):
-            raise ValueError("verify_depth counts the CAs above the client certificate: use 1 to 100")
+        if not (0 <= int(self.verify_depth) <= 100):
+            raise ValueError("verify_depth is how many intermediate CAs may sit between the client "
+                             "certificate and the trusted root (OpenSSL's count): use 0 to 100")
         if self.min_tls not in ("1.2", "1.3"):
             raise ValueError("min_tls must be '1.2' or '1.3'")
         if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/.*)?", self.upstream):
@@ -368,6 +369,9 @@ class NginxProxy:
         self.start_timeout = start_timeout
         if verify_client != "off" and trust is None:
             raise ValueError("trust is required: the CA(s) that client certificates must chain to")
+        if self.upstream_trust is None and self._upstream_url().startswith("https://"):
+            raise ValueError("upstream_trust is required for an https upstream: the CA that signed the "
+                             "app's certificate (nginx verifies the app, as any client should)")
         self._options = dict(verify_client=verify_client, verify_depth=verify_depth,
                              crl=crl is not None, clear_client_headers=clear_client_headers,
                              proxy_certificate=self.proxy_certificate is not None,

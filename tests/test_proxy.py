@@ -1,0 +1,339 @@
+"""lab.proxy against the real nginx binary: termination, 495/496, forwarding, lifecycle.
+
+nginx is a course prerequisite (.ci/run installs it): when it is missing these
+tests FAIL with the install instruction, they do not skip.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from flask import Flask, request
+
+from lab import client, proxy
+from lab.errors import PortInUseError, ServerError
+from lab.proxy import INSTALL_HINT, NginxError, NginxNotFoundError, NginxProxy, ProxyConfig
+from lab.server import MTLSServer
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nginx_binary():
+    try:
+        return proxy.find_nginx()
+    except NginxNotFoundError:
+        pytest.fail(INSTALL_HINT)
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """Prefixes go to tmp_path; afterwards none may be left, and no nginx may survive."""
+    yield tmp_path
+    leftovers = list(tmp_path.glob(proxy.PREFIX_STEM + "*"))
+    assert not leftovers, f"nginx prefixes left behind: {leftovers}"
+    assert not proxy.running_proxies()
+
+
+def echo_app():
+    """Answers with the headers it received and the address it saw: what nginx forwarded."""
+    app = Flask("echo")
+
+    @app.get("/<path:_>")
+    def echo(_):
+        return {"headers": dict(request.headers), "remote": request.remote_addr}
+
+    return app
+
+
+def revocation_list(ca, revoked=()):
+    now = dt.datetime.now(dt.timezone.utc)
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject)
+               .last_update(now - dt.timedelta(minutes=5)).next_update(now + dt.timedelta(days=1)))
+    for leaf in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(leaf.cert.serial_number)
+            .revocation_date(now - dt.timedelta(minutes=1)).build())
+    return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.fixture
+def upstream(throwaway_pki):
+    with MTLSServer(echo_app(), certificate=throwaway_pki.server, trust=throwaway_pki.root,
+                    mode="optional") as server:
+        yield server
+
+
+def behind(upstream, pki, workdir, **options):
+    options.setdefault("trust", pki.root)
+    return NginxProxy(upstream, certificate=pki.server, workdir=workdir, **options)
+
+
+def get(identity, pki, url, **kwargs):
+    return client.session(identity, trust=pki.root).get(url, timeout=10, **kwargs)
+
+
+# ------------------------------------------------------------ termination
+def test_valid_client_certificate_gets_200_and_the_app_receives_its_identity(upstream, throwaway_pki, workdir):
+    with behind(upstream, throwaway_pki, workdir) as p:
+        r = get(throwaway_pki.client, throwaway_pki, p.url + "/api/secure")
+    assert r.status_code == 200
+    headers = r.json()["headers"]
+    assert headers["X-Ssl-Client-Verify"] == "SUCCESS"
+    assert headers["X-Ssl-Client-S-Dn"] == "CN=alice,O=mTLS Lab"
+    assert "CN=alice" in x509.load_pem_x509_certificate(
+        __import__("urllib.parse").parse.unquote(headers["X-Ssl-Client-Cert"]).encode()).subject.rfc4514_string()
+
+
+def test_no_client_certificate_gets_496_as_problem_json(upstream, throwaway_pki, workdir):
+    with behind(upstream, throwaway_pki, workdir) as p:
+        r = get(None, throwaway_pki, p.url + "/api/secure")
+        log = p.client_certificate_log()
+    assert r.status_code == 496
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert r.json()["title"] == "Client certificate required"
+    assert log == ["client sent no required SSL certificate while reading client request headers"]
+
+
+def test_certificate_from_an_unknown_ca_gets_495_naming_the_reason(upstream, throwaway_pki, unrelated_ca, workdir):
+    stranger = unrelated_ca.issue_client("alice")
+    with behind(upstream, throwaway_pki, workdir) as p:
+        r = get(stranger, throwaway_pki, p.url + "/api/secure")
+        log = p.client_certificate_log()
+    assert r.status_code == 495
+    body = r.json()
+    assert body["status"] == 495 and "FAILED:" in body["detail"]
+    assert any("client SSL certificate verify error" in line for line in log)
+
+
+def test_expired_client_certificate_gets_495_certificate_has_expired(upstream, throwaway_pki, workdir):
+    expired = throwaway_pki.intermediate.issue_client("late", expired=True)
+    with behind(upstream, throwaway_pki, workdir) as p:
+        r = get(expired, throwaway_pki, p.url + "/api/secure")
+    assert r.status_code == 495
+    assert "certificate has expired" in r.json()["detail"]
+
+
+def test_crl_refuses_a_revoked_certificate_and_needs_a_crl_for_every_ca_in_the_chain(
+        upstream, throwaway_pki, workdir):
+    pki = throwaway_pki
+    revoked = pki.intermediate.issue_client("revoked")
+    only_issuing = revocation_list(pki.intermediate, [revoked])
+    with behind(upstream, pki, workdir, crl=only_issuing) as p:
+        assert "unable to get certificate CRL" in get(pki.client, pki, p.url + "/x").json()["detail"]
+    with behind(upstream, pki, workdir, crl=only_issuing + revocation_list(pki.root)) as p:
+        assert get(pki.client, pki, p.url + "/x").status_code == 200
+        r = get(revoked, pki, p.url + "/x")
+    assert r.status_code == 495 and "certificate revoked" in r.json()["detail"]
+
+
+def test_verify_depth_counts_intermediates_so_0_refuses_a_client_issued_by_one(upstream, throwaway_pki, workdir):
+    with behind(upstream, throwaway_pki, workdir, verify_depth=1) as p:
+        assert get(throwaway_pki.client, throwaway_pki, p.url + "/x").status_code == 200
+    with behind(upstream, throwaway_pki, workdir, verify_depth=0) as p:
+        r = get(throwaway_pki.client, throwaway_pki, p.url + "/x")
+    assert r.status_code == 495, r.text
+    assert r.json()["detail"].startswith("nginx could not verify the client certificate (FAILED:")
+
+
+def test_optional_mode_lets_a_client_without_certificate_through_with_verdict_none(
+        upstream, throwaway_pki, workdir):
+    with behind(upstream, throwaway_pki, workdir, verify_client="optional") as p:
+        r = get(None, throwaway_pki, p.url + "/api/public")
+    headers = r.json()["headers"]
+    assert r.status_code == 200 and headers["X-Ssl-Client-Verify"] == "NONE"
+    assert "X-Ssl-Client-Cert" not in headers
+
+
+def test_optional_no_ca_forwards_an_unknown_ca_certificate_with_a_failed_verdict(
+        upstream, throwaway_pki, unrelated_ca, workdir):
+    stranger = unrelated_ca.issue_client("mallory")
+    with behind(upstream, throwaway_pki, workdir, verify_client="optional_no_ca") as p:
+        r = get(stranger, throwaway_pki, p.url + "/x")
+    headers = r.json()["headers"]
+    assert r.status_code == 200
+    assert headers["X-Ssl-Client-Verify"].startswith("FAILED:")
+    assert headers["X-Ssl-Client-S-Dn"] == "CN=mallory,O=mTLS Lab"
+
+
+# --------------------------------------------------------------- headers
+def test_nginx_replaces_a_client_supplied_certificate_header(upstream, throwaway_pki, workdir):
+    forged = {"X-SSL-Client-Cert": "forged", "X-SSL-Client-Verify": "SUCCESS", "X-SSL-Client-S-DN": "CN=admin"}
+    with behind(upstream, throwaway_pki, workdir, verify_client="optional") as p:
+        anonymous = get(None, throwaway_pki, p.url + "/x", headers=forged).json()["headers"]
+        alice = get(throwaway_pki.client, throwaway_pki, p.url + "/x", headers=forged).json()["headers"]
+    assert "X-Ssl-Client-Cert" not in anonymous and anonymous["X-Ssl-Client-Verify"] == "NONE"
+    assert "X-Ssl-Client-S-Dn" not in anonymous
+    assert alice["X-Ssl-Client-S-Dn"] == "CN=alice,O=mTLS Lab" and alice["X-Ssl-Client-Cert"] != "forged"
+
+
+def test_lookalike_headers_are_cleared_only_when_the_config_says_so(upstream, throwaway_pki, workdir):
+    lookalikes = {name: "forged" for name in proxy.LOOKALIKE_HEADERS}
+    with behind(upstream, throwaway_pki, workdir) as p:
+        cleared = get(throwaway_pki.client, throwaway_pki, p.url + "/x", headers=lookalikes).json()["headers"]
+    with behind(upstream, throwaway_pki, workdir, clear_client_headers=False) as p:
+        passed = get(throwaway_pki.client, throwaway_pki, p.url + "/x", headers=lookalikes).json()["headers"]
+    lower = {k.lower() for k in cleared}
+    assert not lower & {h.lower() for h in proxy.LOOKALIKE_HEADERS}
+    assert {k.lower(): v for k, v in passed.items()}["x-client-cert"] == "forged"
+
+
+def test_proxy_bind_sets_the_address_the_app_sees(upstream, throwaway_pki, workdir):
+    with behind(upstream, throwaway_pki, workdir, proxy_bind="127.0.0.2") as p:
+        r = get(throwaway_pki.client, throwaway_pki, p.url + "/x")
+    assert r.json()["remote"] == "127.0.0.2"
+
+
+def test_proxy_certificate_is_presented_to_the_app(throwaway_pki, workdir):
+    seen = []
+    app = Flask("peer")
+
+    @app.get("/x")
+    def x():
+        seen.append(request.environ.get("SSL_CLIENT_S_DN", ""))
+        return "ok"
+
+    proxy_identity = throwaway_pki.intermediate.issue_client("mTLS Lab Proxy")
+    with MTLSServer(app, certificate=throwaway_pki.server, trust=throwaway_pki.root, mode="require") as s:
+        with behind(s, throwaway_pki, workdir, proxy_certificate=proxy_identity) as p:
+            assert get(throwaway_pki.client, throwaway_pki, p.url + "/x").status_code == 200
+        with behind(s, throwaway_pki, workdir) as p:
+            refused = get(throwaway_pki.client, throwaway_pki, p.url + "/x")
+            assert s.wait_for_handshake_failure() is not None
+    assert seen and "mTLS Lab Proxy" in seen[0]
+    assert refused.status_code == 502  # nginx could not complete mTLS with the app
+
+
+# ------------------------------------------------------------ nginx -t
+CONFIG_VARIANTS = list(itertools.product(proxy.VERIFY_CLIENT_MODES, (False, True), (False, True), (False, True)))
+
+
+@pytest.mark.parametrize("verify_client,crl,clear,proxy_cert", CONFIG_VARIANTS)
+def test_nginx_t_accepts_every_generated_configuration(throwaway_pki, workdir, verify_client, crl, clear,
+                                                        proxy_cert):
+    p = NginxProxy("https://127.0.0.1:9", certificate=throwaway_pki.server, trust=throwaway_pki.root,
+                   verify_client=verify_client, crl=revocation_list(throwaway_pki.intermediate) if crl else None,
+                   clear_client_headers=clear, proxy_bind="127.0.0.2",
+                   proxy_certificate=throwaway_pki.client if proxy_cert else None, workdir=workdir)
+    assert p.test_config() == "nginx -t: the configuration is valid"
+
+
+def test_nginx_t_accepts_a_plain_http_upstream_and_tls_1_3_only(throwaway_pki, workdir):
+    p = NginxProxy("http://127.0.0.1:9", certificate=throwaway_pki.server, trust=throwaway_pki.root,
+                   min_tls="1.3", workdir=workdir)
+    assert "proxy_ssl" not in p.config_text and "ssl_protocols       TLSv1.3;" in p.config_text
+    assert p.test_config() == "nginx -t: the configuration is valid"
+
+
+def test_rendered_configuration_names_every_mtls_directive():
+    text = ProxyConfig(port=8443, upstream="https://127.0.0.1:9", verify_client="optional_no_ca", crl=True,
+                       proxy_certificate=True, user=None).render()
+    for directive in ("ssl_client_certificate certs/client-ca.pem;", "ssl_verify_client      optional_no_ca;",
+                      "ssl_verify_depth       2;", "ssl_crl                certs/crl.pem;",
+                      "proxy_set_header X-SSL-Client-Cert   $ssl_client_escaped_cert;",
+                      "proxy_set_header X-SSL-Client-Verify $ssl_client_verify;",
+                      "proxy_set_header X-SSL-Client-S-DN   $ssl_client_s_dn;",
+                      'proxy_set_header X-Client-Cert           "";',
+                      "error_page 495 =495", "error_page 496 =496",
+                      "proxy_ssl_certificate         certs/proxy.crt;"):
+        assert directive in text, directive
+    assert "user " not in text
+
+
+@pytest.mark.parametrize("bad", [dict(verify_client="required"), dict(verify_depth=-1),
+                                 dict(upstream="127.0.0.1:9"), dict(min_tls="1.1")])
+def test_invalid_options_are_refused_before_nginx_runs(bad):
+    options = {"port": 8443, "upstream": "https://127.0.0.1:9", **bad}
+    with pytest.raises(ValueError):
+        ProxyConfig(**options)
+
+
+# ------------------------------------------------------------- lifecycle
+def test_a_key_that_does_not_match_the_certificate_is_reported_from_the_error_log(throwaway_pki, workdir):
+    broken = throwaway_pki.intermediate.issue_server("localhost", mismatched_key=True)
+    p = NginxProxy("https://127.0.0.1:9", certificate=broken, trust=throwaway_pki.root, workdir=workdir)
+    with pytest.raises(NginxError, match="key values mismatch"):
+        p.start()
+    assert not p.running
+
+
+def test_a_port_in_use_is_reported_as_port_in_use(upstream, throwaway_pki, workdir):
+    with behind(upstream, throwaway_pki, workdir) as first:
+        with pytest.raises(PortInUseError, match="already in use"):
+            behind(upstream, throwaway_pki, workdir, port=first.port).start()
+
+
+def test_stop_ends_nginx_and_its_workers_and_removes_the_prefix(upstream, throwaway_pki, workdir):
+    p = behind(upstream, throwaway_pki, workdir).start()
+    master, prefix = p.process.pid, p.prefix
+    workers = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+    assert workers, "nginx should run at least one worker"
+    p.stop()
+    p.stop()  # idempotent
+    for pid in [master, *map(int, workers)]:
+        assert not _alive(pid)
+    assert not prefix.exists()
+
+
+def test_stop_all_stops_an_nginx_left_behind_by_another_process(throwaway_pki, tmp_path):
+    crt, key = throwaway_pki.server.write(tmp_path / "files" / "server")
+    ca, _ = throwaway_pki.root.write(tmp_path / "files" / "root")
+    script = (
+        "import os; from lab.proxy import NginxProxy; "
+        f"p = NginxProxy('https://127.0.0.1:9', certificate=({str(crt)!r}, {str(key)!r}), trust={str(ca)!r}, "
+        f"workdir={str(tmp_path)!r}).start(); print(p.process.pid, flush=True); os._exit(0)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    pid = int(out.stdout.split()[0])
+    assert _alive(pid), "the nginx of the exited process should still be running (orphaned)"
+    assert proxy.stop_all(tmp_path) == 1
+    assert not _alive(pid)
+    assert not list(tmp_path.glob(proxy.PREFIX_STEM + "*"))
+
+
+def test_missing_nginx_raises_the_install_instruction(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("LAB_NGINX", raising=False)
+    monkeypatch.setattr(proxy, "_SEARCH_PATH", "/nonexistent")
+    with pytest.raises(NginxNotFoundError, match="apt-get install nginx.*brew install nginx"):
+        proxy.find_nginx()
+
+
+def test_an_https_upstream_without_upstream_trust_is_refused(throwaway_pki):
+    with pytest.raises(ValueError, match="upstream_trust is required"):
+        NginxProxy("https://127.0.0.1:9", certificate=throwaway_pki.server, verify_client="off")
+
+
+def test_the_proxy_refuses_to_listen_beyond_loopback(throwaway_pki):
+    with pytest.raises(ServerError, match="loopback"):
+        NginxProxy("https://127.0.0.1:9", certificate=throwaway_pki.server, trust=throwaway_pki.root,
+                   host="0.0.0.0")
+
+
+def test_error_log_lines_are_parsed_without_timestamps_or_pids():
+    text = ("2026/11/26 21:40:45 [info] 8603#8603: *3 client SSL certificate verify error: (21:unable to verify "
+            "the first certificate) while reading client request headers, client: 127.0.0.1, server: localhost\n")
+    assert [str(x) for x in proxy.parse_log(text)] == [
+        "[info] client SSL certificate verify error: (21:unable to verify the first certificate) "
+        "while reading client request headers"]
+
+
+# ---------------------------------------------------------------- helpers
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead; only its parent (init here) has not collected it yet
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
