@@ -106,3 +106,32 @@ def run(name: str) -> ScenarioResult:
     if sc.pending:
         raise RuntimeError(f"scenario {name} is pending: {sc.pending}")
     return sc.run()
+
+
+def in_order() -> list[Scenario]:
+    """Every scenario, grouped in :data:`GROUPS` order."""
+    from ._report import in_order as _in_order
+
+    return _in_order()
+
+
+def run_group(group: str) -> list[ScenarioResult]:
+    """Run a group's scenarios and print each one's four views (the notebook's cells)."""
+    from ._report import run_group as _run_group
+
+    return _run_group(group)
+
+
+def summary_table(results) -> str:
+    """The closing table: scenario | client saw | server saw | fix."""
+    from ._report import summary_table as _summary_table
+
+    return _summary_table(results)
+
+
+def four_views(result: ScenarioResult) -> str:
+    """One result as four aligned views: client saw, server saw, cause, fix."""
+    from ._report import four_views as _four_views
+
+    sc = REGISTRY.get(result.name)
+    return _four_views(result, sc.description if sc else "")
