@@ -1,0 +1,199 @@
+"""lab.forwarding: the certificate header is believed only from the proxy, against real nginx.
+
+Every test that involves the proxy runs the real nginx (a course prerequisite:
+missing nginx FAILS with the install instruction, it does not skip).
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask, request
+
+from lab import client, forwarding, proxy
+from lab.errors import ForgedHeaderError
+from lab.forwarding import CertificateForwarding, ForwardedCertificateError, header_value
+from lab.proxy import INSTALL_HINT, NginxNotFoundError, NginxProxy
+from lab.server import MTLSServer
+
+pytestmark = pytest.mark.interop
+
+PROXY_ADDRESS = "127.0.0.2"   # nginx connects to the app from here (proxy_bind)
+ATTACKER_ADDRESS = "127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def nginx_binary():
+    try:
+        return proxy.find_nginx()
+    except NginxNotFoundError:
+        pytest.fail(INSTALL_HINT)
+
+
+@pytest.fixture(scope="module")
+def pki(throwaway_pki):
+    """The conftest PKI plus MyTrustedClient (the victim) and the proxy's own client certificate."""
+    class P:
+        root = throwaway_pki.root
+        issuing = throwaway_pki.intermediate
+        server = throwaway_pki.server
+        alice = throwaway_pki.client
+        trusted = throwaway_pki.intermediate.issue_client("MyTrustedClient")
+        proxy_identity = throwaway_pki.intermediate.issue_client("mTLS Lab Proxy")
+    return P
+
+
+def source(pki, **options):
+    options.setdefault("trusted_proxies", [PROXY_ADDRESS])
+    return CertificateForwarding(pki.root, intermediates=[pki.issuing.cert], **options)
+
+
+def app_server(pki, certificate_source, mode="optional"):
+    return MTLSServer(forwarding.create_app(certificate_source), certificate=pki.server, trust=pki.root,
+                      mode=mode)
+
+
+def nginx(pki, upstream, tmp_path, **options):
+    options.setdefault("proxy_bind", PROXY_ADDRESS)
+    return NginxProxy(upstream, certificate=pki.server, trust=pki.root, workdir=tmp_path, **options)
+
+
+def call(identity, pki, url, **kwargs):
+    return client.session(identity, trust=pki.root).get(url + "/api/secure", timeout=10, **kwargs)
+
+
+def forged(pki, fmt="pem", header=proxy.CERT_HEADER):
+    """What an attacker sends: the victim's PUBLIC certificate, no key needed."""
+    return {header: header_value(pki.trusted, fmt)}
+
+
+# ---------------------------------------------------------- the lesson
+def test_naive_app_lets_a_caller_without_certificate_in_with_a_forged_header(pki, nginx_binary):
+    with app_server(pki, forwarding.trust_header_from_anyone(), mode="none") as app:
+        r = call(None, pki, app.url, headers=forged(pki))
+    assert r.status_code == 200
+    assert r.text == "Hello CN=MyTrustedClient,O=mTLS Lab"
+
+
+def test_forged_header_straight_to_the_app_gets_403_naming_the_reason(pki, nginx_binary):
+    with app_server(pki, source(pki), mode="none") as app:
+        r = call(None, pki, app.url, headers=forged(pki))
+    assert r.status_code == 403
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert r.json()["title"] == "Forged client-certificate header"
+    assert f"came from {ATTACKER_ADDRESS}, which is not a trusted proxy" in r.json()["detail"]
+
+
+def test_header_from_the_trusted_proxy_gets_200_with_the_clients_identity(pki, nginx_binary, tmp_path):
+    with app_server(pki, source(pki)) as app, nginx(pki, app, tmp_path) as p:
+        r = call(pki.trusted, pki, p.url)
+    assert r.status_code == 200 and r.text == "Hello CN=MyTrustedClient,O=mTLS Lab"
+
+
+def test_a_forged_header_sent_through_nginx_is_replaced_by_the_real_certificate(pki, nginx_binary, tmp_path):
+    with app_server(pki, source(pki)) as app, nginx(pki, app, tmp_path) as p:
+        r = call(pki.alice, pki, p.url, headers=forged(pki))
+    assert r.text == "Hello CN=alice,O=mTLS Lab"
+
+
+def test_proxy_certificate_mode_refuses_a_direct_caller_even_from_the_proxys_address(pki, nginx_binary):
+    pinned = source(pki, trusted_proxies=["127.0.0.0/8"], proxy_certificate=pki.proxy_identity)
+    with app_server(pki, pinned) as app:
+        with_cert = call(pki.alice, pki, app.url, headers=forged(pki))
+        without = call(None, pki, app.url, headers=forged(pki))
+    assert with_cert.status_code == 403
+    assert "authenticated as CN=alice,O=mTLS Lab, not as the proxy (mTLS Lab Proxy)" in with_cert.json()["detail"]
+    assert without.status_code == 403 and "without a client certificate" in without.json()["detail"]
+
+
+def test_proxy_certificate_mode_accepts_the_header_from_nginx_with_proxy_ssl_certificate(
+        pki, nginx_binary, tmp_path):
+    pinned = source(pki, trusted_proxies=["127.0.0.0/8"], proxy_certificate=pki.proxy_identity)
+    with app_server(pki, pinned, mode="require") as app, \
+            nginx(pki, app, tmp_path, proxy_bind=None, proxy_certificate=pki.proxy_identity) as p:
+        r = call(pki.trusted, pki, p.url)
+    assert r.status_code == 200 and r.text == "Hello CN=MyTrustedClient,O=mTLS Lab"
+
+
+def test_a_certificate_forwarded_by_an_optional_no_ca_proxy_is_revalidated_and_refused(
+        pki, unrelated_ca, nginx_binary, tmp_path):
+    stranger = unrelated_ca.issue_client("MyTrustedClient")
+    lenient = source(pki, verify_header=None)  # ignore nginx's verdict: re-validation alone must refuse
+    with app_server(pki, lenient) as app, nginx(pki, app, tmp_path, verify_client="optional_no_ca") as p:
+        r = call(stranger, pki, p.url)
+    assert r.status_code == 403
+    assert r.json()["title"] == "Forwarded client certificate refused"
+    assert "no trusted CA issued it" in r.json()["detail"]
+
+
+def test_the_proxys_failed_verdict_is_honoured(pki, unrelated_ca, nginx_binary, tmp_path):
+    stranger = unrelated_ca.issue_client("mallory")
+    with app_server(pki, source(pki)) as app, nginx(pki, app, tmp_path, verify_client="optional_no_ca") as p:
+        r = call(stranger, pki, p.url)
+    assert r.status_code == 403
+    assert "the proxy did not verify the client certificate (X-SSL-Client-Verify: FAILED:" in r.json()["detail"]
+
+
+# ------------------------------------- the proxy that forgets to clear a header
+def test_a_proxy_that_forgets_to_clear_a_lookalike_header_lets_alice_become_mytrustedclient(
+        pki, nginx_binary, tmp_path):
+    # The app runs behind ingress-nginx (ssl-client-cert) and behind this nginx (X-SSL-Client-Cert).
+    both = source(pki, header=("ssl-client-cert", proxy.CERT_HEADER))
+    attack = forged(pki, header="ssl-client-cert")
+    with app_server(pki, both) as app:
+        with nginx(pki, app, tmp_path, clear_client_headers=False) as p:
+            hole = call(pki.alice, pki, p.url, headers=attack)
+        with nginx(pki, app, tmp_path) as p:
+            closed = call(pki.alice, pki, p.url, headers=attack)
+    assert hole.text == "Hello CN=MyTrustedClient,O=mTLS Lab"
+    assert closed.text == "Hello CN=alice,O=mTLS Lab"
+
+
+# ----------------------------------------------------------- the header format
+def test_header_value_is_byte_for_byte_what_nginx_forwards(pki, nginx_binary, tmp_path):
+    raw = Flask("raw")
+
+    @raw.get("/api/secure")
+    def secure():
+        return request.headers.get(proxy.CERT_HEADER, "")
+
+    with MTLSServer(raw, certificate=pki.server, trust=pki.root, mode="none") as app, \
+            nginx(pki, app, tmp_path) as p:
+        forwarded = call(pki.alice, pki, p.url).text
+    assert forwarded == header_value(pki.alice)
+    assert "-----BEGIN%20CERTIFICATE-----%0A" in forwarded
+
+
+@pytest.mark.parametrize("fmt", ["pem", "der"])
+def test_both_header_formats_decode_to_the_same_certificate(pki, fmt):
+    value = header_value(pki.trusted, fmt)
+    assert forwarding.parse_certificate_header(value) == pki.trusted.cert
+    assert forwarding.parse_certificate_header(value, fmt) == pki.trusted.cert
+
+
+def test_der_header_from_the_trusted_proxy_as_aspnet_x_client_cert(pki):
+    aspnet = source(pki, header="X-Client-Cert", format="der")
+    environ = {"REMOTE_ADDR": PROXY_ADDRESS, "HTTP_X_CLIENT_CERT": header_value(pki.trusted, "der")}
+    assert aspnet(environ) == pki.trusted.cert
+
+
+@pytest.mark.parametrize("value", ["not a certificate", "-----BEGIN%20CERTIFICATE-----%0Agarbage"])
+def test_an_unreadable_header_is_a_clear_error(pki, value):
+    environ = {"REMOTE_ADDR": PROXY_ADDRESS, "HTTP_X_SSL_CLIENT_CERT": value}
+    with pytest.raises(ForwardedCertificateError, match="X-SSL-Client-Cert header"):
+        source(pki)(environ)
+
+
+def test_no_header_means_no_certificate(pki):
+    assert source(pki)({"REMOTE_ADDR": ATTACKER_ADDRESS}) is None
+
+
+def test_forged_header_error_names_the_peer_and_the_trusted_proxies(pki):
+    environ = {"REMOTE_ADDR": "127.0.0.9", "HTTP_X_SSL_CLIENT_CERT": header_value(pki.trusted)}
+    with pytest.raises(ForgedHeaderError, match=r"came from 127\.0\.0\.9, which is not a trusted proxy \(127\.0\.0\.2\)"):
+        source(pki)(environ)
+
+
+def test_a_trusted_proxy_that_is_not_an_address_is_refused(pki):
+    with pytest.raises(ValueError, match="not an IP address or network"):
+        source(pki, trusted_proxies=["nginx.local"])
+
