@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
+from dataclasses import dataclass, field
 from typing import Callable
 
 from cryptography import x509
 
 from . import client as _client
+from .observe import client_view
 from .pki import CertificateAuthority, IssuedCertificate
 
 #: step-ca renews when this fraction of the certificate's lifetime has elapsed.
@@ -205,6 +207,54 @@ class RenewLoop:
         self.stop()
 
 
+@dataclass
+class CallTally:
+    """The outcome of :func:`call_repeatedly`: a fixed number of requests and how many failed."""
+
+    requests: int
+    failed: int
+    errors: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "\n".join([f"{self.requests} requests, {self.failed} failed",
+                          *(f"error: {e}" for e in sorted(set(self.errors)))])
+
+    __repr__ = __str__
+
+
+def call_repeatedly(session, url: str, *, threads: int = 3, requests_per_thread: int = 20,
+                    pause: float = 0.15) -> CallTally:
+    """GET ``url`` from ``threads`` threads, ``requests_per_thread`` times each, ``pause`` s apart.
+
+    The count is fixed; the pause only stretches the run over a certificate's
+    renewal point (with a 3 s certificate, 20 calls 0.15 s apart span more than
+    the 2 s after which it renews).
+    """
+    lock = threading.Lock()
+    tally = CallTally(threads * requests_per_thread, 0)
+    stop = threading.Event()
+
+    def worker() -> None:
+        for _ in range(requests_per_thread):
+            try:
+                r = session.get(url, timeout=10)
+                err = "" if r.status_code < 400 else f"HTTP {r.status_code}"
+            except Exception as exc:  # noqa: BLE001 - counted: that is the measurement
+                err = client_view(exc)
+            if err:
+                with lock:
+                    tally.failed += 1
+                    tally.errors.append(err)
+            stop.wait(pause)
+
+    workers = [threading.Thread(target=worker, daemon=True, name=f"lab-renewal-load-{i}") for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return tally
+
+
 def describe_schedule(certificate, fraction: float = RENEW_FRACTION) -> str:
     """One stable line: lifetime, when renewal is due, how much slack is left for retries."""
     life = lifetime(certificate)
@@ -224,4 +274,4 @@ def _span(td: _dt.timedelta) -> str:
 
 
 __all__ = ["RENEW_FRACTION", "renew_at", "needs_renewal", "lifetime", "issue_short_lived",
-           "RenewingSession", "RenewLoop", "describe_schedule"]
+           "RenewingSession", "RenewLoop", "describe_schedule", "call_repeatedly", "CallTally"]

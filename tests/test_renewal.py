@@ -148,3 +148,14 @@ def test_short_lived_certificate_is_refused_by_the_server_once_expired(running, 
     seen = observe(running, lambda: session(cert, root_ca).get(running.url + "/api/secure"))
     assert not seen.ok
     assert seen.server_saw == "handshake refused: certificate verify failed: certificate has expired"
+
+
+def test_call_repeatedly_counts_a_fixed_number_of_requests_and_their_failures(running, root_ca, client_identity,
+                                                                              unrelated_ca):
+    good = renewal.call_repeatedly(session(client_identity, root_ca), running.url + "/api/secure",
+                                   threads=2, requests_per_thread=3, pause=0)
+    assert (good.requests, good.failed) == (6, 0)
+    stranger = session(unrelated_ca.issue_client("mallory"), root_ca)
+    bad = renewal.call_repeatedly(stranger, running.url + "/api/secure", threads=1, requests_per_thread=2, pause=0)
+    assert (bad.requests, bad.failed) == (2, 2)
+    assert "2 requests, 2 failed" in str(bad)

@@ -77,3 +77,15 @@ def test_cross_signed_chain_does_not_help_a_client_that_trusts_only_the_new_root
 def test_run_plan_names_the_valid_steps_when_given_an_unknown_one(pki):
     with pytest.raises(ValueError, match="unknown step.*remove old root"):
         rollover.run_plan(["rotate everything"], pki)
+
+
+def test_exercise_check_accepts_another_safe_order_and_rejects_an_unsafe_one(capsys):
+    from lab import check
+
+    safe = ["clients trust new root", "server trusts new root", "reissue alice", "reissue server certificate",
+            "reissue bob", "remove old root"]
+    assert check.exercise_rollover_order(safe)
+    unsafe = ["reissue alice", *[s for s in rollover.RIGHT_ORDER if s != "reissue alice"]]
+    assert not check.exercise_rollover_order(unsafe)
+    out = capsys.readouterr().out
+    assert out.startswith("✅") and "💡 Not yet: after 'reissue alice', alice (new CA)" in out
