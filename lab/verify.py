@@ -143,4 +143,25 @@ def explain_failure(cert: x509.Certificate, roots: Sequence[x509.Certificate],
     if cert.issuer not in issuers:
         return (f"no trusted CA issued it: its issuer {cert.issuer.rfc4514_string()!r} is not among the "
                 f"trusted roots or supplied intermediates (unknown CA, or a missing intermediate)")
+    if "2.5.29.15" in raw:  # the KeyUsage OID: cryptography requires it on every CA in the path
+        lacking = [c for c in [*intermediates, *roots] if _is_ca_without_key_usage(c)]
+        if lacking:
+            return (f"the CA {lacking[0].subject.rfc4514_string()!r} has no Key Usage extension; RFC 5280 "
+                    f"requires keyCertSign on a CA (OpenSSL lets it pass, cryptography's WebPKI "
+                    f"verifier does not). Re-make the CA with keyUsage=critical,keyCertSign,cRLSign "
+                    f"(lab.pki.CertificateAuthority.create sets it)")
     return f"the chain was refused: {raw}"
+
+
+def _is_ca_without_key_usage(cert: x509.Certificate) -> bool:
+    """True for a CA certificate (CA:TRUE) that lacks KeyUsage, like the guide's `openssl req -x509` root."""
+    try:
+        if not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            return False
+    except x509.ExtensionNotFound:
+        return False
+    try:
+        cert.extensions.get_extension_for_class(x509.KeyUsage)
+    except x509.ExtensionNotFound:
+        return True
+    return False

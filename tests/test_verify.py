@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from cryptography import x509
 
 from lab import pki
 from lab.verify import verify_chain
@@ -134,3 +135,28 @@ def test_server_check_without_a_hostname_is_a_usage_error(server_identity, root_
 def test_unknown_purpose_is_a_usage_error(client_identity, root_ca):
     with pytest.raises(ValueError, match="purpose must be 'client' or 'server'"):
         verify_chain(client_identity, root_ca, purpose="email")
+
+
+def _root_without_key_usage():
+    """A root like the guide's `openssl req -x509`: CA:TRUE and SKI, but no Key Usage extension."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "YourRootCA")])
+    start = dt.datetime.now(UTC) - dt.timedelta(minutes=5)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(start + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    return pki.CertificateAuthority(cert, key)
+
+
+def test_leaf_under_a_ca_without_key_usage_is_refused_naming_that_ca_in_words():
+    """The guide's root has no Key Usage: the reason must say so, not quote an OID."""
+    ca = _root_without_key_usage()
+    check = refused(verify_chain(ca.issue_client("MyTrustedClient"), ca, purpose="client"),
+                    "'CN=YourRootCA'", "no Key Usage", "keyCertSign")
+    assert "2.5.29.15" not in check.reason
