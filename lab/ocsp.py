@@ -437,6 +437,9 @@ class OCSPChecker:
     through; :attr:`last_note` says which happened.
     """
 
+    #: what :class:`lab.auth.CertificateAuth` reports as its revocation_mode
+    mode = "ocsp"
+
     def __init__(self, url: str | None = None, *, issuer=None, hard_fail: bool = True,
                  timeout: float = 2.0, nonce: bool = True,
                  clock: Callable[[], _dt.datetime] | None = None):

@@ -171,7 +171,7 @@ class Revocations:
     @property
     def entries(self) -> list[Revoked]:
         with self._lock:
-            return sorted(self._entries.values(), key=lambda e: (e.revoked_at, e.serial))
+            return sorted(self._entries.values(), key=lambda e: e.revoked_at)  # stable: insertion order within a second
 
     def revoke(self, cert: x509.Certificate | object | int, reason: str | x509.ReasonFlags = "unspecified",
                *, at: _dt.datetime | None = None) -> Revoked:
@@ -324,6 +324,23 @@ def download_crl(url: str, timeout: float = 2.0) -> x509.CertificateRevocationLi
     return parse_crl(r.content, "the downloaded CRL")
 
 
+def describe_crl(crl: x509.CertificateRevocationList) -> str:
+    """A CRL in a few stable lines: issuer, number, update times, each entry with its reason."""
+    try:
+        number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        number = "none"
+    lines = [f"CRL issued by   {crl.issuer.rfc4514_string()}",
+             f"CRL number      {number}",
+             f"this update     {crl.last_update_utc:%Y-%m-%d %H:%M:%S} UTC",
+             f"next update     {crl.next_update_utc:%Y-%m-%d %H:%M:%S} UTC"
+             if crl.next_update_utc else "next update     none (never stale: a bad idea)",
+             f"revoked         {len(list(crl))} certificate(s)"]
+    for r in crl:
+        lines.append(f"  serial {r.serial_number:x}  {_entry(r).reason_name}")
+    return "\n".join(lines)
+
+
 def _require_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate, where) -> None:
     if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer.public_key()):
         raise CorruptFileError(
@@ -347,6 +364,9 @@ class CRLChecker:
     Called as ``checker(cert, chain)``: returns None when the certificate is not
     revoked, else a one-line reason.
     """
+
+    #: what :class:`lab.auth.CertificateAuth` reports as its revocation_mode
+    mode = "crl"
 
     def __init__(self, source, *, issuer=None, hard_fail: bool = True,
                  clock: Callable[[], _dt.datetime] | None = None):
