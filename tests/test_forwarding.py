@@ -197,3 +197,12 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused(pki):
     with pytest.raises(ValueError, match="not an IP address or network"):
         source(pki, trusted_proxies=["nginx.local"])
 
+
+
+def test_the_forged_header_scenario_shows_the_attack_and_the_refusal():
+    from lab import scenarios
+
+    result = scenarios.run("forged-client-certificate-header")
+    assert result.behaved, str(result)
+    assert result.status == 200 and result.client_saw == "HTTP 200: Hello CN=alice,O=mTLS Lab"
+    assert "not a trusted proxy" in result.notes[0]

@@ -2,7 +2,7 @@
 
 Each is listed (``python -m lab break --list``) with the reason it cannot run
 yet. The real scenario registers under the same name in its own module
-(``headers.py``, ``revocation.py``) and replaces the placeholder, whatever the
+(``revocation.py``) and replaces the placeholder, whatever the
 import order (see :func:`lab.scenarios.scenario`).
 """
 
@@ -16,11 +16,6 @@ from . import ScenarioResult, scenario
 def _not_yet() -> ScenarioResult:
     raise RuntimeError("this scenario is pending")
 
-
-if find_spec(f"{__package__}.headers") is None:
-    scenario("forged-client-cert-header", "application",
-             "a client forges the X-Client-Cert header a proxy would set",
-             pending="arrives with the NGINX issue (lab.proxy)")(_not_yet)
 
 if find_spec(f"{__package__}.revocation") is None:
     scenario("revoked-client", "trust",
