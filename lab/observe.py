@@ -68,6 +68,26 @@ def client_view(exc: BaseException) -> str:
     return f"{type(inner).__name__}: {scrub(text)}"
 
 
+#: curl's wordings for "the server hung up during the handshake": which one appears
+#: depends on timing under TLS 1.3 (exit 55 getpeername, 56 alert, 35 reset ...).
+_CURL_CLOSED = ("alert", "getpeername", "Connection reset", "unexpected eof", "EOF", "Recv failure",
+                "Transport endpoint is not connected")
+
+
+def curl_view(error: str) -> str:
+    """A stable one-line account of a curl failure line (``curl: (NN) ...``)."""
+    if "SSL certificate problem" in error or "does not match target host name" in error \
+            or "no alternative certificate subject name" in error:
+        return "curl refused the server: " + error.split(") ", 1)[-1]
+    if "wrong version number" in error:
+        return "TLS handshake failed: wrong version number (the server did not answer in TLS)"
+    if "Failed to connect" in error or "Couldn't connect" in error:
+        return "connection refused: nothing is listening on that port"
+    if any(marker in error for marker in _CURL_CLOSED):
+        return CLOSED_BY_SERVER
+    return scrub(error)
+
+
 def scrub(text: str) -> str:
     """Drop the volatile parts of an error message: ports, object ids, C line numbers."""
     text = re.sub(r"(localhost|127\.0\.0\.1|\[::1\]):\d+", r"\1:PORT", text)
@@ -106,15 +126,37 @@ def observe(server, call: Callable[[], requests.Response], *, wait: float = 3.0)
     try:
         response = call()
     except Exception as exc:  # noqa: BLE001 - a failure is what we came to see
-        failure = server.wait_for_handshake_failure(after=before, timeout=wait) if server is not None else None
-        server_saw = (f"handshake refused: {failure.reason}" if failure else
-                      "nothing: no failed handshake recorded" if server is not None else "(not a lab server)")
-        return Observation(None, "", client_view(exc), server_saw, exc)
+        return Observation(None, "", client_view(exc), _server_view(server, before, wait), exc)
+    if hasattr(response, "returncode"):  # a lab.curl.CurlResult
+        if not response.ok:
+            return Observation(None, "", curl_view(response.error), _server_view(server, before, wait))
+        body = response.body.strip()
+        return Observation(200, body, f"curl exit 0: {body[:120]}",
+                           "handshake ok" if server is not None else "(not a lab server)")
     server_saw = "handshake ok" if server is not None else "(not a lab server)"
     if server is not None and len(server.handshake_failures) > before:
         server_saw = f"handshake refused: {server.handshake_failures[before].reason}"
     body = response.text.strip()
-    return Observation(response.status_code, body, f"HTTP {response.status_code}: {body[:120]}", server_saw)
+    return Observation(response.status_code, body, f"HTTP {response.status_code}: {_summary(response)}", server_saw)
+
+
+def _summary(response) -> str:
+    """The body in one line; for RFC 9457 problem details, its title and detail."""
+    if response.headers.get("Content-Type", "").startswith("application/problem+json"):
+        try:
+            problem = response.json()
+            return f"{problem.get('title', '')}: {problem.get('detail', '')}"
+        except ValueError:
+            pass
+    text = " ".join(response.text.split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _server_view(server, before: int, wait: float) -> str:
+    if server is None:
+        return "(not a lab server)"
+    failure = server.wait_for_handshake_failure(after=before, timeout=wait)
+    return f"handshake refused: {failure.reason}" if failure else "nothing: no failed handshake recorded"
 
 
 def attempt(fn: Callable, *args, **kwargs):
