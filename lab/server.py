@@ -184,6 +184,11 @@ class _LabWSGIServer(wsgi.Server):
     """Routes cheroot's stderr chatter into the owner's record or the logger."""
 
     owner: "MTLSServer"
+    # cheroot's connection loop selects with this timeout and only then notices a
+    # stop request, so stop() took 0.5 s (the default) on every server: every
+    # `with MTLSServer(...)` cell and test paid half a second. 0.05 s makes stop()
+    # take ~50 ms at the cost of 20 idle wake-ups a second per running server.
+    expiration_interval = 0.05
 
     def error_log(self, msg="", level=20, traceback=False):
         if traceback or level >= logging.ERROR:

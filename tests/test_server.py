@@ -1,0 +1,516 @@
+"""lab.server over real mTLS on loopback: the three modes, every refusal and its record,
+the lifecycle (no leaked threads or sockets), keep-alive and concurrency.
+
+Every test starts a real MTLSServer on 127.0.0.1 port 0 and calls it with a real
+client. Refusals are judged by the server's own record, which is deterministic,
+and never by the client's error alone (under TLS 1.3 that races: alert or EOF).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+
+import lab.server
+from lab import client, demo, tlsconfig
+from lab.errors import PortInUseError, ServerError
+from lab.observe import observe
+from lab.server import MTLSServer
+
+ROOT = Path(__file__).resolve().parent.parent
+NO_CERT = "peer did not return a certificate"
+ALICE = "Hello CN=alice,O=mTLS Lab"
+
+
+# ----------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def app():
+    return demo.create_app()
+
+
+@pytest.fixture
+def serve(app, server_identity, root_ca):
+    """``serve(**options)`` -> a started MTLSServer on 127.0.0.1:0, stopped after the test."""
+    started = []
+
+    def start(the_app=None, **options):
+        options.setdefault("trust", root_ca)
+        s = MTLSServer(the_app or app, server_identity, **options).start()
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+def alice(client_identity, root_ca):
+    return client.session(client_identity, trust=root_ca)
+
+
+@pytest.fixture
+def anonymous(root_ca):
+    return client.session(None, trust=root_ca)
+
+
+def socket_count() -> int:
+    """Sockets this process holds open, counted from /proc/self/fd."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                count += 1
+        except OSError:  # the fd of the listdir itself, already closed
+            pass
+    return count
+
+
+def settle(condition, timeout: float = 5.0) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` passes (threads take a moment to exit)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+# ------------------------------------------------------------ mode: require
+def test_require_mode_refuses_a_client_without_certificate(serve, anonymous):
+    s = serve(mode="require")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        anonymous.get(s.url + "/api/public", timeout=5)
+
+
+def test_require_mode_records_peer_did_not_return_a_certificate(serve, anonymous):
+    s = serve(mode="require")
+    obs = observe(s, lambda: anonymous.get(s.url + "/api/secure", timeout=5))
+    assert obs.status is None
+    assert obs.server_saw == f"handshake refused: {NO_CERT}"
+
+
+def test_require_mode_answers_hello_subject_to_a_client_with_certificate(serve, alice):
+    s = serve(mode="require")
+    r = alice.get(s.url + "/api/secure", timeout=5)
+    assert (r.status_code, r.text) == (200, ALICE)
+    assert s.handshake_failures == []
+
+
+# ----------------------------------------------------------- mode: optional
+def test_optional_mode_lets_a_client_without_certificate_reach_public(serve, anonymous):
+    s = serve(mode="optional")
+    r = anonymous.get(s.url + "/api/public", timeout=5)
+    assert (r.status_code, r.text) == (200, "Hello anonymous (no client certificate)")
+
+
+def test_optional_mode_answers_403_problem_json_on_secure_without_certificate(serve, anonymous):
+    s = serve(mode="optional")
+    r = anonymous.get(s.url + "/api/secure", timeout=5)
+    assert r.status_code == 403
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert r.json()["status"] == 403
+    assert s.handshake_failures == []
+
+
+def test_optional_mode_answers_hello_subject_to_a_client_with_certificate(serve, alice):
+    s = serve(mode="optional")
+    r = alice.get(s.url + "/api/secure", timeout=5)
+    assert (r.status_code, r.text) == (200, ALICE)
+
+
+# --------------------------------------------------------------- mode: none
+def test_none_mode_never_asks_so_a_presented_certificate_is_not_detected(serve, alice):
+    """The guide's "client cert not detected": the server sent no CertificateRequest."""
+    s = serve(mode="none")
+    secure = alice.get(s.url + "/api/secure", timeout=5)
+    public = alice.get(s.url + "/api/public", timeout=5)
+    assert secure.status_code == 403
+    assert secure.headers["Content-Type"] == "application/problem+json"
+    assert (public.status_code, public.text) == (200, "Hello anonymous (no client certificate)")
+    assert s.handshake_failures == []
+
+
+def test_unknown_mode_is_refused_with_the_valid_choices(app, server_identity, root_ca):
+    with pytest.raises(ValueError, match="require, optional, none"):
+        MTLSServer(app, server_identity, trust=root_ca, mode="demand")
+
+
+# ----------------------------------------------------------------- refusals
+def test_client_certificate_from_an_unknown_ca_is_refused(serve, unrelated_ca, root_ca):
+    s = serve()
+    stranger = client.session(unrelated_ca.issue_client("mallory"), trust=root_ca)
+    obs = observe(s, lambda: stranger.get(s.url + "/api/secure", timeout=5))
+    assert obs.status is None
+    assert obs.server_saw == "handshake refused: certificate verify failed: unable to get local issuer certificate"
+
+
+def test_expired_client_certificate_is_refused_during_handshake(serve, intermediate_ca, root_ca):
+    s = serve()
+    old = client.session(intermediate_ca.issue_client("old-alice", expired=True), trust=root_ca)
+    obs = observe(s, lambda: old.get(s.url + "/api/secure", timeout=5))
+    assert obs.status is None
+    assert obs.server_saw == "handshake refused: certificate verify failed: certificate has expired"
+
+
+def test_min_tls_1_3_refuses_a_tls_1_2_only_client(serve, client_identity, root_ca):
+    s = serve(min_version="1.3")
+    old_client = client.session(client_identity, trust=root_ca, max_version="1.2")
+    obs = observe(s, lambda: old_client.get(s.url + "/api/secure", timeout=5))
+    assert obs.status is None
+    assert obs.client_saw == "TLS handshake failed: no protocol version in common"
+    assert obs.server_saw == "handshake refused: unsupported protocol"
+
+
+def test_min_tls_1_3_still_serves_a_tls_1_3_client(serve, alice):
+    s = serve(min_version="1.3")
+    assert alice.get(s.url + "/api/secure", timeout=5).text == ALICE
+
+
+def test_client_refuses_an_impostor_server_and_the_server_records_unknown_ca(
+        app, unrelated_ca, root_ca, client_identity):
+    impostor = unrelated_ca.issue_server("localhost", "127.0.0.1")
+    with MTLSServer(app, impostor, trust=root_ca) as s:
+        obs = observe(s, lambda: client.session(client_identity, trust=root_ca).get(s.url + "/api/secure", timeout=5))
+    assert obs.client_saw == "certificate verify failed: unable to get local issuer certificate"
+    assert obs.server_saw == "handshake refused: tlsv1 alert unknown ca"
+
+
+def test_plain_http_to_the_tls_port_is_recorded_as_http_request(serve):
+    s = serve()
+    plain = requests.Session()
+    plain.trust_env = False
+    obs = observe(s, lambda: plain.get(f"http://127.0.0.1:{s.port}/api/secure", timeout=5))
+    assert obs.server_saw.startswith("handshake refused: http request")
+
+
+class _PlainHandler(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        body = b"plain http"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+
+def test_tls_to_a_plain_http_port_is_seen_as_wrong_version_number(alice):
+    plain = ThreadingHTTPServer(("127.0.0.1", 0), _PlainHandler)
+    thread = threading.Thread(target=plain.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        port = plain.server_address[1]
+        obs = observe(None, lambda: alice.get(f"https://localhost:{port}/api/secure", timeout=5))
+    finally:
+        plain.shutdown()
+        plain.server_close()
+    assert obs.client_saw == "TLS handshake failed: wrong version number (the server did not answer in TLS)"
+
+
+# --------------------------------------------------------------- the record
+def test_handshake_failure_carries_the_client_address_and_the_reason(serve, root_ca):
+    s = serve()
+    raw = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    local = "%s:%d" % raw.getsockname()[:2]
+    ctx = tlsconfig.client_context(None, root_ca)
+    with pytest.raises((ssl.SSLError, OSError)):
+        with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            if not tls.recv(1024):
+                raise ConnectionResetError("closed without an answer")
+    failure = s.wait_for_handshake_failure(after=0)
+    assert failure.peer == local
+    assert failure.reason == NO_CERT
+    assert NO_CERT in failure.openssl_error
+    assert str(failure) == f"handshake from {local} failed: {NO_CERT}"
+
+
+def test_wait_for_handshake_failure_returns_the_failure_at_index_after(
+        serve, anonymous, unrelated_ca, root_ca):
+    s = serve()
+    stranger = client.session(unrelated_ca.issue_client("mallory"), trust=root_ca)
+    for session in (anonymous, stranger):
+        n = len(s.handshake_failures)
+        with pytest.raises(requests.exceptions.ConnectionError):
+            session.get(s.url + "/api/secure", timeout=5)
+        s.wait_for_handshake_failure(after=n)
+    assert s.wait_for_handshake_failure(after=0).reason == NO_CERT
+    assert s.wait_for_handshake_failure(after=1).reason.endswith("unable to get local issuer certificate")
+    assert s.wait_for_handshake_failure(after=2, timeout=0.2) is None
+    assert s.handshake_summary() == (f"1. {NO_CERT}\n"
+                                     "2. certificate verify failed: unable to get local issuer certificate")
+
+
+def test_a_successful_handshake_is_counted_and_not_recorded_as_a_failure(serve, alice):
+    s = serve()
+    alice.get(s.url + "/healthz", timeout=5)
+    assert s.handshakes == 1
+    assert s.handshake_failures == []
+    assert s.handshake_summary() == "no failed handshakes"
+
+
+def test_on_handshake_failure_callback_receives_each_failure(app, server_identity, root_ca, anonymous):
+    seen = []
+    with MTLSServer(app, server_identity, trust=root_ca, on_handshake_failure=seen.append) as s:
+        observe(s, lambda: anonymous.get(s.url + "/healthz", timeout=5))
+    assert [f.reason for f in seen] == [NO_CERT]
+
+
+@pytest.fixture
+def broken_app():
+    app = Flask("broken")
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("boom from the view")
+
+    @app.get("/fine")
+    def fine():
+        return "fine"
+
+    return app
+
+
+def test_an_exception_in_a_view_is_recorded_and_the_client_gets_500(
+        broken_app, server_identity, root_ca, alice):
+    s = MTLSServer(broken_app, server_identity, trust=root_ca, raise_errors=False)
+    with s:
+        r = alice.get(s.url + "/boom", timeout=5)
+    assert r.status_code == 500
+    assert [e.where for e in s.errors] == ["GET /boom"]
+    assert s.errors[0].error == "RuntimeError: boom from the view"
+    assert "Traceback" in s.errors[0].traceback
+    assert "boom from the view" in s.error_summary()
+
+
+def test_an_exception_in_a_view_is_not_printed_to_stderr(broken_app, server_identity, root_ca, alice, capfd):
+    with MTLSServer(broken_app, server_identity, trust=root_ca, raise_errors=False) as s:
+        alice.get(s.url + "/boom", timeout=5)
+    out, err = capfd.readouterr()
+    assert len(s.errors) == 1  # the exception did happen...
+    assert "Traceback" not in err and "boom from the view" not in err  # ...and stayed in the record
+    assert "boom from the view" not in out
+
+
+def test_leaving_the_with_block_raises_server_error_naming_the_view_exception(
+        broken_app, server_identity, root_ca, alice):
+    with pytest.raises(ServerError, match="GET /boom: RuntimeError: boom from the view"):
+        with MTLSServer(broken_app, server_identity, trust=root_ca) as s:
+            assert alice.get(s.url + "/boom", timeout=5).status_code == 500
+    assert not s.running
+
+
+def test_raise_errors_false_leaves_the_with_block_quietly(broken_app, server_identity, root_ca, alice):
+    with MTLSServer(broken_app, server_identity, trust=root_ca, raise_errors=False) as s:
+        alice.get(s.url + "/boom", timeout=5)
+    assert len(s.errors) == 1
+
+
+def test_a_server_without_errors_leaves_the_with_block_quietly(broken_app, server_identity, root_ca, alice):
+    with MTLSServer(broken_app, server_identity, trust=root_ca) as s:
+        assert alice.get(s.url + "/fine", timeout=5).text == "fine"
+    assert s.errors == [] and s.error_summary() == "no errors"
+
+
+def test_check_raises_server_error_while_running(broken_app, server_identity, root_ca, alice):
+    with MTLSServer(broken_app, server_identity, trust=root_ca, raise_errors=False) as s:
+        s.check()  # nothing yet
+        alice.get(s.url + "/boom", timeout=5)
+        with pytest.raises(ServerError, match="boom from the view"):
+            s.check()
+
+
+# ---------------------------------------------------------------- lifecycle
+def test_start_twice_keeps_one_server_on_one_port(app, server_identity, root_ca, alice):
+    s = MTLSServer(app, server_identity, trust=root_ca)
+    try:
+        s.start()
+        port = s.port
+        assert s.start() is s
+        assert s.port == port
+        assert alice.get(s.url + "/healthz", timeout=5).json() == {"status": "ok"}
+    finally:
+        s.stop()
+
+
+def test_stop_twice_and_stop_before_start_are_harmless(app, server_identity, root_ca):
+    s = MTLSServer(app, server_identity, trust=root_ca)
+    s.stop()
+    s.start()
+    s.stop()
+    s.stop()
+    assert not s.running
+    assert s.errors == []
+
+
+def test_stop_returns_promptly_and_closes_the_port(app, server_identity, root_ca, alice):
+    s = MTLSServer(app, server_identity, trust=root_ca).start()
+    alice.get(s.url + "/healthz", timeout=5)  # a keep-alive connection is open while we stop
+    port = s.port
+    t0 = time.perf_counter()
+    s.stop()
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 3, f"stop() took {elapsed:.2f} s"
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_context_manager_starts_and_stops(app, server_identity, root_ca, alice):
+    with MTLSServer(app, server_identity, trust=root_ca) as s:
+        assert s.running
+        assert alice.get(s.url + "/healthz", timeout=5).status_code == 200
+    assert not s.running
+    assert "stopped" in repr(s)
+
+
+def test_url_and_port_name_localhost_and_the_bound_port(serve):
+    s = serve()
+    assert s.port > 0
+    assert s.url == f"https://localhost:{s.port}"
+    assert repr(s) == f"<MTLSServer mode=require running at https://localhost:{s.port}>"
+
+
+def test_port_before_start_raises_server_error(app, server_identity, root_ca):
+    s = MTLSServer(app, server_identity, trust=root_ca)
+    with pytest.raises(ServerError, match="not been started"):
+        s.port
+
+
+def test_several_servers_run_at_once_on_distinct_ports(serve, alice, anonymous):
+    servers = [serve(mode="require"), serve(mode="optional"), serve(mode="none")]
+    assert len({s.port for s in servers}) == 3
+    assert [alice.get(s.url + "/api/secure", timeout=5).status_code for s in servers] == [200, 200, 403]
+    assert anonymous.get(servers[1].url + "/api/public", timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::", "example.com"])
+def test_binding_a_non_loopback_address_is_refused(app, server_identity, root_ca, host):
+    with pytest.raises(ServerError, match="binds only loopback"):
+        MTLSServer(app, server_identity, trust=root_ca, host=host)
+
+
+def test_loopback_addresses_other_than_127_0_0_1_are_allowed(app, server_identity, root_ca):
+    s = MTLSServer(app, server_identity, trust=root_ca, host="127.0.0.2")
+    assert s.host == "127.0.0.2"
+
+
+def test_a_taken_port_raises_port_in_use_error(serve, app, server_identity, root_ca):
+    first = serve()
+    second = MTLSServer(app, server_identity, trust=root_ca, port=first.port)
+    with pytest.raises(PortInUseError, match=f"port {first.port} on 127.0.0.1 is already in use"):
+        second.start()
+    assert not second.running
+
+
+def test_a_port_held_by_another_program_raises_port_in_use_error(app, server_identity, root_ca):
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    try:
+        s = MTLSServer(app, server_identity, trust=root_ca, port=holder.getsockname()[1])
+        with pytest.raises(PortInUseError, match="0 picks a free one"):
+            s.start()
+    finally:
+        holder.close()
+
+
+def test_fifty_start_stop_cycles_leak_no_threads_and_no_sockets(app, server_identity, root_ca, client_identity):
+    # warm up once, so lazily created module state does not count as a leak
+    with MTLSServer(app, server_identity, trust=root_ca):
+        pass
+    threads_before = threading.active_count()
+    sockets_before = socket_count()
+    for _ in range(50):
+        with MTLSServer(app, server_identity, trust=root_ca) as s:
+            with client.session(client_identity, trust=root_ca) as session:
+                assert session.get(s.url + "/healthz", timeout=5).status_code == 200
+    assert settle(lambda: threading.active_count() <= threads_before), (
+        f"threads: {threads_before} before, {[t.name for t in threading.enumerate()]} after")
+    assert settle(lambda: socket_count() <= sockets_before), (
+        f"sockets: {sockets_before} before, {socket_count()} after")
+    assert lab.server.running_servers() == []
+
+
+def test_stop_all_stops_forgotten_servers(app, server_identity, root_ca):
+    forgotten = [MTLSServer(app, server_identity, trust=root_ca).start() for _ in range(2)]
+    ports = [s.port for s in forgotten]
+    assert set(lab.server.running_servers()) >= set(forgotten)
+    lab.server.stop_all()
+    assert [s.running for s in forgotten] == [False, False]
+    for port in ports:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_a_script_that_forgets_to_stop_its_server_still_exits(tmp_path):
+    """The atexit hook stops the server before Python joins cheroot's worker threads."""
+    script = tmp_path / "forgetful.py"
+    script.write_text(textwrap.dedent("""
+        from lab import client, demo, pki
+        from lab.server import MTLSServer
+        ca = pki.CertificateAuthority.create("Forgetful Root")
+        s = MTLSServer(demo.create_app(), ca.issue_server("localhost", "127.0.0.1"), trust=ca).start()
+        session = client.session(ca.issue_client("alice"), trust=ca)   # left open: a keep-alive connection
+        print(session.get(s.url + "/api/secure", timeout=5).text, flush=True)
+        # no s.stop(), no session.close()
+    """))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "Hello CN=alice,O=mTLS Lab"
+    assert "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------- keep-alive
+def test_a_session_pays_one_handshake_for_twenty_requests(serve, alice):
+    s = serve()
+    for _ in range(20):
+        assert alice.get(s.url + "/api/secure", timeout=5).text == ALICE
+    assert s.handshakes == 1
+
+
+def test_a_new_session_pays_a_new_handshake(serve, client_identity, root_ca):
+    s = serve()
+    for expected in (1, 2, 3):
+        with client.session(client_identity, trust=root_ca) as session:
+            session.get(s.url + "/healthz", timeout=5)
+            session.get(s.url + "/healthz", timeout=5)
+        assert s.handshakes == expected
+
+
+def test_eight_concurrent_clients_times_one_hundred_requests_all_answered_correctly(
+        serve, intermediate_ca, root_ca):
+    s = serve(threads=8)
+    names = [f"client-{i}" for i in range(8)]
+    identities = {name: intermediate_ca.issue_client(name) for name in names}
+
+    def run(name):
+        wrong, errors = [], []
+        with client.session(identities[name], trust=root_ca) as session:
+            for _ in range(100):
+                try:
+                    r = session.get(s.url + "/api/secure", timeout=10)
+                    if (r.status_code, r.text) != (200, f"Hello CN={name},O=mTLS Lab"):
+                        wrong.append((r.status_code, r.text))
+                except Exception as exc:  # noqa: BLE001 - counted, then asserted
+                    errors.append(repr(exc))
+        return name, wrong, errors
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(run, names))
+    assert [(name, wrong[:3], errors[:3]) for name, wrong, errors in results if wrong or errors] == []
+    assert s.errors == [] and s.handshake_failures == []
