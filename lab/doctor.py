@@ -210,20 +210,25 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 
 def _role(c: _Cert) -> str:
-    """ca, server, client or unknown: from the CA flag, the EKU, then the file name."""
-    if _is_ca(c.cert) or (c.cert.issuer == c.cert.subject and c.index == 0 and "ca" in c.file.lower()):
+    """ca, server, client or unknown: the file name states the intent, then the CA flag and the EKU.
+
+    A leaf file called ``client.crt`` is judged as a client certificate even when its
+    EKU or CA flag says otherwise: that contradiction is exactly what to report.
+    """
+    stem = Path(c.file).stem.lower()
+    if c.index == 0 and not (_is_ca(c.cert) and c.cert.issuer == c.cert.subject):
+        if "client" in stem:
+            return "client"
+        if "server" in stem:
+            return "server"
+    if _is_ca(c.cert) or (c.cert.issuer == c.cert.subject and c.index == 0 and "ca" in stem):
         return "ca"
     ekus = eku_names(c.cert) or []
     if "serverAuth" in ekus and "clientAuth" not in ekus:
         return "server"
     if "clientAuth" in ekus and "serverAuth" not in ekus:
         return "client"
-    stem = Path(c.file).name.lower()
-    if "server" in stem or san_strings(c.cert):
-        return "server" if "client" not in stem else "client"
-    if "client" in stem:
-        return "client"
-    return "unknown"
+    return "server" if san_strings(c.cert) and not eku_names(c.cert) else "unknown"
 
 
 def _check_key_strength(label: str, public_key, report: Report, what: str = "key") -> None:

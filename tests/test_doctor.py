@@ -1,0 +1,155 @@
+"""The certificate doctor on real files: the guide's own openssl output, lab-made sets, broken pairs."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from lab import cli, doctor, pki
+
+#: The guide's commands, verbatim, with -subj added so they do not prompt.
+GUIDE_COMMANDS = [
+    "genrsa -out rootCA.key 4096",
+    "req -x509 -new -nodes -key rootCA.key -sha256 -days 3650 -out rootCA.pem -subj /CN=YourRootCA",
+    "genrsa -out server.key 2048",
+    "req -new -key server.key -out server.csr -subj /CN=localhost",
+    "x509 -req -in server.csr -CA rootCA.pem -CAkey rootCA.key -CAcreateserial -out server.crt -days 365 -sha256",
+    "genrsa -out client.key 2048",
+    "req -new -key client.key -out client.csr -subj /CN=MyTrustedClient",
+    "x509 -req -in client.csr -CA rootCA.pem -CAkey rootCA.key -CAcreateserial -out client.crt -days 365 -sha256",
+]
+
+
+@pytest.fixture(scope="module")
+def guide_dir(tmp_path_factory, openssl):
+    d = tmp_path_factory.mktemp("guide")
+    for command in GUIDE_COMMANDS:
+        done = openssl(*command.split(), cwd=d)
+        assert done.returncode == 0, done.stderr
+    return d
+
+
+def _errors(report):
+    return "\n".join(report.messages("error"))
+
+
+def test_the_guides_server_certificate_is_an_error_for_its_missing_san(guide_dir):
+    report = doctor.examine(directory=guide_dir)
+    assert not report.ok
+    assert any(f.file == "server.crt" and "no Subject Alternative Name" in f.message for f in report.errors)
+
+
+def test_the_guides_certificates_are_flagged_for_their_missing_eku(guide_dir):
+    report = doctor.examine(directory=guide_dir)
+    warned = {(f.file, f.message.split(":")[0]) for f in report.warnings}
+    assert ("server.crt", "no Extended Key Usage") in warned
+    assert ("client.crt", "no Extended Key Usage") in warned
+    assert any("X.509 v1" in f.message for f in report.warnings)
+
+
+def test_the_guides_chain_and_key_pairs_are_otherwise_sound(guide_dir):
+    report = doctor.examine(directory=guide_dir)
+    infos = report.messages("info")
+    assert "server.crt: chain: localhost -> YourRootCA" in infos
+    assert "server.key: matches server.crt" in infos
+    assert "client.key: matches client.crt" in infos
+
+
+def test_doctor_command_exits_1_with_the_reason_on_the_guides_files(guide_dir, capsys):
+    assert cli.main(["doctor", "--dir", str(guide_dir), "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR   server.crt: server certificate has no Subject Alternative Name" in out
+    assert "fix: reissue with subjectAltName" in out
+
+
+def test_a_key_from_another_pair_is_an_error_naming_its_real_owner(guide_dir, tmp_path):
+    for name in ("rootCA.pem", "server.crt", "client.crt"):
+        shutil.copy(guide_dir / name, tmp_path / name)
+    shutil.copy(guide_dir / "client.key", tmp_path / "server.key")   # the wrong key, under the right name
+    report = doctor.examine(directory=tmp_path)
+    assert "server.key: does not belong to server.crt (different public key); it is the key of client.crt" \
+        in _errors(report)
+
+
+def test_a_lab_made_course_pki_has_no_errors_or_warnings(shared_course_dir, capsys):
+    report = doctor.examine(directory=shared_course_dir)
+    assert report.ok and not report.warnings, report.as_text()
+    assert cli.main(["doctor", "--dir", str(shared_course_dir)]) == 0
+    assert "0 errors, 0 warnings" in capsys.readouterr().out
+
+
+@pytest.fixture
+def made(tmp_path, root_ca, intermediate_ca):
+    """Write named lab certificates into tmp_path, with the root, and return the folder."""
+    root_ca.write(tmp_path / "rootCA")
+
+    def write(name, ident):
+        ident.write(tmp_path / name)
+        return tmp_path
+
+    return write
+
+
+def test_expired_and_not_yet_valid_certificates_are_errors(made, root_ca):
+    made("old-client", root_ca.issue_client("old", expired=True))
+    d = made("future-client", root_ca.issue_client("future", not_yet_valid=True))
+    errors = _errors(doctor.examine(directory=d))
+    assert "old-client.crt: expired on" in errors
+    assert "future-client.crt: not valid until" in errors
+
+
+def test_a_certificate_expiring_soon_is_a_warning(made, root_ca):
+    d = made("soon-client", root_ca.issue_client("soon", days=10))
+    assert "soon-client.crt: expires in" in "\n".join(doctor.examine(directory=d).messages("warning"))
+
+
+def test_a_client_certificate_with_server_eku_or_ca_flag_is_an_error(made, root_ca):
+    made("wrong-client", root_ca.issue_client("wrong", eku=["serverAuth"]))
+    d = made("caflag-client", root_ca.issue_client("caflag", ca_flag=True))
+    errors = _errors(doctor.examine(directory=d))
+    assert "does not allow clientAuth" in errors
+    assert "caflag-client.crt: a client certificate with CA:TRUE" in errors
+
+
+def test_a_chain_that_cannot_reach_a_root_is_an_error(tmp_path, unrelated_ca, root_ca):
+    root_ca.issue_client("stray").write(tmp_path / "stray")
+    unrelated_ca.write(tmp_path / "otherCA")
+    errors = _errors(doctor.examine(directory=tmp_path))
+    assert "stray.crt: chain does not reach a trusted root" in errors
+
+
+def test_a_root_given_on_the_command_line_completes_the_chain(tmp_path, root_ca):
+    root_ca.issue_client("alice").write(tmp_path / "alice")
+    (tmp_path / "ca.pem").write_bytes(root_ca.cert_pem)
+    report = doctor.examine([tmp_path / "alice.crt", tmp_path / "alice.key"], roots=[tmp_path / "ca.pem"])
+    assert report.ok, report.as_text()
+
+
+def test_a_leaf_file_without_its_intermediate_is_a_warning(tmp_path, root_ca, intermediate_ca):
+    leaf = intermediate_ca.issue_server("localhost", "127.0.0.1")
+    pki.IssuedCertificate(leaf.cert, leaf.key, []).write(tmp_path / "server")   # leaf only
+    root_ca.write(tmp_path / "rootCA")
+    (tmp_path / "issuing.pem").write_bytes(intermediate_ca.cert_pem)
+    warnings = "\n".join(doctor.examine(directory=tmp_path).messages("warning"))
+    assert "server.crt: the file does not carry its intermediate" in warnings
+
+
+def test_a_pfx_with_the_wrong_password_is_an_error(tmp_path, root_ca):
+    root_ca.issue_client("alice").to_pkcs12(tmp_path / "alice.pfx", "right-password")
+    report = doctor.examine([tmp_path / "alice.pfx"], password="wrong-password")
+    assert "alice.pfx: could not open the .pfx" in _errors(report)
+    opened = doctor.examine([tmp_path / "alice.pfx"], password="right-password")
+    assert "could not open" not in _errors(opened)
+    assert "alice.pfx: client certificate CN=alice, ECDSA P-256" in opened.messages("info")
+
+
+def test_a_weak_rsa_key_is_an_error(tmp_path, openssl):
+    assert openssl("req", "-x509", "-newkey", "rsa:1024", "-nodes", "-keyout", "weak.key", "-out", "weak-client.crt",
+                   "-subj", "/CN=weak", "-days", "30", cwd=tmp_path).returncode == 0
+    assert "too weak" in _errors(doctor.examine(directory=tmp_path))
+
+
+def test_doctor_on_a_missing_folder_is_one_line_and_exit_1(tmp_path, capsys):
+    assert cli.main(["doctor", "--dir", str(tmp_path / "nope")]) == 1
+    assert "is not a folder" in capsys.readouterr().err
