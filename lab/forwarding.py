@@ -229,33 +229,13 @@ def header_value(cert, fmt: str = "pem") -> str:
     return quote(cert.public_bytes(serialization.Encoding.PEM).decode(), safe="")
 
 
-def create_app(certificate_source, name: str = "mtls-lab-behind-proxy"):
-    """The guide's SecureController behind a proxy: ``Hello {subject}`` from ``certificate_source``.
+def create_app(certificate_source, name: str = "mtls-lab-behind-proxy", **options):
+    """The guide's SecureController (:mod:`lab.demo`, authenticated by :mod:`lab.auth`) behind a proxy.
 
-    A forged header (:class:`ForgedHeaderError`) or a refused forwarded
-    certificate is a 403 problem+json naming the reason; no certificate is a 403 too.
+    ``GET /api/secure`` answers ``Hello {subject}`` for the certificate
+    ``certificate_source`` returns. A forged header (:class:`ForgedHeaderError`)
+    or a refused forwarded certificate is a 403 problem+json naming the reason.
     """
-    from flask import Flask, request
+    from .demo import create_app as demo_app
 
-    from .problem import problem
-
-    app = Flask(name)
-
-    @app.get("/api/secure")
-    def secure():
-        try:
-            cert = certificate_source(request.environ)
-        except ForgedHeaderError as exc:
-            return problem(403, "Forged client-certificate header", str(exc))
-        except LabError as exc:
-            return problem(403, "Forwarded client certificate refused", str(exc))
-        if cert is None:
-            return problem(403, "Client certificate required",
-                           "this endpoint needs a client certificate and the request carried none")
-        return f"Hello {cert.subject.rfc4514_string()}"
-
-    @app.get("/healthz")
-    def healthz():
-        return {"status": "ok"}
-
-    return app
+    return demo_app(name, certificate_source=certificate_source, **options)
