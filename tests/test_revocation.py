@@ -502,3 +502,38 @@ def openssl():
         return subprocess.run([binary, *map(str, args)], capture_output=True, text=True, timeout=60)
 
     return run
+
+
+# ------------------------------------------------------------- lab.auth and the self-check
+def test_certificate_auth_reports_the_checker_mode_and_refuses_revoked(server_cert, ca, alice, bob, revoked_bob):
+    from flask import Flask
+
+    from lab.auth import CertificateAuth, require_certificate
+
+    with OCSPResponder(revoked_bob) as r:
+        app = Flask("revocation-auth-test")
+        auth = CertificateAuth(app, trust=ca, revocation=OCSPChecker(r.url))
+
+        @app.get("/api/secure")
+        @require_certificate
+        def secure():
+            return "hello"
+
+        with MTLSServer(app, server_cert, ca) as s:
+            bob_seen, alice_seen = _get(s, bob, ca), _get(s, alice, ca)
+    assert auth.revocation_mode == "ocsp"
+    assert bob_seen.status == 403 and "revocation check (ocsp): certificate revoked (keyCompromise)" in bob_seen.body
+    assert alice_seen.status == 200
+
+
+def test_exercise_check_accepts_the_right_crl_and_rejects_the_wrong_reason(tmp_path, ca, alice, capsys):
+    from lab import check
+
+    carol = ca.issue_client("carol")
+    wrong, right = Revocations(ca), Revocations(ca)
+    wrong.revoke(carol, "keyCompromise")
+    right.revoke(carol, "affiliationChanged")
+    assert not check.exercise_revoke_carol(wrong.write_crl(tmp_path / "wrong.pem"), ca, carol, alice)
+    assert "affiliationChanged" in capsys.readouterr().out
+    assert check.exercise_revoke_carol(right.write_crl(tmp_path / "right.pem"), ca, carol, alice)
+    assert not check.exercise_revoke_carol(None, ca, carol, alice)

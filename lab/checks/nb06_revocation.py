@@ -7,7 +7,7 @@ from pathlib import Path
 from ..check import report
 
 
-def exercise_revoke_carol(crl_path, ca, carol, still_good) -> bool:
+def exercise_revoke_carol(crl_path, ca, carol, still_good):
     """``crl_path`` lists carol (affiliationChanged), is fresh, and a real server refuses her but not ``still_good``."""
     import datetime as dt
 
