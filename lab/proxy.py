@@ -671,3 +671,13 @@ def stop_all(directory: str | os.PathLike | None = None) -> int:
 
 
 atexit.register(lambda: [p.stop() for p in running_proxies()])
+
+
+def loopback_alias_available(address: str = "127.0.0.2") -> bool:
+    """Can we connect *from* ``address``? Linux routes all of 127/8; macOS has only 127.0.0.1 by default."""
+    try:
+        with socket.socket() as s:
+            s.bind((address, 0))
+        return True
+    except OSError:
+        return False

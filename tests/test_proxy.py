@@ -337,3 +337,37 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+# ------------------------------------------------------ serve --behind-nginx
+def test_serve_behind_nginx_says_hello_to_curl_with_the_client_certificate_and_refuses_without(
+        shared_course_dir, tmp_path):
+    import shutil
+    import signal
+
+    from lab.proxy import _free_port
+
+    curl = shutil.which("curl")
+    assert curl, "the curl binary is missing: install it (apt-get install curl), .ci/run does"
+    port = _free_port("127.0.0.1")
+    env = {**os.environ, "LAB_NGINX_DIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "lab", "serve", "--behind-nginx", "--certs", str(shared_course_dir),
+           "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        banner = [proc.stdout.readline() for _ in range(4)]
+        assert banner[0].startswith(f"nginx https://localhost:{port} terminates mTLS"), banner
+        assert banner[1].startswith("app   https://localhost:") and "behind it" in banner[1]
+        assert banner[2].startswith("try:  curl --cert ") and f"https://localhost:{port}/api/secure" in banner[2]
+        d = shared_course_dir
+        base = [curl, "-s", "--cacert", str(d / "rootCA.pem"), f"https://localhost:{port}/api/secure"]
+        hello = subprocess.run(base + ["--cert", str(d / "client.crt"), "--key", str(d / "client.key")],
+                               capture_output=True, text=True, timeout=30)
+        refused = subprocess.run(base + ["-w", "\n%{http_code}"], capture_output=True, text=True, timeout=30)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert hello.stdout == "Hello CN=MyTrustedClient,O=mTLS Lab"
+    assert refused.stdout.endswith("\n496") and "Client certificate required" in refused.stdout
+    assert proc.returncode == 0 and out.strip().endswith("stopped"), err
+    assert not list(tmp_path.glob(proxy.PREFIX_STEM + "*")), "serve left its nginx prefix behind"

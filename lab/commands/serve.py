@@ -41,6 +41,9 @@ def register(subparsers) -> None:
                    help="only the certificate with this SHA-256 thumbprint may call /api/secure (repeatable)")
     p.add_argument("--pin-spki", action="append", default=None, metavar="SHA256",
                    help="only certificates with this SPKI SHA-256 pin (base64) may call /api/secure (repeatable)")
+    p.add_argument("--behind-nginx", action="store_true",
+                   help="put the real nginx on --port in front (it terminates mTLS and forwards the "
+                        "certificate); the app listens on another loopback port, behind it")
     p.set_defaults(func=run, app_options={})
 
 
@@ -85,6 +88,10 @@ def _crl(args) -> Path | None:
 def run(args) -> int:
     directory = args.certs or certs_dir()
     course = load_course(directory)
+    if getattr(args, "behind_nginx", False):
+        from ._serve_nginx import run_behind_nginx
+
+        return run_behind_nginx(args, directory, course, build_app)
 
     def log_failure(failure):
         print(f"refused handshake from {failure.peer}: {failure.reason}", file=sys.stderr, flush=True)
