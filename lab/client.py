@@ -23,6 +23,7 @@ loopback). Per-request ``verify=False`` is refused with an explanation.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 from pathlib import Path
@@ -53,13 +54,16 @@ class MTLSAdapter(HTTPAdapter):
         proxy_kwargs["ssl_context"] = self.ssl_context
         return super().proxy_manager_for(proxy, **proxy_kwargs)
 
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
         if verify is False:
             raise InsecureRequestRefused(
                 "verify=False would accept any server certificate (the guide's "
                 "DangerousAcceptAnyServerCertificateValidator); a lab session always "
                 "verifies the server against its trust anchors. See notebook 03."
             )
+        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
         host_params, _ = super().build_connection_pool_key_attributes(request, True, None)
         # Only our context: no ca_certs from REQUESTS_CA_BUNDLE, no cert_file.
         return host_params, {"ssl_context": self.ssl_context, "cert_reqs": "CERT_REQUIRED"}
@@ -148,5 +152,26 @@ def cert_tuple_session(cert_file, key_file, ca_file) -> requests.Session:
     return s
 
 
+@contextlib.contextmanager
+def ca_bundle_environment(bundle: str | os.PathLike):
+    """Set REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE to ``bundle`` inside the block, then restore them.
+
+    Used to demonstrate the trap the same way on every machine (many already set
+    these variables, as corporate machines and these lab machines do).
+    """
+    names = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+    saved = {n: os.environ.get(n) for n in names}
+    try:
+        for n in names:
+            os.environ[n] = str(bundle)
+        yield
+    finally:
+        for n, value in saved.items():
+            if value is None:
+                os.environ.pop(n, None)
+            else:
+                os.environ[n] = value
+
+
 __all__ = ["session", "MTLSSession", "MTLSAdapter", "InsecureRequestRefused", "cert_tuple_session",
-           "IssuedCertificate"]
+           "ca_bundle_environment", "IssuedCertificate"]
