@@ -7,7 +7,7 @@ from ..identity import ClientIdentity
 from ..pki import CertificateAuthority
 
 
-def exercise_payments_policy(policy, course_ca) -> bool:
+def exercise_payments_policy(policy, course_ca):
     """Only payments workloads (SPIFFE ID under spiffe://lab.test/ns/payments/) issued by the course CA."""
     if policy is None:
         return report(False, "", "build the policy from lab.policies (san_matches, issued_by) and assign it to payments")
