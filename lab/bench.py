@@ -547,30 +547,29 @@ def run(*, quick: bool = True, plan: Plan | None = None,
         ]
         _measure(core, plan.rounds, say, "handshakes and keep-alive")
 
-        # requests, compared only with itself (see the module docstring)
-        session = stack.enter_context(lab_client.session(client_cert, trust=ca))
+        # requests, compared only with itself (see the module docstring). One
+        # Session per figure: a pooled keep-alive connection would otherwise carry
+        # the first "new connection" request without a handshake.
         url = f"{lab.url}/healthz"
-        close_header = {"Connection": "close"}
+        closing = stack.enter_context(lab_client.session(client_cert, trust=ca))
+        keeping = stack.enter_context(lab_client.session(client_cert, trust=ca))
 
-        class _Requests:
-            connections = 0
+        def requests_new_connection():
+            closing.get(url, headers={"Connection": "close"}, timeout=10).raise_for_status()
 
-            def new_connection(self):
-                session.get(url, headers=close_header, timeout=10).raise_for_status()
-
-            def keepalive(self):
-                session.get(url, timeout=10).raise_for_status()
+        def requests_keepalive():
+            keeping.get(url, timeout=10).raise_for_status()
 
         figures["requests_new_connection"] = Figure(
             "requests_new_connection", "requests via lab.client: new connection per request", "requests")
         figures["requests_keepalive"] = Figure(
             "requests_keepalive", "requests via lab.client: keep-alive (one Session)", "requests")
-        rq = _Requests()
         _measure([
-            _Spec(figures["requests_new_connection"], rq.new_connection, plan.requests_calls,
+            _Spec(figures["requests_new_connection"], requests_new_connection, plan.requests_calls,
                   server_count=lab_count),
-            _Spec(figures["requests_keepalive"], rq.keepalive, plan.requests_calls * 5,
-                  server_count=lab_count),
+            # closing the Session's pool ends the round, as HTTPClient.close() does
+            _Spec(figures["requests_keepalive"], requests_keepalive, plan.requests_calls * 5,
+                  finish=keeping.close, server_count=lab_count),
         ], plan.rounds, say, "requests")
         for key in ("requests_new_connection", "requests_keepalive"):
             figures[key].connections = figures[key].server_handshakes or 0
