@@ -391,7 +391,7 @@ def test_revoked_client_scenario_is_registered_and_behaves():
     sc = scenarios.get("revoked-client-certificate")
     assert sc.pending is None
     result = scenarios.run("revoked-client-certificate")
-    assert result.behaved
+    assert result.behaved and result.category == "revoked"  # lab.diagnose's keyword for it
     assert result.server_saw == "handshake refused: certificate verify failed: certificate revoked"
     assert result.notes == ["without a CRL: HTTP 200: Hello CN=stolen-laptop,O=mTLS Lab"]
 

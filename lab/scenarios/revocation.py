@@ -52,11 +52,13 @@ def revoked_client_certificate() -> ScenarioResult:
     behaved = unchecked.status == 200 and "certificate revoked" in checked.server_saw
     return ScenarioResult(
         "revoked-client-certificate", checked.client_saw, checked.server_saw, checked.status,
-        "trust",
+        "revoked",
         "the client certificate is on its CA's CRL (keyCompromise); without a revocation check the "
         "same certificate was accepted",
         "load the CA's CRL into the server (MTLSServer(crl=...), `serve --crl certs/crl.pem`, nginx "
         "ssl_crl) or check OCSP in the app; keep the CRL fresh (a stale one refuses everybody)",
         behaved=behaved,
         notes=[f"without a CRL: {unchecked.client_saw}"],
+        client_error=(f"{type(checked.client_error).__name__}: {observe.scrub(str(checked.client_error))}"
+                      if checked.client_error else ""),
     )
