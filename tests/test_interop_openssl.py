@@ -179,8 +179,14 @@ def guide_dir(openssl, tmp_path_factory):
     return directory
 
 
-def test_guide_certificates_load_in_lab(guide_dir):
-    ca = pki.CertificateAuthority.load(guide_dir / "rootCA.pem", guide_dir / "rootCA.key")
+@pytest.fixture(scope="module")
+def guide_ca(guide_dir):
+    """The guide's root loaded as a lab CA (loading checks the RSA-4096 key: do it once)."""
+    return pki.CertificateAuthority.load(guide_dir / "rootCA.pem", guide_dir / "rootCA.key")
+
+
+def test_guide_certificates_load_in_lab(guide_dir, guide_ca):
+    ca = guide_ca
     server = pki.load_pair(guide_dir / "server.crt", guide_dir / "server.key")
     client = pki.load_pair(guide_dir / "client.crt", guide_dir / "client.key")
     assert ca.is_root and ca.cert.public_key().key_size == 4096
@@ -234,9 +240,9 @@ def test_openssl_itself_accepts_the_guide_certificates_for_either_purpose(openss
             assert run.returncode == 0, (purpose, name, run.stdout + run.stderr)
 
 
-def test_a_leaf_issued_under_the_guide_root_is_refused_because_the_root_lacks_key_usage(guide_dir):
+def test_a_leaf_issued_under_the_guide_root_is_refused_because_the_root_lacks_key_usage(guide_ca):
     """lab can continue the guide's CA, but its root (no Key Usage) fails a strict verifier, in words."""
-    ca = pki.CertificateAuthority.load(guide_dir / "rootCA.pem", guide_dir / "rootCA.key")
+    ca = guide_ca
     check = verify_chain(ca.issue_server("localhost"), ca, purpose="server", hostname="localhost")
     assert not check.ok
     assert check.reason.startswith("the CA 'CN=YourRootCA' has no Key Usage extension")
