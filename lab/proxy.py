@@ -281,6 +281,14 @@ class ProxyConfig:
         return "\n".join(lines)
 
 
+    def server_block(self) -> str:
+        """Only the ``server { ... }`` block: the part that is about mTLS (what notebook 07 prints)."""
+        lines = self.render().splitlines()
+        start = lines.index("    server {")
+        end = lines.index("    }", start)
+        return "\n".join(line[4:] for line in lines[start:end + 1])
+
+
 def _problem_json(status: int, title: str, detail: str) -> str:
     """An RFC 9457 body as nginx will send it (``$ssl_client_verify`` is expanded by nginx)."""
     return ('{"type":"about:blank","title":"%s","status":%d,"detail":"%s"}\\n' % (title, status, detail))
