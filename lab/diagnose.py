@@ -63,7 +63,7 @@ CHECK_FILES = "`python -m lab doctor FILES` checks the certificates and keys inv
 #: certificate chain`` before ``self-signed certificate``; any reason before EOF).
 RULES: tuple[_Rule, ...] = (
     # -- the lab's own exceptions (their messages already say what to do)
-    _Rule(r"KeyMismatchError|key values mismatch|KEY_VALUES_MISMATCH",
+    _Rule(r"KeyMismatchError|key values mismatch|KEY_VALUES_MISMATCH|does not belong to",
           "key-mismatch",
           "the private key does not belong to the certificate it is paired with (or the key file is "
           "unreadable); OpenSSL refuses to load the pair, before any connection",
