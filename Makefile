@@ -18,7 +18,8 @@ help:
 	@echo "make test    - set up .venv and run every test, strict nbval included"
 	@echo "make nbval   - strict nbval on NOTEBOOKS (all by default)"
 	@echo "make notebooks - re-execute NOTEBOOKS in place and save their outputs"
-	@echo "make reset   - remove the generated PKI and caches"
+	@echo "make reset   - stop lab servers and nginx, remove the generated PKI and caches"
+	@echo "make html    - render every notebook with its outputs into site/"
 
 venv: $(STAMP)
 
@@ -57,3 +58,7 @@ reset:
 	 else find certs -mindepth 1 ! -name README.md -exec rm -rf {} +; fi
 	rm -rf .pytest_cache notebooks/.ipynb_checkpoints
 	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +
+
+# A static site of every notebook with its saved outputs (nothing is executed).
+html: venv
+	$(BIN)/python -c "from lab import site; pages = site.build(); print(f'wrote {len(pages)} pages to site/')"
