@@ -604,3 +604,41 @@ def run(*, quick: bool = True, plan: Plan | None = None,
         "rounds": plan.rounds,
     }
     return BenchResult(plan.name, figures, key_types, environment, errors)
+
+
+# ------------------------------------------------------- Nagle, demonstrated
+def two_write_exchange(nodelay: bool, requests: int = 10) -> float:
+    """Seconds per request when the server answers in two small writes (head, then body).
+
+    Why it matters: with Nagle's algorithm on (no TCP_NODELAY), the kernel holds
+    the second small write until the first is acknowledged, and the client's
+    kernel delays that ACK (up to 40 ms on Linux) hoping to piggyback it on
+    data. Each exchange stalls. werkzeug's TLS server met exactly this (small
+    TLS records); the lab server, cheroot and this module set TCP_NODELAY.
+    Plain TCP on loopback, one connection, ``requests`` bounded exchanges.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        conn, _ = listener.accept()
+        if nodelay:
+            _nodelay(conn)
+        with conn:
+            while conn.recv(4096):
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n")
+                conn.sendall(b"ok\n")
+
+    thread = threading.Thread(target=serve, daemon=True, name="lab-bench-nagle")
+    thread.start()
+    try:
+        with socket.create_connection(listener.getsockname(), timeout=10) as sock:
+            _nodelay(sock)  # the client side is not the one that stalls here
+            start = time.perf_counter()
+            for _ in range(max(1, requests)):
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                read_response(sock)
+            elapsed = time.perf_counter() - start
+    finally:
+        thread.join(timeout=2)
+        listener.close()
+    return elapsed / max(1, requests)
