@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import MissingFileError, PKIExistsError
+from .errors import LabError, MissingFileError, PKIExistsError
 from .paths import certs_dir, show
 from .pki import CertificateAuthority, IssuedCertificate, load_pair, write_private
 
@@ -78,12 +78,32 @@ def init(directory: str | os.PathLike | None = None, *, key_type: str = "ec",
 
 def issue_client(name: str, directory: str | os.PathLike | None = None, *, days: float = 365,
                  key_type: str = "ec", password: str | None = None, **options) -> list[Path]:
-    """Add ``NAME.crt``, ``NAME.key`` and ``NAME.pfx``, signed by the course CA."""
+    """Add ``NAME.crt``, ``NAME.key`` and ``NAME.pfx``, signed by the course CA.
+
+    Issuing an existing NAME again renews it. NAME must be a plain file name, and
+    not one of the CA's or the server's: ``rootCA`` would overwrite the CA's private
+    key (orphaning every certificate), ``server`` the server's identity.
+    """
+    _check_client_name(name)
     d = Path(directory) if directory else certs_dir()
     ca = load_ca(d)
     ident = ca.issue_client(name, days=days, key_type=key_type, **options)
     password = password or read_password(d) or secrets.token_urlsafe(18)
     return [*ident.write(d / name), ident.to_pkcs12(d / f"{name}.pfx", password)]
+
+
+#: File stems that belong to the course PKI itself, and what a client of that name would overwrite.
+RESERVED_NAMES = {"rootCA": "the CA's private key (rootCA.key)",
+                  "server": "the course server's certificate and key (server.crt, server.key)"}
+
+
+def _check_client_name(name: str) -> None:
+    if not name or name != Path(name).name or name.startswith(".") or "\\" in name:
+        raise LabError(f"{name!r} is not a plain file name; NAME becomes NAME.crt, NAME.key and NAME.pfx "
+                       f"in the PKI folder: use letters, digits, '-' or '_'")
+    if name in RESERVED_NAMES:
+        raise PKIExistsError(f"a client named {name!r} would overwrite {RESERVED_NAMES[name]}; "
+                             f"choose another name")
 
 
 def load_ca(directory: str | os.PathLike | None = None) -> CertificateAuthority:

@@ -153,6 +153,31 @@ def test_issue_client_days_sets_the_validity(lab_cli, course_dir):
     assert lifetime.days == 10
 
 
+def test_issue_client_again_renews_that_client(lab_cli, course_dir):
+    """Re-issuing an existing NAME is the documented renewal (`pki issue client NAME`)."""
+    ok(lab_cli("pki", "issue", "client", "bob", "--dir", course_dir))
+    first = pki.load_certificate(course_dir / "bob.crt")
+    ok(lab_cli("pki", "issue", "client", "bob", "--dir", course_dir))
+    renewed = pki.load_pair(course_dir / "bob.crt", course_dir / "bob.key")
+    assert renewed.cert.serial_number != first.serial_number and renewed.key_matches
+
+
+@pytest.mark.parametrize("name, what", [("rootCA", "the CA's private key"),
+                                         ("server", "the course server's certificate")])
+def test_issue_client_refuses_a_name_that_would_overwrite_the_ca_or_server(lab_cli, course_dir, name, what):
+    before = {p.name: p.read_bytes() for p in course_dir.iterdir()}
+    one_line_error(lab_cli("pki", "issue", "client", name, "--dir", course_dir), what, "choose another name")
+    assert {p.name: p.read_bytes() for p in course_dir.iterdir()} == before
+    assert coursepki.load(course_dir).server.key_matches
+
+
+@pytest.mark.parametrize("name", ["../escape", "sub/bob", ".hidden", ""])
+def test_issue_client_refuses_a_name_that_is_not_a_plain_file_name(lab_cli, course_dir, name):
+    one_line_error(lab_cli("pki", "issue", "client", name, "--dir", course_dir), "not a plain file name")
+    assert not (course_dir.parent / "escape.key").exists()
+    assert not (course_dir / "sub").exists()
+
+
 def test_issue_client_without_a_ca_says_to_run_init(lab_cli, tmp_path):
     one_line_error(lab_cli("pki", "issue", "client", "bob", "--dir", tmp_path), "no CA in", "pki init")
 
