@@ -32,6 +32,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from . import tlsconfig
+from .errors import LabError
 from .pki import IssuedCertificate
 
 
@@ -83,17 +84,28 @@ class MTLSSession(requests.Session):
     curl call, the guide's "How to test".
     """
 
-    def __init__(self, ssl_context, *, identity_files=None, trust_file=None, password=None):
+    def __init__(self, ssl_context, *, identity_files=None, trust_file=None, password=None,
+                 identity_in_memory: bool = False):
         super().__init__()
         self.trust_env = False
         self.ssl_context = ssl_context
         self.identity_files = identity_files
         self.trust_file = trust_file
         self._password = password
+        self._identity_in_memory = identity_in_memory
         self.mount("https://", MTLSAdapter(ssl_context))
 
     def curl_command(self, url: str, *, connect_to: str | None = None) -> str:
-        """The curl command that makes the same call from a shell."""
+        """The curl command that makes the same call from a shell.
+
+        Only for a session built from files: curl cannot read an in-memory
+        certificate, and a command silently missing ``--cert`` or ``--cacert``
+        would not be the same call (it would be refused, or trust CURL_CA_BUNDLE).
+        """
+        if self._identity_in_memory or not self.trust_file:
+            missing = "client certificate" if self._identity_in_memory else "trust anchor (curl's --cacert)"
+            raise LabError(f"this session's {missing} exists only in memory, so there is no equivalent curl "
+                           f"command; write it to files first (.write(...)) and build the session from the paths")
         parts = ["curl"]
         files = self.identity_files
         if files and len(files) == 1:  # a .pfx
@@ -134,8 +146,9 @@ def session(identity=None, trust=None, *, password: str | bytes | None = None,
     ctx = tlsconfig.client_context(identity, trust, password=password,
                                    min_version=min_version, max_version=max_version)
     trust_file = Path(trust) if isinstance(trust, (str, os.PathLike)) else None
-    return MTLSSession(ctx, identity_files=_identity_files(identity), trust_file=trust_file,
-                       password=password)
+    files = _identity_files(identity)
+    return MTLSSession(ctx, identity_files=files, trust_file=trust_file, password=password,
+                       identity_in_memory=identity is not None and files is None)
 
 
 def cert_tuple_session(cert_file, key_file, ca_file) -> requests.Session:

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from lab import client, demo
-from lab.errors import PassphraseRequiredError, WrongPasswordError
+from lab.errors import LabError, PassphraseRequiredError, WrongPasswordError
 from lab.observe import client_view
 from lab.server import MTLSServer
 
@@ -240,3 +240,17 @@ def test_curl_command_for_a_client_without_certificate_has_only_cacert(files):
     assert shlex.split(s.curl_command("https://localhost:5001/healthz")) == [
         "curl", "--cacert", str(files["ca"]), "https://localhost:5001/healthz"]
 
+
+
+def test_curl_command_refuses_an_identity_held_only_in_memory(client_identity, files):
+    """Without files there is no equivalent curl command; printing ``curl URL`` would mislead."""
+    s = client.session(client_identity, trust=files["ca"])
+    with pytest.raises(LabError, match="write"):
+        s.curl_command("https://localhost:5001/api/secure")
+
+
+def test_curl_command_refuses_trust_held_only_in_memory(files, root_ca):
+    """curl without --cacert would trust CURL_CA_BUNDLE or the system store instead."""
+    s = client.session((files["crt"], files["key"]), trust=root_ca)
+    with pytest.raises(LabError, match="--cacert"):
+        s.curl_command("https://localhost:5001/api/secure")
