@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -24,6 +25,7 @@ from cryptography.x509.verification import (
 )
 
 from .certinfo import common_name, eku_names, san_strings
+from .pki import load_certificates
 
 
 @dataclass
@@ -47,9 +49,13 @@ class ChainCheck:
 def _certs(objs) -> list[x509.Certificate]:
     if objs is None:
         return []
-    if isinstance(objs, (x509.Certificate,)) or hasattr(objs, "cert"):
+    if isinstance(objs, (x509.Certificate, str, os.PathLike)) or hasattr(objs, "cert"):
         objs = [objs]
-    return [getattr(o, "cert", o) for o in objs]
+    out: list[x509.Certificate] = []
+    for o in objs:
+        # A path (as everywhere else in lab): every certificate in that PEM/DER file.
+        out.extend(load_certificates(o) if isinstance(o, (str, os.PathLike)) else [getattr(o, "cert", o)])
+    return out
 
 
 def _subject(host: str):
@@ -63,14 +69,19 @@ def verify_chain(leaf, trust, intermediates: Iterable = (), *, purpose: str = "c
                  hostname: str | None = None, at: _dt.datetime | None = None) -> ChainCheck:
     """Check that ``leaf`` chains to one of ``trust`` and is fit for ``purpose``.
 
-    ``leaf`` may be a certificate or an :class:`~lab.pki.IssuedCertificate` (whose
-    own chain is used as intermediates). ``purpose`` is "client" or "server"; a
+    ``leaf`` may be a certificate, an :class:`~lab.pki.IssuedCertificate` (whose
+    own chain is used as intermediates) or a certificate file (leaf first, then
+    its chain); ``trust`` CAs, certificates or PEM/DER files. ``purpose`` is "client" or "server"; a
     server check needs the ``hostname`` the client would connect to.
     """
     if purpose not in ("client", "server"):
         raise ValueError("purpose must be 'client' or 'server'")
-    inter = list(_certs(intermediates)) + list(getattr(leaf, "chain", []) or [])
-    cert = getattr(leaf, "cert", leaf)
+    if isinstance(leaf, (str, os.PathLike)):  # a .crt file: the leaf, then its intermediates
+        leaf_file = load_certificates(leaf)
+        cert, inter = leaf_file[0], list(_certs(intermediates)) + leaf_file[1:]
+    else:
+        inter = list(_certs(intermediates)) + list(getattr(leaf, "chain", []) or [])
+        cert = getattr(leaf, "cert", leaf)
     roots = _certs(trust)
     when = at or _dt.datetime.now(_dt.timezone.utc)
     builder = PolicyBuilder().store(Store(roots)).time(when)

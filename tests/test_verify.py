@@ -160,3 +160,21 @@ def test_leaf_under_a_ca_without_key_usage_is_refused_naming_that_ca_in_words():
     check = refused(verify_chain(ca.issue_client("MyTrustedClient"), ca, purpose="client"),
                     "'CN=YourRootCA'", "no Key Usage", "keyCertSign")
     assert "2.5.29.15" not in check.reason
+
+
+# ---------------------------------------------------------------- file paths
+def test_paths_are_accepted_for_leaf_and_trust_like_everywhere_else_in_lab(client_identity, root_ca, tmp_path):
+    """A leaf file carries its chain (leaf first, then the intermediate), as pki init writes it."""
+    ca_file, _ = root_ca.write(tmp_path / "rootCA")
+    crt, _ = client_identity.write(tmp_path / "alice")
+    check = verify_chain(crt, ca_file, purpose="client")
+    assert check.ok, check.reason
+    assert check.chain == ["alice", "Test Issuing CA", "Test Root CA"]
+    assert verify_chain(str(crt), [str(ca_file)]).ok
+
+
+def test_missing_trust_file_raises_missing_file_error(client_identity, tmp_path):
+    from lab.errors import MissingFileError
+
+    with pytest.raises(MissingFileError, match="does not exist"):
+        verify_chain(client_identity, tmp_path / "rootCA.pem")
