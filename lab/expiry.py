@@ -116,8 +116,8 @@ def check_file(path: str | os.PathLike, *, now: _dt.datetime | None = None, warn
             if b"-----BEGIN" in data and b"-----BEGIN CERTIFICATE-----" not in data:
                 return None  # a private key, CRL or CSR in PEM: not ours to judge
             certs = load_certificates(path)
-    except LabError as exc:
-        return CertificateStatus(path, UNREADABLE, detail=str(exc))
+    except LabError as exc:  # the file name is in its own column: keep the message short
+        return CertificateStatus(path, UNREADABLE, detail=str(exc).replace(str(path), path.name))
     except OSError as exc:
         return CertificateStatus(path, UNREADABLE, detail=f"cannot read the file: {exc.strerror or exc}")
     if not certs:

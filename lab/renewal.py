@@ -264,13 +264,13 @@ def describe_schedule(certificate, fraction: float = RENEW_FRACTION) -> str:
 
 
 def _span(td: _dt.timedelta) -> str:
-    """A duration in its largest whole unit: "90 days", "16 hours", "2 seconds"."""
+    """A duration in the largest unit that divides it: "90 days", "16 hours", "200 seconds"."""
     s = td.total_seconds()
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
-        if s >= size or unit == "second":
-            v = round(s / size, 1)
-            return f"{v:g} {unit}{'' if v == 1 else 's'}"
-    raise AssertionError("unreachable")
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if s >= size and abs(s / size - round(s / size)) < 1e-6:
+            v = round(s / size)
+            return f"{v} {unit}{'' if v == 1 else 's'}"
+    return f"{s:g} second{'' if s == 1 else 's'}"
 
 
 __all__ = ["RENEW_FRACTION", "renew_at", "needs_renewal", "lifetime", "issue_short_lived",
