@@ -15,7 +15,6 @@ somewhere stricter, or soon), ``info`` (what was checked and found fine).
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path

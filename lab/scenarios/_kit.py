@@ -108,12 +108,6 @@ def server_view(server: MTLSServer, obs: observe.Observation, record: list[str] 
     return obs.server_saw
 
 
-def failure_reason(server: MTLSServer, before: int = 0) -> str:
-    """The server's reason for the first failed handshake after index ``before`` ('' if none)."""
-    failure = server.wait_for_handshake_failure(after=before, timeout=3.0)
-    return failure.reason if failure else ""
-
-
 def raw_error(exc: BaseException | None) -> str:
     """The client's exception, type and message, with ports and line numbers scrubbed."""
     if exc is None:
