@@ -502,6 +502,12 @@ def load_certificates(path: str | os.PathLike) -> list[x509.Certificate]:
                 f"{path} is not a readable PEM certificate ({_short(exc)}); it may be truncated or "
                 f"edited: re-copy it, or re-issue it"
             ) from None
+        blocks = data.count(b"-----BEGIN CERTIFICATE-----")
+        if blocks > len(certs):  # cryptography skips a last block that has no END line
+            raise CorruptFileError(
+                f"{path} has {blocks} certificate blocks but only {len(certs)} complete; it may be "
+                f"truncated or edited (a chain would lose its intermediate): re-copy it, or re-issue it"
+            )
         return certs
     try:
         return [x509.load_der_x509_certificate(data)]

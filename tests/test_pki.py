@@ -472,6 +472,15 @@ def test_truncated_pem_certificate_raises_corrupt_file_error(server_identity, tm
     assert "re-copy it, or re-issue it" in str(info.value)
 
 
+def test_chain_file_truncated_inside_the_intermediate_raises_corrupt_file_error(server_identity, tmp_path):
+    """Cut after the leaf, in the middle of the intermediate: the chain must not silently lose it."""
+    path = tmp_path / "server.crt"
+    leaf_pem = server_identity.cert_pem
+    path.write_bytes(server_identity.chain_pem[: len(leaf_pem) + 60])
+    with pytest.raises(CorruptFileError, match="truncated"):
+        pki.load_certificates(path)
+
+
 def test_truncated_pem_key_raises_corrupt_file_error(client_identity, tmp_path):
     _, key = client_identity.write(tmp_path / "alice")
     key.write_bytes(key.read_bytes()[:100])
