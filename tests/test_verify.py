@@ -46,6 +46,13 @@ def test_client_certificate_without_san_is_accepted(root_ca):
     assert verify_chain(root_ca.issue_client("MyTrustedClient"), root_ca, purpose="client").ok
 
 
+def test_leaf_without_eku_is_accepted_for_either_purpose_because_no_eku_means_any_use(root_ca):
+    """RFC 5280: an absent EKU does not restrict the key; openssl agrees (see the interop tests)."""
+    assert verify_chain(root_ca.issue_client("x", eku=None), root_ca, purpose="client").ok
+    assert verify_chain(root_ca.issue_server("localhost", eku=None), root_ca,
+                        purpose="server", hostname="localhost").ok
+
+
 # ----------------------------------------------------------------- refusals
 def test_expired_certificate_is_refused_as_expired(root_ca):
     leaf = root_ca.issue_client("old", expired=True)
