@@ -157,7 +157,10 @@ def run_lab(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def openssl():
-    """Return ``run(*args, input=None, cwd=None) -> CompletedProcess`` (text) for the real openssl.
+    """Return ``run(*args, input=None, cwd=None, check=False) -> CompletedProcess`` for the real openssl.
+
+    Output is text, except when ``input`` is bytes (a binary pipeline such as
+    ``openssl dgst -binary``): then stdout/stderr are bytes too.
 
     openssl is a course prerequisite (.ci/run installs it), so its absence is a
     failure, not a skip.
