@@ -30,9 +30,12 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
+# Jupyter refuses to run as root without --allow-root (containers, CI); add it only then.
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: venv
 	$(BIN)/python -m lab pki init --dir certs --if-missing
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS) $(FIRST)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(ROOT_ARGS) $(LAB_ARGS) $(FIRST)
 
 test: venv
 	$(BIN)/python -m pytest tests
