@@ -555,6 +555,9 @@ def load_pkcs12(path: str | os.PathLike, password: str | bytes | None) -> Issued
     except ValueError as exc:
         if b"-----BEGIN" in data:
             raise CorruptFileError(f"{path} is PEM text, not a PKCS#12 bundle; load it with load_pair()") from None
+        if not password:
+            raise PassphraseRequiredError(
+                f"{path} is password-protected; give its password (password=... or --password)") from None
         raise WrongPasswordError(
             f"could not open {path}: wrong password, or the file is not a PKCS#12 bundle "
             f"(OpenSSL says: {_short(exc)}); check the password, or re-export the .pfx"

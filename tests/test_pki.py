@@ -439,12 +439,6 @@ def test_wrong_pfx_password_raises_wrong_password_error_saying_what_to_do(client
     assert "alice.pfx" in str(info.value)
 
 
-def test_pfx_loaded_without_its_password_raises_wrong_password_error(client_identity, tmp_path):
-    pfx = client_identity.to_pkcs12(tmp_path / "alice.pfx", "right")
-    with pytest.raises(WrongPasswordError, match="check the password"):
-        pki.load_pkcs12(pfx, None)
-
-
 def test_wrong_key_passphrase_raises_wrong_password_error_saying_what_to_do(client_identity, tmp_path):
     _, key = client_identity.write(tmp_path / "alice", password="right")
     with pytest.raises(WrongPasswordError, match="wrong passphrase") as info:
@@ -548,3 +542,9 @@ def test_random_bytes_as_certificate_raise_corrupt_file_error(tmp_path):
     path.write_bytes(os.urandom(64))
     with pytest.raises(CorruptFileError, match="neither a PEM nor a DER certificate"):
         pki.load_certificate(path)
+
+
+def test_a_pfx_loaded_without_its_password_asks_for_the_password(tmp_path, client_identity):
+    pfx = client_identity.to_pkcs12(tmp_path / "c.pfx", password="pw")
+    with pytest.raises(PassphraseRequiredError, match="password-protected; give its password"):
+        pki.load_pkcs12(pfx, None)
