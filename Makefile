@@ -11,7 +11,7 @@ FIRST     := notebooks/00_welcome.ipynb
 # Extra arguments for JupyterLab (the launch test passes --no-browser and a port).
 LAB_ARGS  ?=
 
-.PHONY: venv lab test unit nbval notebooks reset html help
+.PHONY: venv lab test unit nbval notebooks reset html wheelhouse help
 
 help:
 	@echo "make lab     - set up .venv and open JupyterLab at $(FIRST)"
@@ -20,6 +20,7 @@ help:
 	@echo "make notebooks - re-execute NOTEBOOKS in place and save their outputs"
 	@echo "make reset   - stop lab servers and nginx, remove the generated PKI and caches"
 	@echo "make html    - render every notebook with its outputs into site/"
+	@echo "make wheelhouse - download every pinned wheel for an offline room"
 
 venv: $(STAMP)
 
@@ -65,3 +66,11 @@ reset:
 # A static site of every notebook with its saved outputs (nothing is executed).
 html: venv
 	$(BIN)/python -c "from lab import site; pages = site.build(); print(f'wrote {len(pages)} pages to site/')"
+
+# Wheels for an offline room (docs/facilitator-guide.md). Not `pip download -r
+# requirements.txt`: its `-e .` line would zip the whole repository, certs/ keys included.
+WHEELHOUSE ?= ../mtls-lab-wheelhouse
+wheelhouse: venv
+	grep -v '^-e ' requirements.txt > $(VENV)/pins.txt
+	$(BIN)/python -m pip download --quiet -r $(VENV)/pins.txt "setuptools>=64" -d $(WHEELHOUSE)
+	@echo "wheels for this platform and Python in $(WHEELHOUSE)"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 
 from .paths import ROOT
@@ -55,6 +56,8 @@ def build(out: Path | None = None, directory: Path | None = None) -> list[Path]:
     written = []
     for i, nb in enumerate(pages):
         body, _ = exporter.from_filename(str(nb))
+        # Links between notebooks point at .ipynb files; in the site they must reach the pages.
+        body = re.sub(r'href="(\d\d_[\w-]+)\.ipynb(#[^"]*)?"', r'href="\1.html\2"', body)
         nav = _nav(pages, i)
         start = body.find("<body")
         end = body.find(">", start) + 1

@@ -21,3 +21,10 @@ def test_build_writes_an_index_and_one_page_per_notebook_with_navigation(tmp_pat
 def test_pages_show_the_saved_outputs():
     page_text = site.title_of(site.notebooks()[0])
     assert page_text.startswith("00")
+
+
+def test_links_between_notebooks_point_at_the_html_pages(tmp_path):
+    site.build(tmp_path)
+    page = (tmp_path / "01_pki.html").read_text()
+    assert 'href="02_server.html"' in page
+    assert 'href="02_server.ipynb"' not in page
