@@ -54,7 +54,7 @@ nbval: venv
 
 # Re-run notebooks and save their outputs (after editing one).
 notebooks: venv
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --NotebookClient.record_timing=False \
 	    --ExecutePreprocessor.timeout=180 $(NOTEBOOKS)
 
 reset:

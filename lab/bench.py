@@ -96,7 +96,7 @@ class Plan:
 #: A few seconds on an idle 2-core machine. Many short rounds rather than a few
 #: long ones: the fastest round is kept, and short rounds are likelier to fall in
 #: a quiet moment when other processes share the CPU.
-QUICK = Plan("quick", rounds=5, new_connections=20, keepalive_requests=150, requests_calls=15,
+QUICK = Plan("quick", rounds=8, new_connections=20, keepalive_requests=150, requests_calls=15,
              keygen={"ec": 20, "rsa2048": 2, "rsa4096": 1},
              key_handshakes={"ec": 15, "rsa2048": 10, "rsa4096": 4})
 FULL = Plan("full", rounds=7, new_connections=100, keepalive_requests=1000, requests_calls=60,

@@ -197,6 +197,30 @@ def test_plain_http_to_the_tls_port_is_recorded_as_http_request(serve):
     assert obs.server_saw.startswith("handshake refused: http request")
 
 
+def test_a_plain_http_client_is_told_in_plain_http_to_use_https(serve):
+    s = serve()
+    plain = requests.Session()
+    plain.trust_env = False
+    for _ in range(5):  # the answer must win over the close every time, not by luck
+        r = plain.get(f"http://127.0.0.1:{s.port}/api/secure", timeout=5)
+        assert (r.status_code, r.text) == (400, "This port speaks HTTPS only: use https:// for this address.")
+
+
+def test_a_client_that_connects_and_stalls_does_not_block_other_clients(serve, alice):
+    """The handshake runs in a worker, so a stalled handshake holds one worker, not the accept loop."""
+    s = serve(handshake_timeout=5)
+    stalled = socket.create_connection(("127.0.0.1", s.port))
+    try:
+        # well inside the stalled client's 5 s handshake timeout
+        r = alice.get(s.url + "/api/secure", timeout=2.5)
+        assert r.status_code == 200
+        assert s.handshake_failures == []
+    finally:
+        stalled.close()
+    failure = s.wait_for_handshake_failure(after=0, timeout=10)
+    assert failure is not None and "closed the connection" in failure.reason
+
+
 class _PlainHandler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server's naming
         body = b"plain http"

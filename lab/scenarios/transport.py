@@ -23,12 +23,13 @@ def plain_http_to_tls_port() -> ScenarioResult:
     plain.trust_env = False
     with MTLSServer(app, certificate=pki.server, trust=pki.root) as s:
         obs = observe.observe(s, lambda: plain.get(f"http://localhost:{s.port}/api/secure", timeout=10))
-    behaved = "plain HTTP to the TLS port" in obs.server_saw and not record
+    behaved = "plain HTTP to the TLS port" in obs.server_saw and obs.status == 400 and not record
     return ScenarioResult(
         "plain-http-to-tls-port", obs.client_saw, obs.server_saw, obs.status,
         category="plain-http-to-tls",
         cause="the URL said http:// but the port speaks TLS only: the server read 'GET /...' where a "
-              "ClientHello belongs and dropped the connection; the app never saw the request",
+              "ClientHello belongs, refused the handshake and answered a plain-text 400; the app never "
+              "saw the request",
         fix="use https:// for that port (and the right port: the guide's Kestrel used 5001 for HTTPS)",
         behaved=behaved, client_error=raw_error(obs.client_error))
 
