@@ -128,6 +128,8 @@ class _RecordingSSLAdapter(BuiltinSSLAdapter):
         self.ciphers = None
         self.private_key_password = None
         self._server_env = {}
+        self._cached_env: dict[bytes, dict] = {}
+        self._cache_lock = threading.Lock()
         self.context = context
         self.owner = owner
 
@@ -164,10 +166,26 @@ class _RecordingSSLAdapter(BuiltinSSLAdapter):
         der = sock.getpeercert(binary_form=True) if self.context.verify_mode != ssl.CERT_NONE else None
         if der:  # the builtin ssl module has verified it, or the handshake would have failed
             env["SSL_CLIENT_VERIFY"] = "SUCCESS"
-            env.update(self._make_env_cert_dict("SSL_CLIENT", sock.getpeercert()))
-            env["SSL_CLIENT_CERT"] = ssl.DER_cert_to_PEM_cert(der).strip()
+            env.update(self._client_cert_env(der, sock))
         env.update(self._server_env)
         return env
+
+    def _client_cert_env(self, der: bytes, sock) -> dict:
+        """The SSL_CLIENT_* variables of a certificate, computed once per distinct certificate.
+
+        cheroot's mod_ssl-style expansion parses both validity dates with strptime
+        (about 70 us); clients reconnect with the same certificate, so the result
+        is cached by the certificate's bytes.
+        """
+        cached = self._cached_env.get(der)
+        if cached is None:
+            cached = self._make_env_cert_dict("SSL_CLIENT", sock.getpeercert())
+            cached["SSL_CLIENT_CERT"] = ssl.DER_cert_to_PEM_cert(der).strip()
+            with self._cache_lock:  # workers handshake in parallel
+                if len(self._cached_env) >= 256:
+                    self._cached_env.pop(next(iter(self._cached_env)))
+                self._cached_env[der] = cached
+        return cached
 
 
 def _peer(sock) -> str:
