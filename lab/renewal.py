@@ -31,6 +31,7 @@ from typing import Callable
 from cryptography import x509
 
 from . import client as _client
+from .background import PollingThread
 from .observe import client_view
 from .pki import CertificateAuthority, IssuedCertificate
 
@@ -165,7 +166,7 @@ class RenewingSession:
         self.close()
 
 
-class RenewLoop:
+class RenewLoop(PollingThread):
     """Renew in the background, so an idle client never wakes up with an expired certificate.
 
     Wakes every ``poll`` seconds and asks ``target.renew_if_due()``. Stoppable
@@ -173,38 +174,14 @@ class RenewLoop:
     never keeps the interpreter alive.
     """
 
+    thread_name = "lab-renew-loop"
+
     def __init__(self, target: RenewingSession, *, poll: float = 0.1):
+        super().__init__(poll=poll)
         self.target = target
-        self.poll = poll
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.poll):
-            self.target.renew_if_due()
-
-    def start(self) -> "RenewLoop":
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, daemon=True, name="lab-renew-loop")
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
-
-    def __enter__(self) -> "RenewLoop":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def tick(self) -> None:
+        self.target.renew_if_due()
 
 
 @dataclass

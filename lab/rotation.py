@@ -35,6 +35,7 @@ from pathlib import Path
 from cryptography import x509
 
 from . import tlsconfig
+from .background import PollingThread
 from .certinfo import thumbprint
 from .errors import LabError
 from .observe import client_view
@@ -264,7 +265,7 @@ def open_connection_after_swap(server, new_certificate, *, identity, trust,
 
 
 # -------------------------------------------------------- file-triggered swap
-class CertificateFileWatcher:
+class CertificateFileWatcher(PollingThread):
     """Hot-swap ``server``'s certificate whenever its certificate or key file changes.
 
     Polls the files' modification times (no extra dependency, works on every
@@ -277,21 +278,21 @@ class CertificateFileWatcher:
     ...     renew_files()            # the server picks the new pair up by itself
     """
 
+    thread_name = "lab-cert-watcher"
+
     def __init__(self, server, cert_file, key_file, *, password: str | bytes | None = None,
                  poll: float = 0.1):
+        super().__init__(poll=poll)
         self.server = server
         self.cert_file = Path(cert_file)
         self.key_file = Path(key_file)
         self.password = password
-        self.poll = poll
         #: how many times the server certificate was replaced from the files
         self.reloads = 0
         #: why a change was not (yet) applied, one entry per refused attempt
         self.refused: list[str] = []
         self._seen = self._stamp()
-        self._stop = threading.Event()
         self._changed = threading.Condition()
-        self._thread: threading.Thread | None = None
 
     def _stamp(self):
         try:
@@ -318,36 +319,16 @@ class CertificateFileWatcher:
             self._changed.notify_all()
         return True
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.poll):
-            try:
-                self.check_now()
-            except Exception as exc:  # noqa: BLE001 - recorded on the server, never lost
-                self.server._record_error("certificate file watcher", f"{type(exc).__name__}: {exc}", "")
+    def tick(self) -> None:
+        try:
+            self.check_now()
+        except Exception as exc:  # noqa: BLE001 - recorded on the server, never lost
+            self.server._record_error("certificate file watcher", f"{type(exc).__name__}: {exc}", "")
 
     def wait_for_reload(self, count: int = 1, timeout: float = 5.0) -> bool:
         """Wait until ``reloads`` reaches ``count``; True when it did."""
         with self._changed:
             return self._changed.wait_for(lambda: self.reloads >= count, timeout=timeout)
-
-    def start(self) -> "CertificateFileWatcher":
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, daemon=True, name="lab-cert-watcher")
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
-
-    def __enter__(self) -> "CertificateFileWatcher":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def replace_files(identity: IssuedCertificate, stem: str | os.PathLike) -> tuple[Path, Path]:
