@@ -48,7 +48,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .errors import LabError, ServerError
 from .pki import CertificateAuthority, IssuedCertificate
-from .revocation import Revocations, ocsp_urls, reason_name
+from .revocation import FailurePolicy, Revocations, ocsp_urls, reason_name
 
 OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
@@ -425,7 +425,7 @@ def _signature_ok(public_key, signature: bytes, data: bytes, algorithm) -> bool:
 
 
 # ------------------------------------------------------------------- checker
-class OCSPChecker:
+class OCSPChecker(FailurePolicy):
     """A revocation hook for :class:`lab.auth.CertificateAuth` that asks an OCSP responder.
 
     ``checker(cert, chain)`` returns None when the responder says "good", else
@@ -492,9 +492,3 @@ class OCSPChecker:
             return f"certificate revoked ({result.reason}) according to OCSP"
         return self._unavailable("the OCSP responder does not know this certificate (unknown)")
 
-    def _unavailable(self, why: str) -> str | None:
-        if self.hard_fail:
-            self.last_note = f"hard-fail: {why}"
-            return f"revocation status unknown: {why}"
-        self.last_note = f"soft-fail: {why}; let through"
-        return None

@@ -350,7 +350,26 @@ def _require_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certifi
 
 
 # ----------------------------------------------------------------- the checker
-class CRLChecker:
+class FailurePolicy:
+    """Hard-fail or soft-fail when revocation status cannot be known (shared by CRL and OCSP checkers).
+
+    Hard-fail refuses the certificate; soft-fail lets it through and notes why,
+    which is what most browsers do and why an attacker who can block the
+    responder wins. ``last_note`` says what the last check decided.
+    """
+
+    hard_fail: bool
+    last_note: str
+
+    def _unavailable(self, why: str) -> str | None:
+        if self.hard_fail:
+            self.last_note = f"hard-fail: {why}"
+            return f"revocation status unknown: {why}"
+        self.last_note = f"soft-fail: {why}; let through"
+        return None
+
+
+class CRLChecker(FailurePolicy):
     """A revocation hook for :class:`lab.auth.CertificateAuth`: is ``cert`` on its CA's CRL?
 
     ``source`` is a CRL file, an ``http://`` URL (a CRL Distribution Point), a
@@ -422,9 +441,3 @@ class CRLChecker:
         self.last_note = "not on the CRL"
         return None
 
-    def _unavailable(self, why: str) -> str | None:
-        if self.hard_fail:
-            self.last_note = f"hard-fail: {why}"
-            return f"revocation status unknown: {why}"
-        self.last_note = f"soft-fail: {why}; let through"
-        return None
