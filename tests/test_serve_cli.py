@@ -199,3 +199,14 @@ def test_serve_help_exits_0_and_lists_the_modes(run_lab):
     assert result.rc == 0
     assert "--mode {require,optional,none}" in result.stdout
     assert "--certs" in result.stdout and "--port" in result.stdout
+
+
+def test_serve_logs_each_authorization_decision_as_one_line(serve, certs):
+    port = free_port()
+    s = serve("--certs", certs, "--port", port, "--allow-subject", "MyTrustedClient")
+    proc = run_curl("--cert", certs / "client.crt", "--key", certs / "client.key", "--cacert",
+                    certs / "rootCA.pem", f"https://localhost:{port}/api/secure")
+    assert proc.stdout == HELLO
+    line = s.wait_for(s.stderr, lambda line: line.startswith("authorization "))
+    assert line == ("authorization allowed GET /api/secure for CN=MyTrustedClient,O=mTLS Lab "
+                    "[allow_subjects(MyTrustedClient)]")

@@ -7,6 +7,7 @@ until Ctrl-C. Missing certificates and a taken port are reported in one line.
 
 from __future__ import annotations
 
+import logging
 import shlex
 import signal
 import sys
@@ -85,9 +86,20 @@ def _crl(args) -> Path | None:
     return args.crl
 
 
+def show_decisions() -> None:
+    """Print lab.auth's one-line authentication/authorization decisions on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    auth_log = logging.getLogger("lab.auth")
+    auth_log.addHandler(handler)
+    auth_log.setLevel(logging.INFO)
+    auth_log.propagate = False
+
+
 def run(args) -> int:
     directory = args.certs or certs_dir()
     course = load_course(directory)
+    show_decisions()
     if getattr(args, "behind_nginx", False):
         from ._serve_nginx import run_behind_nginx
 
