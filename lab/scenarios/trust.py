@@ -151,7 +151,7 @@ def verify_false_impostor() -> ScenarioResult:
         careless.trust_env = False
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")          # urllib3's InsecureRequestWarning: the only warning given
-            # verify=False: the ONE place in the lab it appears, to show the damage.
+            # verify=False, only ever in a break-it demonstration (here and notebook 03), to show the damage.
             fooled = observe.observe(s, lambda: careless.post(s.url + "/api/transfer", json=body,
                                                              headers=secret, verify=False, timeout=10))
         careful = observe.observe(s, lambda: session(pki.alice, trust=pki.root).post(
