@@ -9,14 +9,13 @@ for this run by the course CA) and believes the header only from it.
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 
 from ..forwarding import CertificateForwarding
 from ..paths import show
 from ..proxy import NginxProxy, loopback_alias_available, parse_log
 from ..server import MTLSServer
+from ._foreground import until_stopped
 
 #: serve's --mode, spelled as nginx's ssl_verify_client.
 VERIFY_CLIENT = {"require": "on", "optional": "optional", "none": "off"}
@@ -40,32 +39,29 @@ def run_behind_nginx(args, directory, course, build_app) -> int:
     except BaseException:
         app.stop()
         raise
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     d = show(directory)
-    try:
-        print(f"nginx {proxy.url} terminates mTLS (ssl_verify_client {VERIFY_CLIENT[args.mode]})")
-        print(f"app   {app.url} behind it: accepts only nginx's certificate ({PROXY_NAME}) and "
-              f"believes X-SSL-Client-Cert only from it")
-        print(f"try:  {proxy.curl_command(cert=f'{d}/client.crt', key=f'{d}/client.key', cacert=f'{d}/rootCA.pem')}")
-        print("Ctrl-C to stop both", flush=True)
-        seen, reported = 0, 0
-        while not stop.wait(0.5):
-            lines = parse_log(proxy.error_log())
-            for line in lines[seen:]:
-                if line.level == "info" and "certificate" in line.message:
-                    print(f"nginx refused a client: {line.message}", file=sys.stderr, flush=True)
-            seen = len(lines)
-            for err in app.errors[reported:]:
-                print(f"app error: {err}", file=sys.stderr, flush=True)
-            reported = len(app.errors)
-            if not proxy.running:
-                print("nginx exited unexpectedly:\n" + proxy.error_log()[-2000:], file=sys.stderr, flush=True)
-                return 1
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        proxy.stop()
-        app.stop()
-        print("stopped", flush=True)
+    with until_stopped() as stop:
+        try:
+            print(f"nginx {proxy.url} terminates mTLS (ssl_verify_client {VERIFY_CLIENT[args.mode]})")
+            print(f"app   {app.url} behind it: accepts only nginx's certificate ({PROXY_NAME}) and "
+                  f"believes X-SSL-Client-Cert only from it")
+            print(f"try:  {proxy.curl_command(cert=f'{d}/client.crt', key=f'{d}/client.key', cacert=f'{d}/rootCA.pem')}")
+            print("Ctrl-C to stop both", flush=True)
+            seen, reported = 0, 0
+            while not stop.wait(0.5):
+                lines = parse_log(proxy.error_log())
+                for line in lines[seen:]:
+                    if line.level == "info" and "certificate" in line.message:
+                        print(f"nginx refused a client: {line.message}", file=sys.stderr, flush=True)
+                seen = len(lines)
+                for err in app.errors[reported:]:
+                    print(f"app error: {err}", file=sys.stderr, flush=True)
+                reported = len(app.errors)
+                if not proxy.running:
+                    print("nginx exited unexpectedly:\n" + proxy.error_log()[-2000:], file=sys.stderr, flush=True)
+                    return 1
+        finally:
+            proxy.stop()
+            app.stop()
+            print("stopped", flush=True)
     return 0

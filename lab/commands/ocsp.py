@@ -9,15 +9,14 @@ the answers are signed, so they need no TLS. Also serves the CRL at ``/crl``.
 from __future__ import annotations
 
 import shlex
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from .. import coursepki
 from ..ocsp import OCSPResponder, delegated_signer
 from ..paths import certs_dir, show
 from ..revocation import Revocations
+from ._foreground import until_stopped
 from .pki_revoke import CRL_FILE
 
 
@@ -45,29 +44,26 @@ def run(args) -> int:
     ca = coursepki.load_ca(directory)
     record = Revocations.load(ca, directory / CRL_FILE)
     responder = OCSPResponder(record, delegated_signer(ca), host=args.host, port=args.port).start()
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        print(f"OCSP responder for {ca.cert.subject.rfc4514_string()} on {responder.url} "
-              f"({len(record)} revoked, from {show(directory / CRL_FILE)})")
-        print(f"CRL distribution point: {responder.crl_url}")
-        print(f"try:  {openssl_command(responder.url, directory)}")
-        print("Ctrl-C to stop", flush=True)
-        reported = 0
-        while True:
-            stopping = stop.wait(0.5)
-            for answer in responder.answers[reported:]:
-                serial = f"{answer.serial:x}" if answer.serial is not None else "-"
-                print(f"answered serial {serial}: {answer.status}", flush=True)
-            reported += len(responder.answers[reported:])
-            for err in responder.errors:
-                print(f"responder error: {err.splitlines()[0]}", file=sys.stderr, flush=True)
-            responder.errors.clear()
-            if stopping:
-                break
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        responder.stop()
-        print("stopped", flush=True)
+    with until_stopped() as stop:
+        try:
+            print(f"OCSP responder for {ca.cert.subject.rfc4514_string()} on {responder.url} "
+                  f"({len(record)} revoked, from {show(directory / CRL_FILE)})")
+            print(f"CRL distribution point: {responder.crl_url}")
+            print(f"try:  {openssl_command(responder.url, directory)}")
+            print("Ctrl-C to stop", flush=True)
+            reported = 0
+            while True:
+                stopping = stop.wait(0.5)
+                for answer in responder.answers[reported:]:
+                    serial = f"{answer.serial:x}" if answer.serial is not None else "-"
+                    print(f"answered serial {serial}: {answer.status}", flush=True)
+                reported += len(responder.answers[reported:])
+                for err in responder.errors:
+                    print(f"responder error: {err.splitlines()[0]}", file=sys.stderr, flush=True)
+                responder.errors.clear()
+                if stopping:
+                    break
+        finally:
+            responder.stop()
+            print("stopped", flush=True)
     return 0

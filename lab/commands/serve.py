@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import logging
 import shlex
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from .. import coursepki
@@ -19,6 +17,7 @@ from ..demo import create_app
 from ..errors import MissingFileError
 from ..paths import certs_dir, show
 from ..server import MTLSServer
+from ._foreground import until_stopped
 
 
 def register(subparsers) -> None:
@@ -112,22 +111,17 @@ def run(args) -> int:
                         host=args.host, port=args.port, min_version=args.min_tls, crl=_crl(args),
                         on_handshake_failure=log_failure, raise_errors=False)
     server.start()
-    stop = threading.Event()
-    # SIGINT is handled explicitly (not as KeyboardInterrupt): a shell that starts us
-    # in the background ignores SIGINT, and then Python would never see Ctrl-C.
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        print(f"mTLS demo API on {server.url} (client certificate: {args.mode})")
-        print(f"try:  {curl_command(server.url, directory)}")
-        print("Ctrl-C to stop", flush=True)
-        reported = 0
-        while not stop.wait(0.5):
-            for err in server.errors[reported:]:
-                print(f"server error: {err}", file=sys.stderr, flush=True)
-            reported = len(server.errors)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        server.stop()
-        print("stopped", flush=True)
+    with until_stopped() as stop:
+        try:
+            print(f"mTLS demo API on {server.url} (client certificate: {args.mode})")
+            print(f"try:  {curl_command(server.url, directory)}")
+            print("Ctrl-C to stop", flush=True)
+            reported = 0
+            while not stop.wait(0.5):
+                for err in server.errors[reported:]:
+                    print(f"server error: {err}", file=sys.stderr, flush=True)
+                reported = len(server.errors)
+        finally:
+            server.stop()
+            print("stopped", flush=True)
     return 0
