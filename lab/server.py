@@ -22,11 +22,16 @@ What the lab adds on top:
 * **Hot swap.** :meth:`MTLSServer.set_certificate` replaces the server certificate
   for new connections without a restart (used by the rotation notebook).
 
-The handshake runs in a worker thread, not in cheroot's accept loop (where its
-built-in adapter runs it): a client that connects and then stalls holds one of
-the ``threads`` workers for ``handshake_timeout`` (2 s), and never blocks other
-new connections. Eight stalled clients at once still exhaust the pool for those
-two seconds; a production server terminates TLS in nginx or an async server.
+New connections are accepted by the server's own acceptor threads
+(:class:`_Acceptors`), and the thread that accepts a connection also completes
+its TLS handshake and serves its requests: no thread hand-off stands between a
+client's connect and its handshake. A client that connects and then stalls
+holds one of the ``threads`` acceptors for ``handshake_timeout`` (2 s), and
+never blocks other new connections. Eight stalled clients at once still hold all
+of them for those two seconds; a production server terminates TLS in nginx or an
+async server. Connections kept alive between requests wait in cheroot's
+selector and are served by its worker pool. Responses leave in one TLS record
+when they fit (:class:`_OneWriteRequest`), through :mod:`lab.socketfile`.
 """
 
 from __future__ import annotations
@@ -48,11 +53,11 @@ import weakref
 from dataclasses import dataclass
 from typing import Callable
 
-from cheroot import wsgi
-from cheroot.server import HTTPConnection
+from cheroot import connections, wsgi
+from cheroot.server import HTTPConnection, HTTPRequest
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
-from . import tlsconfig
+from . import socketfile, tlsconfig
 from .errors import PortInUseError, ServerError
 
 log = logging.getLogger("lab.server")
@@ -134,13 +139,14 @@ class _RecordingSSLAdapter(BuiltinSSLAdapter):
         self.owner = owner
 
     def wrap(self, sock):
-        # Only wrap here, in cheroot's accept loop; the handshake itself runs in a
-        # worker thread (_HandshakingConnection), so a client that connects and
-        # stalls holds one worker for handshake_timeout instead of blocking every
-        # new connection, and the hand-off to the worker overlaps the client's
-        # first flight instead of adding to each connection's latency.
+        # Only wrap here; the handshake runs in _HandshakingConnection.communicate,
+        # under handshake_timeout, where a refusal is recorded with its reason.
         tls = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return tls, {}
+
+    def makefile(self, sock, mode="r", bufsize=-1):
+        # cheroot's files are built on _pyio; see lab.socketfile for why these are not
+        return socketfile.makefile(sock, mode, bufsize)
 
     def get_environ(self, sock):
         """cheroot's mod_ssl-style variables, without the per-connection session copy.
@@ -149,7 +155,7 @@ class _RecordingSSLAdapter(BuiltinSSLAdapter):
         and on the server side CPython builds a fresh session object (peer
         certificate included) to answer it; it also scans every cipher of the
         context for SSL_CIPHER_ALGKEYSIZE. Measured here, that was 0.35-0.75 ms
-        of CPU per connection, in the accept loop, before any request is served:
+        of CPU per connection, before any request is served:
         the largest avoidable part of the gap between this server and a raw ssl
         socket (``python -m lab bench``). This version gives the same variables
         except SSL_SESSION_ID (nothing in the lab reads it) in about a fifth of
@@ -196,6 +202,28 @@ def _peer(sock) -> str:
         return "unknown peer"
 
 
+class _OneWriteRequest(HTTPRequest):
+    """cheroot's request, sending the response head in the same TLS record as the body.
+
+    cheroot writes the head as soon as the application's first body chunk is
+    ready, then the chunk: two TLS records, two system calls, and a client that
+    wakes up for a head it cannot use yet. Holding the head until the next write
+    (or the end of the response, for an empty body) sends a small response in one
+    record. Streaming responses still stream: only the head waits, and only for
+    the first chunk.
+    """
+
+    def send_headers(self):
+        self.conn.wfile.hold_next()
+        super().send_headers()
+
+    def respond(self):
+        try:
+            super().respond()
+        finally:
+            self.conn.wfile.release()
+
+
 class _HandshakingConnection(HTTPConnection):
     """cheroot's connection: completes the TLS handshake in the worker, then serves requests.
 
@@ -208,6 +236,7 @@ class _HandshakingConnection(HTTPConnection):
     """
 
     KEEPALIVE_LINGER = 0.002  # seconds; an idle connection holds its worker this long at most
+    RequestHandlerClass = _OneWriteRequest
     _handshake_done = False
 
     def communicate(self):
@@ -254,6 +283,23 @@ def _answer_plain_http(sock, linger: float = 1.0) -> None:
                 break
 
 
+class _IdleConnections(connections.ConnectionManager):
+    """cheroot's manager of idle keep-alive connections, without the listening socket.
+
+    New connections are taken by :class:`MTLSServer`'s acceptor threads, not by
+    this selector loop; it only watches connections waiting for their next
+    request, and hands them to cheroot's worker pool when one arrives.
+    """
+
+    def __init__(self, server):
+        super().__init__(server)
+        self._selector.unregister(server.socket.fileno())
+
+    @property
+    def _num_connections(self):
+        return len(self._selector)  # cheroot subtracts one for the listening socket
+
+
 class _LabWSGIServer(wsgi.Server):
     """Routes cheroot's stderr chatter into the owner's record or the logger."""
 
@@ -263,6 +309,13 @@ class _LabWSGIServer(wsgi.Server):
     # `with MTLSServer(...)` cell and test paid half a second. 0.05 s makes stop()
     # take ~50 ms at the cost of 20 idle wake-ups a second per running server.
     expiration_interval = 0.05
+
+    def prepare(self):
+        super().prepare()
+        cheroots_own, self._connections = self._connections, _IdleConnections(self)
+        cheroots_own._selector.close()
+        # The acceptor waiting in accept() wakes this often to notice stop().
+        self.socket.settimeout(self.expiration_interval)
 
     def error_log(self, msg="", level=20, traceback=False):
         if traceback or level >= logging.ERROR:
@@ -281,6 +334,87 @@ class _LabWSGIServer(wsgi.Server):
                 self._connections.run(self.expiration_interval)
             except Exception:  # noqa: BLE001 - recorded and surfaced, never lost
                 self.error_log("error in the server loop", level=logging.ERROR, traceback=True)
+
+
+class _Acceptors:
+    """Threads that accept new connections and serve them, each its own (leader/followers).
+
+    Why not cheroot's way: cheroot's selector thread accepts a connection and
+    queues it for a worker thread, so every new connection waits for one thread
+    hand-off (a wake-up, and the GIL changing hands) before its handshake can
+    start. Measured with ``lab.bench``: about 0.2-0.3 ms on each new
+    connection's critical path, the largest single part of the gap between the
+    lab server and a raw ``ssl`` server. Here one thread at a time (the leader,
+    holding the accept lock) waits in ``accept()``; when a client connects it
+    hands the lock to the next thread and handshakes and serves that connection
+    itself. Only one thread ever waits in ``accept()``, so a new connection wakes
+    one thread, not all of them. A connection still open after its requests
+    (keep-alive) goes to cheroot's selector and worker pool, as before.
+    """
+
+    def __init__(self, server: _LabWSGIServer, count: int):
+        self.server = server
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, daemon=True,
+                                          name=f"lab-server-{server.owner.id}-accept-{i}")
+                         for i in range(max(1, count))]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def join(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _run(self) -> None:
+        server = self.server
+        while server.ready:
+            try:
+                accepted = self._accept()
+                if accepted is not None:
+                    self._serve(*accepted)
+            except Exception:  # noqa: BLE001 - recorded and surfaced, never lost
+                server.error_log("error in an acceptor thread", level=logging.ERROR, traceback=True)
+
+    def _accept(self):
+        server = self.server
+        with self._lock:
+            while server.ready:
+                try:
+                    return server.socket.accept()
+                except socket.timeout:
+                    continue
+                except (OSError, AttributeError):  # closed (or set to None) by stop()
+                    return None
+        return None
+
+    def _serve(self, sock, addr) -> None:
+        """What cheroot's accept loop and worker do for a new connection, in one thread."""
+        server = self.server
+        if not server.ready:  # stop() touches the socket to wake accept(); that is not a client
+            sock.close()
+            return
+        try:
+            sock.settimeout(server.timeout)
+            tls, ssl_env = server.ssl_adapter.wrap(sock)
+        except OSError:
+            sock.close()
+            return
+        conn = server.ConnectionClass(server, tls, server.ssl_adapter.makefile)
+        conn.remote_addr, conn.remote_port = addr[0], addr[1]
+        conn.ssl_env = ssl_env
+        keep_open = False
+        try:
+            keep_open = conn.communicate()
+        except ConnectionError:
+            pass  # the client went away; cheroot's worker drops these quietly too
+        finally:
+            if keep_open:
+                server.put_conn(conn)  # closes it instead when the server is stopping
+            else:
+                conn.close()
 
 
 # ------------------------------------------------------------------- server
@@ -322,6 +456,7 @@ class MTLSServer:
         self._lock = threading.Condition()
         self._server: _LabWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._acceptors: _Acceptors | None = None
         self._port: int | None = None
         _watch_flask_errors(app, self)
 
@@ -353,6 +488,8 @@ class MTLSServer:
         self._server = server
         self._thread = threading.Thread(target=server.serve, daemon=True, name=f"lab-server-{self.id}")
         self._thread.start()
+        self._acceptors = _Acceptors(server, self.threads)
+        self._acceptors.start()
         _RUNNING.add(self)
         return self
 
@@ -369,6 +506,9 @@ class MTLSServer:
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
+        if self._acceptors is not None:
+            self._acceptors.join(timeout=2)
+            self._acceptors = None
 
     def __enter__(self) -> "MTLSServer":
         return self.start()
@@ -410,7 +550,7 @@ class MTLSServer:
 
     # ------------------------------------------------------------ record
     def _complete_handshake(self, conn) -> bool:
-        """Run the TLS handshake of a new connection (in a worker thread); record a refusal."""
+        """Run the TLS handshake of a new connection (in its acceptor thread); record a refusal."""
         sock = conn.socket
         peer = _peer(sock)
         sock.settimeout(self.handshake_timeout)

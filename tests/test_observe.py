@@ -49,6 +49,19 @@ def captured(call) -> BaseException:
     return info.value
 
 
+def refused_by(server, call) -> BaseException:
+    """The exception of a call the shared server refuses, once the server has recorded it.
+
+    The client can see its error before the server thread appends the refusal to
+    its record; without the wait, the refusal would land in the next test's
+    record (where an `observe` of a success would report it).
+    """
+    n = len(server.handshake_failures)
+    exc = captured(call)
+    assert server.wait_for_handshake_failure(after=n) is not None
+    return exc
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -113,14 +126,14 @@ def test_client_view_of_a_refused_client_certificate_is_stable_across_the_tls13_
     seen = set()
     for _ in range(10):
         with client.session(None, trust=root_ca) as anonymous:
-            seen.add(client_view(captured(lambda: anonymous.get(server.url + "/healthz", timeout=5))))
+            seen.add(client_view(refused_by(server, lambda: anonymous.get(server.url + "/healthz", timeout=5))))
     assert seen == {CLOSED_BY_SERVER}
 
 
 def test_client_view_of_a_refusal_under_tls12_is_the_same_sentence(server, root_ca):
     """Under TLS 1.2 the alert arrives inside the handshake; the sentence does not change."""
     anonymous = client.session(None, trust=root_ca, max_version="1.2")
-    assert client_view(captured(lambda: anonymous.get(server.url + "/healthz", timeout=5))) == CLOSED_BY_SERVER
+    assert client_view(refused_by(server, lambda: anonymous.get(server.url + "/healthz", timeout=5))) == CLOSED_BY_SERVER
 
 
 def test_client_view_of_a_hostname_mismatch(app, intermediate_ca, client_identity, root_ca):
@@ -130,7 +143,7 @@ def test_client_view_of_a_hostname_mismatch(app, intermediate_ca, client_identit
 
 
 def test_innermost_digs_through_requests_wrappers_to_the_ssl_error(server, root_ca):
-    exc = captured(lambda: client.session(None, trust=root_ca, max_version="1.2").get(server.url + "/", timeout=5))
+    exc = refused_by(server, lambda: client.session(None, trust=root_ca, max_version="1.2").get(server.url + "/", timeout=5))
     assert isinstance(exc, requests.exceptions.ConnectionError)
     assert isinstance(innermost(exc), OSError)  # ssl.SSLError and ConnectionResetError are both OSErrors
     assert not isinstance(innermost(exc), requests.exceptions.RequestException)

@@ -538,3 +538,147 @@ def test_eight_concurrent_clients_times_one_hundred_requests_all_answered_correc
         results = list(pool.map(run, names))
     assert [(name, wrong[:3], errors[:3]) for name, wrong, errors in results if wrong or errors] == []
     assert s.errors == [] and s.handshake_failures == []
+
+
+# ------------------------------------------------- request and response bodies
+@pytest.fixture(scope="module")
+def body_app():
+    """Views that exercise what lab.socketfile reads and writes inside the server."""
+    import flask
+
+    app = Flask("bodies")
+    release_second_chunk = threading.Event()
+    app.config["release_second_chunk"] = release_second_chunk
+
+    @app.post("/echo")
+    def echo():
+        data = flask.request.get_data()
+        return f"{len(data)} bytes, sha starts {__import__('hashlib').sha256(data).hexdigest()[:12]}"
+
+    @app.get("/stream")
+    def stream():
+        def chunks():
+            yield "first chunk\n"
+            release_second_chunk.wait(5)
+            yield "second chunk\n"
+        return flask.Response(chunks(), mimetype="text/plain")
+
+    @app.get("/empty")
+    def empty():
+        return "", 204
+
+    @app.get("/hello")
+    def hello():
+        return "hello"
+
+    return app
+
+
+def tls_connection(port, client_identity, root_ca):
+    ctx = tlsconfig.client_context(client_identity, root_ca)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    return ctx.wrap_socket(raw, server_hostname="localhost")
+
+
+def read_until(tls, marker: bytes) -> bytes:
+    data = b""
+    while marker not in data:
+        chunk = tls.recv(65536)
+        assert chunk, f"connection closed before {marker!r}; got {data!r}"
+        data += chunk
+    return data
+
+
+def test_a_small_response_arrives_in_one_tls_record_head_and_body_together(
+        serve, client_identity, root_ca):
+    s = serve()
+    with tls_connection(s.port, client_identity, root_ca) as tls:
+        tls.sendall(b"GET /api/secure HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        first_record = tls.recv(65536)  # SSL_read returns the data of one record at most
+    head, _, body = first_record.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK") and body == ALICE.encode()
+
+
+def test_request_bodies_are_read_whole_and_the_connection_stays_usable(serve, body_app, alice):
+    s = serve(body_app)
+    payload = os.urandom(200_000)  # many TLS records
+    expected = f"200000 bytes, sha starts {__import__('hashlib').sha256(payload).hexdigest()[:12]}"
+    for _ in range(3):
+        r = alice.post(s.url + "/echo", data=payload, timeout=10)
+        assert (r.status_code, r.text) == (200, expected)
+    assert s.handshakes == 1 and s.errors == []
+
+
+def test_a_chunked_request_body_is_read_whole(serve, body_app, alice):
+    s = serve(body_app)
+    r = alice.post(s.url + "/echo", data=iter([b"a" * 1000, b"b" * 50_000, b"c"]), timeout=10)
+    assert r.request.headers.get("Transfer-Encoding") == "chunked"
+    assert r.text.startswith("51001 bytes")
+
+
+def test_expect_100_continue_gets_its_interim_answer_before_the_body(serve, body_app, client_identity, root_ca):
+    s = serve(body_app)
+    with tls_connection(s.port, client_identity, root_ca) as tls:
+        tls.sendall(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
+                    b"Expect: 100-continue\r\nConnection: close\r\n\r\n")
+        assert read_until(tls, b"\r\n\r\n").startswith(b"HTTP/1.1 100 Continue")
+        tls.sendall(b"hello")
+        answer = read_until(tls, b"bytes")
+    assert answer.startswith(b"HTTP/1.1 200 OK") and b"5 bytes" in answer
+
+
+def test_a_streamed_response_sends_its_first_chunk_before_the_view_finishes(
+        serve, body_app, client_identity, root_ca):
+    s = serve(body_app)
+    release = body_app.config["release_second_chunk"]
+    release.clear()
+    with tls_connection(s.port, client_identity, root_ca) as tls:
+        tls.sendall(b"GET /stream HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        first = read_until(tls, b"first chunk")
+        assert b"second chunk" not in first and b"Transfer-Encoding: chunked" in first
+        release.set()  # only now can the view produce its second chunk
+        rest = read_until(tls, b"0\r\n\r\n")
+    assert b"second chunk" in rest
+
+
+def test_a_response_without_body_still_sends_its_head(serve, body_app, alice):
+    s = serve(body_app)
+    r = alice.get(s.url + "/empty", timeout=5)
+    assert (r.status_code, r.content) == (204, b"")
+    head = alice.head(s.url + "/hello", timeout=5)
+    assert (head.status_code, head.headers["Content-Length"], head.content) == (200, "5", b"")
+    assert alice.get(s.url + "/hello", timeout=5).text == "hello"  # the connection is still in step
+    assert s.handshakes == 1
+
+
+# ------------------------------------------------------------------ acceptors
+@pytest.fixture(scope="module")
+def thread_app():
+    app = Flask("threads")
+
+    @app.get("/thread")
+    def thread_name():
+        return threading.current_thread().name
+
+    return app
+
+
+def test_a_new_connection_is_handshaken_and_served_by_the_thread_that_accepted_it(
+        serve, thread_app, client_identity, root_ca):
+    s = serve(thread_app)
+    with client.session(client_identity, trust=root_ca) as session:
+        first = session.get(s.url + "/thread", timeout=5).text
+        time.sleep(0.2)  # idle longer than the keep-alive linger: back to cheroot's selector
+        later = session.get(s.url + "/thread", timeout=5).text
+    assert first.startswith(f"lab-server-{s.id}-accept-"), first
+    assert not later.startswith(f"lab-server-{s.id}-accept-"), later  # a cheroot pool worker
+    assert s.handshakes == 1 and s.errors == []
+
+
+def test_stop_ends_every_acceptor_thread(app, server_identity, root_ca, alice):
+    s = MTLSServer(app, server_identity, trust=root_ca, threads=3).start()
+    alice.get(s.url + "/healthz", timeout=5).raise_for_status()
+    prefix = f"lab-server-{s.id}-accept-"
+    assert len([t for t in threading.enumerate() if t.name.startswith(prefix)]) == 3
+    s.stop()
+    assert [t.name for t in threading.enumerate() if t.name.startswith(prefix)] == []
