@@ -39,10 +39,47 @@ def test_a_tiny_run_records_no_errors(result):
     assert result.errors == []
 
 
-def test_every_figure_is_a_positive_rate_from_each_round(result):
+def test_every_figure_is_the_rate_of_its_median_operation(result):
     for fig in result.figures.values():
-        assert len(fig.rounds) == PLAN.rounds, fig.key
-        assert fig.rps > 0 and fig.rps == max(fig.rounds), fig.key
+        assert len(fig.rounds) == PLAN.rounds and all(r > 0 for r in fig.rounds), fig.key
+        assert 0 < fig.p10_ms <= fig.median_ms <= fig.p90_ms, fig.key
+        assert fig.rps == pytest.approx(1000 / fig.median_ms), fig.key
+
+
+def test_batches_split_operations_into_turns_as_evenly_as_possible():
+    assert bench._batches(20, 3) == [6, 7, 7]
+    assert bench._batches(150, 20) == [7, 8] * 10
+    assert bench._batches(4, 4) == [1, 1, 1, 1]
+
+
+def test_quantile_interpolates_between_sorted_values():
+    assert bench._quantile([1.0, 2.0, 3.0, 10.0], 0.5) == 2.5
+    assert bench._quantile([5.0], 0.9) == 5.0
+    assert bench._quantile([0.0, 10.0], 0.1) == pytest.approx(1.0)
+
+
+def test_measure_interleaves_the_specs_turn_by_turn_in_a_shuffled_reproducible_order():
+    """The schedule itself (which operation runs when), with operations that only log their call."""
+    def schedule(seed):
+        calls = []
+        figures = [bench.Figure(k, k, "g") for k in "abc"]
+        specs = [bench._Spec(figures[0], lambda: calls.append("a"), 2),
+                 bench._Spec(figures[1], lambda: calls.append("b"), 6),
+                 bench._Spec(figures[2], lambda: calls.append("c"), 4)]
+        bench._measure(specs, 3, lambda message: None, "schedule", seed=seed)
+        return calls, figures
+
+    calls, (a, b, c) = schedule(seed=0)
+    assert calls[:3] == ["a", "b", "c"]  # the warm-up, one each
+    turns = [calls[i:i + 6] for i in range(3, len(calls), 6)]  # 2 turns a round: a once, b 3x, c twice
+    assert len(turns) == 6
+    for turn in turns:
+        assert sorted(turn) == ["a", "b", "b", "b", "c", "c"]
+        assert "".join(turn) in {"a" "bbb" "cc", "a" "cc" "bbb", "bbb" "a" "cc", "bbb" "cc" "a",
+                                 "cc" "a" "bbb", "cc" "bbb" "a"}  # each spec's share runs back to back
+    assert len({"".join(turn) for turn in turns}) > 1  # the order changes from turn to turn
+    assert schedule(seed=0)[0] == calls  # reproducible for a seed
+    assert (a.requests, b.requests, c.requests, len(a.rounds)) == (6, 18, 12, 3)
 
 
 def test_new_connection_figures_open_one_connection_per_request(result):
