@@ -133,7 +133,9 @@ class _RecordingSSLAdapter(BuiltinSSLAdapter):
         self.ciphers = None
         self.private_key_password = None
         self._server_env = {}
-        self._cached_env: dict[bytes, dict] = {}
+        self._cached_env: dict[tuple, dict] = {}
+        # the server asks for a certificate unless mode="none"; hot swaps keep the mode
+        self._asks_for_certificate = context.verify_mode != ssl.CERT_NONE
         self._cache_lock = threading.Lock()
         self.context = context
         self.owner = owner
@@ -161,7 +163,25 @@ class _RecordingSSLAdapter(BuiltinSSLAdapter):
         except SSL_SESSION_ID (nothing in the lab reads it) in about a fifth of
         the time. ALGKEYSIZE equals USEKEYSIZE for every cipher OpenSSL 3 offers.
         """
-        name, protocol, bits = sock.cipher()
+        cipher = sock.cipher()
+        der = sock.getpeercert(binary_form=True) if self._asks_for_certificate else None
+        env = self._cached_env.get((cipher, der))
+        if env is None:
+            env = self._make_environ(cipher, der, sock)
+            with self._cache_lock:  # handshakes run in parallel threads
+                if len(self._cached_env) >= 256:
+                    self._cached_env.pop(next(iter(self._cached_env)))
+                self._cached_env[(cipher, der)] = env
+        return dict(env)
+
+    def _make_environ(self, cipher, der, sock) -> dict:
+        """The variables for one cipher and one client certificate, computed once for both.
+
+        Clients reconnect with the same certificate and get the same cipher, and
+        cheroot's mod_ssl-style expansion of a certificate parses both validity
+        dates with strptime; so the result is cached by (cipher, certificate bytes).
+        """
+        name, protocol, bits = cipher
         env = {
             "wsgi.url_scheme": "https", "HTTPS": "on",
             "SSL_PROTOCOL": protocol, "SSL_CIPHER": name, "SSL_CIPHER_EXPORT": "",
@@ -169,29 +189,12 @@ class _RecordingSSLAdapter(BuiltinSSLAdapter):
             "SSL_VERSION_INTERFACE": f"{wsgi.Server.version} Python/{sys.version}",
             "SSL_VERSION_LIBRARY": ssl.OPENSSL_VERSION, "SSL_CLIENT_VERIFY": "NONE",
         }
-        der = sock.getpeercert(binary_form=True) if self.context.verify_mode != ssl.CERT_NONE else None
         if der:  # the builtin ssl module has verified it, or the handshake would have failed
             env["SSL_CLIENT_VERIFY"] = "SUCCESS"
-            env.update(self._client_cert_env(der, sock))
+            env.update(self._make_env_cert_dict("SSL_CLIENT", sock.getpeercert()))
+            env["SSL_CLIENT_CERT"] = ssl.DER_cert_to_PEM_cert(der).strip()
         env.update(self._server_env)
         return env
-
-    def _client_cert_env(self, der: bytes, sock) -> dict:
-        """The SSL_CLIENT_* variables of a certificate, computed once per distinct certificate.
-
-        cheroot's mod_ssl-style expansion parses both validity dates with strptime
-        (about 70 us); clients reconnect with the same certificate, so the result
-        is cached by the certificate's bytes.
-        """
-        cached = self._cached_env.get(der)
-        if cached is None:
-            cached = self._make_env_cert_dict("SSL_CLIENT", sock.getpeercert())
-            cached["SSL_CLIENT_CERT"] = ssl.DER_cert_to_PEM_cert(der).strip()
-            with self._cache_lock:  # workers handshake in parallel
-                if len(self._cached_env) >= 256:
-                    self._cached_env.pop(next(iter(self._cached_env)))
-                self._cached_env[der] = cached
-        return cached
 
 
 def _peer(sock) -> str:
@@ -238,6 +241,17 @@ class _HandshakingConnection(HTTPConnection):
     KEEPALIVE_LINGER = 0.002  # seconds; an idle connection holds its worker this long at most
     RequestHandlerClass = _OneWriteRequest
     _handshake_done = False
+
+    def __init__(self, server, sock, makefile=socketfile.makefile):
+        # cheroot's __init__ does the same, and also wraps two peer-credential
+        # methods in per-connection lru_caches; those serve UNIX sockets only and
+        # cost about 10 us on every new connection, before its handshake can start.
+        self.server = server
+        self.socket = sock
+        self.rfile = makefile(sock, "rb", self.rbufsize)
+        self.wfile = makefile(sock, "wb", self.wbufsize)
+        self.requests_seen = 0
+        self.peercreds_enabled = self.peercreds_resolve_enabled = False
 
     def communicate(self):
         if not self._handshake_done:
@@ -396,8 +410,7 @@ class _Acceptors:
         if not server.ready:  # stop() touches the socket to wake accept(); that is not a client
             sock.close()
             return
-        try:
-            sock.settimeout(server.timeout)
+        try:  # no timeout to set yet: wrapping does no I/O, the handshake sets its own
             tls, ssl_env = server.ssl_adapter.wrap(sock)
         except OSError:
             sock.close()
@@ -552,7 +565,9 @@ class MTLSServer:
     def _complete_handshake(self, conn) -> bool:
         """Run the TLS handshake of a new connection (in its acceptor thread); record a refusal."""
         sock = conn.socket
-        peer = _peer(sock)
+        # the address accept() returned: no getpeername() call, and still known
+        # when the client has already reset the connection
+        peer = f"{conn.remote_addr}:{conn.remote_port}" if conn.remote_addr else _peer(sock)
         sock.settimeout(self.handshake_timeout)
         try:
             sock.do_handshake()
