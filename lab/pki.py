@@ -540,11 +540,26 @@ def load_private_key(path: str | os.PathLike, password: str | bytes | None = Non
         raise CorruptFileError(f"{path}: {exc}") from None
     except ValueError as exc:
         msg = str(exc).lower()
-        if password and ("decrypt" in msg or "password" in msg or "bad" in msg):
+        # An encrypted key that a given password does not open is a wrong password,
+        # whatever the library says: about one wrong password in 256 decrypts to
+        # bytes whose padding happens to look right, and the error is then about
+        # unreadable key data instead of the password.
+        if password and ("decrypt" in msg or "password" in msg or "bad" in msg or _is_encrypted(data, loader)):
             raise WrongPasswordError(f"wrong passphrase for {path}; check it, or re-export the key") from None
         raise CorruptFileError(f"{path} is not a readable private key ({_short(exc)}); it may be truncated or edited") from None
     except Exception as exc:  # cryptography raises UnsupportedAlgorithm for odd inputs
         raise CorruptFileError(f"{path} is not a private key the lab can read ({_short(exc)})") from None
+
+
+def _is_encrypted(data: bytes, loader) -> bool:
+    """Whether a private key needs a password: the loader says so when given none."""
+    try:
+        loader(data, None)
+    except TypeError as exc:
+        return "encrypted" in str(exc) and "not encrypted" not in str(exc)
+    except Exception:  # noqa: BLE001 - unreadable without a password too: not known to be encrypted
+        return False
+    return False
 
 
 def load_pkcs12(path: str | os.PathLike, password: str | bytes | None) -> IssuedCertificate:

@@ -446,6 +446,27 @@ def test_wrong_key_passphrase_raises_wrong_password_error_saying_what_to_do(clie
     assert "check it, or re-export the key" in str(info.value)
 
 
+def test_a_wrong_passphrase_is_reported_as_such_even_when_the_padding_happens_to_decrypt(tmp_path):
+    """About one wrong passphrase in 256 decrypts to valid-looking padding; the library then
+    complains about the key data, not the password. Re-encrypt (a fresh salt each time) until
+    that case occurs, and check the lab calls every one of them a wrong passphrase."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path / "alice.key"
+    padding_decrypted = 0
+    for _ in range(3000):
+        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.BestAvailableEncryption(b"right")))
+        with pytest.raises(WrongPasswordError, match="wrong passphrase"):
+            pki.load_private_key(path, "wrong")
+        try:
+            serialization.load_pem_private_key(path.read_bytes(), b"wrong")
+        except ValueError as exc:
+            if "password" not in str(exc).lower() and "decrypt" not in str(exc).lower():
+                padding_decrypted += 1
+                break
+    assert padding_decrypted == 1  # the case was met (the chance of 3000 misses is about 1e-5)
+
+
 def test_missing_passphrase_raises_passphrase_required_error(client_identity, tmp_path):
     _, key = client_identity.write(tmp_path / "alice", password="right")
     with pytest.raises(PassphraseRequiredError, match="is encrypted; give its passphrase"):
