@@ -440,6 +440,9 @@ class MTLSServer:
     ``mode`` is "require" (Kestrel's RequireCertificate), "optional"
     (AllowCertificate) or "none" (NoCertificate). ``trust`` is what client
     certificates must chain to: lab CAs, certificates, PEM bytes or file paths.
+    ``threads`` is both the number of acceptor threads (new connections being
+    handshaken and served at once) and the size of cheroot's pool for requests
+    on kept-alive connections.
     """
 
     def __init__(self, app, certificate, trust=None, *, mode: str = "require",
