@@ -173,6 +173,23 @@ RULES: tuple[_Rule, ...] = (
           "the peer refused the certificate it received without giving a specific reason (a 'bad "
           "certificate' alert: a client refusing a host name, or an nginx 495 for a client certificate)",
           "read the refusing side's log for the reason; check the certificate with `python -m lab doctor`"),
+    _Rule(r"unable to get certificate CRL|UNABLE_TO_GET_CRL",
+          "crl-missing",
+          "this side checks revocation but holds no CRL from the issuer of a certificate in the chain "
+          "(a chain check needs a CRL from every CA, the root's for the intermediate included)",
+          "load the current CRL of every issuing CA, or check the leaf only (crl_check='leaf'); "
+          "do not switch the check off to make the error go away"),
+    _Rule(r"CRL has expired|CRL is not yet valid|CRL_HAS_EXPIRED|CRL_NOT_YET_VALID",
+          "crl-stale",
+          "the CRL this side checks against is past its nextUpdate (or not valid yet): a stale CRL "
+          "refuses every client, revoked or not",
+          "publish a fresh CRL before nextUpdate and reload it, automatically; watch a CRL's nextUpdate "
+          "as you watch a certificate's expiry"),
+    _Rule(r"path length constraint exceeded|PATH_LENGTH_EXCEEDED",
+          "path-length",
+          "a CA in the chain has a pathLen limit that forbids the CAs below it (pathLen 0 on an "
+          "intermediate that issued another intermediate)",
+          f"issue from a CA whose pathLen allows that depth, or shorten the chain; {CHECK_FILES}"),
     _Rule(r"certificate verify failed",
           "certificate-verify-failed",
           "the peer's certificate failed verification for a reason not in the lab's table (the words after "

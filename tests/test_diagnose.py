@@ -35,6 +35,10 @@ CAPTURED = [
          "failed: unable to get local issuer certificate (_ssl.c:1006)')))", "unknown-issuer"),
     (P + "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
          "failed: unsuitable certificate purpose (_ssl.c:1006)')))", "wrong-purpose"),
+    # the lab server's record (MTLSServer.handshake_failures) for revocation and chain refusals
+    ("certificate verify failed: unable to get certificate CRL", "crl-missing"),
+    ("certificate verify failed: CRL has expired", "crl-stale"),
+    ("certificate verify failed: path length constraint exceeded", "path-length"),
     (P + "(Caused by SSLError(SSLError(1, '[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version "
          "(_ssl.c:1006)')))", "protocol-version"),
     (P + "(Caused by SSLError(SSLError(116, '[X509: KEY_VALUES_MISMATCH] key values mismatch (_ssl.c:3926)')))",
@@ -155,3 +159,15 @@ def test_explain_a_scenario_result_returns_its_own_diagnosis():
 
 def test_explain_an_http_status():
     assert diagnose.explain(403).category == "forbidden"
+
+
+def test_explain_a_live_path_length_refusal_from_the_servers_record(root_ca, server_identity):
+    """An intermediate with pathLen 0 that issued another intermediate: the server refuses its leaf."""
+    too_deep = root_ca.create_intermediate("Lab Inter pathLen 0").create_intermediate("Lab Inter below it")
+    with MTLSServer(create_app(), server_identity, trust=root_ca) as s:
+        n = len(s.handshake_failures)
+        with pytest.raises(requests.exceptions.ConnectionError):
+            client.session(too_deep.issue_client("carol"), trust=root_ca).get(s.url + "/api/secure", timeout=5)
+        failure = s.wait_for_handshake_failure(after=n)
+    assert failure.reason == "certificate verify failed: path length constraint exceeded"
+    assert diagnose.explain(failure.reason).category == "path-length"
