@@ -154,6 +154,14 @@ def explain_failure(cert: x509.Certificate, roots: Sequence[x509.Certificate],
     if cert.issuer not in issuers:
         return (f"no trusted CA issued it: its issuer {cert.issuer.rfc4514_string()!r} is not among the "
                 f"trusted roots or supplied intermediates (unknown CA, or a missing intermediate)")
+    if "path length" in raw.lower():
+        culprit = _path_length_culprit(cert, [*intermediates, *roots])
+        if culprit:
+            ca, limit, below = culprit
+            names = ", ".join(repr(common_name(c.subject)) for c in below)
+            return (f"the CA {common_name(ca.subject)!r} has pathLen {limit}: at most {limit} CA certificate(s) "
+                    f"may stand below it, and this chain has {len(below)} ({names}); issue from a CA whose "
+                    f"pathLen allows that depth, or shorten the chain")
     if "2.5.29.15" in raw:  # the KeyUsage OID: cryptography requires it on every CA in the path
         lacking = [c for c in [*intermediates, *roots] if _is_ca_without_key_usage(c)]
         if lacking:
@@ -162,6 +170,23 @@ def explain_failure(cert: x509.Certificate, roots: Sequence[x509.Certificate],
                     f"verifier does not). Re-make the CA with keyUsage=critical,keyCertSign,cRLSign "
                     f"(lab.pki.CertificateAuthority.create sets it)")
     return f"the chain was refused: {raw}"
+
+
+def _path_length_culprit(cert: x509.Certificate, pool: Sequence[x509.Certificate]):
+    """The first CA above ``cert`` with more CAs below it than its pathLen allows: (ca, pathLen, those CAs)."""
+    by_subject = {c.subject: c for c in pool}
+    below, current, seen = [], cert, set()
+    while current.issuer != current.subject and current.issuer in by_subject and current.issuer not in seen:
+        seen.add(current.issuer)
+        issuer = by_subject[current.issuer]
+        try:
+            limit = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length
+        except x509.ExtensionNotFound:
+            limit = None
+        if limit is not None and len(below) > limit:
+            return issuer, limit, below
+        below, current = [issuer, *below], issuer
+    return None
 
 
 def _is_ca_without_key_usage(cert: x509.Certificate) -> bool:
