@@ -159,9 +159,9 @@ def explain_failure(cert: x509.Certificate, roots: Sequence[x509.Certificate],
         if culprit:
             ca, limit, below = culprit
             names = ", ".join(repr(common_name(c.subject)) for c in below)
-            return (f"the CA {common_name(ca.subject)!r} has pathLen {limit}: at most {limit} CA certificate(s) "
-                    f"may stand below it, and this chain has {len(below)} ({names}); issue from a CA whose "
-                    f"pathLen allows that depth, or shorten the chain")
+            return (f"path length exceeded: the CA {common_name(ca.subject)!r} has pathLen {limit}, so at most "
+                    f"{limit} CA certificate(s) may stand below it, and this chain has {len(below)} ({names}); "
+                    f"issue from a CA whose pathLen allows that depth, or shorten the chain")
     if "2.5.29.15" in raw:  # the KeyUsage OID: cryptography requires it on every CA in the path
         lacking = [c for c in [*intermediates, *roots] if _is_ca_without_key_usage(c)]
         if lacking:

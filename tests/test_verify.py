@@ -191,7 +191,7 @@ def test_a_path_length_violation_names_the_ca_and_the_cas_below_it(root_ca):
     too_deep = root_ca.create_intermediate("Depth Zero CA").create_intermediate("Depth One CA")  # pathLen 0 above
     check = verify_chain(too_deep.issue_client("carol"), trust=root_ca)
     assert not check.ok
-    assert check.reason.startswith("the CA 'Depth Zero CA' has pathLen 0: at most 0 CA certificate(s) may stand "
-                                   "below it, and this chain has 1 ('Depth One CA')")
+    assert check.reason.startswith("path length exceeded: the CA 'Depth Zero CA' has pathLen 0, so at most 0 CA "
+                                   "certificate(s) may stand below it, and this chain has 1 ('Depth One CA')")
     allowed = root_ca.create_intermediate("Depth One Allowed", path_length=1).create_intermediate("Below It")
     assert verify_chain(allowed.issue_client("dave"), trust=root_ca).ok
