@@ -6,16 +6,20 @@ PYTHON    ?= python3
 VENV      := .venv
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
+# Tools only the tests use (ruff, ...): installed by `make test`, never by `make lab`.
+TEST_STAMP := $(VENV)/.installed-test
 NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 FIRST     := notebooks/00_welcome.ipynb
 # Extra arguments for JupyterLab (the launch test passes --no-browser and a port).
 LAB_ARGS  ?=
 
-.PHONY: venv lab test unit nbval notebooks reset html wheelhouse help
+.PHONY: venv test-tools lab test unit lint format nbval notebooks reset html wheelhouse help
 
 help:
 	@echo "make lab     - set up .venv and open JupyterLab at $(FIRST)"
 	@echo "make test    - set up .venv and run every test, strict nbval included"
+	@echo "make lint    - ruff check and ruff format --check (lab, tests, notebooks)"
+	@echo "make format  - let ruff fix and format what it can"
 	@echo "make nbval   - strict nbval on NOTEBOOKS (all by default)"
 	@echo "make notebooks - re-execute NOTEBOOKS in place and save their outputs"
 	@echo "make reset   - stop lab servers and nginx, remove the generated PKI and caches"
@@ -38,12 +42,28 @@ lab: venv
 	$(BIN)/python -m lab pki init --dir certs --if-missing
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(ROOT_ARGS) $(LAB_ARGS) $(FIRST)
 
-test: venv
+test-tools: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP) requirements-test.txt
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+test: test-tools
+	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest tests
 	$(MAKE) --no-print-directory nbval
 
-unit: venv
+unit: test-tools
 	$(BIN)/python -m pytest tests
+
+# Style: ruff at 100 columns (pyproject.toml), on the library, the tests and the notebooks.
+lint: test-tools
+	$(BIN)/ruff check lab tests notebooks
+	$(BIN)/ruff format --check lab tests notebooks
+
+format: test-tools
+	$(BIN)/ruff check --fix lab tests notebooks
+	$(BIN)/ruff format lab tests notebooks
 
 # The only place the nbval command line is spelled out. Strict (--nbval), with the
 # sanitize file for volatile values and the .venv kernel.

@@ -15,7 +15,7 @@ import signal
 import time
 from pathlib import Path
 
-from .paths import certs_dir
+from lab.paths import certs_dir
 
 LAB_COMMANDS = ("serve", "ocsp")
 
@@ -80,15 +80,20 @@ def remove_pki(directory: Path | None = None) -> int:
 
 def reset(directory: Path | None = None) -> dict:
     """Stop everything the lab started and remove the generated PKI; report what was done."""
-    from . import server
+    from lab.tls import server
 
     in_process = len(server.running_servers())
     server.stop_all()
     try:
-        from . import proxy
+        from lab import proxy
 
         nginx = proxy.stop_all()
     except ImportError:  # pragma: no cover - proxy is part of the lab
         nginx = 0
     commands = stop_processes()
-    return {"servers": in_process, "processes": commands, "nginx": nginx, "files": remove_pki(directory)}
+    return {
+        "servers": in_process,
+        "processes": commands,
+        "nginx": nginx,
+        "files": remove_pki(directory),
+    }

@@ -13,10 +13,12 @@ import json
 import re
 from pathlib import Path
 
-from .paths import ROOT
+from lab.paths import ROOT
 
-NAV_STYLE = ("position:sticky;top:0;z-index:10;background:#f6f8fa;border-bottom:1px solid #d0d7de;"
-             "padding:8px 16px;font:14px sans-serif;display:flex;gap:16px")
+NAV_STYLE = (
+    "position:sticky;top:0;z-index:10;background:#f6f8fa;border-bottom:1px solid #d0d7de;"
+    "padding:8px 16px;font:14px sans-serif;display:flex;gap:16px"
+)
 
 
 def notebooks(directory: Path | None = None) -> list[Path]:
@@ -38,10 +40,14 @@ def title_of(path: Path) -> str:
 def _nav(pages: list[Path], i: int) -> str:
     links = []
     if i > 0:
-        links.append(f'<a href="{pages[i - 1].stem}.html">← {html.escape(title_of(pages[i - 1]))}</a>')
+        links.append(
+            f'<a href="{pages[i - 1].stem}.html">← {html.escape(title_of(pages[i - 1]))}</a>'
+        )
     links.append('<a href="index.html">Contents</a>')
     if i < len(pages) - 1:
-        links.append(f'<a href="{pages[i + 1].stem}.html">{html.escape(title_of(pages[i + 1]))} →</a>')
+        links.append(
+            f'<a href="{pages[i + 1].stem}.html">{html.escape(title_of(pages[i + 1]))} →</a>'
+        )
     return f'<nav class="mtls-lab-nav" style="{NAV_STYLE}">' + "".join(links) + "</nav>"
 
 
@@ -66,7 +72,9 @@ def build(out: Path | None = None, directory: Path | None = None) -> list[Path]:
         page = out / f"{nb.stem}.html"
         page.write_text(body)
         written.append(page)
-    items = "".join(f'<li><a href="{p.stem}.html">{html.escape(title_of(p))}</a></li>' for p in pages)
+    items = "".join(
+        f'<li><a href="{p.stem}.html">{html.escape(title_of(p))}</a></li>' for p in pages
+    )
     index = out / "index.html"
     index.write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>mTLS Lab</title></head>"

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import coursepki
+from lab.course import coursepki
 from lab.pki import CertificateAuthority, IssuedCertificate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,7 +148,11 @@ def run_lab(tmp_path_factory):
         full_env.pop("LAB_DEBUG", None)
         proc = subprocess.run(
             [sys.executable, "-m", "lab", *map(str, args)],
-            cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+            cwd=cwd or ROOT,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         return LabRun(proc.returncode, proc.stdout, proc.stderr)
 
@@ -166,10 +170,19 @@ def openssl():
     failure, not a skip.
     """
     binary = shutil.which("openssl")
-    assert binary, "the openssl binary is missing: install it (apt-get install openssl), .ci/run does"
+    assert binary, (
+        "the openssl binary is missing: install it (apt-get install openssl), .ci/run does"
+    )
 
     def run(*args, input=None, cwd=None, check=False) -> subprocess.CompletedProcess:
-        return subprocess.run([binary, *map(str, args)], input=input, cwd=cwd, capture_output=True,
-                              text=isinstance(input, str) or input is None, timeout=60, check=check)
+        return subprocess.run(
+            [binary, *map(str, args)],
+            input=input,
+            cwd=cwd,
+            capture_output=True,
+            text=isinstance(input, str) or input is None,
+            timeout=60,
+            check=check,
+        )
 
     return run

@@ -16,20 +16,22 @@ from pathlib import Path
 import pytest
 from flask import Flask, g
 
-from lab import client, demo, pki, policies
+from lab import pki
 from lab.auth import (
     AuthConfigurationError,
     CertificateAuth,
     authorize,
     capture_decisions,
     current_identity,
+    policies,
     require_certificate,
 )
-from lab.certcache import CertificateCache
-from lab.certinfo import spki_pin, thumbprint
+from lab.auth.cache import CertificateCache
+from lab.course import demo
 from lab.errors import ForgedHeaderError
-from lab.identity import peer_certificate
-from lab.server import MTLSServer
+from lab.pki.certinfo import spki_pin, thumbprint
+from lab.tls import client
+from lab.tls.server import MTLSServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,7 +134,10 @@ def test_self_signed_certificate_is_refused_by_default_even_when_tls_trusts_it(r
 def test_self_signed_type_accepts_self_signed_and_refuses_chained(root, srv, alice, selfie):
     with serve(make_app(allowed_certificate_types="self_signed"), srv, [root, selfie.cert]) as s:
         assert get(s, selfie, root).status_code == 200
-        assert "allowed_certificate_types is 'self_signed'" in problem_of(get(s, alice, root))["detail"]
+        assert (
+            "allowed_certificate_types is 'self_signed'"
+            in problem_of(get(s, alice, root))["detail"]
+        )
 
 
 def test_all_types_accept_both(root, srv, alice, selfie):
@@ -160,18 +165,27 @@ def test_server_only_eku_is_refused_by_tls_and_by_the_app_check(root, srv):
         assert "unsuitable certificate purpose" in s.wait_for_handshake_failure().reason
     result = app.auth.check(server_only)
     assert result.outcome == "failed"
-    assert result.reason == "the certificate's Extended Key Usage (serverAuth) does not include clientAuth"
+    assert (
+        result.reason
+        == "the certificate's Extended Key Usage (serverAuth) does not include clientAuth"
+    )
     assert CertificateAuth(validate_certificate_use=False).check(server_only).succeeded
 
 
-def test_certificate_expiring_during_a_keepalive_connection_is_refused_on_the_next_request(root, srv):
+def test_certificate_expiring_during_a_keepalive_connection_is_refused_on_the_next_request(
+    root, srv
+):
     with serve(make_app(), srv, root) as s:
-        not_after = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(seconds=3)
+        not_after = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(
+            seconds=3
+        )
         short = root.issue_client("short-lived", not_after=not_after)
         with client.session(short, trust=root) as session:
             assert session.get(s.url + "/secure").status_code == 200
             handshakes = s.handshakes
-            time.sleep(max(0.0, (not_after - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 1.1)
+            time.sleep(
+                max(0.0, (not_after - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 1.1
+            )
             r = session.get(s.url + "/secure")
         assert s.handshakes == handshakes == 1  # same connection, no new handshake
     assert "expired" in problem_of(r)["detail"]
@@ -179,8 +193,12 @@ def test_certificate_expiring_during_a_keepalive_connection_is_refused_on_the_ne
 
 def test_validity_is_rechecked_on_every_request_even_with_a_cache(root):
     clock_now = [dt.datetime.now(dt.timezone.utc)]
-    cert = root.issue_client("c", not_after=clock_now[0].replace(microsecond=0) + dt.timedelta(seconds=10)).cert
-    auth = CertificateAuth(cache=CertificateCache(ttl=3600, clock=lambda: clock_now[0]), clock=lambda: clock_now[0])
+    cert = root.issue_client(
+        "c", not_after=clock_now[0].replace(microsecond=0) + dt.timedelta(seconds=10)
+    ).cert
+    auth = CertificateAuth(
+        cache=CertificateCache(ttl=3600, clock=lambda: clock_now[0]), clock=lambda: clock_now[0]
+    )
     assert auth.check(cert).succeeded
     assert auth.check(cert).cached
     clock_now[0] += dt.timedelta(seconds=11)
@@ -197,7 +215,7 @@ def test_custom_trust_store_refuses_a_ca_the_tls_layer_trusts(root, other_root, 
 
 
 def test_additional_chain_certificates_let_the_app_build_the_chain(root, issuing, srv):
-    carol = issuing.issue_client("carol")   # sends its intermediate; the app only receives the leaf
+    carol = issuing.issue_client("carol")  # sends its intermediate; the app only receives the leaf
     with serve(make_app(trust=root), srv, root) as s:
         assert "missing intermediate" in problem_of(get(s, carol, root))["detail"]
     with serve(make_app(trust=root, additional_chain_certificates=[issuing.cert]), srv, root) as s:
@@ -211,8 +229,12 @@ def test_revocation_hook_gets_the_issuer_chain_and_can_refuse(root, issuing, srv
         seen.append([c.subject.rfc4514_string() for c in chain])
         return "revoked (keyCompromise)" if "bob" in cert.subject.rfc4514_string() else None
 
-    app = make_app(trust=root, additional_chain_certificates=[issuing], revocation=revoked_if_bob,
-                   revocation_mode="crl")
+    app = make_app(
+        trust=root,
+        additional_chain_certificates=[issuing],
+        revocation=revoked_if_bob,
+        revocation_mode="crl",
+    )
     with serve(app, srv, root) as s:
         assert get(s, issuing.issue_client("carol"), root).status_code == 200
         body = problem_of(get(s, issuing.issue_client("bob"), root))
@@ -239,7 +261,10 @@ def test_forged_header_from_the_certificate_source_is_a_403_naming_it(root, srv,
 
     with serve(make_app(certificate_source=source), srv, root) as s:
         body = problem_of(get(s, alice, root))
-    assert body["detail"] == "forged certificate header: X-Client-Cert came from 127.0.0.1, which is not a trusted proxy"
+    assert (
+        body["detail"]
+        == "forged certificate header: X-Client-Cert came from 127.0.0.1, which is not a trusted proxy"
+    )
 
 
 # ------------------------------------------------------------------ events
@@ -266,7 +291,10 @@ def test_the_guides_fail_then_success_bug_lets_the_caller_in(root, srv, alice):
             ctx.fail("Unauthorized client")
         ctx.success()
 
-    with capture_decisions() as lines, serve(make_app(on_certificate_validated=guide_version), srv, root) as s:
+    with (
+        capture_decisions() as lines,
+        serve(make_app(on_certificate_validated=guide_version), srv, root) as s,
+    ):
         assert get(s, alice, root).status_code == 200
     assert "event: success() overwrote an earlier fail('Unauthorized client')" in lines
 
@@ -276,7 +304,9 @@ def test_on_authentication_failed_can_reword_the_reason(root, srv, selfie):
         ctx.fail(f"refused {ctx.identity.common_name}: {ctx.reason}")
 
     with serve(make_app(on_authentication_failed=reword), srv, [root, selfie.cert]) as s:
-        assert problem_of(get(s, selfie, root))["detail"].startswith("refused selfie: the certificate is self-signed")
+        assert problem_of(get(s, selfie, root))["detail"].startswith(
+            "refused selfie: the certificate is self-signed"
+        )
 
 
 def test_on_challenge_can_replace_the_response(root, srv):
@@ -304,7 +334,9 @@ def policy_app(*rules, **options):
     return app
 
 
-def test_allow_list_admits_the_named_client_and_refuses_another_with_the_policy_named(root, srv, alice):
+def test_allow_list_admits_the_named_client_and_refuses_another_with_the_policy_named(
+    root, srv, alice
+):
     with serve(policy_app(policies.allow_subjects("alice")), srv, root) as s:
         assert get(s, alice, root, "/pay").text == "paid"
         body = problem_of(get(s, root.issue_client("bob"), root, "/pay"))
@@ -323,17 +355,47 @@ def test_spki_pin_admits_a_reissued_certificate_and_thumbprint_pin_does_not(root
 
 
 def test_san_pattern_and_issuer_and_predicate_combine(root, issuing, srv):
-    rules = (policies.san_matches("spiffe://lab.test/ns/payments/*"), policies.issued_by("Auth Test Issuing CA"),
-             policies.predicate(lambda i: i.common_name != "mallory", "mallory is suspended"))
+    rules = (
+        policies.san_matches("spiffe://lab.test/ns/payments/*"),
+        policies.issued_by("Auth Test Issuing CA"),
+        policies.predicate(lambda i: i.common_name != "mallory", "mallory is suspended"),
+    )
     good = issuing.issue_client("api", uri="spiffe://lab.test/ns/payments/sa/api")
     with serve(policy_app(*rules), srv, root) as s:
         assert get(s, good, root, "/pay").status_code == 200
-        assert "no SAN entry" in problem_of(
-            get(s, issuing.issue_client("x", uri="spiffe://lab.test/ns/payroll/sa/x"), root, "/pay"))["detail"]
-        assert "allowed issuer" in problem_of(
-            get(s, root.issue_client("y", uri="spiffe://lab.test/ns/payments/sa/y"), root, "/pay"))["detail"]
-        assert problem_of(get(s, issuing.issue_client("mallory", uri="spiffe://lab.test/ns/payments/sa/m"),
-                              root, "/pay"))["detail"] == "mallory is suspended"
+        assert (
+            "no SAN entry"
+            in problem_of(
+                get(
+                    s,
+                    issuing.issue_client("x", uri="spiffe://lab.test/ns/payroll/sa/x"),
+                    root,
+                    "/pay",
+                )
+            )["detail"]
+        )
+        assert (
+            "allowed issuer"
+            in problem_of(
+                get(
+                    s,
+                    root.issue_client("y", uri="spiffe://lab.test/ns/payments/sa/y"),
+                    root,
+                    "/pay",
+                )
+            )["detail"]
+        )
+        assert (
+            problem_of(
+                get(
+                    s,
+                    issuing.issue_client("mallory", uri="spiffe://lab.test/ns/payments/sa/m"),
+                    root,
+                    "/pay",
+                )
+            )["detail"]
+            == "mallory is suspended"
+        )
 
 
 def test_stacked_decorators_all_apply(root, srv, alice):
@@ -353,13 +415,18 @@ def test_stacked_decorators_all_apply(root, srv, alice):
 
 def test_named_policy_is_resolved_from_the_extension(root, srv, alice):
     app = policy_app("payments")
-    app.extensions["lab.auth"].add_policy("payments", policies.san_matches("spiffe://lab.test/ns/payments/*"))
+    app.extensions["lab.auth"].add_policy(
+        "payments", policies.san_matches("spiffe://lab.test/ns/payments/*")
+    )
     with serve(app, srv, root) as s:
         assert get(s, alice, root, "/pay").status_code == 200
 
 
 def test_each_decision_is_logged_as_one_line(root, srv, alice):
-    with capture_decisions() as lines, serve(policy_app(policies.allow_subjects("bob")), srv, root) as s:
+    with (
+        capture_decisions() as lines,
+        serve(policy_app(policies.allow_subjects("bob")), srv, root) as s,
+    ):
         get(s, alice, root, "/pay")
     assert lines == [
         "authentication succeeded: CN=alice,O=mTLS Lab",
@@ -370,7 +437,9 @@ def test_each_decision_is_logged_as_one_line(root, srv, alice):
 
 def test_cache_serves_repeat_requests_and_events_run_once(root, srv, alice):
     calls = []
-    app = make_app(cache=True, on_certificate_validated=lambda ctx: calls.append(ctx.identity.subject))
+    app = make_app(
+        cache=True, on_certificate_validated=lambda ctx: calls.append(ctx.identity.subject)
+    )
     with serve(app, srv, root) as s, client.session(alice, trust=root) as session:
         for _ in range(3):
             assert session.get(s.url + "/secure").status_code == 200
@@ -385,12 +454,16 @@ def test_demo_app_without_arguments_greets_any_valid_client(root, srv, alice):
 
 
 def test_demo_app_pins_apply_to_api_secure(root, srv, alice):
-    app = demo.create_app(allow_subjects=["alice"], pin_spki=[spki_pin(alice.cert)],
-                          pin_thumbprints=[thumbprint(alice.cert)])
+    app = demo.create_app(
+        allow_subjects=["alice"],
+        pin_spki=[spki_pin(alice.cert)],
+        pin_thumbprints=[thumbprint(alice.cert)],
+    )
     with serve(app, srv, root) as s:
         assert get(s, alice, root, "/api/secure").status_code == 200
-        assert problem_of(get(s, root.issue_client("alice"), root, "/api/secure"))["detail"].startswith(
-            "certificate thumbprint")
+        assert problem_of(get(s, root.issue_client("alice"), root, "/api/secure"))[
+            "detail"
+        ].startswith("certificate thumbprint")
 
 
 def test_view_without_extension_is_a_recorded_configuration_error(root, srv, alice):
@@ -413,11 +486,24 @@ def test_serve_allow_subject_lets_the_course_client_in_and_refuses_bob_via_curl(
     env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
     lab = [sys.executable, "-m", "lab"]
     d = tmp_path / "certs"
-    subprocess.run([*lab, "pki", "init", "--dir", str(d)], check=True, env=env, cwd=ROOT, capture_output=True)
-    subprocess.run([*lab, "pki", "issue", "client", "bob", "--dir", str(d)], check=True, env=env, cwd=ROOT,
-                   capture_output=True)
-    proc = subprocess.Popen([*lab, "serve", "--certs", str(d), "--port", "0", "--allow-subject", "MyTrustedClient"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    subprocess.run(
+        [*lab, "pki", "init", "--dir", str(d)], check=True, env=env, cwd=ROOT, capture_output=True
+    )
+    subprocess.run(
+        [*lab, "pki", "issue", "client", "bob", "--dir", str(d)],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    proc = subprocess.Popen(
+        [*lab, "serve", "--certs", str(d), "--port", "0", "--allow-subject", "MyTrustedClient"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     try:
         url = None
         for line in proc.stdout:
@@ -428,9 +514,25 @@ def test_serve_allow_subject_lets_the_course_client_in_and_refuses_bob_via_curl(
         assert url, proc.stderr.read()
 
         def curl(name):
-            out = subprocess.run(["curl", "-sS", "--cert", str(d / f"{name}.crt"), "--key", str(d / f"{name}.key"),
-                                  "--cacert", str(d / "rootCA.pem"), "-w", "\n%{http_code} %{content_type}",
-                                  f"{url}/api/secure"], capture_output=True, text=True, env=env, timeout=30)
+            out = subprocess.run(
+                [
+                    "curl",
+                    "-sS",
+                    "--cert",
+                    str(d / f"{name}.crt"),
+                    "--key",
+                    str(d / f"{name}.key"),
+                    "--cacert",
+                    str(d / "rootCA.pem"),
+                    "-w",
+                    "\n%{http_code} %{content_type}",
+                    f"{url}/api/secure",
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=30,
+            )
             body, _, status = out.stdout.rpartition("\n")
             return body, status
 
@@ -438,7 +540,10 @@ def test_serve_allow_subject_lets_the_course_client_in_and_refuses_bob_via_curl(
         assert (body, status.split()[0]) == ("Hello CN=MyTrustedClient,O=mTLS Lab", "200")
         body, status = curl("bob")
         assert status == "403 application/problem+json"
-        assert json.loads(body)["detail"] == "subject CN=bob,O=mTLS Lab is not in the allow-list (MyTrustedClient)"
+        assert (
+            json.loads(body)["detail"]
+            == "subject CN=bob,O=mTLS Lab is not in the allow-list (MyTrustedClient)"
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=15)

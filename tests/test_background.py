@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from lab.background import PollingThread
+from lab.ops.background import PollingThread
 
 
 class Counter(PollingThread):

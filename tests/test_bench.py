@@ -11,15 +11,29 @@ import json
 
 import pytest
 
-from lab import bench, cli, client as lab_client, pki, tlsconfig
-from lab.demo import create_app
-from lab.server import MTLSServer
+from lab import bench, cli, pki
+from lab.course.demo import create_app
+from lab.tls import client as lab_client
+from lab.tls import contexts as tlsconfig
+from lab.tls.server import MTLSServer
 
-REQUIRED = ("raw_handshake_rps", "lab_new_connection_rps", "lab_keepalive_rps",
-            "new_connection_vs_raw", "keepalive_vs_new_connection")
-NEW_CONNECTION_FIGURES = ("raw_handshake", "lab_new_connection", "lab_resumed", "raw_resumed",
-                          "server_tls_new_connection", "plain_http_new_connection",
-                          "tls12_handshake", "tls12_resumed")
+REQUIRED = (
+    "raw_handshake_rps",
+    "lab_new_connection_rps",
+    "lab_keepalive_rps",
+    "new_connection_vs_raw",
+    "keepalive_vs_new_connection",
+)
+NEW_CONNECTION_FIGURES = (
+    "raw_handshake",
+    "lab_new_connection",
+    "lab_resumed",
+    "raw_resumed",
+    "server_tls_new_connection",
+    "plain_http_new_connection",
+    "tls12_handshake",
+    "tls12_resumed",
+)
 KEEPALIVE_FIGURES = ("lab_keepalive", "server_tls_keepalive", "plain_http_keepalive")
 PLAN = bench.Plan.tiny(3)
 
@@ -60,23 +74,34 @@ def test_quantile_interpolates_between_sorted_values():
 
 def test_measure_interleaves_the_specs_turn_by_turn_in_a_shuffled_reproducible_order():
     """The schedule itself (which operation runs when), with operations that only log their call."""
+
     def schedule(seed):
         calls = []
         figures = [bench.Figure(k, k, "g") for k in "abc"]
-        specs = [bench._Spec(figures[0], lambda: calls.append("a"), 2),
-                 bench._Spec(figures[1], lambda: calls.append("b"), 6),
-                 bench._Spec(figures[2], lambda: calls.append("c"), 4)]
+        specs = [
+            bench._Spec(figures[0], lambda: calls.append("a"), 2),
+            bench._Spec(figures[1], lambda: calls.append("b"), 6),
+            bench._Spec(figures[2], lambda: calls.append("c"), 4),
+        ]
         bench._measure(specs, 3, lambda message: None, "schedule", seed=seed)
         return calls, figures
 
     calls, (a, b, c) = schedule(seed=0)
     assert calls[:3] == ["a", "b", "c"]  # the warm-up, one each
-    turns = [calls[i:i + 6] for i in range(3, len(calls), 6)]  # 2 turns a round: a once, b 3x, c twice
+    turns = [
+        calls[i : i + 6] for i in range(3, len(calls), 6)
+    ]  # 2 turns a round: a once, b 3x, c twice
     assert len(turns) == 6
     for turn in turns:
         assert sorted(turn) == ["a", "b", "b", "b", "c", "c"]
-        assert "".join(turn) in {"a" "bbb" "cc", "a" "cc" "bbb", "bbb" "a" "cc", "bbb" "cc" "a",
-                                 "cc" "a" "bbb", "cc" "bbb" "a"}  # each spec's share runs back to back
+        assert "".join(turn) in {
+            "abbbcc",
+            "accbbb",
+            "bbbacc",
+            "bbbcca",
+            "ccabbb",
+            "ccbbba",
+        }  # each spec's share runs back to back
     assert len({"".join(turn) for turn in turns}) > 1  # the order changes from turn to turn
     assert schedule(seed=0)[0] == calls  # reproducible for a seed
     assert (a.requests, b.requests, c.requests, len(a.rounds)) == (6, 18, 12, 3)
@@ -128,9 +153,15 @@ def test_key_types_cover_ecdsa_and_both_rsa_sizes(result):
 
 def test_ratios_are_the_quotients_of_the_figures_they_name(result):
     r = result.ratios
-    assert r["new_connection_vs_raw"] == pytest.approx(result.rps("lab_new_connection") / result.rps("raw_handshake"))
-    assert r["keepalive_vs_new_connection"] == pytest.approx(result.rps("lab_keepalive") / result.rps("lab_new_connection"))
-    assert r["resumed_vs_new_connection"] == pytest.approx(result.rps("lab_resumed") / result.rps("lab_new_connection"))
+    assert r["new_connection_vs_raw"] == pytest.approx(
+        result.rps("lab_new_connection") / result.rps("raw_handshake")
+    )
+    assert r["keepalive_vs_new_connection"] == pytest.approx(
+        result.rps("lab_keepalive") / result.rps("lab_new_connection")
+    )
+    assert r["resumed_vs_new_connection"] == pytest.approx(
+        result.rps("lab_resumed") / result.rps("lab_new_connection")
+    )
 
 
 def test_targets_met_says_whether_each_ratio_reaches_its_target(result):
@@ -142,8 +173,12 @@ def test_to_dict_is_json_with_required_keys_and_consistent_ratios(result):
     d = json.loads(json.dumps(result.to_dict()))
     for key in REQUIRED:
         assert isinstance(d[key], (int, float)) and d[key] > 0, key
-    assert d["new_connection_vs_raw"] == pytest.approx(d["lab_new_connection_rps"] / d["raw_handshake_rps"], rel=0.01)
-    assert d["keepalive_vs_new_connection"] == pytest.approx(d["lab_keepalive_rps"] / d["lab_new_connection_rps"], rel=0.01)
+    assert d["new_connection_vs_raw"] == pytest.approx(
+        d["lab_new_connection_rps"] / d["raw_handshake_rps"], rel=0.01
+    )
+    assert d["keepalive_vs_new_connection"] == pytest.approx(
+        d["lab_keepalive_rps"] / d["lab_new_connection_rps"], rel=0.01
+    )
     assert {f["key"] for f in d["figures"]} == set(result.figures)
     assert set(d["key_types"]) == {"ec", "rsa2048", "rsa4096"}
 
@@ -203,7 +238,9 @@ def test_an_ssl_client_resumes_with_session_but_requests_never_does(pki_set):
     with bench.RawServer(tlsconfig.server_context(server, ca)) as raw:
         with lab_client.session(alice, trust=ca) as s:
             for _ in range(3):
-                s.get(f"https://localhost:{raw.port}/", headers={"Connection": "close"}).raise_for_status()
+                s.get(
+                    f"https://localhost:{raw.port}/", headers={"Connection": "close"}
+                ).raise_for_status()
         assert (raw.handshakes, raw.resumed) == (3, 0)
         c = bench.HTTPClient(raw.port, tlsconfig.client_context(alice, ca), resume=True)
         for _ in range(3):
@@ -218,7 +255,7 @@ def test_plot_draws_three_panels_and_a_twin_axis_for_key_generation(result):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lab import benchplot
+    from lab.bench import plot as benchplot
 
     fig = benchplot.plot(result)
     try:

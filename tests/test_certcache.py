@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from lab import pki
-from lab.certcache import CertificateCache
+from lab.auth.cache import CertificateCache
 
 
 class Clock:
@@ -47,7 +47,7 @@ def test_the_least_recently_used_entry_is_evicted_when_full(ca):
     a, b, c = (ca.issue_client(n).cert for n in "abc")
     cache.put(a, 1)
     cache.put(b, 2)
-    cache.get(a)          # a is now more recent than b
+    cache.get(a)  # a is now more recent than b
     cache.put(c, 3)
     assert len(cache) == 2 and cache.stats.evictions == 1
     assert cache.get(b) is None and cache.get(a) == 1 and cache.get(c) == 3
@@ -67,7 +67,7 @@ def test_an_expired_certificate_is_never_served_from_the_cache(ca):
     clock = Clock()
     not_after = clock.now.replace(microsecond=0) + dt.timedelta(seconds=5)
     cert = ca.issue_client("short", not_after=not_after).cert
-    cache = CertificateCache(ttl=3600, clock=clock)   # a ttl far beyond the certificate's life
+    cache = CertificateCache(ttl=3600, clock=clock)  # a ttl far beyond the certificate's life
     cache.put(cert, "valid when stored")
     assert cache.get(cert) == "valid when stored"
     clock.advance(6)

@@ -9,7 +9,8 @@ import html
 
 import pytest
 
-from lab import certinfo, pki
+from lab import pki
+from lab.pki import certinfo
 
 UTC = dt.timezone.utc
 
@@ -30,7 +31,7 @@ def field(text: str, label: str) -> str:
     """The value printed after ``label`` in describe()'s text."""
     for line in text.splitlines():
         if line.startswith(label + " ") or line == label:
-            return line[len(label):].strip()
+            return line[len(label) :].strip()
     raise AssertionError(f"no {label!r} line in:\n{text}")
 
 
@@ -42,7 +43,9 @@ def test_text_shows_subject_and_issuer(client_summary):
 
 
 def test_text_shows_serial_in_hex(client_identity, client_summary):
-    assert field(client_summary.as_text(), "Serial") == format(client_identity.cert.serial_number, "x")
+    assert field(client_summary.as_text(), "Serial") == format(
+        client_identity.cert.serial_number, "x"
+    )
 
 
 def test_text_shows_validity_window_in_utc(client_identity, client_summary):
@@ -79,18 +82,28 @@ def test_text_shows_ed25519_key_and_eddsa_signature():
 
 
 def test_text_shows_every_san_entry_in_openssl_spelling(client_summary, server_identity):
-    assert field(client_summary.as_text(), "SAN") == \
-        "email:alice@lab.test, URI:spiffe://lab.test/ns/payments/sa/alice"
-    assert field(certinfo.describe(server_identity).as_text(), "SAN") == "DNS:localhost, IP:127.0.0.1"
+    assert (
+        field(client_summary.as_text(), "SAN")
+        == "email:alice@lab.test, URI:spiffe://lab.test/ns/payments/sa/alice"
+    )
+    assert (
+        field(certinfo.describe(server_identity).as_text(), "SAN") == "DNS:localhost, IP:127.0.0.1"
+    )
 
 
 def test_text_shows_none_when_there_is_no_san(root_ca):
-    assert field(certinfo.describe(root_ca.issue_server("localhost", san=False)).as_text(), "SAN") == "(none)"
+    assert (
+        field(certinfo.describe(root_ca.issue_server("localhost", san=False)).as_text(), "SAN")
+        == "(none)"
+    )
 
 
 def test_text_shows_key_usage(client_summary, root_ca):
     assert field(client_summary.as_text(), "Key usage") == "digitalSignature"
-    assert field(certinfo.describe(root_ca).as_text(), "Key usage") == "digitalSignature, keyCertSign, cRLSign"
+    assert (
+        field(certinfo.describe(root_ca).as_text(), "Key usage")
+        == "digitalSignature, keyCertSign, cRLSign"
+    )
 
 
 def test_text_shows_extended_key_usage(client_summary, server_identity):
@@ -135,9 +148,18 @@ def test_html_holds_every_field_of_the_text(client_summary):
     for label, value in client_summary.rows():
         assert f"<th style='text-align:left'>{html.escape(label)}</th>" in page
         assert f"<code>{html.escape(value)}</code>" in page
-    for must in ("CN=alice,O=mTLS Lab", "Days left", "ECDSA P-256", "URI:spiffe://lab.test/ns/payments/sa/alice",
-                 "digitalSignature", "clientAuth", "SHA-256 thumbprint", "SPKI SHA-256 pin",
-                 client_summary.serial, client_summary.thumbprint_sha256):
+    for must in (
+        "CN=alice,O=mTLS Lab",
+        "Days left",
+        "ECDSA P-256",
+        "URI:spiffe://lab.test/ns/payments/sa/alice",
+        "digitalSignature",
+        "clientAuth",
+        "SHA-256 thumbprint",
+        "SPKI SHA-256 pin",
+        client_summary.serial,
+        client_summary.thumbprint_sha256,
+    ):
         assert must in page
 
 
@@ -156,7 +178,9 @@ def test_thumbprint_is_sha256_of_the_der_certificate(client_identity):
 
 
 def test_thumbprint_equals_openssl_sha256_fingerprint(openssl, server_pem_file, server_identity):
-    out = openssl("x509", "-in", server_pem_file, "-noout", "-fingerprint", "-sha256", check=True).stdout
+    out = openssl(
+        "x509", "-in", server_pem_file, "-noout", "-fingerprint", "-sha256", check=True
+    ).stdout
     openssl_value = out.strip().split("=", 1)[1].replace(":", "").lower()
     assert certinfo.thumbprint(server_identity.cert) == openssl_value
 
@@ -169,11 +193,15 @@ def test_spki_pin_equals_the_openssl_pipeline(openssl, server_pem_file, server_i
     assert certinfo.spki_pin(server_identity.cert) == base64.b64encode(digest).decode()
 
 
-def test_spki_pin_survives_reissue_with_the_same_key_but_thumbprint_changes(root_ca, client_identity):
+def test_spki_pin_survives_reissue_with_the_same_key_but_thumbprint_changes(
+    root_ca, client_identity
+):
     again = root_ca.issue_client("alice", key=client_identity.key)
     assert certinfo.spki_pin(again.cert) == certinfo.spki_pin(client_identity.cert)
     assert certinfo.thumbprint(again.cert) != certinfo.thumbprint(client_identity.cert)
 
 
 def test_spki_pin_of_a_certificate_equals_that_of_its_public_key(client_identity):
-    assert certinfo.spki_pin(client_identity.cert) == certinfo.spki_pin(client_identity.key.public_key())
+    assert certinfo.spki_pin(client_identity.cert) == certinfo.spki_pin(
+        client_identity.key.public_key()
+    )

@@ -14,16 +14,25 @@ import argparse
 import shutil
 
 import pytest
+from conftest import LabRun
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from lab import cli, coursepki, pki
-from lab.verify import verify_chain
+from lab import cli, pki
+from lab.course import coursepki
+from lab.pki.verify import verify_chain
 
-from conftest import LabRun
-
-GUIDE_FILES = {"rootCA.pem", "rootCA.key", "server.crt", "server.key", "server.pfx",
-               "client.crt", "client.key", "client.pfx", "pfx-password.txt"}
+GUIDE_FILES = {
+    "rootCA.pem",
+    "rootCA.key",
+    "server.crt",
+    "server.key",
+    "server.pfx",
+    "client.crt",
+    "client.key",
+    "client.pfx",
+    "pfx-password.txt",
+}
 
 
 @pytest.fixture
@@ -62,7 +71,7 @@ def ok(run):
 def field(text: str, label: str) -> str:
     for line in text.splitlines():
         if line.startswith(label + " "):
-            return line[len(label):].strip()
+            return line[len(label) :].strip()
     raise AssertionError(f"no {label!r} line in:\n{text}")
 
 
@@ -106,11 +115,16 @@ def test_init_if_missing_leaves_an_existing_ca_alone(lab_cli, course_dir):
 def test_init_rsa_makes_an_rsa4096_root_and_rsa2048_leaves(run_lab, tmp_path):
     target = tmp_path / "certs"
     ok(run_lab("pki", "init", "--dir", target, "--key-type", "rsa"))
-    sizes = {name: pki.load_certificate(target / name).public_key()
-             for name in ("rootCA.pem", "server.crt", "client.crt")}
+    sizes = {
+        name: pki.load_certificate(target / name).public_key()
+        for name in ("rootCA.pem", "server.crt", "client.crt")
+    }
     assert all(isinstance(k, rsa.RSAPublicKey) for k in sizes.values())
-    assert {n: k.key_size for n, k in sizes.items()} == {"rootCA.pem": 4096, "server.crt": 2048,
-                                                           "client.crt": 2048}
+    assert {n: k.key_size for n, k in sizes.items()} == {
+        "rootCA.pem": 4096,
+        "server.crt": 2048,
+        "client.crt": 2048,
+    }
 
 
 def test_init_password_protects_both_pfx_files(lab_cli, tmp_path):
@@ -162,24 +176,34 @@ def test_issue_client_again_renews_that_client(lab_cli, course_dir):
     assert renewed.cert.serial_number != first.serial_number and renewed.key_matches
 
 
-@pytest.mark.parametrize("name, what", [("rootCA", "the CA's private key"),
-                                         ("server", "the course server's certificate")])
-def test_issue_client_refuses_a_name_that_would_overwrite_the_ca_or_server(lab_cli, course_dir, name, what):
+@pytest.mark.parametrize(
+    "name, what",
+    [("rootCA", "the CA's private key"), ("server", "the course server's certificate")],
+)
+def test_issue_client_refuses_a_name_that_would_overwrite_the_ca_or_server(
+    lab_cli, course_dir, name, what
+):
     before = {p.name: p.read_bytes() for p in course_dir.iterdir()}
-    one_line_error(lab_cli("pki", "issue", "client", name, "--dir", course_dir), what, "choose another name")
+    one_line_error(
+        lab_cli("pki", "issue", "client", name, "--dir", course_dir), what, "choose another name"
+    )
     assert {p.name: p.read_bytes() for p in course_dir.iterdir()} == before
     assert coursepki.load(course_dir).server.key_matches
 
 
 @pytest.mark.parametrize("name", ["../escape", "sub/bob", ".hidden", ""])
 def test_issue_client_refuses_a_name_that_is_not_a_plain_file_name(lab_cli, course_dir, name):
-    one_line_error(lab_cli("pki", "issue", "client", name, "--dir", course_dir), "not a plain file name")
+    one_line_error(
+        lab_cli("pki", "issue", "client", name, "--dir", course_dir), "not a plain file name"
+    )
     assert not (course_dir.parent / "escape.key").exists()
     assert not (course_dir / "sub").exists()
 
 
 def test_issue_client_without_a_ca_says_to_run_init(lab_cli, tmp_path):
-    one_line_error(lab_cli("pki", "issue", "client", "bob", "--dir", tmp_path), "no CA in", "pki init")
+    one_line_error(
+        lab_cli("pki", "issue", "client", "bob", "--dir", tmp_path), "no CA in", "pki init"
+    )
 
 
 # --------------------------------------------------------------------- show
@@ -192,7 +216,11 @@ def test_show_summarises_a_pem_certificate(lab_cli, shared_course_dir):
 
 def test_show_summarises_a_der_certificate(lab_cli, shared_course_dir, tmp_path):
     der = tmp_path / "client.der"
-    der.write_bytes(pki.load_certificate(shared_course_dir / "client.crt").public_bytes(serialization.Encoding.DER))
+    der.write_bytes(
+        pki.load_certificate(shared_course_dir / "client.crt").public_bytes(
+            serialization.Encoding.DER
+        )
+    )
     out = ok(lab_cli("pki", "show", der))
     assert field(out, "Subject") == "CN=MyTrustedClient,O=mTLS Lab"
     assert field(out, "Extended key usage") == "clientAuth"
@@ -206,7 +234,9 @@ def test_show_opens_a_pfx_with_the_password_file_beside_it(lab_cli, shared_cours
 
 def test_show_opens_a_pfx_with_password_option(lab_cli, shared_course_dir, tmp_path):
     lonely = shutil.copy(shared_course_dir / "server.pfx", tmp_path / "server.pfx")
-    out = ok(lab_cli("pki", "show", lonely, "--password", coursepki.read_password(shared_course_dir)))
+    out = ok(
+        lab_cli("pki", "show", lonely, "--password", coursepki.read_password(shared_course_dir))
+    )
     assert field(out, "Subject") == "CN=localhost,O=mTLS Lab"
 
 
@@ -216,8 +246,11 @@ def test_show_pfx_without_any_password_asks_for_one(lab_cli, shared_course_dir, 
 
 
 def test_show_pfx_with_a_wrong_password_fails_in_one_line(lab_cli, shared_course_dir):
-    one_line_error(lab_cli("pki", "show", shared_course_dir / "server.pfx", "--password", "wrong"),
-                   "wrong password", "check the password")
+    one_line_error(
+        lab_cli("pki", "show", shared_course_dir / "server.pfx", "--password", "wrong"),
+        "wrong password",
+        "check the password",
+    )
 
 
 def test_show_missing_file_fails_in_one_line(lab_cli, tmp_path):

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from lab import client, demo
+from lab.course import demo
+from lab.course.observe import client_view
 from lab.errors import LabError, PassphraseRequiredError, WrongPasswordError
-from lab.observe import client_view
-from lab.server import MTLSServer
+from lab.tls import client
+from lab.tls.server import MTLSServer
 
 ALICE = "Hello CN=alice,O=mTLS Lab"
 KEY_PASSPHRASE = "key-passphrase-for-tests"
@@ -36,7 +37,9 @@ def files(tmp_path_factory, client_identity, root_ca, unrelated_ca) -> dict[str,
     pfx = client_identity.to_pkcs12(d / "alice.pfx", PFX_PASSWORD)
     ca, _ = root_ca.write(d / "rootCA")
     other, _ = unrelated_ca.write(d / "other-bundle")
-    return dict(crt=crt, key=key, enc_crt=enc_crt, enc_key=enc_key, pfx=pfx, ca=ca, other_bundle=other)
+    return dict(
+        crt=crt, key=key, enc_crt=enc_crt, enc_key=enc_key, pfx=pfx, ca=ca, other_bundle=other
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +51,9 @@ def server(server_identity, root_ca):
 @pytest.fixture(scope="module")
 def impostor(server_identity, unrelated_ca, root_ca):
     """A server whose certificate comes from another CA (it trusts our clients, to capture them)."""
-    with MTLSServer(demo.create_app(), unrelated_ca.issue_server("localhost", "127.0.0.1"), trust=root_ca) as s:
+    with MTLSServer(
+        demo.create_app(), unrelated_ca.issue_server("localhost", "127.0.0.1"), trust=root_ca
+    ) as s:
         yield s
 
 
@@ -68,7 +73,12 @@ def refusal(call) -> str:
 
 # ----------------------------------------------------------- identity forms
 def test_identity_as_issued_certificate_is_presented(server, client_identity, root_ca):
-    assert client.session(client_identity, trust=root_ca).get(server.url + "/api/secure", timeout=5).text == ALICE
+    assert (
+        client.session(client_identity, trust=root_ca)
+        .get(server.url + "/api/secure", timeout=5)
+        .text
+        == ALICE
+    )
 
 
 def test_identity_as_crt_and_key_paths_is_presented(server, files):
@@ -92,7 +102,9 @@ def test_pfx_with_wrong_password_raises_wrong_password_error(files):
 
 
 def test_identity_as_encrypted_key_with_passphrase_is_presented(server, files):
-    s = client.session((files["enc_crt"], files["enc_key"]), trust=files["ca"], password=KEY_PASSPHRASE)
+    s = client.session(
+        (files["enc_crt"], files["enc_key"]), trust=files["ca"], password=KEY_PASSPHRASE
+    )
     assert s.get(server.url + "/api/secure", timeout=5).text == ALICE
 
 
@@ -115,7 +127,9 @@ def test_no_identity_is_a_client_without_certificate(server, root_ca):
 
 # -------------------------------------------------------------------- trust
 def test_trust_is_required_with_a_message_saying_what_to_pass(client_identity):
-    with pytest.raises(ValueError, match="trust is required: pass the CA that signed the server certificate"):
+    with pytest.raises(
+        ValueError, match="trust is required: pass the CA that signed the server certificate"
+    ):
         client.session(client_identity)
 
 
@@ -136,7 +150,9 @@ def test_lab_session_succeeds_with_env_bundles_that_lack_our_ca(server, files, f
 
 
 @pytest.mark.parametrize("variable", ENV_BUNDLES)
-def test_plain_requests_session_verify_is_silently_replaced_by_the_env_bundle(server, files, monkeypatch, variable):
+def test_plain_requests_session_verify_is_silently_replaced_by_the_env_bundle(
+    server, files, monkeypatch, variable
+):
     """requests issue #3829, live: Session.verify=<our CA> loses to the environment."""
     for name in ENV_BUNDLES:
         monkeypatch.delenv(name, raising=False)
@@ -144,10 +160,14 @@ def test_plain_requests_session_verify_is_silently_replaced_by_the_env_bundle(se
     plain = requests.Session()  # trust_env left on, as everyone writes it
     plain.verify = str(files["ca"])
     plain.cert = (str(files["crt"]), str(files["key"]))
-    assert refusal(lambda: plain.get(server.url + "/api/secure", timeout=5)).startswith("certificate verify failed")
+    assert refusal(lambda: plain.get(server.url + "/api/secure", timeout=5)).startswith(
+        "certificate verify failed"
+    )
 
 
-def test_plain_requests_session_with_trust_env_off_keeps_its_verify(server, files, foreign_env_bundle):
+def test_plain_requests_session_with_trust_env_off_keeps_its_verify(
+    server, files, foreign_env_bundle
+):
     """The contrast: the same session works once trust_env is off."""
     plain = requests.Session()
     plain.trust_env = False
@@ -162,7 +182,8 @@ def test_cert_tuple_session_works_with_env_bundles_set(server, files, foreign_en
 
 
 def test_lab_session_refuses_a_server_from_a_ca_that_only_the_env_bundle_trusts(
-        impostor, files, foreign_env_bundle):
+    impostor, files, foreign_env_bundle
+):
     """The env bundle holds the impostor's CA; the lab session still trusts only ours."""
     s = client.session((files["crt"], files["key"]), trust=files["ca"])
     n = len(impostor.handshake_failures)
@@ -171,41 +192,66 @@ def test_lab_session_refuses_a_server_from_a_ca_that_only_the_env_bundle_trusts(
     assert impostor.wait_for_handshake_failure(after=n).reason == "tlsv1 alert unknown ca"
 
 
-def test_per_request_verify_path_cannot_widen_the_lab_trust(impostor, client_identity, root_ca, files):
+def test_per_request_verify_path_cannot_widen_the_lab_trust(
+    impostor, client_identity, root_ca, files
+):
     s = client.session(client_identity, trust=root_ca)
-    saw = refusal(lambda: s.get(impostor.url + "/api/secure", verify=str(files["other_bundle"]), timeout=5))
+    saw = refusal(
+        lambda: s.get(impostor.url + "/api/secure", verify=str(files["other_bundle"]), timeout=5)
+    )
     assert saw == "certificate verify failed: unable to get local issuer certificate"
 
 
 def test_per_request_verify_false_raises_insecure_request_refused(server, client_identity, root_ca):
     s = client.session(client_identity, trust=root_ca)
     before = server.handshakes
-    with pytest.raises(client.InsecureRequestRefused, match="DangerousAcceptAnyServerCertificateValidator"):
+    with pytest.raises(
+        client.InsecureRequestRefused, match="DangerousAcceptAnyServerCertificateValidator"
+    ):
         s.get(server.url + "/api/secure", verify=False, timeout=5)
     assert server.handshakes == before  # refused before connecting
 
 
-def test_session_verify_false_attribute_raises_insecure_request_refused(server, client_identity, root_ca):
+def test_session_verify_false_attribute_raises_insecure_request_refused(
+    server, client_identity, root_ca
+):
     s = client.session(client_identity, trust=root_ca)
     s.verify = False
     with pytest.raises(client.InsecureRequestRefused):
         s.get(server.url + "/api/secure", timeout=5)
 
 
-def test_hostname_is_checked_against_the_san_only(app_for_hostname_checks, intermediate_ca, client_identity, root_ca):
+def test_hostname_is_checked_against_the_san_only(
+    app_for_hostname_checks, intermediate_ca, client_identity, root_ca
+):
     """A certificate naming localhost only in its CN (the guide's openssl commands) is refused."""
     cn_only = intermediate_ca.issue_server("localhost", san=False)
     with MTLSServer(app_for_hostname_checks, cn_only, trust=root_ca) as s:
-        saw = refusal(lambda: client.session(client_identity, trust=root_ca).get(s.url + "/healthz", timeout=5))
-    assert saw == "certificate verify failed: Hostname mismatch, certificate is not valid for 'localhost'."
+        saw = refusal(
+            lambda: client.session(client_identity, trust=root_ca).get(
+                s.url + "/healthz", timeout=5
+            )
+        )
+    assert (
+        saw
+        == "certificate verify failed: Hostname mismatch, certificate is not valid for 'localhost'."
+    )
 
 
-def test_a_server_certificate_for_another_name_is_refused(app_for_hostname_checks, intermediate_ca,
-                                                          client_identity, root_ca):
+def test_a_server_certificate_for_another_name_is_refused(
+    app_for_hostname_checks, intermediate_ca, client_identity, root_ca
+):
     elsewhere = intermediate_ca.issue_server("api.lab.test")
     with MTLSServer(app_for_hostname_checks, elsewhere, trust=root_ca) as s:
-        saw = refusal(lambda: client.session(client_identity, trust=root_ca).get(s.url + "/healthz", timeout=5))
-    assert saw == "certificate verify failed: Hostname mismatch, certificate is not valid for 'localhost'."
+        saw = refusal(
+            lambda: client.session(client_identity, trust=root_ca).get(
+                s.url + "/healthz", timeout=5
+            )
+        )
+    assert (
+        saw
+        == "certificate verify failed: Hostname mismatch, certificate is not valid for 'localhost'."
+    )
 
 
 @pytest.fixture(scope="module")
@@ -217,29 +263,57 @@ def app_for_hostname_checks():
 def test_curl_command_for_a_pem_pair(files):
     s = client.session((files["crt"], files["key"]), trust=files["ca"])
     assert shlex.split(s.curl_command("https://localhost:5001/api/secure")) == [
-        "curl", "--cert", str(files["crt"]), "--key", str(files["key"]), "--cacert", str(files["ca"]),
-        "https://localhost:5001/api/secure"]
+        "curl",
+        "--cert",
+        str(files["crt"]),
+        "--key",
+        str(files["key"]),
+        "--cacert",
+        str(files["ca"]),
+        "https://localhost:5001/api/secure",
+    ]
 
 
 def test_curl_command_for_a_pfx(files):
     s = client.session(files["pfx"], trust=files["ca"], password=PFX_PASSWORD)
     assert shlex.split(s.curl_command("https://localhost:5001/api/secure")) == [
-        "curl", "--cert-type", "P12", "--cert", f"{files['pfx']}:{PFX_PASSWORD}", "--cacert", str(files["ca"]),
-        "https://localhost:5001/api/secure"]
+        "curl",
+        "--cert-type",
+        "P12",
+        "--cert",
+        f"{files['pfx']}:{PFX_PASSWORD}",
+        "--cacert",
+        str(files["ca"]),
+        "https://localhost:5001/api/secure",
+    ]
 
 
 def test_curl_command_for_an_encrypted_key(files):
-    s = client.session((files["enc_crt"], files["enc_key"]), trust=files["ca"], password=KEY_PASSPHRASE)
+    s = client.session(
+        (files["enc_crt"], files["enc_key"]), trust=files["ca"], password=KEY_PASSPHRASE
+    )
     assert shlex.split(s.curl_command("https://localhost:5001/api/secure")) == [
-        "curl", "--cert", str(files["enc_crt"]), "--key", str(files["enc_key"]), "--pass", KEY_PASSPHRASE,
-        "--cacert", str(files["ca"]), "https://localhost:5001/api/secure"]
+        "curl",
+        "--cert",
+        str(files["enc_crt"]),
+        "--key",
+        str(files["enc_key"]),
+        "--pass",
+        KEY_PASSPHRASE,
+        "--cacert",
+        str(files["ca"]),
+        "https://localhost:5001/api/secure",
+    ]
 
 
 def test_curl_command_for_a_client_without_certificate_has_only_cacert(files):
     s = client.session(None, trust=files["ca"])
     assert shlex.split(s.curl_command("https://localhost:5001/healthz")) == [
-        "curl", "--cacert", str(files["ca"]), "https://localhost:5001/healthz"]
-
+        "curl",
+        "--cacert",
+        str(files["ca"]),
+        "https://localhost:5001/healthz",
+    ]
 
 
 def test_curl_command_refuses_an_identity_held_only_in_memory(client_identity, files):

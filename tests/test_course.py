@@ -36,7 +36,11 @@ def markdown(path: Path) -> str:
 
 
 def headings(path: Path) -> list[str]:
-    return [line.lstrip("#").strip() for line in markdown(path).splitlines() if re.match(r"#{1,6} ", line)]
+    return [
+        line.lstrip("#").strip()
+        for line in markdown(path).splitlines()
+        if re.match(r"#{1,6} ", line)
+    ]
 
 
 def section(text: str, heading: str) -> str:
@@ -63,7 +67,9 @@ def test_notebook_has_every_skeleton_heading(number):
     found = headings(notebook(number))
     for wanted in ("Overview", "Prerequisites", "Key points", "What's next"):
         assert wanted in found, f"{notebook(number).name}: no '{wanted}' heading (found {found})"
-    assert found[0][:2] == number, f"{notebook(number).name}: the title should start with its number"
+    assert found[0][:2] == number, (
+        f"{notebook(number).name}: the title should start with its number"
+    )
 
 
 @pytest.mark.parametrize("number", NUMBERS)
@@ -76,10 +82,15 @@ def test_overview_is_a_numbered_list_of_objectives(number):
 @pytest.mark.parametrize("number", NUMBERS)
 def test_prerequisites_have_the_table_and_a_time_to_learn(number):
     prerequisites = section(markdown(notebook(number)), "Prerequisites")
-    header = re.search(r"^\|\s*Concept\s*\|\s*Importance\s*\|\s*Notes\s*\|\s*$", prerequisites, re.M)
-    assert header, f"{notebook(number).name}: Prerequisites needs a 'Concept | Importance | Notes' table"
-    assert re.search(r"Time to learn: \d+ minutes", prerequisites), \
+    header = re.search(
+        r"^\|\s*Concept\s*\|\s*Importance\s*\|\s*Notes\s*\|\s*$", prerequisites, re.M
+    )
+    assert header, (
+        f"{notebook(number).name}: Prerequisites needs a 'Concept | Importance | Notes' table"
+    )
+    assert re.search(r"Time to learn: \d+ minutes", prerequisites), (
         f"{notebook(number).name}: Prerequisites needs a 'Time to learn: N minutes' line"
+    )
 
 
 # ----------------------------------------------------------------- exercises
@@ -88,16 +99,26 @@ def test_your_turn_has_a_check_then_an_executed_hidden_solution(number):
     path = notebook(number)
     assert "Your turn" in headings(path), f"{path.name}: no 'Your turn' section"
     code = [c for c in cells(path) if c["cell_type"] == "code"]
-    pairs = [(a, b) for a, b in zip(code, code[1:])
-             if "check.exercise_" in source(a) and a.get("metadata", {}).get("jupyter") != HIDDEN["jupyter"]
-             and "check.exercise_" in source(b)]
-    assert pairs, f"{path.name}: no exercise cell calling check.exercise_ followed by a solution cell"
+    pairs = [
+        (a, b)
+        for a, b in zip(code, code[1:])
+        if "check.exercise_" in source(a)
+        and a.get("metadata", {}).get("jupyter") != HIDDEN["jupyter"]
+        and "check.exercise_" in source(b)
+    ]
+    assert pairs, (
+        f"{path.name}: no exercise cell calling check.exercise_ followed by a solution cell"
+    )
     exercise, solution = pairs[-1]
-    assert solution["metadata"].get("jupyter", {}).get("source_hidden") is True, \
+    assert solution["metadata"].get("jupyter", {}).get("source_hidden") is True, (
         f"{path.name}: the solution cell must be hidden with metadata {HIDDEN}"
-    assert solution.get("execution_count") and solution.get("outputs"), \
+    )
+    assert solution.get("execution_count") and solution.get("outputs"), (
         f"{path.name}: the solution cell must be executed and keep its output"
-    assert "✅" in "".join(_texts(solution)), f"{path.name}: the saved solution output should pass its check"
+    )
+    assert "✅" in "".join(_texts(solution)), (
+        f"{path.name}: the saved solution output should pass its check"
+    )
 
 
 # ------------------------------------------------------------------- outputs
@@ -125,7 +146,9 @@ def test_no_ipython_magics_or_shell_escapes(number):
     for i, cell in enumerate(cells(path)):
         if cell["cell_type"] == "code":
             for line in source(cell).splitlines():
-                assert not re.match(r"\s*[%!]", line), f"{path.name} cell {i}: magic or shell escape {line!r}"
+                assert not re.match(r"\s*[%!]", line), (
+                    f"{path.name} cell {i}: magic or shell escape {line!r}"
+                )
 
 
 # --------------------------------------------------------- notebook 10 links
@@ -137,8 +160,8 @@ def test_notebook_10_links_only_to_notebooks_that_exist():
 
 
 def test_the_quiz_check_never_prints_an_answer(capsys):
-    from lab import check
-    from lab.checks.nb10_production import QUIZ
+    from lab.course import check
+    from lab.course.checks.nb10_production import QUIZ
 
     wrong = {q: ("a" if right != "a" else "c") for q, (right, _) in QUIZ.items()}
     assert not check.exercise_quiz(wrong)
@@ -146,13 +169,15 @@ def test_the_quiz_check_never_prints_an_answer(capsys):
     assert printed.count("💡") == len(QUIZ) + 1
     for qid, (right, _) in QUIZ.items():
         line = next(line for line in printed.splitlines() if f" {qid}:" in line)
-        assert f"'{right}'" not in line and f" {right})" not in line and not line.endswith(f" {right}")
+        assert (
+            f"'{right}'" not in line and f" {right})" not in line and not line.endswith(f" {right}")
+        )
     assert check.exercise_quiz({q: right.upper() for q, (right, _) in QUIZ.items()})
     assert capsys.readouterr().out.count("✅") == len(QUIZ) + 1
 
 
 def test_the_quiz_check_refuses_unknown_questions_and_non_dicts(capsys):
-    from lab import check
+    from lab.course import check
 
     assert not check.exercise_quiz({"q99": "a"})
     assert not check.exercise_quiz(["b"] * 8)
@@ -164,7 +189,9 @@ def test_the_quiz_check_refuses_unknown_questions_and_non_dicts(capsys):
 def test_devcontainer_parses_and_forwards_the_jupyterlab_port():
     text = (ROOT / ".devcontainer" / "devcontainer.json").read_text()
     # devcontainer.json is JSON with comments; strip whole-line // comments, then parse strictly
-    config = json.loads("\n".join(line for line in text.splitlines() if not line.strip().startswith("//")))
+    config = json.loads(
+        "\n".join(line for line in text.splitlines() if not line.strip().startswith("//"))
+    )
     assert "3.11" in config["image"]
     assert 8888 in config["forwardPorts"]
     create = config["postCreateCommand"]
@@ -181,16 +208,24 @@ def test_binder_installs_the_pins_the_tools_and_starts_a_session_pki():
     assert "pki init" in start and start.rstrip().endswith('exec "$@"')
     for script in ("start", "postBuild"):
         assert (binder / script).stat().st_mode & 0o111, f"binder/{script} must be executable"
-    assert "urlpath=lab/tree/notebooks/00_welcome.ipynb" in (ROOT / "docs" / "facilitator-guide.md").read_text()
+    assert (
+        "urlpath=lab/tree/notebooks/00_welcome.ipynb"
+        in (ROOT / "docs" / "facilitator-guide.md").read_text()
+    )
 
 
 def test_facilitator_guide_minutes_match_each_notebooks_time_to_learn():
     guide = (ROOT / "docs" / "facilitator-guide.md").read_text()
-    table = dict(re.findall(r"^\| (\d{2}) \| \[[^\]]+\]\(\.\./notebooks/[^)]+\) \| (\d+) \|$", guide, re.M))
-    assert sorted(table) == NUMBERS, f"the guide's course table should list 00-10, lists {sorted(table)}"
+    table = dict(
+        re.findall(r"^\| (\d{2}) \| \[[^\]]+\]\(\.\./notebooks/[^)]+\) \| (\d+) \|$", guide, re.M)
+    )
+    assert sorted(table) == NUMBERS, (
+        f"the guide's course table should list 00-10, lists {sorted(table)}"
+    )
     for number in NUMBERS:
-        assert int(table[number]) == time_to_learn(notebook(number)), \
+        assert int(table[number]) == time_to_learn(notebook(number)), (
             f"the guide says {table[number]} minutes for {number}, the notebook says {time_to_learn(notebook(number))}"
+        )
 
 
 @pytest.mark.parametrize("agenda", ["3-hour workshop", "90 minutes"])

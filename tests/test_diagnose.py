@@ -6,106 +6,213 @@ from __future__ import annotations
 import pytest
 import requests
 
-from lab import client, diagnose, pki, scenarios
+from lab import pki
+from lab.course import diagnose, scenarios
+from lab.course.demo import create_app
 from lab.errors import KeyMismatchError, PassphraseRequiredError
-from lab.server import MTLSServer
-from lab.demo import create_app
+from lab.tls import client
+from lab.tls.server import MTLSServer
 
 P = "HTTPSConnectionPool(host='localhost', port=36029): Max retries exceeded with url: /api/secure "
 
 #: (captured text, expected category). Each string was printed by a real failing call.
 CAPTURED = [
     # requests / urllib3 wrappers around ssl errors (client side)
-    (P + "(Caused by SSLError(SSLError(1, '[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate "
-         "required (_ssl.c:2580)')))", "no-client-certificate"),
-    (P + "(Caused by SSLError(SSLError(1, '[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca (_ssl.c:2580)')))",
-     "untrusted-ca"),
-    (P + "(Caused by SSLError(SSLError(1, '[SSL: SSLV3_ALERT_CERTIFICATE_EXPIRED] sslv3 alert certificate "
-         "expired (_ssl.c:2580)')))", "expired"),
-    (P + "(Caused by SSLError(SSLEOFError(8, 'EOF occurred in violation of protocol (_ssl.c:2427)')))",
-     "closed-by-peer"),
-    (P + "(Caused by SSLError(SSLCertVerificationError(1, \"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
-         "failed: Hostname mismatch, certificate is not valid for 'localhost'. (_ssl.c:1006)\")))",
-     "hostname-mismatch"),
-    (P + "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
-         "failed: self-signed certificate in certificate chain (_ssl.c:1006)')))", "untrusted-ca"),
-    (P + "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
-         "failed: certificate has expired (_ssl.c:1006)')))", "expired"),
-    (P + "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
-         "failed: unable to get local issuer certificate (_ssl.c:1006)')))", "unknown-issuer"),
-    (P + "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
-         "failed: unsuitable certificate purpose (_ssl.c:1006)')))", "wrong-purpose"),
+    (
+        P
+        + "(Caused by SSLError(SSLError(1, '[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate "
+        "required (_ssl.c:2580)')))",
+        "no-client-certificate",
+    ),
+    (
+        P
+        + "(Caused by SSLError(SSLError(1, '[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca (_ssl.c:2580)')))",
+        "untrusted-ca",
+    ),
+    (
+        P
+        + "(Caused by SSLError(SSLError(1, '[SSL: SSLV3_ALERT_CERTIFICATE_EXPIRED] sslv3 alert certificate "
+        "expired (_ssl.c:2580)')))",
+        "expired",
+    ),
+    (
+        P
+        + "(Caused by SSLError(SSLEOFError(8, 'EOF occurred in violation of protocol (_ssl.c:2427)')))",
+        "closed-by-peer",
+    ),
+    (
+        P
+        + '(Caused by SSLError(SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify '
+        "failed: Hostname mismatch, certificate is not valid for 'localhost'. (_ssl.c:1006)\")))",
+        "hostname-mismatch",
+    ),
+    (
+        P
+        + "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+        "failed: self-signed certificate in certificate chain (_ssl.c:1006)')))",
+        "untrusted-ca",
+    ),
+    (
+        P
+        + "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+        "failed: certificate has expired (_ssl.c:1006)')))",
+        "expired",
+    ),
+    (
+        P
+        + "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+        "failed: unable to get local issuer certificate (_ssl.c:1006)')))",
+        "unknown-issuer",
+    ),
+    (
+        P
+        + "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+        "failed: unsuitable certificate purpose (_ssl.c:1006)')))",
+        "wrong-purpose",
+    ),
     # the lab server's record (MTLSServer.handshake_failures) for revocation and chain refusals
     ("certificate verify failed: unable to get certificate CRL", "crl-missing"),
     ("certificate verify failed: CRL has expired", "crl-stale"),
     ("certificate verify failed: path length constraint exceeded", "path-length"),
-    (P + "(Caused by SSLError(SSLError(1, '[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version "
-         "(_ssl.c:1006)')))", "protocol-version"),
-    (P + "(Caused by SSLError(SSLError(116, '[X509: KEY_VALUES_MISMATCH] key values mismatch (_ssl.c:3926)')))",
-     "key-mismatch"),
-    (P + "(Caused by SSLError(SSLError(1, '[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)')))",
-     "tls-to-plain-http"),
-    ("('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))", "closed-by-peer"),
+    (
+        P
+        + "(Caused by SSLError(SSLError(1, '[SSL: TLSV1_ALERT_PROTOCOL_VERSION] tlsv1 alert protocol version "
+        "(_ssl.c:1006)')))",
+        "protocol-version",
+    ),
+    (
+        P
+        + "(Caused by SSLError(SSLError(116, '[X509: KEY_VALUES_MISMATCH] key values mismatch (_ssl.c:3926)')))",
+        "key-mismatch",
+    ),
+    (
+        P
+        + "(Caused by SSLError(SSLError(1, '[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)')))",
+        "tls-to-plain-http",
+    ),
+    (
+        "('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))",
+        "closed-by-peer",
+    ),
     # urllib3 MaxRetryError text, connection refused
-    ("HTTPSConnectionPool(host='localhost', port=49285): Max retries exceeded with url: / (Caused by "
-     "NewConnectionError(\"HTTPSConnection(host='localhost', port=49285): Failed to establish a new connection: "
-     "[Errno 111] Connection refused\"))", "connection-refused"),
+    (
+        "HTTPSConnectionPool(host='localhost', port=49285): Max retries exceeded with url: / (Caused by "
+        "NewConnectionError(\"HTTPSConnection(host='localhost', port=49285): Failed to establish a new connection: "
+        '[Errno 111] Connection refused"))',
+        "connection-refused",
+    ),
     # a bare SSLCertVerificationError from ssl.wrap_socket
-    ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate in certificate chain "
-     "(_ssl.c:1006)", "untrusted-ca"),
+    (
+        "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate in certificate chain "
+        "(_ssl.c:1006)",
+        "untrusted-ca",
+    ),
     # the server's own record (lab.server.handshake_reason)
     ("handshake refused: peer did not return a certificate", "no-client-certificate"),
-    ("handshake refused: certificate verify failed: unable to get local issuer certificate", "unknown-issuer"),
+    (
+        "handshake refused: certificate verify failed: unable to get local issuer certificate",
+        "unknown-issuer",
+    ),
     ("handshake refused: certificate verify failed: self-signed certificate", "self-signed"),
     ("handshake refused: certificate verify failed: certificate is not yet valid", "not-yet-valid"),
     ("handshake refused: certificate verify failed: certificate revoked", "revoked"),
-    ("handshake refused: http request: the client spoke plain HTTP to the TLS port", "plain-http-to-tls"),
+    (
+        "handshake refused: http request: the client spoke plain HTTP to the TLS port",
+        "plain-http-to-tls",
+    ),
     ("handshake refused: unsupported protocol", "protocol-version"),
     ("handshake refused: sslv3 alert unsupported certificate", "wrong-purpose"),
     ("handshake refused: sslv3 alert bad certificate", "certificate-refused"),
     # curl's error lines
-    ("curl: (60) SSL certificate problem: unable to get local issuer certificate", "unknown-issuer"),
-    ("curl: (60) SSL certificate problem: self-signed certificate in certificate chain", "untrusted-ca"),
+    (
+        "curl: (60) SSL certificate problem: unable to get local issuer certificate",
+        "unknown-issuer",
+    ),
+    (
+        "curl: (60) SSL certificate problem: self-signed certificate in certificate chain",
+        "untrusted-ca",
+    ),
     ("curl: (60) SSL certificate problem: certificate has expired", "expired"),
-    ("curl: (60) SSL: no alternative certificate subject name matches target host name 'api.example.test'",
-     "hostname-mismatch"),
-    ("curl: (56) OpenSSL SSL_read: OpenSSL/3.0.19: error:0A00045C:SSL routines::tlsv13 alert certificate "
-     "required, errno 0", "no-client-certificate"),
-    ("curl: (56) OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate required, errno 0",
-     "no-client-certificate"),
-    ("curl: (35) OpenSSL/3.0.19: error:0A000418:SSL routines::tlsv1 alert unknown ca", "untrusted-ca"),
-    ("curl: (35) OpenSSL/3.0.19: error:0A00042E:SSL routines::tlsv1 alert protocol version", "protocol-version"),
-    ("curl: (35) OpenSSL/3.0.19: error:0A00010B:SSL routines::wrong version number", "tls-to-plain-http"),
-    ("curl: (35) OpenSSL/3.0.19: error:0A000410:SSL routines::sslv3 alert handshake failure", "handshake-failure"),
+    (
+        "curl: (60) SSL: no alternative certificate subject name matches target host name 'api.example.test'",
+        "hostname-mismatch",
+    ),
+    (
+        "curl: (56) OpenSSL SSL_read: OpenSSL/3.0.19: error:0A00045C:SSL routines::tlsv13 alert certificate "
+        "required, errno 0",
+        "no-client-certificate",
+    ),
+    (
+        "curl: (56) OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate required, errno 0",
+        "no-client-certificate",
+    ),
+    (
+        "curl: (35) OpenSSL/3.0.19: error:0A000418:SSL routines::tlsv1 alert unknown ca",
+        "untrusted-ca",
+    ),
+    (
+        "curl: (35) OpenSSL/3.0.19: error:0A00042E:SSL routines::tlsv1 alert protocol version",
+        "protocol-version",
+    ),
+    (
+        "curl: (35) OpenSSL/3.0.19: error:0A00010B:SSL routines::wrong version number",
+        "tls-to-plain-http",
+    ),
+    (
+        "curl: (35) OpenSSL/3.0.19: error:0A000410:SSL routines::sslv3 alert handshake failure",
+        "handshake-failure",
+    ),
     ("curl: (56) Recv failure: Connection reset by peer", "closed-by-peer"),
-    ("curl: (55) getpeername() failed with errno 107: Transport endpoint is not connected", "closed-by-peer"),
-    ("curl: (58) could not load PEM client certificate from /tmp/x/nope.crt, OpenSSL error error:80000002:system "
-     "library::No such file or directory, (no key found, wrong pass phrase, or wrong file format?)", "missing-file"),
-    ("curl: (58) could not load PEM client certificate from /tmp/x/alice.key, OpenSSL error error:0480006C:PEM "
-     "routines::no start line, (no key found, wrong pass phrase, or wrong file format?)", "unreadable-file"),
+    (
+        "curl: (55) getpeername() failed with errno 107: Transport endpoint is not connected",
+        "closed-by-peer",
+    ),
+    (
+        "curl: (58) could not load PEM client certificate from /tmp/x/nope.crt, OpenSSL error error:80000002:system "
+        "library::No such file or directory, (no key found, wrong pass phrase, or wrong file format?)",
+        "missing-file",
+    ),
+    (
+        "curl: (58) could not load PEM client certificate from /tmp/x/alice.key, OpenSSL error error:0480006C:PEM "
+        "routines::no start line, (no key found, wrong pass phrase, or wrong file format?)",
+        "unreadable-file",
+    ),
     ("curl: (58) could not load PEM client certificate", "unreadable-file"),
     ("curl: (58) unable to set private key file: '/tmp/x/mm.key' type PEM", "key-unusable"),
-    ("Enter PEM pass phrase:\nEnter PEM pass phrase:\ncurl: (58) unable to set private key file: '/tmp/x/enc.key' "
-     "type PEM", "passphrase-required"),
-    ("curl: (58) could not parse PKCS12 file, check password, OpenSSL error error:11800071:PKCS12 routines::mac "
-     "verify failure", "wrong-password"),
-    ("curl: (7) Failed to connect to localhost port 49285 after 0 ms: Couldn't connect to server",
-     "connection-refused"),
+    (
+        "Enter PEM pass phrase:\nEnter PEM pass phrase:\ncurl: (58) unable to set private key file: '/tmp/x/enc.key' "
+        "type PEM",
+        "passphrase-required",
+    ),
+    (
+        "curl: (58) could not parse PKCS12 file, check password, OpenSSL error error:11800071:PKCS12 routines::mac "
+        "verify failure",
+        "wrong-password",
+    ),
+    (
+        "curl: (7) Failed to connect to localhost port 49285 after 0 ms: Couldn't connect to server",
+        "connection-refused",
+    ),
 ]
 
 
-@pytest.mark.parametrize("text,category", CAPTURED, ids=[f"{i:02d}-{c}" for i, (_, c) in enumerate(CAPTURED)])
+@pytest.mark.parametrize(
+    "text,category", CAPTURED, ids=[f"{i:02d}-{c}" for i, (_, c) in enumerate(CAPTURED)]
+)
 def test_explain_recognises_captured_error_text(text, category):
     d = diagnose.explain(text)
     assert d.category == category, d
     assert d.cause and d.fix and d.raw == text.strip()
 
 
-@pytest.mark.parametrize("text", [
-    "Segmentation fault (core dumped)",
-    "ValueError: something else entirely went wrong",
-    "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Segmentation fault (core dumped)",
+        "ValueError: something else entirely went wrong",
+        "",
+    ],
+)
 def test_an_unrecognised_error_is_unknown_and_keeps_the_raw_text(text):
     d = diagnose.explain(text)
     assert d.category == diagnose.UNKNOWN and not d.known
@@ -144,10 +251,12 @@ def test_explain_a_live_lab_error_for_an_encrypted_key(tmp_path, root_ca):
 
 
 def test_explain_an_observation_prefers_the_servers_record(root_ca, server_identity):
-    from lab import observe
+    from lab.course import observe
 
     with MTLSServer(create_app(), certificate=server_identity, trust=root_ca) as s:
-        obs = observe.observe(s, lambda: client.session(None, trust=root_ca).get(s.url + "/api/secure", timeout=10))
+        obs = observe.observe(
+            s, lambda: client.session(None, trust=root_ca).get(s.url + "/api/secure", timeout=10)
+        )
     assert diagnose.explain(obs).category == "no-client-certificate"
 
 
@@ -163,11 +272,15 @@ def test_explain_an_http_status():
 
 def test_explain_a_live_path_length_refusal_from_the_servers_record(root_ca, server_identity):
     """An intermediate with pathLen 0 that issued another intermediate: the server refuses its leaf."""
-    too_deep = root_ca.create_intermediate("Lab Inter pathLen 0").create_intermediate("Lab Inter below it")
+    too_deep = root_ca.create_intermediate("Lab Inter pathLen 0").create_intermediate(
+        "Lab Inter below it"
+    )
     with MTLSServer(create_app(), server_identity, trust=root_ca) as s:
         n = len(s.handshake_failures)
         with pytest.raises(requests.exceptions.ConnectionError):
-            client.session(too_deep.issue_client("carol"), trust=root_ca).get(s.url + "/api/secure", timeout=5)
+            client.session(too_deep.issue_client("carol"), trust=root_ca).get(
+                s.url + "/api/secure", timeout=5
+            )
         failure = s.wait_for_handshake_failure(after=n)
     assert failure.reason == "certificate verify failed: path length constraint exceeded"
     assert diagnose.explain(failure.reason).category == "path-length"

@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from lab import cli, doctor, pki
+from lab import cli, pki
+from lab.ops import doctor
 
 #: The guide's commands, verbatim, with -subj added so they do not prompt.
 GUIDE_COMMANDS = [
@@ -37,7 +38,9 @@ def _errors(report):
 def test_the_guides_server_certificate_is_an_error_for_its_missing_san(guide_dir):
     report = doctor.examine(directory=guide_dir)
     assert not report.ok
-    assert any(f.file == "server.crt" and "no Subject Alternative Name" in f.message for f in report.errors)
+    assert any(
+        f.file == "server.crt" and "no Subject Alternative Name" in f.message for f in report.errors
+    )
 
 
 def test_the_guides_certificates_are_flagged_for_their_missing_eku(guide_dir):
@@ -66,10 +69,14 @@ def test_doctor_command_exits_1_with_the_reason_on_the_guides_files(guide_dir, c
 def test_a_key_from_another_pair_is_an_error_naming_its_real_owner(guide_dir, tmp_path):
     for name in ("rootCA.pem", "server.crt", "client.crt"):
         shutil.copy(guide_dir / name, tmp_path / name)
-    shutil.copy(guide_dir / "client.key", tmp_path / "server.key")   # the wrong key, under the right name
+    shutil.copy(
+        guide_dir / "client.key", tmp_path / "server.key"
+    )  # the wrong key, under the right name
     report = doctor.examine(directory=tmp_path)
-    assert "server.key: does not belong to server.crt (different public key); it is the key of client.crt" \
+    assert (
+        "server.key: does not belong to server.crt (different public key); it is the key of client.crt"
         in _errors(report)
+    )
 
 
 def test_a_lab_made_course_pki_has_no_errors_or_warnings(shared_course_dir, capsys):
@@ -101,7 +108,9 @@ def test_expired_and_not_yet_valid_certificates_are_errors(made, root_ca):
 
 def test_a_certificate_expiring_soon_is_a_warning(made, root_ca):
     d = made("soon-client", root_ca.issue_client("soon", days=10))
-    assert "soon-client.crt: expires in" in "\n".join(doctor.examine(directory=d).messages("warning"))
+    assert "soon-client.crt: expires in" in "\n".join(
+        doctor.examine(directory=d).messages("warning")
+    )
 
 
 def test_a_client_certificate_with_server_eku_or_ca_flag_is_an_error(made, root_ca):
@@ -122,13 +131,15 @@ def test_a_chain_that_cannot_reach_a_root_is_an_error(tmp_path, unrelated_ca, ro
 def test_a_root_given_on_the_command_line_completes_the_chain(tmp_path, root_ca):
     root_ca.issue_client("alice").write(tmp_path / "alice")
     (tmp_path / "ca.pem").write_bytes(root_ca.cert_pem)
-    report = doctor.examine([tmp_path / "alice.crt", tmp_path / "alice.key"], roots=[tmp_path / "ca.pem"])
+    report = doctor.examine(
+        [tmp_path / "alice.crt", tmp_path / "alice.key"], roots=[tmp_path / "ca.pem"]
+    )
     assert report.ok, report.as_text()
 
 
 def test_a_leaf_file_without_its_intermediate_is_a_warning(tmp_path, root_ca, intermediate_ca):
     leaf = intermediate_ca.issue_server("localhost", "127.0.0.1")
-    pki.IssuedCertificate(leaf.cert, leaf.key, []).write(tmp_path / "server")   # leaf only
+    pki.IssuedCertificate(leaf.cert, leaf.key, []).write(tmp_path / "server")  # leaf only
     root_ca.write(tmp_path / "rootCA")
     (tmp_path / "issuing.pem").write_bytes(intermediate_ca.cert_pem)
     warnings = "\n".join(doctor.examine(directory=tmp_path).messages("warning"))
@@ -145,8 +156,25 @@ def test_a_pfx_with_the_wrong_password_is_an_error(tmp_path, root_ca):
 
 
 def test_a_weak_rsa_key_is_an_error(tmp_path, openssl):
-    assert openssl("req", "-x509", "-newkey", "rsa:1024", "-nodes", "-keyout", "weak.key", "-out", "weak-client.crt",
-                   "-subj", "/CN=weak", "-days", "30", cwd=tmp_path).returncode == 0
+    assert (
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:1024",
+            "-nodes",
+            "-keyout",
+            "weak.key",
+            "-out",
+            "weak-client.crt",
+            "-subj",
+            "/CN=weak",
+            "-days",
+            "30",
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
     assert "too weak" in _errors(doctor.examine(directory=tmp_path))
 
 

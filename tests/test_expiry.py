@@ -6,8 +6,8 @@ import datetime as _dt
 
 import pytest
 
-from lab import expiry
 from lab.errors import MissingFileError
+from lab.ops import expiry
 
 NOW = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)  # certificates carry whole seconds
 
@@ -24,7 +24,9 @@ def test_status_exit_code_follows_a_three_day_client_certificate(run_lab, tmp_pa
     assert run_lab("pki", "issue", "client", "shortlived", "--days", "3", "--dir", pki_dir).rc == 0
     warned = run_lab("pki", "status", "--dir", pki_dir, "--warn-days", "30")
     assert warned.rc == 1
-    assert any(line.startswith("WARN") and "shortlived.crt" in line for line in warned.stdout.splitlines())
+    assert any(
+        line.startswith("WARN") and "shortlived.crt" in line for line in warned.stdout.splitlines()
+    )
 
     for suffix in (".crt", ".key", ".pfx"):
         (pki_dir / f"shortlived{suffix}").unlink()
@@ -81,7 +83,9 @@ def test_not_yet_valid_certificate_needs_attention(intermediate_ca, tmp_path):
 
 
 def test_warning_window_boundary(intermediate_ca, tmp_path):
-    intermediate_ca.issue_client("c", not_before=NOW, not_after=NOW + _dt.timedelta(days=10)).write(tmp_path / "c")
+    intermediate_ca.issue_client("c", not_before=NOW, not_after=NOW + _dt.timedelta(days=10)).write(
+        tmp_path / "c"
+    )
     assert expiry.scan(tmp_path, now=NOW, warn_days=10).exit_code == 0
     assert expiry.scan(tmp_path, now=NOW + _dt.timedelta(seconds=1), warn_days=10).exit_code == 1
 
@@ -116,7 +120,10 @@ def test_roles(root_ca, intermediate_ca, server_identity, client_identity):
     assert expiry.role(intermediate_ca.cert) == "intermediate CA"
     assert expiry.role(server_identity.cert) == "server"
     assert expiry.role(client_identity.cert) == "client"
-    assert expiry.role(intermediate_ca.issue_client("x", eku=["serverAuth", "clientAuth"]).cert) == "server+client"
+    assert (
+        expiry.role(intermediate_ca.issue_client("x", eku=["serverAuth", "clientAuth"]).cert)
+        == "server+client"
+    )
     assert expiry.role(intermediate_ca.issue_client("y", eku=None).cert) == "leaf (any use)"
 
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 import pytest
 from flask import Flask, request
 
-from lab import client, forwarding, proxy
+from lab import proxy
+from lab.auth import forwarding
+from lab.auth.forwarding import CertificateForwarding, ForwardedCertificateError, header_value
 from lab.errors import ForgedHeaderError
-from lab.forwarding import CertificateForwarding, ForwardedCertificateError, header_value
 from lab.proxy import INSTALL_HINT, NginxNotFoundError, NginxProxy
-from lab.server import MTLSServer
+from lab.tls import client
+from lab.tls.server import MTLSServer
 
 pytestmark = pytest.mark.interop
 
-PROXY_ADDRESS = "127.0.0.2"   # nginx connects to the app from here (proxy_bind)
+PROXY_ADDRESS = "127.0.0.2"  # nginx connects to the app from here (proxy_bind)
 ATTACKER_ADDRESS = "127.0.0.1"
 
 
@@ -32,6 +34,7 @@ def nginx_binary():
 @pytest.fixture(scope="module")
 def pki(throwaway_pki):
     """The conftest PKI plus MyTrustedClient (the victim) and the proxy's own client certificate."""
+
     class P:
         root = throwaway_pki.root
         issuing = throwaway_pki.intermediate
@@ -39,6 +42,7 @@ def pki(throwaway_pki):
         alice = throwaway_pki.client
         trusted = throwaway_pki.intermediate.issue_client("MyTrustedClient")
         proxy_identity = throwaway_pki.intermediate.issue_client("mTLS Lab Proxy")
+
     return P
 
 
@@ -48,8 +52,9 @@ def source(pki, **options):
 
 
 def app_server(pki, certificate_source, mode="optional"):
-    return MTLSServer(forwarding.create_app(certificate_source), certificate=pki.server, trust=pki.root,
-                      mode=mode)
+    return MTLSServer(
+        forwarding.create_app(certificate_source), certificate=pki.server, trust=pki.root, mode=mode
+    )
 
 
 def nginx(pki, upstream, tmp_path, **options):
@@ -79,46 +84,66 @@ def test_forged_header_straight_to_the_app_gets_403_naming_the_reason(pki, nginx
         r = call(None, pki, app.url, headers=forged(pki))
     assert r.status_code == 403
     assert r.headers["Content-Type"] == "application/problem+json"
-    assert r.json()["detail"].startswith("forged certificate header: the X-SSL-Client-Cert header came from "
-                                         f"{ATTACKER_ADDRESS}, which is not a trusted proxy")
+    assert r.json()["detail"].startswith(
+        "forged certificate header: the X-SSL-Client-Cert header came from "
+        f"{ATTACKER_ADDRESS}, which is not a trusted proxy"
+    )
 
 
-def test_header_from_the_trusted_proxy_gets_200_with_the_clients_identity(pki, nginx_binary, tmp_path):
+def test_header_from_the_trusted_proxy_gets_200_with_the_clients_identity(
+    pki, nginx_binary, tmp_path
+):
     with app_server(pki, source(pki)) as app, nginx(pki, app, tmp_path) as p:
         r = call(pki.trusted, pki, p.url)
     assert r.status_code == 200 and r.text == "Hello CN=MyTrustedClient,O=mTLS Lab"
 
 
-def test_a_forged_header_sent_through_nginx_is_replaced_by_the_real_certificate(pki, nginx_binary, tmp_path):
+def test_a_forged_header_sent_through_nginx_is_replaced_by_the_real_certificate(
+    pki, nginx_binary, tmp_path
+):
     with app_server(pki, source(pki)) as app, nginx(pki, app, tmp_path) as p:
         r = call(pki.alice, pki, p.url, headers=forged(pki))
     assert r.text == "Hello CN=alice,O=mTLS Lab"
 
 
-def test_proxy_certificate_mode_refuses_a_direct_caller_even_from_the_proxys_address(pki, nginx_binary):
+def test_proxy_certificate_mode_refuses_a_direct_caller_even_from_the_proxys_address(
+    pki, nginx_binary
+):
     pinned = source(pki, trusted_proxies=["127.0.0.0/8"], proxy_certificate=pki.proxy_identity)
     with app_server(pki, pinned) as app:
         with_cert = call(pki.alice, pki, app.url, headers=forged(pki))
         without = call(None, pki, app.url, headers=forged(pki))
     assert with_cert.status_code == 403
-    assert "authenticated as CN=alice,O=mTLS Lab, not as the proxy (mTLS Lab Proxy)" in with_cert.json()["detail"]
+    assert (
+        "authenticated as CN=alice,O=mTLS Lab, not as the proxy (mTLS Lab Proxy)"
+        in with_cert.json()["detail"]
+    )
     assert without.status_code == 403 and "without a client certificate" in without.json()["detail"]
 
 
 def test_proxy_certificate_mode_accepts_the_header_from_nginx_with_proxy_ssl_certificate(
-        pki, nginx_binary, tmp_path):
+    pki, nginx_binary, tmp_path
+):
     pinned = source(pki, trusted_proxies=["127.0.0.0/8"], proxy_certificate=pki.proxy_identity)
-    with app_server(pki, pinned, mode="require") as app, \
-            nginx(pki, app, tmp_path, proxy_bind=None, proxy_certificate=pki.proxy_identity) as p:
+    with (
+        app_server(pki, pinned, mode="require") as app,
+        nginx(pki, app, tmp_path, proxy_bind=None, proxy_certificate=pki.proxy_identity) as p,
+    ):
         r = call(pki.trusted, pki, p.url)
     assert r.status_code == 200 and r.text == "Hello CN=MyTrustedClient,O=mTLS Lab"
 
 
 def test_a_certificate_forwarded_by_an_optional_no_ca_proxy_is_revalidated_and_refused(
-        pki, unrelated_ca, nginx_binary, tmp_path):
+    pki, unrelated_ca, nginx_binary, tmp_path
+):
     stranger = unrelated_ca.issue_client("MyTrustedClient")
-    lenient = source(pki, verify_header=None)  # ignore nginx's verdict: re-validation alone must refuse
-    with app_server(pki, lenient) as app, nginx(pki, app, tmp_path, verify_client="optional_no_ca") as p:
+    lenient = source(
+        pki, verify_header=None
+    )  # ignore nginx's verdict: re-validation alone must refuse
+    with (
+        app_server(pki, lenient) as app,
+        nginx(pki, app, tmp_path, verify_client="optional_no_ca") as p,
+    ):
         r = call(stranger, pki, p.url)
     assert r.status_code == 403
     assert r.json()["title"] == "Client certificate refused"
@@ -127,15 +152,22 @@ def test_a_certificate_forwarded_by_an_optional_no_ca_proxy_is_revalidated_and_r
 
 def test_the_proxys_failed_verdict_is_honoured(pki, unrelated_ca, nginx_binary, tmp_path):
     stranger = unrelated_ca.issue_client("mallory")
-    with app_server(pki, source(pki)) as app, nginx(pki, app, tmp_path, verify_client="optional_no_ca") as p:
+    with (
+        app_server(pki, source(pki)) as app,
+        nginx(pki, app, tmp_path, verify_client="optional_no_ca") as p,
+    ):
         r = call(stranger, pki, p.url)
     assert r.status_code == 403
-    assert "the proxy did not verify the client certificate (X-SSL-Client-Verify: FAILED:" in r.json()["detail"]
+    assert (
+        "the proxy did not verify the client certificate (X-SSL-Client-Verify: FAILED:"
+        in r.json()["detail"]
+    )
 
 
 # ------------------------------------- the proxy that forgets to clear a header
 def test_a_proxy_that_forgets_to_clear_a_lookalike_header_lets_alice_become_mytrustedclient(
-        pki, nginx_binary, tmp_path):
+    pki, nginx_binary, tmp_path
+):
     # The app runs behind ingress-nginx (ssl-client-cert) and behind this nginx (X-SSL-Client-Cert).
     both = source(pki, header=("ssl-client-cert", proxy.CERT_HEADER))
     attack = forged(pki, header="ssl-client-cert")
@@ -156,8 +188,10 @@ def test_header_value_is_byte_for_byte_what_nginx_forwards(pki, nginx_binary, tm
     def secure():
         return request.headers.get(proxy.CERT_HEADER, "")
 
-    with MTLSServer(raw, certificate=pki.server, trust=pki.root, mode="none") as app, \
-            nginx(pki, app, tmp_path) as p:
+    with (
+        MTLSServer(raw, certificate=pki.server, trust=pki.root, mode="none") as app,
+        nginx(pki, app, tmp_path) as p,
+    ):
         forwarded = call(pki.alice, pki, p.url).text
     assert forwarded == header_value(pki.alice)
     assert "-----BEGIN%20CERTIFICATE-----%0A" in forwarded
@@ -189,7 +223,10 @@ def test_no_header_means_no_certificate(pki):
 
 def test_forged_header_error_names_the_peer_and_the_trusted_proxies(pki):
     environ = {"REMOTE_ADDR": "127.0.0.9", "HTTP_X_SSL_CLIENT_CERT": header_value(pki.trusted)}
-    with pytest.raises(ForgedHeaderError, match=r"came from 127\.0\.0\.9, which is not a trusted proxy \(127\.0\.0\.2\)"):
+    with pytest.raises(
+        ForgedHeaderError,
+        match=r"came from 127\.0\.0\.9, which is not a trusted proxy \(127\.0\.0\.2\)",
+    ):
         source(pki)(environ)
 
 
@@ -198,9 +235,8 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused(pki):
         source(pki, trusted_proxies=["nginx.local"])
 
 
-
 def test_the_forged_header_scenario_shows_the_attack_and_the_refusal():
-    from lab import scenarios
+    from lab.course import scenarios
 
     result = scenarios.run("forged-client-certificate-header")
     assert result.behaved, str(result)
@@ -209,15 +245,22 @@ def test_the_forged_header_scenario_shows_the_attack_and_the_refusal():
 
 
 def test_the_notebook_07_self_check_passes_the_solution_and_hints_at_an_address_only_source(
-        pki, nginx_binary, capsys):
-    from lab import check
+    pki, nginx_binary, capsys
+):
+    from lab.course import check
 
     class Course:
         ca, server, client = pki.root, pki.server, pki.trusted
 
-    solution = CertificateForwarding(pki.root, intermediates=[pki.issuing.cert], trusted_proxies=["127.0.0.1"],
-                                     proxy_certificate=pki.proxy_identity)
-    address_only = CertificateForwarding(pki.root, intermediates=[pki.issuing.cert], trusted_proxies=["127.0.0.1"])
+    solution = CertificateForwarding(
+        pki.root,
+        intermediates=[pki.issuing.cert],
+        trusted_proxies=["127.0.0.1"],
+        proxy_certificate=pki.proxy_identity,
+    )
+    address_only = CertificateForwarding(
+        pki.root, intermediates=[pki.issuing.cert], trusted_proxies=["127.0.0.1"]
+    )
     assert check.exercise_only_the_proxy(solution, Course, pki.proxy_identity)
     assert not check.exercise_only_the_proxy(address_only, Course, pki.proxy_identity)
     assert "what else does nginx have?" in capsys.readouterr().out

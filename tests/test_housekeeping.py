@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 from lab import housekeeping
 
@@ -20,23 +19,37 @@ def test_remove_pki_keeps_only_the_readme(tmp_path):
 
 def test_reset_command_without_yes_and_without_input_changes_nothing(tmp_path):
     (tmp_path / "rootCA.pem").write_text("x")
-    proc = subprocess.run([sys.executable, "-m", "lab", "reset", "--dir", str(tmp_path)],
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lab", "reset", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 1
     assert "nothing changed" in proc.stdout
     assert (tmp_path / "rootCA.pem").exists()
 
 
 def test_reset_stops_a_running_serve_process_and_removes_the_pki(tmp_path):
-    subprocess.run([sys.executable, "-m", "lab", "pki", "init", "--dir", str(tmp_path)], check=True,
-                   capture_output=True)
-    serve = subprocess.Popen([sys.executable, "-m", "lab", "serve", "--certs", str(tmp_path), "--port", "0"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "lab", "pki", "init", "--dir", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "lab", "serve", "--certs", str(tmp_path), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert "mTLS demo API on" in serve.stdout.readline()
         assert any(pid == serve.pid for pid, _ in housekeeping.lab_processes())
-        proc = subprocess.run([sys.executable, "-m", "lab", "reset", "--dir", str(tmp_path), "--yes"],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "lab", "reset", "--dir", str(tmp_path), "--yes"],
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, proc.stderr
         assert serve.wait(timeout=10) == 0  # it stopped cleanly on SIGTERM
         assert [p.name for p in tmp_path.iterdir()] == []

@@ -13,15 +13,15 @@ import datetime as dt
 import hashlib
 
 import pytest
+from conftest import CLIENT_EMAIL, CLIENT_SPIFFE_ID
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from flask import Flask, jsonify
 
-from conftest import CLIENT_EMAIL, CLIENT_SPIFFE_ID
-from lab import client
 from lab.errors import CorruptFileError
-from lab.identity import ClientIdentity, peer_certificate
-from lab.server import MTLSServer
+from lab.tls import client
+from lab.tls.identity import ClientIdentity, peer_certificate
+from lab.tls.server import MTLSServer
 
 
 # --------------------------------------------------------- a view that tells
@@ -35,11 +35,19 @@ def whoami_app():
         if cert is None:
             return jsonify(certificate=None)
         ident = ClientIdentity.from_certificate(cert)
-        return jsonify(certificate=cert.public_bytes(serialization.Encoding.PEM).decode(),
-                       subject=ident.subject, common_name=ident.common_name, issuer=ident.issuer,
-                       serial=ident.serial, thumbprint=ident.thumbprint, spki_pin=ident.spki_pin,
-                       dns=list(ident.dns), emails=list(ident.emails), uris=list(ident.uris),
-                       spiffe_id=ident.spiffe_id)
+        return jsonify(
+            certificate=cert.public_bytes(serialization.Encoding.PEM).decode(),
+            subject=ident.subject,
+            common_name=ident.common_name,
+            issuer=ident.issuer,
+            serial=ident.serial,
+            thumbprint=ident.thumbprint,
+            spki_pin=ident.spki_pin,
+            dns=list(ident.dns),
+            emails=list(ident.emails),
+            uris=list(ident.uris),
+            spiffe_id=ident.spiffe_id,
+        )
 
     @app.get("/cached")
     def cached():
@@ -59,8 +67,12 @@ def der(cert: x509.Certificate) -> bytes:
 
 
 # ------------------------------------------------------- peer_certificate
-def test_peer_certificate_in_a_view_is_the_certificate_the_client_presented(server, client_identity, root_ca):
-    body = client.session(client_identity, trust=root_ca).get(server.url + "/whoami", timeout=5).json()
+def test_peer_certificate_in_a_view_is_the_certificate_the_client_presented(
+    server, client_identity, root_ca
+):
+    body = (
+        client.session(client_identity, trust=root_ca).get(server.url + "/whoami", timeout=5).json()
+    )
     seen = x509.load_pem_x509_certificate(body["certificate"].encode())
     assert der(seen) == der(client_identity.cert)
 
@@ -71,7 +83,9 @@ def test_peer_certificate_is_none_when_the_client_sent_none(server, root_ca):
 
 
 def test_peer_certificate_is_parsed_once_per_request(server, client_identity, root_ca):
-    body = client.session(client_identity, trust=root_ca).get(server.url + "/cached", timeout=5).json()
+    body = (
+        client.session(client_identity, trust=root_ca).get(server.url + "/cached", timeout=5).json()
+    )
     assert body == {"same_object": True}
 
 
@@ -83,7 +97,9 @@ def test_peer_certificate_parses_ssl_client_cert_from_the_environ(client_identit
 def test_peer_certificate_caches_in_the_environ(client_identity, unrelated_ca):
     environ = {"SSL_CLIENT_CERT": client_identity.cert_pem.decode()}
     first = peer_certificate(environ)
-    environ["SSL_CLIENT_CERT"] = unrelated_ca.cert_pem.decode()  # not re-read within the same request
+    environ["SSL_CLIENT_CERT"] = (
+        unrelated_ca.cert_pem.decode()
+    )  # not re-read within the same request
     assert peer_certificate(environ) is first
 
 
@@ -94,7 +110,11 @@ def test_peer_certificate_without_ssl_client_cert_is_none():
 
 def test_peer_certificate_with_garbage_raises_corrupt_file_error():
     with pytest.raises(CorruptFileError, match="not valid PEM"):
-        peer_certificate({"SSL_CLIENT_CERT": "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----"})
+        peer_certificate(
+            {
+                "SSL_CLIENT_CERT": "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----"
+            }
+        )
 
 
 # ----------------------------------------------------------- ClientIdentity
@@ -123,7 +143,8 @@ def test_identity_thumbprint_is_sha256_of_the_der_certificate(alice, client_iden
 
 def test_identity_spki_pin_is_base64_sha256_of_the_public_key_info(alice, client_identity):
     spki = client_identity.cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     assert alice.spki_pin == base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
@@ -139,12 +160,15 @@ def test_identity_spiffe_id_is_the_spiffe_uri(alice):
 
 def test_identity_san_dns_names(intermediate_ca):
     ident = ClientIdentity.from_certificate(
-        intermediate_ca.issue_client("worker", dns=["worker.lab.test", "worker-2.lab.test"]).cert)
+        intermediate_ca.issue_client("worker", dns=["worker.lab.test", "worker-2.lab.test"]).cert
+    )
     assert ident.dns == ("worker.lab.test", "worker-2.lab.test")
 
 
 def test_identity_without_spiffe_uri_has_no_spiffe_id(intermediate_ca):
-    ident = ClientIdentity.from_certificate(intermediate_ca.issue_client("web", uri="https://lab.test/web").cert)
+    ident = ClientIdentity.from_certificate(
+        intermediate_ca.issue_client("web", uri="https://lab.test/web").cert
+    )
     assert ident.uris == ("https://lab.test/web",)
     assert ident.spiffe_id is None
 
@@ -166,9 +190,20 @@ def test_identity_keeps_the_certificate_and_starts_without_claims(alice, client_
     assert alice.claims == {}
 
 
-def test_identity_seen_in_a_view_matches_the_presented_certificate(server, client_identity, root_ca):
-    body = client.session(client_identity, trust=root_ca).get(server.url + "/whoami", timeout=5).json()
+def test_identity_seen_in_a_view_matches_the_presented_certificate(
+    server, client_identity, root_ca
+):
+    body = (
+        client.session(client_identity, trust=root_ca).get(server.url + "/whoami", timeout=5).json()
+    )
     expected = ClientIdentity.from_certificate(client_identity.cert)
-    assert {k: body[k] for k in ("subject", "issuer", "serial", "thumbprint", "spki_pin", "spiffe_id")} == {
-        "subject": expected.subject, "issuer": expected.issuer, "serial": expected.serial,
-        "thumbprint": expected.thumbprint, "spki_pin": expected.spki_pin, "spiffe_id": CLIENT_SPIFFE_ID}
+    assert {
+        k: body[k] for k in ("subject", "issuer", "serial", "thumbprint", "spki_pin", "spiffe_id")
+    } == {
+        "subject": expected.subject,
+        "issuer": expected.issuer,
+        "serial": expected.serial,
+        "thumbprint": expected.thumbprint,
+        "spki_pin": expected.spki_pin,
+        "spiffe_id": CLIENT_SPIFFE_ID,
+    }

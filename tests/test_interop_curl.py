@@ -15,10 +15,11 @@ import subprocess
 
 import pytest
 
-from lab import client, coursepki, demo
-from lab.curl import curl
-from lab.observe import CLOSED_BY_SERVER, curl_view, observe
-from lab.server import MTLSServer
+from lab.course import coursepki, demo
+from lab.course.curl import curl
+from lab.course.observe import CLOSED_BY_SERVER, curl_view, observe
+from lab.tls import client
+from lab.tls.server import MTLSServer
 
 pytestmark = pytest.mark.interop
 
@@ -27,7 +28,9 @@ CURL = shutil.which("curl")
 
 @pytest.fixture(scope="module", autouse=True)
 def curl_is_installed():
-    assert CURL, "the curl binary is missing: install it (apt-get install curl); the course needs it"
+    assert CURL, (
+        "the curl binary is missing: install it (apt-get install curl); the course needs it"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +46,25 @@ def server(course):
 
 def run(*args: str) -> subprocess.CompletedProcess:
     """curl with the environment as it is (CURL_CA_BUNDLE included): --cacert must win."""
-    return subprocess.run([CURL, "-sS", "--max-time", "10", *map(str, args)],
-                          capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [CURL, "-sS", "--max-time", "10", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 def test_the_guides_curl_command_gets_hello_mytrustedclient(server, course):
     d = course.dir
-    proc = run("--cert", d / "client.crt", "--key", d / "client.key", "--cacert", d / "rootCA.pem",
-               f"https://localhost:{server.port}/api/secure")
+    proc = run(
+        "--cert",
+        d / "client.crt",
+        "--key",
+        d / "client.key",
+        "--cacert",
+        d / "rootCA.pem",
+        f"https://localhost:{server.port}/api/secure",
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "Hello CN=MyTrustedClient,O=mTLS Lab"
 
@@ -65,9 +79,21 @@ def test_curl_without_cert_is_refused_and_the_server_records_why(server, course)
 
 def test_curl_reuses_one_connection_for_several_urls(server, course):
     d = course.dir
-    urls = [f"https://localhost:{server.port}{path}" for path in ("/api/secure", "/api/public", "/healthz")]
-    proc = run("--cert", d / "client.crt", "--key", d / "client.key", "--cacert", d / "rootCA.pem",
-               "-w", r"\n", *urls)
+    urls = [
+        f"https://localhost:{server.port}{path}"
+        for path in ("/api/secure", "/api/public", "/healthz")
+    ]
+    proc = run(
+        "--cert",
+        d / "client.crt",
+        "--key",
+        d / "client.key",
+        "--cacert",
+        d / "rootCA.pem",
+        "-w",
+        r"\n",
+        *urls,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[:2] == ["Hello CN=MyTrustedClient,O=mTLS Lab"] * 2
     assert '"status":"ok"' in proc.stdout.replace(" ", "")
@@ -75,15 +101,29 @@ def test_curl_reuses_one_connection_for_several_urls(server, course):
 
 
 def test_curl_with_the_pfx_and_its_password(server, course):
-    proc = run("--cert-type", "P12", "--cert", f"{course.dir / 'client.pfx'}:{course.password}",
-               "--cacert", course.dir / "rootCA.pem", f"https://localhost:{server.port}/api/secure")
+    proc = run(
+        "--cert-type",
+        "P12",
+        "--cert",
+        f"{course.dir / 'client.pfx'}:{course.password}",
+        "--cacert",
+        course.dir / "rootCA.pem",
+        f"https://localhost:{server.port}/api/secure",
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "Hello CN=MyTrustedClient,O=mTLS Lab"
 
 
 def test_curl_with_the_pfx_and_a_wrong_password_gives_up_with_exit_58(server, course):
-    proc = run("--cert-type", "P12", "--cert", f"{course.dir / 'client.pfx'}:wrong",
-               "--cacert", course.dir / "rootCA.pem", f"https://localhost:{server.port}/api/secure")
+    proc = run(
+        "--cert-type",
+        "P12",
+        "--cert",
+        f"{course.dir / 'client.pfx'}:wrong",
+        "--cacert",
+        course.dir / "rootCA.pem",
+        f"https://localhost:{server.port}/api/secure",
+    )
     assert proc.returncode == 58  # CURLE_SSL_CERTPROBLEM: problem with the local client certificate
     assert server.handshakes == 0  # curl abandons the handshake it had started
 
@@ -91,9 +131,17 @@ def test_curl_with_the_pfx_and_a_wrong_password_gives_up_with_exit_58(server, co
 def test_curl_without_cacert_refuses_the_lab_server(server, course):
     """Without --cacert curl trusts CURL_CA_BUNDLE or the system store, which do not hold our CA."""
     d = course.dir
-    proc = run("--cert", d / "client.crt", "--key", d / "client.key", f"https://localhost:{server.port}/api/secure")
+    proc = run(
+        "--cert",
+        d / "client.crt",
+        "--key",
+        d / "client.key",
+        f"https://localhost:{server.port}/api/secure",
+    )
     assert proc.returncode == 60  # CURLE_PEER_FAILED_VERIFICATION
-    assert curl_view(proc.stderr.strip()).startswith("curl refused the server: SSL certificate problem")
+    assert curl_view(proc.stderr.strip()).startswith(
+        "curl refused the server: SSL certificate problem"
+    )
 
 
 @pytest.mark.parametrize("form", ["pem pair", "pfx", "encrypted key"])
@@ -116,16 +164,26 @@ def test_the_curl_command_a_lab_session_prints_really_works(server, course, tmp_
 
 def test_lab_curl_helper_reports_success_in_one_line(server, course):
     d = course.dir
-    result = curl(f"https://localhost:{server.port}/api/secure", cert=d / "client.crt", key=d / "client.key",
-                  cacert=d / "rootCA.pem")
+    result = curl(
+        f"https://localhost:{server.port}/api/secure",
+        cert=d / "client.crt",
+        key=d / "client.key",
+        cacert=d / "rootCA.pem",
+    )
     assert str(result) == "curl exit 0: Hello CN=MyTrustedClient,O=mTLS Lab"
 
 
 def test_observe_pairs_a_refused_curl_with_the_servers_record(server, course):
-    obs = observe(server, lambda: curl(f"https://localhost:{server.port}/api/secure",
-                                       cacert=course.dir / "rootCA.pem"))
-    assert str(obs) == (f"client saw: {CLOSED_BY_SERVER}\n"
-                        "server saw: handshake refused: peer did not return a certificate")
+    obs = observe(
+        server,
+        lambda: curl(
+            f"https://localhost:{server.port}/api/secure", cacert=course.dir / "rootCA.pem"
+        ),
+    )
+    assert str(obs) == (
+        f"client saw: {CLOSED_BY_SERVER}\n"
+        "server saw: handshake refused: peer did not return a certificate"
+    )
 
 
 def test_curl_sees_the_optional_mode_public_route_without_a_certificate(course):
@@ -140,4 +198,5 @@ def test_env_bundles_are_set_on_this_machine_so_the_cacert_tests_mean_something(
     Not a skip: if a machine lacks it, the claim is untested, and that should be visible.
     """
     assert os.environ.get("CURL_CA_BUNDLE") or os.environ.get("REQUESTS_CA_BUNDLE"), (
-        "CURL_CA_BUNDLE is not set here; the --cacert-over-environment tests prove less on this machine")
+        "CURL_CA_BUNDLE is not set here; the --cacert-over-environment tests prove less on this machine"
+    )

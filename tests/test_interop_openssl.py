@@ -17,9 +17,11 @@ import subprocess
 
 import pytest
 
-from lab import certinfo, coursepki, pki
+from lab import pki
+from lab.course import coursepki
 from lab.errors import WrongPasswordError
-from lab.verify import verify_chain
+from lab.pki import certinfo
+from lab.pki.verify import verify_chain
 
 pytestmark = pytest.mark.interop
 
@@ -32,25 +34,33 @@ def verify(openssl, ca_file, purpose, cert_file, *extra):
 
 # ------------------------------------------- openssl reads what pki init wrote
 def test_openssl_verifies_the_server_certificate_for_sslserver(openssl, shared_course_dir):
-    run = verify(openssl, shared_course_dir / "rootCA.pem", "sslserver", shared_course_dir / "server.crt")
+    run = verify(
+        openssl, shared_course_dir / "rootCA.pem", "sslserver", shared_course_dir / "server.crt"
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().endswith("server.crt: OK")
 
 
 def test_openssl_verifies_the_client_certificate_for_sslclient(openssl, shared_course_dir):
-    run = verify(openssl, shared_course_dir / "rootCA.pem", "sslclient", shared_course_dir / "client.crt")
+    run = verify(
+        openssl, shared_course_dir / "rootCA.pem", "sslclient", shared_course_dir / "client.crt"
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().endswith("client.crt: OK")
 
 
 def test_openssl_refuses_the_server_certificate_for_sslclient(openssl, shared_course_dir):
-    run = verify(openssl, shared_course_dir / "rootCA.pem", "sslclient", shared_course_dir / "server.crt")
+    run = verify(
+        openssl, shared_course_dir / "rootCA.pem", "sslclient", shared_course_dir / "server.crt"
+    )
     assert run.returncode != 0
     assert "error 26 at 0 depth lookup: unsuitable certificate purpose" in run.stdout + run.stderr
 
 
 def test_openssl_refuses_the_client_certificate_for_sslserver(openssl, shared_course_dir):
-    run = verify(openssl, shared_course_dir / "rootCA.pem", "sslserver", shared_course_dir / "client.crt")
+    run = verify(
+        openssl, shared_course_dir / "rootCA.pem", "sslserver", shared_course_dir / "client.crt"
+    )
     assert run.returncode != 0
     assert "error 26 at 0 depth lookup: unsuitable certificate purpose" in run.stdout + run.stderr
 
@@ -72,7 +82,14 @@ def test_openssl_refuses_a_leaf_without_its_intermediate(openssl, throwaway_pki,
 
 
 def test_key_files_written_by_pki_init_have_mode_0600(shared_course_dir):
-    secret = ["rootCA.key", "server.key", "client.key", "server.pfx", "client.pfx", "pfx-password.txt"]
+    secret = [
+        "rootCA.key",
+        "server.key",
+        "client.key",
+        "server.pfx",
+        "client.pfx",
+        "pfx-password.txt",
+    ]
     modes = {name: stat.S_IMODE(os.stat(shared_course_dir / name).st_mode) for name in secret}
     assert modes == {name: 0o600 for name in secret}
 
@@ -92,15 +109,21 @@ def test_openssl_decrypts_our_encrypted_key_with_its_passphrase(openssl, client_
 # ----------------------------------------------------------- .pfx and openssl
 def test_openssl_pkcs12_reads_our_pfx_with_the_right_password(openssl, shared_course_dir):
     password = coursepki.read_password(shared_course_dir)
-    run = openssl("pkcs12", "-in", shared_course_dir / "client.pfx", "-passin", f"pass:{password}", "-nodes")
+    run = openssl(
+        "pkcs12", "-in", shared_course_dir / "client.pfx", "-passin", f"pass:{password}", "-nodes"
+    )
     assert run.returncode == 0, run.stderr
-    assert "-----BEGIN CERTIFICATE-----" in run.stdout and "-----BEGIN PRIVATE KEY-----" in run.stdout
+    assert (
+        "-----BEGIN CERTIFICATE-----" in run.stdout and "-----BEGIN PRIVATE KEY-----" in run.stdout
+    )
     subject = next(line for line in run.stdout.splitlines() if line.startswith("subject="))
     assert "MyTrustedClient" in subject  # spacing of the name differs between openssl versions
 
 
 def test_openssl_pkcs12_refuses_our_pfx_with_a_wrong_password(openssl, shared_course_dir):
-    run = openssl("pkcs12", "-in", shared_course_dir / "client.pfx", "-passin", "pass:wrong", "-nodes")
+    run = openssl(
+        "pkcs12", "-in", shared_course_dir / "client.pfx", "-passin", "pass:wrong", "-nodes"
+    )
     assert run.returncode != 0
     assert "invalid password" in run.stderr.lower()
     assert "BEGIN PRIVATE KEY" not in run.stdout
@@ -118,8 +141,18 @@ def test_our_pfx_is_encrypted_with_aes256_and_pbkdf2(openssl, server_identity, t
 
 def test_lab_loads_a_pfx_exported_by_openssl(openssl, shared_course_dir, tmp_path):
     out = tmp_path / "client.pfx"
-    run = openssl("pkcs12", "-export", "-out", out, "-inkey", shared_course_dir / "client.key",
-                  "-in", shared_course_dir / "client.crt", "-passout", "pass:from-openssl")
+    run = openssl(
+        "pkcs12",
+        "-export",
+        "-out",
+        out,
+        "-inkey",
+        shared_course_dir / "client.key",
+        "-in",
+        shared_course_dir / "client.crt",
+        "-passout",
+        "pass:from-openssl",
+    )
     assert run.returncode == 0, run.stderr
     loaded = pki.load_pkcs12(out, "from-openssl")
     assert loaded.cert == pki.load_certificate(shared_course_dir / "client.crt")
@@ -128,13 +161,29 @@ def test_lab_loads_a_pfx_exported_by_openssl(openssl, shared_course_dir, tmp_pat
 
 def test_lab_loads_a_der_certificate_converted_by_openssl(openssl, shared_course_dir, tmp_path):
     der = tmp_path / "server.der"
-    assert openssl("x509", "-in", shared_course_dir / "server.crt", "-outform", "der", "-out", der).returncode == 0
+    assert (
+        openssl(
+            "x509", "-in", shared_course_dir / "server.crt", "-outform", "der", "-out", der
+        ).returncode
+        == 0
+    )
     assert pki.load_certificate(der) == pki.load_certificate(shared_course_dir / "server.crt")
 
 
-def test_lab_loads_a_key_encrypted_by_openssl_and_refuses_a_wrong_passphrase(openssl, shared_course_dir, tmp_path):
+def test_lab_loads_a_key_encrypted_by_openssl_and_refuses_a_wrong_passphrase(
+    openssl, shared_course_dir, tmp_path
+):
     enc = tmp_path / "client.enc.key"
-    run = openssl("pkey", "-in", shared_course_dir / "client.key", "-aes256", "-passout", "pass:k", "-out", enc)
+    run = openssl(
+        "pkey",
+        "-in",
+        shared_course_dir / "client.key",
+        "-aes256",
+        "-passout",
+        "pass:k",
+        "-out",
+        enc,
+    )
     assert run.returncode == 0, run.stderr
     cert = pki.load_certificate(shared_course_dir / "client.crt")
     assert pki.key_matches(cert, pki.load_private_key(enc, "k"))
@@ -167,8 +216,10 @@ def guide_dir(openssl, tmp_path_factory):
     directory = tmp_path_factory.mktemp("guide")
     keygen = [c for c in GUIDE_COMMANDS if " genrsa " in f" {c} "]
     # The three key generations are independent: run them side by side, then the rest in order.
-    procs = [subprocess.Popen(c.split(), cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for c in keygen]
+    procs = [
+        subprocess.Popen(c.split(), cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for c in keygen
+    ]
     for command, proc in zip(keygen, procs):
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, f"{command}: {err.decode()}"
@@ -212,21 +263,31 @@ def test_guide_client_certificate_has_no_eku(guide_dir):
     assert dict(summary.rows())["Extended key usage"] == "(none: any use)"
 
 
-def test_lab_verify_refuses_the_guide_server_certificate_for_localhost_with_the_no_san_reason(guide_dir):
+def test_lab_verify_refuses_the_guide_server_certificate_for_localhost_with_the_no_san_reason(
+    guide_dir,
+):
     ca = pki.load_certificate(guide_dir / "rootCA.pem")
-    check = verify_chain(pki.load_certificate(guide_dir / "server.crt"), ca, purpose="server", hostname="localhost")
+    check = verify_chain(
+        pki.load_certificate(guide_dir / "server.crt"), ca, purpose="server", hostname="localhost"
+    )
     assert not check.ok
     assert "no SAN" in check.reason
 
 
 def test_python_ssl_refuses_the_guide_server_certificate_for_localhost(guide_dir):
     """Not only lab's verifier: a real TLS client refuses it too, because there is no SAN."""
-    from lab import client, demo, server
+    from lab.course import demo
+    from lab.tls import client, server
 
     ca = guide_dir / "rootCA.pem"
-    with server.MTLSServer(demo.create_app(), certificate=(guide_dir / "server.crt", guide_dir / "server.key"),
-                           trust=ca) as s:
-        with client.session((guide_dir / "client.crt", guide_dir / "client.key"), trust=ca) as session:
+    with server.MTLSServer(
+        demo.create_app(),
+        certificate=(guide_dir / "server.crt", guide_dir / "server.key"),
+        trust=ca,
+    ) as s:
+        with client.session(
+            (guide_dir / "client.crt", guide_dir / "client.key"), trust=ca
+        ) as session:
             with pytest.raises(Exception) as info:
                 session.get(s.url + "/api/secure", timeout=10)
     assert "certificate verify failed" in str(info.value)

@@ -75,12 +75,16 @@ def wait_for_contents(proc, url: str, params: dict, log_file: Path) -> requests.
     with plain_http() as http:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                pytest.fail(f"make lab exited with {proc.returncode}:\n{log_file.read_text()[-3000:]}")
+                pytest.fail(
+                    f"make lab exited with {proc.returncode}:\n{log_file.read_text()[-3000:]}"
+                )
             try:
                 return http.get(url, params=params, timeout=10)
             except requests.ConnectionError:
                 time.sleep(0.5)
-    pytest.fail(f"JupyterLab did not answer within {START_DEADLINE_S} s:\n{log_file.read_text()[-3000:]}")
+    pytest.fail(
+        f"JupyterLab did not answer within {START_DEADLINE_S} s:\n{log_file.read_text()[-3000:]}"
+    )
 
 
 class MakeLab:
@@ -90,12 +94,19 @@ class MakeLab:
         self.port = free_loopback_port()
         self.token = secrets.token_hex(16)
         self.log_file = log_file
-        lab_args = (f"--no-browser --ServerApp.port={self.port} --ServerApp.token={self.token} "
-                    f"--ServerApp.open_browser=False")
+        lab_args = (
+            f"--no-browser --ServerApp.port={self.port} --ServerApp.token={self.token} "
+            f"--ServerApp.open_browser=False"
+        )
         with open(log_file, "wb") as log:
-            self.proc = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={lab_args}"], cwd=ROOT,
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                ["make", "-s", "lab", f"LAB_ARGS={lab_args}"],
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.survivors: list[str] | None = None
 
     @property

@@ -7,15 +7,15 @@ import base64
 import pytest
 import yaml  # PyYAML is in .venv (a Jupyter dependency); the lab itself does not need it
 
-from lab import kubernetes as k
 from lab.proxy import ProxyConfig
+from lab.proxy import kubernetes as k
 
 
 def test_ingress_annotations_are_the_auth_tls_set_and_all_strings():
     doc = yaml.safe_load(k.to_yaml(k.ingress(verify_client="on", verify_depth=2)))
     ann = doc["metadata"]["annotations"]
     assert ann["nginx.ingress.kubernetes.io/auth-tls-secret"] == "mtls-lab/client-ca"
-    assert ann["nginx.ingress.kubernetes.io/auth-tls-verify-client"] == "on"   # not the boolean true
+    assert ann["nginx.ingress.kubernetes.io/auth-tls-verify-client"] == "on"  # not the boolean true
     assert ann["nginx.ingress.kubernetes.io/auth-tls-verify-depth"] == "2"
     assert ann["nginx.ingress.kubernetes.io/auth-tls-pass-certificate-to-upstream"] == "true"
     assert all(isinstance(v, str) for v in ann.values())
@@ -24,8 +24,13 @@ def test_ingress_annotations_are_the_auth_tls_set_and_all_strings():
 @pytest.mark.parametrize("mode", ["on", "optional", "optional_no_ca", "off"])
 def test_every_verify_mode_matches_the_nginx_directive_lab_proxy_writes(mode):
     ann = yaml.safe_load(k.to_yaml(k.ingress(verify_client=mode)))["metadata"]["annotations"]
-    directive = f"ssl_verify_client      {ann['nginx.ingress.kubernetes.io/auth-tls-verify-client']};"
-    assert directive in ProxyConfig(port=8443, upstream="http://127.0.0.1:9", verify_client=mode).render()
+    directive = (
+        f"ssl_verify_client      {ann['nginx.ingress.kubernetes.io/auth-tls-verify-client']};"
+    )
+    assert (
+        directive
+        in ProxyConfig(port=8443, upstream="http://127.0.0.1:9", verify_client=mode).render()
+    )
 
 
 def test_an_unknown_verify_mode_is_refused():
@@ -33,12 +38,22 @@ def test_an_unknown_verify_mode_is_refused():
         k.ingress(verify_client="required")
 
 
-def test_cert_manager_manifests_follow_the_lab_pki(root_ca, intermediate_ca, server_identity, client_identity):
-    docs = list(yaml.safe_load_all(k.to_yaml(
-        k.cert_manager_manifests(intermediate_ca, server_identity, [client_identity]))))
+def test_cert_manager_manifests_follow_the_lab_pki(
+    root_ca, intermediate_ca, server_identity, client_identity
+):
+    docs = list(
+        yaml.safe_load_all(
+            k.to_yaml(k.cert_manager_manifests(intermediate_ca, server_identity, [client_identity]))
+        )
+    )
     kinds = [(d["kind"], d["metadata"]["name"]) for d in docs]
-    assert kinds == [("Issuer", "selfsigned-bootstrap"), ("Certificate", "test-issuing-ca"),
-                     ("Issuer", "test-issuing-ca-issuer"), ("Certificate", "localhost"), ("Certificate", "alice")]
+    assert kinds == [
+        ("Issuer", "selfsigned-bootstrap"),
+        ("Certificate", "test-issuing-ca"),
+        ("Issuer", "test-issuing-ca-issuer"),
+        ("Certificate", "localhost"),
+        ("Certificate", "alice"),
+    ]
     ca, server, client = docs[1]["spec"], docs[3]["spec"], docs[4]["spec"]
     assert ca["isCA"] is True and ca["commonName"] == "Test Issuing CA"
     assert ca["privateKey"] == {"algorithm": "ECDSA", "size": 256} and ca["duration"] == "43800h"
@@ -63,14 +78,33 @@ def test_the_client_ca_secret_holds_only_the_ca_certificate(root_ca):
 
 
 def test_ingress_for_the_course_uses_its_server_name_and_chain(shared_course_dir):
-    from lab import coursepki
+    from lab.course import coursepki
 
     doc = yaml.safe_load(k.to_yaml(k.ingress_for(coursepki.load(shared_course_dir))))
     assert doc["spec"]["rules"][0]["host"] == "localhost"
     assert doc["spec"]["tls"][0] == {"hosts": ["localhost"], "secretName": "localhost-tls"}
 
 
-@pytest.mark.parametrize("value", ["on", "off", "yes", "null", "8760h", "a: b", "-x", "#c", "", "'q'", "1.5",
-                                   "ünï", "line\nbreak"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "on",
+        "off",
+        "yes",
+        "null",
+        "8760h",
+        "a: b",
+        "-x",
+        "#c",
+        "",
+        "'q'",
+        "1.5",
+        "ünï",
+        "line\nbreak",
+    ],
+)
 def test_strings_yaml_would_misread_are_quoted(value):
-    assert yaml.safe_load(k.to_yaml({"v": value, "items": [value]})) == {"v": value, "items": [value]}
+    assert yaml.safe_load(k.to_yaml({"v": value, "items": [value]})) == {
+        "v": value,
+        "items": [value],
+    }

@@ -17,10 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from lab import client, demo
+from lab.course import demo
+from lab.course.observe import CLOSED_BY_SERVER, attempt, client_view, innermost, observe, scrub
 from lab.errors import WrongPasswordError
-from lab.observe import CLOSED_BY_SERVER, attempt, client_view, innermost, observe, scrub
-from lab.server import MTLSServer
+from lab.tls import client
+from lab.tls.server import MTLSServer
 
 ALICE = "Hello CN=alice,O=mTLS Lab"
 
@@ -79,15 +80,23 @@ class _PlainHandler(BaseHTTPRequestHandler):
 
 
 # ------------------------------------------------------------- client_view
-def test_client_view_of_an_untrusted_server_certificate(app, unrelated_ca, client_identity, root_ca):
+def test_client_view_of_an_untrusted_server_certificate(
+    app, unrelated_ca, client_identity, root_ca
+):
     with MTLSServer(app, unrelated_ca.issue_server("localhost", "127.0.0.1"), trust=root_ca) as s:
-        exc = captured(lambda: client.session(client_identity, trust=root_ca).get(s.url + "/healthz", timeout=5))
+        exc = captured(
+            lambda: client.session(client_identity, trust=root_ca).get(
+                s.url + "/healthz", timeout=5
+            )
+        )
     assert client_view(exc) == "certificate verify failed: unable to get local issuer certificate"
 
 
 def test_client_view_of_a_closed_port(root_ca):
     port = free_port()
-    exc = captured(lambda: client.session(None, trust=root_ca).get(f"https://localhost:{port}/", timeout=5))
+    exc = captured(
+        lambda: client.session(None, trust=root_ca).get(f"https://localhost:{port}/", timeout=5)
+    )
     assert client_view(exc) == "connection refused: nothing is listening on that port"
 
 
@@ -112,7 +121,10 @@ def test_client_view_of_tls_to_a_plain_http_port(client_identity, root_ca):
     finally:
         plain.shutdown()
         plain.server_close()
-    assert client_view(exc) == "TLS handshake failed: wrong version number (the server did not answer in TLS)"
+    assert (
+        client_view(exc)
+        == "TLS handshake failed: wrong version number (the server did not answer in TLS)"
+    )
 
 
 def test_client_view_of_no_common_protocol_version(tls13_only, client_identity, root_ca):
@@ -121,53 +133,87 @@ def test_client_view_of_no_common_protocol_version(tls13_only, client_identity, 
     assert client_view(exc) == "TLS handshake failed: no protocol version in common"
 
 
-def test_client_view_of_a_refused_client_certificate_is_stable_across_the_tls13_race(server, root_ca):
+def test_client_view_of_a_refused_client_certificate_is_stable_across_the_tls13_race(
+    server, root_ca
+):
     """Alert or EOF, whichever wins: always the same sentence (ten real refusals)."""
     seen = set()
     for _ in range(10):
         with client.session(None, trust=root_ca) as anonymous:
-            seen.add(client_view(refused_by(server, lambda: anonymous.get(server.url + "/healthz", timeout=5))))
+            seen.add(
+                client_view(
+                    refused_by(server, lambda: anonymous.get(server.url + "/healthz", timeout=5))
+                )
+            )
     assert seen == {CLOSED_BY_SERVER}
 
 
 def test_client_view_of_a_refusal_under_tls12_is_the_same_sentence(server, root_ca):
     """Under TLS 1.2 the alert arrives inside the handshake; the sentence does not change."""
     anonymous = client.session(None, trust=root_ca, max_version="1.2")
-    assert client_view(refused_by(server, lambda: anonymous.get(server.url + "/healthz", timeout=5))) == CLOSED_BY_SERVER
+    assert (
+        client_view(refused_by(server, lambda: anonymous.get(server.url + "/healthz", timeout=5)))
+        == CLOSED_BY_SERVER
+    )
 
 
 def test_client_view_of_a_hostname_mismatch(app, intermediate_ca, client_identity, root_ca):
     with MTLSServer(app, intermediate_ca.issue_server("api.lab.test"), trust=root_ca) as s:
-        exc = captured(lambda: client.session(client_identity, trust=root_ca).get(s.url + "/healthz", timeout=5))
-    assert client_view(exc) == "certificate verify failed: Hostname mismatch, certificate is not valid for 'localhost'."
+        exc = captured(
+            lambda: client.session(client_identity, trust=root_ca).get(
+                s.url + "/healthz", timeout=5
+            )
+        )
+    assert (
+        client_view(exc)
+        == "certificate verify failed: Hostname mismatch, certificate is not valid for 'localhost'."
+    )
 
 
 def test_innermost_digs_through_requests_wrappers_to_the_ssl_error(server, root_ca):
-    exc = refused_by(server, lambda: client.session(None, trust=root_ca, max_version="1.2").get(server.url + "/", timeout=5))
+    exc = refused_by(
+        server,
+        lambda: client.session(None, trust=root_ca, max_version="1.2").get(
+            server.url + "/", timeout=5
+        ),
+    )
     assert isinstance(exc, requests.exceptions.ConnectionError)
-    assert isinstance(innermost(exc), OSError)  # ssl.SSLError and ConnectionResetError are both OSErrors
+    assert isinstance(
+        innermost(exc), OSError
+    )  # ssl.SSLError and ConnectionResetError are both OSErrors
     assert not isinstance(innermost(exc), requests.exceptions.RequestException)
 
 
 # ----------------------------------------------------------------- observe
 def test_observe_a_success_pairs_the_response_with_handshake_ok(server, client_identity, root_ca):
-    obs = observe(server, lambda: client.session(client_identity, trust=root_ca).get(server.url + "/api/secure",
-                                                                                    timeout=5))
+    obs = observe(
+        server,
+        lambda: client.session(client_identity, trust=root_ca).get(
+            server.url + "/api/secure", timeout=5
+        ),
+    )
     assert (obs.status, obs.body, obs.ok) == (200, ALICE, True)
     assert str(obs) == f"client saw: HTTP 200: {ALICE}\nserver saw: handshake ok"
 
 
 def test_observe_a_refused_handshake_pairs_both_sides(server, root_ca):
-    obs = observe(server, lambda: client.session(None, trust=root_ca).get(server.url + "/api/secure", timeout=5))
+    obs = observe(
+        server,
+        lambda: client.session(None, trust=root_ca).get(server.url + "/api/secure", timeout=5),
+    )
     assert (obs.status, obs.ok) == (None, False)
     assert isinstance(obs.client_error, requests.exceptions.ConnectionError)
-    assert str(obs) == (f"client saw: {CLOSED_BY_SERVER}\n"
-                        "server saw: handshake refused: peer did not return a certificate")
+    assert str(obs) == (
+        f"client saw: {CLOSED_BY_SERVER}\n"
+        "server saw: handshake refused: peer did not return a certificate"
+    )
 
 
 def test_observe_a_403_problem_shows_title_and_detail(app, server_identity, root_ca):
     with MTLSServer(app, server_identity, trust=root_ca, mode="optional") as s:
-        obs = observe(s, lambda: client.session(None, trust=root_ca).get(s.url + "/api/secure", timeout=5))
+        obs = observe(
+            s, lambda: client.session(None, trust=root_ca).get(s.url + "/api/secure", timeout=5)
+        )
     problem = json.loads(obs.body)
     assert obs.status == 403 and not obs.ok
     assert obs.client_saw == f"HTTP 403: {problem['title']}: {problem['detail']}"
@@ -176,16 +222,23 @@ def test_observe_a_403_problem_shows_title_and_detail(app, server_identity, root
 
 def test_observe_without_a_lab_server_reports_only_the_client(root_ca):
     port = free_port()
-    obs = observe(None, lambda: client.session(None, trust=root_ca).get(f"https://localhost:{port}/", timeout=5))
-    assert str(obs) == ("client saw: connection refused: nothing is listening on that port\n"
-                        "server saw: (not a lab server)")
+    obs = observe(
+        None,
+        lambda: client.session(None, trust=root_ca).get(f"https://localhost:{port}/", timeout=5),
+    )
+    assert str(obs) == (
+        "client saw: connection refused: nothing is listening on that port\n"
+        "server saw: (not a lab server)"
+    )
 
 
 def test_observe_says_so_when_the_server_recorded_nothing(app, server_identity, root_ca):
     s = MTLSServer(app, server_identity, trust=root_ca).start()
     url = s.url
     s.stop()
-    obs = observe(s, lambda: client.session(None, trust=root_ca).get(url + "/", timeout=5), wait=0.2)
+    obs = observe(
+        s, lambda: client.session(None, trust=root_ca).get(url + "/", timeout=5), wait=0.2
+    )
     assert obs.server_saw == "nothing: no failed handshake recorded"
 
 
@@ -204,7 +257,11 @@ def test_attempt_prints_the_lab_error_in_one_line(capsys, tmp_path, client_ident
 
 
 def test_scrub_drops_ports_object_ids_and_c_line_numbers():
-    raw = ("HTTPSConnectionPool(host='localhost', port=40123): <urllib3.connection.HTTPSConnection "
-           "object at 0x7f3a2c1d0e50> [SSL] bad (_ssl.c:1006) at https://127.0.0.1:40123/x")
-    assert scrub(raw) == ("HTTPSConnectionPool(host='localhost', port=PORT): <urllib3.connection.HTTPSConnection "
-                          "object> [SSL] bad at https://127.0.0.1:PORT/x")
+    raw = (
+        "HTTPSConnectionPool(host='localhost', port=40123): <urllib3.connection.HTTPSConnection "
+        "object at 0x7f3a2c1d0e50> [SSL] bad (_ssl.c:1006) at https://127.0.0.1:40123/x"
+    )
+    assert scrub(raw) == (
+        "HTTPSConnectionPool(host='localhost', port=PORT): <urllib3.connection.HTTPSConnection "
+        "object> [SSL] bad at https://127.0.0.1:PORT/x"
+    )

@@ -12,6 +12,7 @@ import os
 import stat
 
 import pytest
+from conftest import CLIENT_EMAIL, CLIENT_SPIFFE_ID
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -27,8 +28,6 @@ from lab.errors import (
     PassphraseRequiredError,
     WrongPasswordError,
 )
-
-from conftest import CLIENT_EMAIL, CLIENT_SPIFFE_ID
 
 UTC = dt.timezone.utc
 
@@ -105,7 +104,9 @@ def test_server_san_holds_the_dns_name_and_the_ip_address(server_identity):
 
 
 def test_server_extended_key_usage_is_server_auth_only(server_identity):
-    assert list(ext(server_identity.cert, x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    assert list(ext(server_identity.cert, x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.SERVER_AUTH
+    ]
 
 
 def test_ec_server_key_usage_is_digital_signature_only_and_critical(server_identity):
@@ -129,10 +130,14 @@ def test_server_basic_constraints_is_ca_false(server_identity):
 
 def test_server_has_ski_and_aki_of_its_issuer(server_identity, intermediate_ca):
     cert = server_identity.cert
-    assert ext(cert, x509.SubjectKeyIdentifier).value.digest == \
-        x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
-    assert ext(cert, x509.AuthorityKeyIdentifier).value.key_identifier == \
-        ext(intermediate_ca.cert, x509.SubjectKeyIdentifier).value.digest
+    assert (
+        ext(cert, x509.SubjectKeyIdentifier).value.digest
+        == x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
+    )
+    assert (
+        ext(cert, x509.AuthorityKeyIdentifier).value.key_identifier
+        == ext(intermediate_ca.cert, x509.SubjectKeyIdentifier).value.digest
+    )
 
 
 def test_server_chain_is_the_intermediate_without_the_root(server_identity, intermediate_ca):
@@ -149,7 +154,9 @@ def test_server_without_hosts_defaults_to_localhost_and_loopback(root_ca):
 
 # -------------------------------------------------------------- client leaf
 def test_client_extended_key_usage_is_client_auth_only(client_identity):
-    assert list(ext(client_identity.cert, x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert list(ext(client_identity.cert, x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH
+    ]
 
 
 def test_client_subject_common_name_is_the_given_name(client_identity):
@@ -232,7 +239,8 @@ def test_ed25519_ca_signs_without_a_separate_hash():
 
 def test_ed25519_certificates_complete_a_real_mtls_request_in_python_ssl():
     """Ed25519 works end to end in OpenSSL-based TLS (lab.verify refuses it: see test_verify)."""
-    from lab import client, demo, server
+    from lab.course import demo
+    from lab.tls import client, server
 
     ca = pki.CertificateAuthority.create("Ed CA", key_type="ed25519")
     srv = ca.issue_server("localhost", "127.0.0.1", key_type="ed25519")
@@ -321,7 +329,9 @@ def test_correct_leaf_key_matches(client_identity):
 
 
 # -------------------------------------------------------------------- files
-def test_write_puts_the_leaf_first_then_the_intermediate_in_the_crt(server_identity, intermediate_ca, tmp_path):
+def test_write_puts_the_leaf_first_then_the_intermediate_in_the_crt(
+    server_identity, intermediate_ca, tmp_path
+):
     crt, key = server_identity.write(tmp_path / "server")
     assert (crt.name, key.name) == ("server.crt", "server.key")
     certs = x509.load_pem_x509_certificates(crt.read_bytes())
@@ -402,8 +412,13 @@ def test_load_certificate_reads_der(server_identity, tmp_path):
 
 def test_load_private_key_reads_der(client_identity, tmp_path):
     path = tmp_path / "alice.der.key"
-    path.write_bytes(client_identity.key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    path.write_bytes(
+        client_identity.key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     assert pki.key_matches(client_identity.cert, pki.load_private_key(path))
 
 
@@ -412,8 +427,12 @@ def test_load_pkcs12_reads_a_bundle_made_by_cryptography_defaults(client_identit
     from cryptography.hazmat.primitives.serialization import pkcs12
 
     data = pkcs12.serialize_key_and_certificates(
-        b"other", client_identity.key, client_identity.cert, None,
-        serialization.BestAvailableEncryption(b"elsewhere"))
+        b"other",
+        client_identity.key,
+        client_identity.cert,
+        None,
+        serialization.BestAvailableEncryption(b"elsewhere"),
+    )
     path = tmp_path / "other.p12"
     path.write_bytes(data)
     assert pki.load_identity(path, password="elsewhere").cert == client_identity.cert
@@ -426,12 +445,19 @@ def test_load_identity_finds_the_key_beside_the_certificate(client_identity, tmp
 
 # ------------------------------------------------------------------- errors
 def test_every_lab_error_is_a_lab_error():
-    for cls in (CorruptFileError, KeyMismatchError, MissingFileError, PassphraseRequiredError,
-                WrongPasswordError):
+    for cls in (
+        CorruptFileError,
+        KeyMismatchError,
+        MissingFileError,
+        PassphraseRequiredError,
+        WrongPasswordError,
+    ):
         assert issubclass(cls, LabError)
 
 
-def test_wrong_pfx_password_raises_wrong_password_error_saying_what_to_do(client_identity, tmp_path):
+def test_wrong_pfx_password_raises_wrong_password_error_saying_what_to_do(
+    client_identity, tmp_path
+):
     pfx = client_identity.to_pkcs12(tmp_path / "alice.pfx", "right")
     with pytest.raises(WrongPasswordError, match="wrong password") as info:
         pki.load_pkcs12(pfx, "wrong")
@@ -439,7 +465,9 @@ def test_wrong_pfx_password_raises_wrong_password_error_saying_what_to_do(client
     assert "alice.pfx" in str(info.value)
 
 
-def test_wrong_key_passphrase_raises_wrong_password_error_saying_what_to_do(client_identity, tmp_path):
+def test_wrong_key_passphrase_raises_wrong_password_error_saying_what_to_do(
+    client_identity, tmp_path
+):
     _, key = client_identity.write(tmp_path / "alice", password="right")
     with pytest.raises(WrongPasswordError, match="wrong passphrase") as info:
         pki.load_private_key(key, "wrong")
@@ -454,8 +482,13 @@ def test_a_wrong_passphrase_is_reported_as_such_even_when_the_padding_happens_to
     path = tmp_path / "alice.key"
     padding_decrypted = 0
     for _ in range(3000):
-        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.BestAvailableEncryption(b"right")))
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(b"right"),
+            )
+        )
         with pytest.raises(WrongPasswordError, match="wrong passphrase"):
             pki.load_private_key(path, "wrong")
         try:
@@ -487,7 +520,9 @@ def test_truncated_pem_certificate_raises_corrupt_file_error(server_identity, tm
     assert "re-copy it, or re-issue it" in str(info.value)
 
 
-def test_chain_file_truncated_inside_the_intermediate_raises_corrupt_file_error(server_identity, tmp_path):
+def test_chain_file_truncated_inside_the_intermediate_raises_corrupt_file_error(
+    server_identity, tmp_path
+):
     """Cut after the leaf, in the middle of the intermediate: the chain must not silently lose it."""
     path = tmp_path / "server.crt"
     leaf_pem = server_identity.cert_pem
@@ -503,7 +538,9 @@ def test_truncated_pem_key_raises_corrupt_file_error(client_identity, tmp_path):
         pki.load_private_key(key)
 
 
-def test_load_pair_with_a_foreign_key_raises_key_mismatch_error(server_identity, client_identity, tmp_path):
+def test_load_pair_with_a_foreign_key_raises_key_mismatch_error(
+    server_identity, client_identity, tmp_path
+):
     crt, _ = server_identity.write(tmp_path / "server")
     _, other_key = client_identity.write(tmp_path / "alice")
     with pytest.raises(KeyMismatchError, match="alice.key does not belong to server.crt") as info:
@@ -518,8 +555,9 @@ def test_ca_load_with_a_foreign_key_raises_key_mismatch_error(root_ca, client_id
         pki.CertificateAuthority.load(crt, other_key)
 
 
-@pytest.mark.parametrize("loader", [pki.load_certificate, pki.load_private_key,
-                                    lambda p: pki.load_pkcs12(p, "pw")])
+@pytest.mark.parametrize(
+    "loader", [pki.load_certificate, pki.load_private_key, lambda p: pki.load_pkcs12(p, "pw")]
+)
 def test_missing_file_raises_missing_file_error_naming_it(tmp_path, loader):
     path = tmp_path / "nowhere.crt"
     with pytest.raises(MissingFileError, match="does not exist") as info:
@@ -533,20 +571,26 @@ def test_directory_instead_of_a_file_raises_missing_file_error(tmp_path):
         pki.load_certificate(tmp_path)
 
 
-def test_key_passed_where_a_certificate_is_expected_raises_corrupt_file_error(client_identity, tmp_path):
+def test_key_passed_where_a_certificate_is_expected_raises_corrupt_file_error(
+    client_identity, tmp_path
+):
     _, key = client_identity.write(tmp_path / "alice")
     with pytest.raises(CorruptFileError, match="holds a private key, not a certificate") as info:
         pki.load_certificate(key)
     assert "did you swap --cert and --key?" in str(info.value)
 
 
-def test_certificate_passed_where_a_key_is_expected_raises_corrupt_file_error(client_identity, tmp_path):
+def test_certificate_passed_where_a_key_is_expected_raises_corrupt_file_error(
+    client_identity, tmp_path
+):
     crt, _ = client_identity.write(tmp_path / "alice")
     with pytest.raises(CorruptFileError, match="does not contain a private key"):
         pki.load_private_key(crt)
 
 
-def test_pfx_passed_where_a_certificate_is_expected_points_to_load_pkcs12(client_identity, tmp_path):
+def test_pfx_passed_where_a_certificate_is_expected_points_to_load_pkcs12(
+    client_identity, tmp_path
+):
     pfx = client_identity.to_pkcs12(tmp_path / "alice.pfx", "pw")
     with pytest.raises(CorruptFileError, match=r"load_pkcs12\(path, password\)"):
         pki.load_certificate(pfx)

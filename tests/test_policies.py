@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from lab import pki, policies
-from lab.certinfo import spki_pin, thumbprint
-from lab.identity import ClientIdentity
-from lab.policies import PolicyError
+from lab import pki
+from lab.auth import policies
+from lab.auth.policies import PolicyError
+from lab.pki.certinfo import spki_pin, thumbprint
+from lab.tls.identity import ClientIdentity
 
 
 @pytest.fixture(scope="module")
@@ -17,8 +18,12 @@ def ca():
 
 @pytest.fixture(scope="module")
 def alice(ca):
-    return ca.issue_client("alice", email="alice@lab.test", dns=["alice.lab.test"],
-                           uri="spiffe://lab.test/ns/payments/sa/api")
+    return ca.issue_client(
+        "alice",
+        email="alice@lab.test",
+        dns=["alice.lab.test"],
+        uri="spiffe://lab.test/ns/payments/sa/api",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +39,10 @@ def test_allow_subjects_matches_whole_cn_not_a_substring(ca, alice_id):
     policy = policies.allow_subjects("MyTrustedClient")
     assert policy(ident(ca.issue_client("MyTrustedClient"))) is None
     refusal = policy(ident(ca.issue_client("NotMyTrustedClient")))
-    assert refusal == "subject CN=NotMyTrustedClient,O=mTLS Lab is not in the allow-list (MyTrustedClient)"
+    assert (
+        refusal
+        == "subject CN=NotMyTrustedClient,O=mTLS Lab is not in the allow-list (MyTrustedClient)"
+    )
 
 
 def test_allow_subjects_accepts_a_full_distinguished_name(alice_id):
@@ -50,11 +58,13 @@ def test_issued_by_compares_issuer_cn_or_dn(ca, alice_id):
 
 def test_thumbprint_pin_accepts_colon_and_uppercase_forms(alice, alice_id):
     tp = thumbprint(alice.cert)
-    colons = ":".join(tp[i:i + 2] for i in range(0, 64, 2)).upper()
+    colons = ":".join(tp[i : i + 2] for i in range(0, 64, 2)).upper()
     assert policies.pin_thumbprint(colons)(alice_id) is None
 
 
-def test_thumbprint_pin_breaks_when_the_certificate_is_reissued_with_the_same_key(ca, alice, alice_id):
+def test_thumbprint_pin_breaks_when_the_certificate_is_reissued_with_the_same_key(
+    ca, alice, alice_id
+):
     again = ident(ca.issue_client("alice", key=alice.key))
     assert policies.pin_thumbprint(alice_id.thumbprint)(again) is not None
 
@@ -85,8 +95,10 @@ def test_san_pattern_matches_a_namespace_and_nothing_beside_it(ca, alice_id):
     policy = policies.san_matches("spiffe://lab.test/ns/payments/*")
     assert policy(alice_id) is None
     payroll = ident(ca.issue_client("p", uri="spiffe://lab.test/ns/payroll/sa/api"))
-    assert policy(payroll) == ("no SAN entry matches spiffe://lab.test/ns/payments/* "
-                               "(the certificate has: spiffe://lab.test/ns/payroll/sa/api)")
+    assert policy(payroll) == (
+        "no SAN entry matches spiffe://lab.test/ns/payments/* "
+        "(the certificate has: spiffe://lab.test/ns/payroll/sa/api)"
+    )
 
 
 def test_san_exact_match_needs_the_whole_value(alice_id):
@@ -97,7 +109,9 @@ def test_san_exact_match_needs_the_whole_value(alice_id):
 def test_san_kind_limits_which_entries_are_compared(alice_id):
     assert policies.san_matches("alice@lab.test", kind="email")(alice_id) is None
     assert policies.san_matches("alice@lab.test", kind="uri")(alice_id) is not None
-    assert policies.san_matches("ALICE.lab.test", kind="dns")(alice_id) is None  # DNS is case-insensitive
+    assert (
+        policies.san_matches("ALICE.lab.test", kind="dns")(alice_id) is None
+    )  # DNS is case-insensitive
 
 
 def test_san_pattern_dots_are_literal(ca):
@@ -106,7 +120,9 @@ def test_san_pattern_dots_are_literal(ca):
 
 
 def test_predicate_uses_its_reason(alice_id):
-    assert policies.predicate(lambda i: i.spiffe_id is not None, "needs a SPIFFE ID")(alice_id) is None
+    assert (
+        policies.predicate(lambda i: i.spiffe_id is not None, "needs a SPIFFE ID")(alice_id) is None
+    )
     assert policies.predicate(lambda i: False, "never")(alice_id) == "never"
 
 

@@ -18,10 +18,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from flask import Flask, request
 
-from lab import client, proxy
+from lab import proxy
 from lab.errors import PortInUseError, ServerError
 from lab.proxy import INSTALL_HINT, NginxError, NginxNotFoundError, NginxProxy, ProxyConfig
-from lab.server import MTLSServer
+from lab.tls import client
+from lab.tls.server import MTLSServer
 
 pytestmark = pytest.mark.interop
 
@@ -56,19 +57,27 @@ def echo_app():
 
 def revocation_list(ca, revoked=()):
     now = dt.datetime.now(dt.timezone.utc)
-    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject)
-               .last_update(now - dt.timedelta(minutes=5)).next_update(now + dt.timedelta(days=1)))
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(now - dt.timedelta(minutes=5))
+        .next_update(now + dt.timedelta(days=1))
+    )
     for leaf in revoked:
         builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder().serial_number(leaf.cert.serial_number)
-            .revocation_date(now - dt.timedelta(minutes=1)).build())
+            x509.RevokedCertificateBuilder()
+            .serial_number(leaf.cert.serial_number)
+            .revocation_date(now - dt.timedelta(minutes=1))
+            .build()
+        )
     return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
 @pytest.fixture
 def upstream(throwaway_pki):
-    with MTLSServer(echo_app(), certificate=throwaway_pki.server, trust=throwaway_pki.root,
-                    mode="optional") as server:
+    with MTLSServer(
+        echo_app(), certificate=throwaway_pki.server, trust=throwaway_pki.root, mode="optional"
+    ) as server:
         yield server
 
 
@@ -82,15 +91,21 @@ def get(identity, pki, url, **kwargs):
 
 
 # ------------------------------------------------------------ termination
-def test_valid_client_certificate_gets_200_and_the_app_receives_its_identity(upstream, throwaway_pki, workdir):
+def test_valid_client_certificate_gets_200_and_the_app_receives_its_identity(
+    upstream, throwaway_pki, workdir
+):
     with behind(upstream, throwaway_pki, workdir) as p:
         r = get(throwaway_pki.client, throwaway_pki, p.url + "/api/secure")
     assert r.status_code == 200
     headers = r.json()["headers"]
     assert headers["X-Ssl-Client-Verify"] == "SUCCESS"
     assert headers["X-Ssl-Client-S-Dn"] == "CN=alice,O=mTLS Lab"
-    assert "CN=alice" in x509.load_pem_x509_certificate(
-        __import__("urllib.parse").parse.unquote(headers["X-Ssl-Client-Cert"]).encode()).subject.rfc4514_string()
+    assert (
+        "CN=alice"
+        in x509.load_pem_x509_certificate(
+            __import__("urllib.parse").parse.unquote(headers["X-Ssl-Client-Cert"]).encode()
+        ).subject.rfc4514_string()
+    )
 
 
 def test_no_client_certificate_gets_496_as_problem_json(upstream, throwaway_pki, workdir):
@@ -103,7 +118,9 @@ def test_no_client_certificate_gets_496_as_problem_json(upstream, throwaway_pki,
     assert log == ["client sent no required SSL certificate while reading client request headers"]
 
 
-def test_certificate_from_an_unknown_ca_gets_495_naming_the_reason(upstream, throwaway_pki, unrelated_ca, workdir):
+def test_certificate_from_an_unknown_ca_gets_495_naming_the_reason(
+    upstream, throwaway_pki, unrelated_ca, workdir
+):
     stranger = unrelated_ca.issue_client("alice")
     with behind(upstream, throwaway_pki, workdir) as p:
         r = get(stranger, throwaway_pki, p.url + "/api/secure")
@@ -114,7 +131,9 @@ def test_certificate_from_an_unknown_ca_gets_495_naming_the_reason(upstream, thr
     assert any("client SSL certificate verify error" in line for line in log)
 
 
-def test_expired_client_certificate_gets_495_certificate_has_expired(upstream, throwaway_pki, workdir):
+def test_expired_client_certificate_gets_495_certificate_has_expired(
+    upstream, throwaway_pki, workdir
+):
     expired = throwaway_pki.intermediate.issue_client("late", expired=True)
     with behind(upstream, throwaway_pki, workdir) as p:
         r = get(expired, throwaway_pki, p.url + "/api/secure")
@@ -123,19 +142,24 @@ def test_expired_client_certificate_gets_495_certificate_has_expired(upstream, t
 
 
 def test_crl_refuses_a_revoked_certificate_and_needs_a_crl_for_every_ca_in_the_chain(
-        upstream, throwaway_pki, workdir):
+    upstream, throwaway_pki, workdir
+):
     pki = throwaway_pki
     revoked = pki.intermediate.issue_client("revoked")
     only_issuing = revocation_list(pki.intermediate, [revoked])
     with behind(upstream, pki, workdir, crl=only_issuing) as p:
-        assert "unable to get certificate CRL" in get(pki.client, pki, p.url + "/x").json()["detail"]
+        assert (
+            "unable to get certificate CRL" in get(pki.client, pki, p.url + "/x").json()["detail"]
+        )
     with behind(upstream, pki, workdir, crl=only_issuing + revocation_list(pki.root)) as p:
         assert get(pki.client, pki, p.url + "/x").status_code == 200
         r = get(revoked, pki, p.url + "/x")
     assert r.status_code == 495 and "certificate revoked" in r.json()["detail"]
 
 
-def test_verify_depth_counts_intermediates_so_0_refuses_a_client_issued_by_one(upstream, throwaway_pki, workdir):
+def test_verify_depth_counts_intermediates_so_0_refuses_a_client_issued_by_one(
+    upstream, throwaway_pki, workdir
+):
     with behind(upstream, throwaway_pki, workdir, verify_depth=1) as p:
         assert get(throwaway_pki.client, throwaway_pki, p.url + "/x").status_code == 200
     with behind(upstream, throwaway_pki, workdir, verify_depth=0) as p:
@@ -145,7 +169,8 @@ def test_verify_depth_counts_intermediates_so_0_refuses_a_client_issued_by_one(u
 
 
 def test_optional_mode_lets_a_client_without_certificate_through_with_verdict_none(
-        upstream, throwaway_pki, workdir):
+    upstream, throwaway_pki, workdir
+):
     with behind(upstream, throwaway_pki, workdir, verify_client="optional") as p:
         r = get(None, throwaway_pki, p.url + "/api/public")
     headers = r.json()["headers"]
@@ -154,7 +179,8 @@ def test_optional_mode_lets_a_client_without_certificate_through_with_verdict_no
 
 
 def test_optional_no_ca_forwards_an_unknown_ca_certificate_with_a_failed_verdict(
-        upstream, throwaway_pki, unrelated_ca, workdir):
+    upstream, throwaway_pki, unrelated_ca, workdir
+):
     stranger = unrelated_ca.issue_client("mallory")
     with behind(upstream, throwaway_pki, workdir, verify_client="optional_no_ca") as p:
         r = get(stranger, throwaway_pki, p.url + "/x")
@@ -166,21 +192,36 @@ def test_optional_no_ca_forwards_an_unknown_ca_certificate_with_a_failed_verdict
 
 # --------------------------------------------------------------- headers
 def test_nginx_replaces_a_client_supplied_certificate_header(upstream, throwaway_pki, workdir):
-    forged = {"X-SSL-Client-Cert": "forged", "X-SSL-Client-Verify": "SUCCESS", "X-SSL-Client-S-DN": "CN=admin"}
+    forged = {
+        "X-SSL-Client-Cert": "forged",
+        "X-SSL-Client-Verify": "SUCCESS",
+        "X-SSL-Client-S-DN": "CN=admin",
+    }
     with behind(upstream, throwaway_pki, workdir, verify_client="optional") as p:
         anonymous = get(None, throwaway_pki, p.url + "/x", headers=forged).json()["headers"]
-        alice = get(throwaway_pki.client, throwaway_pki, p.url + "/x", headers=forged).json()["headers"]
+        alice = get(throwaway_pki.client, throwaway_pki, p.url + "/x", headers=forged).json()[
+            "headers"
+        ]
     assert "X-Ssl-Client-Cert" not in anonymous and anonymous["X-Ssl-Client-Verify"] == "NONE"
     assert "X-Ssl-Client-S-Dn" not in anonymous
-    assert alice["X-Ssl-Client-S-Dn"] == "CN=alice,O=mTLS Lab" and alice["X-Ssl-Client-Cert"] != "forged"
+    assert (
+        alice["X-Ssl-Client-S-Dn"] == "CN=alice,O=mTLS Lab"
+        and alice["X-Ssl-Client-Cert"] != "forged"
+    )
 
 
-def test_lookalike_headers_are_cleared_only_when_the_config_says_so(upstream, throwaway_pki, workdir):
+def test_lookalike_headers_are_cleared_only_when_the_config_says_so(
+    upstream, throwaway_pki, workdir
+):
     lookalikes = {name: "forged" for name in proxy.LOOKALIKE_HEADERS}
     with behind(upstream, throwaway_pki, workdir) as p:
-        cleared = get(throwaway_pki.client, throwaway_pki, p.url + "/x", headers=lookalikes).json()["headers"]
+        cleared = get(throwaway_pki.client, throwaway_pki, p.url + "/x", headers=lookalikes).json()[
+            "headers"
+        ]
     with behind(upstream, throwaway_pki, workdir, clear_client_headers=False) as p:
-        passed = get(throwaway_pki.client, throwaway_pki, p.url + "/x", headers=lookalikes).json()["headers"]
+        passed = get(throwaway_pki.client, throwaway_pki, p.url + "/x", headers=lookalikes).json()[
+            "headers"
+        ]
     lower = {k.lower() for k in cleared}
     assert not lower & {h.lower() for h in proxy.LOOKALIKE_HEADERS}
     assert {k.lower(): v for k, v in passed.items()}["x-client-cert"] == "forged"
@@ -202,7 +243,9 @@ def test_proxy_certificate_is_presented_to_the_app(throwaway_pki, workdir):
         return "ok"
 
     proxy_identity = throwaway_pki.intermediate.issue_client("mTLS Lab Proxy")
-    with MTLSServer(app, certificate=throwaway_pki.server, trust=throwaway_pki.root, mode="require") as s:
+    with MTLSServer(
+        app, certificate=throwaway_pki.server, trust=throwaway_pki.root, mode="require"
+    ) as s:
         with behind(s, throwaway_pki, workdir, proxy_certificate=proxy_identity) as p:
             assert get(throwaway_pki.client, throwaway_pki, p.url + "/x").status_code == 200
         with behind(s, throwaway_pki, workdir) as p:
@@ -213,43 +256,76 @@ def test_proxy_certificate_is_presented_to_the_app(throwaway_pki, workdir):
 
 
 # ------------------------------------------------------------ nginx -t
-CONFIG_VARIANTS = list(itertools.product(proxy.VERIFY_CLIENT_MODES, (False, True), (False, True), (False, True)))
+CONFIG_VARIANTS = list(
+    itertools.product(proxy.VERIFY_CLIENT_MODES, (False, True), (False, True), (False, True))
+)
 
 
 @pytest.mark.parametrize("verify_client,crl,clear,proxy_cert", CONFIG_VARIANTS)
-def test_nginx_t_accepts_every_generated_configuration(throwaway_pki, workdir, verify_client, crl, clear,
-                                                        proxy_cert):
-    p = NginxProxy("https://127.0.0.1:9", certificate=throwaway_pki.server, trust=throwaway_pki.root,
-                   verify_client=verify_client, crl=revocation_list(throwaway_pki.intermediate) if crl else None,
-                   clear_client_headers=clear, proxy_bind="127.0.0.2",
-                   proxy_certificate=throwaway_pki.client if proxy_cert else None, workdir=workdir)
+def test_nginx_t_accepts_every_generated_configuration(
+    throwaway_pki, workdir, verify_client, crl, clear, proxy_cert
+):
+    p = NginxProxy(
+        "https://127.0.0.1:9",
+        certificate=throwaway_pki.server,
+        trust=throwaway_pki.root,
+        verify_client=verify_client,
+        crl=revocation_list(throwaway_pki.intermediate) if crl else None,
+        clear_client_headers=clear,
+        proxy_bind="127.0.0.2",
+        proxy_certificate=throwaway_pki.client if proxy_cert else None,
+        workdir=workdir,
+    )
     assert p.test_config() == "nginx -t: the configuration is valid"
 
 
 def test_nginx_t_accepts_a_plain_http_upstream_and_tls_1_3_only(throwaway_pki, workdir):
-    p = NginxProxy("http://127.0.0.1:9", certificate=throwaway_pki.server, trust=throwaway_pki.root,
-                   min_tls="1.3", workdir=workdir)
+    p = NginxProxy(
+        "http://127.0.0.1:9",
+        certificate=throwaway_pki.server,
+        trust=throwaway_pki.root,
+        min_tls="1.3",
+        workdir=workdir,
+    )
     assert "proxy_ssl" not in p.config_text and "ssl_protocols       TLSv1.3;" in p.config_text
     assert p.test_config() == "nginx -t: the configuration is valid"
 
 
 def test_rendered_configuration_names_every_mtls_directive():
-    text = ProxyConfig(port=8443, upstream="https://127.0.0.1:9", verify_client="optional_no_ca", crl=True,
-                       proxy_certificate=True, user=None).render()
-    for directive in ("ssl_client_certificate certs/client-ca.pem;", "ssl_verify_client      optional_no_ca;",
-                      "ssl_verify_depth       2;", "ssl_crl                certs/crl.pem;",
-                      "proxy_set_header X-SSL-Client-Cert   $ssl_client_escaped_cert;",
-                      "proxy_set_header X-SSL-Client-Verify $ssl_client_verify;",
-                      "proxy_set_header X-SSL-Client-S-DN   $ssl_client_s_dn;",
-                      'proxy_set_header X-Client-Cert           "";',
-                      "error_page 495 =495", "error_page 496 =496",
-                      "proxy_ssl_certificate         certs/proxy.crt;"):
+    text = ProxyConfig(
+        port=8443,
+        upstream="https://127.0.0.1:9",
+        verify_client="optional_no_ca",
+        crl=True,
+        proxy_certificate=True,
+        user=None,
+    ).render()
+    for directive in (
+        "ssl_client_certificate certs/client-ca.pem;",
+        "ssl_verify_client      optional_no_ca;",
+        "ssl_verify_depth       2;",
+        "ssl_crl                certs/crl.pem;",
+        "proxy_set_header X-SSL-Client-Cert   $ssl_client_escaped_cert;",
+        "proxy_set_header X-SSL-Client-Verify $ssl_client_verify;",
+        "proxy_set_header X-SSL-Client-S-DN   $ssl_client_s_dn;",
+        'proxy_set_header X-Client-Cert           "";',
+        "error_page 495 =495",
+        "error_page 496 =496",
+        "proxy_ssl_certificate         certs/proxy.crt;",
+    ):
         assert directive in text, directive
     assert "user " not in text
 
 
-@pytest.mark.parametrize("bad", [dict(verify_client="required"), dict(verify_depth=-1),
-                                 dict(upstream="127.0.0.1:9"), dict(min_tls="1.1")])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(verify_client="required"),
+        dict(verify_depth=-1),
+        dict(upstream="127.0.0.1:9"),
+        dict(min_tls="1.1"),
+    ],
+)
 def test_invalid_options_are_refused_before_nginx_runs(bad):
     options = {"port": 8443, "upstream": "https://127.0.0.1:9", **bad}
     with pytest.raises(ValueError):
@@ -257,9 +333,13 @@ def test_invalid_options_are_refused_before_nginx_runs(bad):
 
 
 # ------------------------------------------------------------- lifecycle
-def test_a_key_that_does_not_match_the_certificate_is_reported_from_the_error_log(throwaway_pki, workdir):
+def test_a_key_that_does_not_match_the_certificate_is_reported_from_the_error_log(
+    throwaway_pki, workdir
+):
     broken = throwaway_pki.intermediate.issue_server("localhost", mismatched_key=True)
-    p = NginxProxy("https://127.0.0.1:9", certificate=broken, trust=throwaway_pki.root, workdir=workdir)
+    p = NginxProxy(
+        "https://127.0.0.1:9", certificate=broken, trust=throwaway_pki.root, workdir=workdir
+    )
     with pytest.raises(NginxError, match="key values mismatch"):
         p.start()
     assert not p.running
@@ -274,7 +354,9 @@ def test_a_port_in_use_is_reported_as_port_in_use(upstream, throwaway_pki, workd
 def test_stop_ends_nginx_and_its_workers_and_removes_the_prefix(upstream, throwaway_pki, workdir):
     p = behind(upstream, throwaway_pki, workdir).start()
     master, prefix = p.process.pid, p.prefix
-    workers = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
+    workers = subprocess.run(
+        ["pgrep", "-P", str(master)], capture_output=True, text=True
+    ).stdout.split()
     assert workers, "nginx should run at least one worker"
     p.stop()
     p.stop()  # idempotent
@@ -315,16 +397,23 @@ def test_an_https_upstream_without_upstream_trust_is_refused(throwaway_pki):
 
 def test_the_proxy_refuses_to_listen_beyond_loopback(throwaway_pki):
     with pytest.raises(ServerError, match="loopback"):
-        NginxProxy("https://127.0.0.1:9", certificate=throwaway_pki.server, trust=throwaway_pki.root,
-                   host="0.0.0.0")
+        NginxProxy(
+            "https://127.0.0.1:9",
+            certificate=throwaway_pki.server,
+            trust=throwaway_pki.root,
+            host="0.0.0.0",
+        )
 
 
 def test_error_log_lines_are_parsed_without_timestamps_or_pids():
-    text = ("2026/11/26 21:40:45 [info] 8603#8603: *3 client SSL certificate verify error: (21:unable to verify "
-            "the first certificate) while reading client request headers, client: 127.0.0.1, server: localhost\n")
+    text = (
+        "2026/11/26 21:40:45 [info] 8603#8603: *3 client SSL certificate verify error: (21:unable to verify "
+        "the first certificate) while reading client request headers, client: 127.0.0.1, server: localhost\n"
+    )
     assert [str(x) for x in proxy.parse_log(text)] == [
         "[info] client SSL certificate verify error: (21:unable to verify the first certificate) "
-        "while reading client request headers"]
+        "while reading client request headers"
+    ]
 
 
 # ---------------------------------------------------------------- helpers
@@ -341,7 +430,8 @@ def _alive(pid: int) -> bool:
 
 # ------------------------------------------------------ serve --behind-nginx
 def test_serve_behind_nginx_says_hello_to_curl_with_the_client_certificate_and_refuses_without(
-        shared_course_dir, tmp_path):
+    shared_course_dir, tmp_path
+):
     import shutil
     import signal
 
@@ -351,19 +441,43 @@ def test_serve_behind_nginx_says_hello_to_curl_with_the_client_certificate_and_r
     assert curl, "the curl binary is missing: install it (apt-get install curl), .ci/run does"
     port = _free_port("127.0.0.1")
     env = {**os.environ, "LAB_NGINX_DIR": str(tmp_path)}
-    cmd = [sys.executable, "-m", "lab", "serve", "--behind-nginx", "--certs", str(shared_course_dir),
-           "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lab",
+        "serve",
+        "--behind-nginx",
+        "--certs",
+        str(shared_course_dir),
+        "--port",
+        str(port),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         banner = [proc.stdout.readline() for _ in range(4)]
         assert banner[0].startswith(f"nginx https://localhost:{port} terminates mTLS"), banner
         assert banner[1].startswith("app   https://localhost:") and "behind it" in banner[1]
-        assert banner[2].startswith("try:  curl --cert ") and f"https://localhost:{port}/api/secure" in banner[2]
+        assert (
+            banner[2].startswith("try:  curl --cert ")
+            and f"https://localhost:{port}/api/secure" in banner[2]
+        )
         d = shared_course_dir
-        base = [curl, "-s", "--cacert", str(d / "rootCA.pem"), f"https://localhost:{port}/api/secure"]
-        hello = subprocess.run(base + ["--cert", str(d / "client.crt"), "--key", str(d / "client.key")],
-                               capture_output=True, text=True, timeout=30)
-        refused = subprocess.run(base + ["-w", "\n%{http_code}"], capture_output=True, text=True, timeout=30)
+        base = [
+            curl,
+            "-s",
+            "--cacert",
+            str(d / "rootCA.pem"),
+            f"https://localhost:{port}/api/secure",
+        ]
+        hello = subprocess.run(
+            base + ["--cert", str(d / "client.crt"), "--key", str(d / "client.key")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        refused = subprocess.run(
+            base + ["-w", "\n%{http_code}"], capture_output=True, text=True, timeout=30
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)

@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from lab import demo, renewal
-from lab.client import session
-from lab.observe import observe
-from lab.server import MTLSServer
+from lab.course import demo
+from lab.course.observe import observe
+from lab.ops import renewal
+from lab.tls.client import session
+from lab.tls.server import MTLSServer
 
 T0 = _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc)
 
@@ -34,14 +35,19 @@ class FakeClock:
 
 
 def test_renew_at_is_two_thirds_of_the_lifetime(intermediate_ca):
-    cert = intermediate_ca.issue_client("alice", not_before=T0, not_after=T0 + _dt.timedelta(days=90))
+    cert = intermediate_ca.issue_client(
+        "alice", not_before=T0, not_after=T0 + _dt.timedelta(days=90)
+    )
     assert renewal.renew_at(cert) == T0 + _dt.timedelta(days=60)
-    assert renewal.describe_schedule(cert) == ("lifetime 90 days: renew after 60 days, "
-                                               "leaving 30 days to retry before it expires")
+    assert renewal.describe_schedule(cert) == (
+        "lifetime 90 days: renew after 60 days, leaving 30 days to retry before it expires"
+    )
 
 
 def test_needs_renewal_is_false_before_two_thirds_and_true_after(intermediate_ca):
-    cert = intermediate_ca.issue_client("alice", not_before=T0, not_after=T0 + _dt.timedelta(hours=24))
+    cert = intermediate_ca.issue_client(
+        "alice", not_before=T0, not_after=T0 + _dt.timedelta(hours=24)
+    )
     assert not renewal.needs_renewal(cert, now=T0 + _dt.timedelta(hours=15, minutes=59))
     assert renewal.needs_renewal(cert, now=T0 + _dt.timedelta(hours=16))
 
@@ -57,13 +63,20 @@ def test_issue_short_lived_has_exactly_the_requested_lifetime(intermediate_ca):
     assert cert.cert.not_valid_before_utc <= renewal.utcnow()
 
 
-def test_renewing_session_presents_the_new_certificate_once_two_thirds_have_passed(running, intermediate_ca,
-                                                                                  root_ca):
+def test_renewing_session_presents_the_new_certificate_once_two_thirds_have_passed(
+    running, intermediate_ca, root_ca
+):
     names = (f"alice-{i}" for i in itertools.count(1))
     now = renewal.utcnow()
     clock = FakeClock(now)
-    issue = lambda: intermediate_ca.issue_client(next(names), not_before=now - _dt.timedelta(minutes=1),  # noqa: E731
-                                                 not_after=now + _dt.timedelta(minutes=2))
+
+    def issue():
+        return intermediate_ca.issue_client(
+            next(names),
+            not_before=now - _dt.timedelta(minutes=1),
+            not_after=now + _dt.timedelta(minutes=2),
+        )
+
     with renewal.RenewingSession(issue, trust=root_ca, clock=clock) as s:
         assert "CN=alice-1" in s.get(running.url + "/api/secure").text
         clock.now = now + _dt.timedelta(seconds=59)  # 2/3 of 3 minutes is 1 minute after notBefore
@@ -73,10 +86,19 @@ def test_renewing_session_presents_the_new_certificate_once_two_thirds_have_pass
         assert s.renewals == 1
 
 
-def test_renewal_failure_keeps_the_current_certificate_and_is_recorded(running, intermediate_ca, root_ca):
+def test_renewal_failure_keeps_the_current_certificate_and_is_recorded(
+    running, intermediate_ca, root_ca
+):
     now = renewal.utcnow()  # already past two-thirds: renewal is due from the start
-    certs = iter([intermediate_ca.issue_client("alice", not_before=now - _dt.timedelta(days=1),
-                                               not_after=now + _dt.timedelta(minutes=1))])
+    certs = iter(
+        [
+            intermediate_ca.issue_client(
+                "alice",
+                not_before=now - _dt.timedelta(days=1),
+                not_after=now + _dt.timedelta(minutes=1),
+            )
+        ]
+    )
 
     def issue():
         return next(certs)  # the second call raises StopIteration: the CA is "down"
@@ -91,8 +113,14 @@ def test_renewal_failure_keeps_the_current_certificate_and_is_recorded(running, 
 def test_concurrent_requests_across_a_renewal_do_not_fail(running, intermediate_ca, root_ca):
     now = renewal.utcnow()
     clock = FakeClock(now)
-    issue = lambda: intermediate_ca.issue_client("alice", not_before=now - _dt.timedelta(minutes=1),  # noqa: E731
-                                                 not_after=now + _dt.timedelta(minutes=2))
+
+    def issue():
+        return intermediate_ca.issue_client(
+            "alice",
+            not_before=now - _dt.timedelta(minutes=1),
+            not_after=now + _dt.timedelta(minutes=2),
+        )
+
     lock = threading.Lock()
     done, failures = [0], []
 
@@ -128,9 +156,12 @@ def _wait_until(predicate, timeout):
     return predicate()
 
 
-def test_renew_loop_renews_an_idle_short_lived_certificate_before_it_expires(running, intermediate_ca, root_ca):
-    with renewal.RenewingSession(lambda: renewal.issue_short_lived(intermediate_ca, "alice", 3),
-                                 trust=root_ca) as s:
+def test_renew_loop_renews_an_idle_short_lived_certificate_before_it_expires(
+    running, intermediate_ca, root_ca
+):
+    with renewal.RenewingSession(
+        lambda: renewal.issue_short_lived(intermediate_ca, "alice", 3), trust=root_ca
+    ) as s:
         first = s.certificate
         with renewal.RenewLoop(s, poll=0.05) as loop:
             assert loop.running
@@ -141,21 +172,35 @@ def test_renew_loop_renews_an_idle_short_lived_certificate_before_it_expires(run
         assert s.session.get(running.url + "/api/secure").status_code == 200
 
 
-def test_short_lived_certificate_is_refused_by_the_server_once_expired(running, intermediate_ca, root_ca):
+def test_short_lived_certificate_is_refused_by_the_server_once_expired(
+    running, intermediate_ca, root_ca
+):
     cert = renewal.issue_short_lived(intermediate_ca, "alice", 1)
-    assert _wait_until(lambda: renewal.utcnow() > cert.cert.not_valid_after_utc + _dt.timedelta(seconds=1),
-                       timeout=10)
+    assert _wait_until(
+        lambda: renewal.utcnow() > cert.cert.not_valid_after_utc + _dt.timedelta(seconds=1),
+        timeout=10,
+    )
     seen = observe(running, lambda: session(cert, root_ca).get(running.url + "/api/secure"))
     assert not seen.ok
-    assert seen.server_saw == "handshake refused: certificate verify failed: certificate has expired"
+    assert (
+        seen.server_saw == "handshake refused: certificate verify failed: certificate has expired"
+    )
 
 
-def test_call_repeatedly_counts_a_fixed_number_of_requests_and_their_failures(running, root_ca, client_identity,
-                                                                              unrelated_ca):
-    good = renewal.call_repeatedly(session(client_identity, root_ca), running.url + "/api/secure",
-                                   threads=2, requests_per_thread=3, pause=0)
+def test_call_repeatedly_counts_a_fixed_number_of_requests_and_their_failures(
+    running, root_ca, client_identity, unrelated_ca
+):
+    good = renewal.call_repeatedly(
+        session(client_identity, root_ca),
+        running.url + "/api/secure",
+        threads=2,
+        requests_per_thread=3,
+        pause=0,
+    )
     assert (good.requests, good.failed) == (6, 0)
     stranger = session(unrelated_ca.issue_client("mallory"), root_ca)
-    bad = renewal.call_repeatedly(stranger, running.url + "/api/secure", threads=1, requests_per_thread=2, pause=0)
+    bad = renewal.call_repeatedly(
+        stranger, running.url + "/api/secure", threads=1, requests_per_thread=2, pause=0
+    )
     assert (bad.requests, bad.failed) == (2, 2)
     assert "2 requests, 2 failed" in str(bad)

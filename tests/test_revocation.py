@@ -23,10 +23,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp as x509_ocsp
 
-from lab import client, coursepki, observe, pki
-from lab.demo import create_app
-from lab.errors import CorruptFileError, MissingFileError
-from lab.ocsp import OCSPChecker, OCSPResponder, OCSPUnavailable, build_request, delegated_signer, query
+from lab import pki
+from lab.course import coursepki, observe
+from lab.course.demo import create_app
+from lab.errors import CorruptFileError
 from lab.revocation import (
     CRLChecker,
     RevocationError,
@@ -37,7 +37,16 @@ from lab.revocation import (
     ocsp_access,
     ocsp_urls,
 )
-from lab.server import MTLSServer
+from lab.revocation.ocsp import (
+    OCSPChecker,
+    OCSPResponder,
+    OCSPUnavailable,
+    build_request,
+    delegated_signer,
+    query,
+)
+from lab.tls import client
+from lab.tls.server import MTLSServer
 
 ROOT = Path(__file__).resolve().parent.parent
 UTC = dt.timezone.utc
@@ -75,8 +84,9 @@ def revoked_bob(ca, bob):
 
 
 def _get(server, who, trust):
-    return observe.observe(server, lambda: client.session(who, trust=trust).get(server.url + "/api/secure",
-                                                                                timeout=10))
+    return observe.observe(
+        server, lambda: client.session(who, trust=trust).get(server.url + "/api/secure", timeout=10)
+    )
 
 
 # ------------------------------------------------------------------ the record
@@ -84,7 +94,10 @@ def test_crl_lists_the_revoked_serial_with_its_reason(ca, bob, revoked_bob):
     crl = revoked_bob.crl()
     entry = crl.get_revoked_certificate_by_serial_number(bob.cert.serial_number)
     assert entry is not None
-    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.key_compromise
+    assert (
+        entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        == x509.ReasonFlags.key_compromise
+    )
     assert crl.is_signature_valid(ca.key.public_key())
 
 
@@ -141,8 +154,13 @@ def test_refresh_picks_up_a_revocation_written_by_someone_else(tmp_path, ca, bob
 
 
 def test_distribution_point_and_aia_extensions_name_the_urls(ca):
-    cert = ca.issue_client("carol", extra_extensions=[crl_distribution_point("http://127.0.0.1:8888/crl"),
-                                                      ocsp_access("http://127.0.0.1:8888/")]).cert
+    cert = ca.issue_client(
+        "carol",
+        extra_extensions=[
+            crl_distribution_point("http://127.0.0.1:8888/crl"),
+            ocsp_access("http://127.0.0.1:8888/"),
+        ],
+    ).cert
     assert crl_urls(cert) == ["http://127.0.0.1:8888/crl"]
     assert ocsp_urls(cert) == ["http://127.0.0.1:8888/"]
 
@@ -154,7 +172,9 @@ def test_revoked_client_gets_in_when_revocation_is_not_checked(server_cert, ca, 
     assert seen.status == 200 and "CN=bob" in seen.body
 
 
-def test_crl_at_the_handshake_refuses_the_revoked_client(tmp_path, server_cert, ca, bob, revoked_bob):
+def test_crl_at_the_handshake_refuses_the_revoked_client(
+    tmp_path, server_cert, ca, bob, revoked_bob
+):
     crl = revoked_bob.write_crl(tmp_path / "crl.pem")
     with MTLSServer(create_app(), server_cert, ca, crl=crl) as s:
         seen = _get(s, bob, ca)
@@ -162,7 +182,9 @@ def test_crl_at_the_handshake_refuses_the_revoked_client(tmp_path, server_cert, 
     assert seen.server_saw == "handshake refused: certificate verify failed: certificate revoked"
 
 
-def test_crl_at_the_handshake_still_admits_a_good_client(tmp_path, server_cert, ca, alice, revoked_bob):
+def test_crl_at_the_handshake_still_admits_a_good_client(
+    tmp_path, server_cert, ca, alice, revoked_bob
+):
     crl = revoked_bob.write_crl(tmp_path / "crl.pem")
     with MTLSServer(create_app(), server_cert, ca, crl=crl) as s:
         seen = _get(s, alice, ca)
@@ -175,12 +197,20 @@ def test_crl_check_flag_without_a_loaded_crl_refuses_every_client(server_cert, c
     with MTLSServer(create_app(), server_cert, ca) as s:
         s.context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
         seen = _get(s, alice, ca)
-    assert seen.server_saw == "handshake refused: certificate verify failed: unable to get certificate CRL"
+    assert (
+        seen.server_saw
+        == "handshake refused: certificate verify failed: unable to get certificate CRL"
+    )
 
 
-def test_stale_crl_refuses_even_a_good_client_at_the_handshake(tmp_path, server_cert, ca, alice, revoked_bob):
-    crl = revoked_bob.write_crl(tmp_path / "stale.pem", this_update=_now() - dt.timedelta(days=2),
-                                next_update=_now() - dt.timedelta(days=1))
+def test_stale_crl_refuses_even_a_good_client_at_the_handshake(
+    tmp_path, server_cert, ca, alice, revoked_bob
+):
+    crl = revoked_bob.write_crl(
+        tmp_path / "stale.pem",
+        this_update=_now() - dt.timedelta(days=2),
+        next_update=_now() - dt.timedelta(days=1),
+    )
     with MTLSServer(create_app(), server_cert, ca, crl=crl) as s:
         seen = _get(s, alice, ca)
     assert seen.server_saw == "handshake refused: certificate verify failed: CRL has expired"
@@ -195,11 +225,16 @@ def test_chain_check_needs_a_crl_from_every_ca_in_the_chain(tmp_path, ca):
     with MTLSServer(create_app(), srv, ca, crl=only_issuing, crl_check="chain") as s:
         chain = _get(s, carol, ca)
     both = tmp_path / "both.pem"
-    both.write_bytes(only_issuing.read_bytes() + Revocations(ca).crl().public_bytes(serialization.Encoding.PEM))
+    both.write_bytes(
+        only_issuing.read_bytes() + Revocations(ca).crl().public_bytes(serialization.Encoding.PEM)
+    )
     with MTLSServer(create_app(), srv, ca, crl=both, crl_check="chain") as s:
         chain_with_root_crl = _get(s, carol, ca)
     assert leaf.status == 200
-    assert chain.server_saw == "handshake refused: certificate verify failed: unable to get certificate CRL"
+    assert (
+        chain.server_saw
+        == "handshake refused: certificate verify failed: unable to get certificate CRL"
+    )
     assert chain_with_root_crl.status == 200
 
 
@@ -230,7 +265,9 @@ def test_responder_signs_with_a_delegated_ocsp_signing_certificate(ca, alice, re
     assert list(eku) == [x509.oid.ExtendedKeyUsageOID.OCSP_SIGNING]
 
 
-def test_answer_signed_by_a_certificate_without_ocsp_signing_is_not_believed(ca, alice, revoked_bob):
+def test_answer_signed_by_a_certificate_without_ocsp_signing_is_not_believed(
+    ca, alice, revoked_bob
+):
     impostor = ca.issue_client("not-a-responder")  # same CA, but clientAuth only
     with OCSPResponder(revoked_bob, signer=impostor) as r:
         with pytest.raises(OCSPUnavailable, match="lacks EKU OCSPSigning"):
@@ -252,8 +289,10 @@ def test_responder_answers_garbage_with_malformed_request(revoked_bob):
     with OCSPResponder(revoked_bob) as r:
         got = requests.post(r.url, data=b"not ocsp", timeout=5)
         answers = list(r.answers)
-    assert x509_ocsp.load_der_ocsp_response(got.content).response_status == \
-        x509_ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    assert (
+        x509_ocsp.load_der_ocsp_response(got.content).response_status
+        == x509_ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    )
     assert answers[-1].status == "malformed"
 
 
@@ -288,7 +327,10 @@ def test_ocsp_checker_hard_fail_refuses_when_the_responder_is_down(ca, alice, re
     with OCSPResponder(revoked_bob) as r:
         url = r.url
     reason = OCSPChecker(url, issuer=ca, hard_fail=True)(alice.cert, [])
-    assert reason == "revocation status unknown: the OCSP responder did not answer (connection refused)"
+    assert (
+        reason
+        == "revocation status unknown: the OCSP responder did not answer (connection refused)"
+    )
 
 
 def test_ocsp_checker_soft_fail_lets_through_when_the_responder_is_down(ca, bob, revoked_bob):
@@ -315,7 +357,10 @@ def test_ocsp_checker_caches_an_answer_until_its_next_update(ca, alice, revoked_
 
 def test_ocsp_checker_takes_the_issuer_from_the_chain(ca, bob, revoked_bob):
     with OCSPResponder(revoked_bob) as r:
-        assert OCSPChecker(r.url)(bob.cert, [ca.cert]) == "certificate revoked (keyCompromise) according to OCSP"
+        assert (
+            OCSPChecker(r.url)(bob.cert, [ca.cert])
+            == "certificate revoked (keyCompromise) according to OCSP"
+        )
 
 
 def test_crl_checker_refuses_revoked_and_passes_good(tmp_path, ca, alice, bob, revoked_bob):
@@ -324,11 +369,19 @@ def test_crl_checker_refuses_revoked_and_passes_good(tmp_path, ca, alice, bob, r
     assert check(bob.cert, []) == "certificate revoked (keyCompromise) according to the CRL"
 
 
-def test_crl_checker_stale_crl_hard_fail_refuses_soft_fail_lets_through(tmp_path, ca, alice, revoked_bob):
-    path = revoked_bob.write_crl(tmp_path / "stale.pem", this_update=_now() - dt.timedelta(days=2),
-                                 next_update=_now() - dt.timedelta(days=1))
+def test_crl_checker_stale_crl_hard_fail_refuses_soft_fail_lets_through(
+    tmp_path, ca, alice, revoked_bob
+):
+    path = revoked_bob.write_crl(
+        tmp_path / "stale.pem",
+        this_update=_now() - dt.timedelta(days=2),
+        next_update=_now() - dt.timedelta(days=1),
+    )
     hard, soft = CRLChecker(path, issuer=ca), CRLChecker(path, issuer=ca, hard_fail=False)
-    assert hard(alice.cert, []) == "revocation status unknown: the CRL is stale (its nextUpdate has passed)"
+    assert (
+        hard(alice.cert, [])
+        == "revocation status unknown: the CRL is stale (its nextUpdate has passed)"
+    )
     assert soft(alice.cert, []) is None and soft.last_note.startswith("soft-fail: the CRL is stale")
 
 
@@ -358,16 +411,19 @@ def test_crl_checker_downloads_from_the_distribution_point(ca, bob, revoked_bob)
 def test_crl_checker_refuses_a_crl_from_the_wrong_ca(tmp_path, alice, ca):
     other = pki.CertificateAuthority.create("Other CA")
     path = Revocations(other).write_crl(tmp_path / "crl.pem")
-    assert CRLChecker(path, issuer=ca)(alice.cert, []) == \
-        "revocation status unknown: the CRL is not signed by the certificate's issuer"
+    assert (
+        CRLChecker(path, issuer=ca)(alice.cert, [])
+        == "revocation status unknown: the CRL is not signed by the certificate's issuer"
+    )
 
 
-def test_ocsp_checker_in_a_flask_view_refuses_the_revoked_client_with_403(server_cert, ca, alice, bob,
-                                                                          revoked_bob):
+def test_ocsp_checker_in_a_flask_view_refuses_the_revoked_client_with_403(
+    server_cert, ca, alice, bob, revoked_bob
+):
     from flask import Flask
 
-    from lab.identity import peer_certificate
-    from lab.problem import problem
+    from lab.auth.problem import problem
+    from lab.tls.identity import peer_certificate
 
     with OCSPResponder(revoked_bob) as r:
         check = OCSPChecker(r.url, issuer=ca)
@@ -386,7 +442,7 @@ def test_ocsp_checker_in_a_flask_view_refuses_the_revoked_client_with_403(server
 
 # --------------------------------------------------------------------- scenario
 def test_revoked_client_scenario_is_registered_and_behaves():
-    from lab import scenarios
+    from lab.course import scenarios
 
     sc = scenarios.get("revoked-client-certificate")
     assert sc.pending is None
@@ -400,8 +456,14 @@ def test_revoked_client_scenario_is_registered_and_behaves():
 def _lab(*args, env_dir):
     env = {**os.environ, "LAB_CERTS_DIR": str(env_dir)}
     env.pop("LAB_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "lab", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lab", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -414,8 +476,14 @@ def course_with_bob(tmp_path):
 
 def _start(args, env_dir, pattern):
     env = {**os.environ, "LAB_CERTS_DIR": str(env_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "lab", *map(str, args)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline()
     match = re.search(pattern, line)
     if not match:
@@ -431,7 +499,16 @@ def _stop(proc):
 
 
 def test_pki_revoke_writes_the_reason_into_crl_pem(course_with_bob, openssl, tmp_path):
-    run = _lab("pki", "revoke", "bob", "--reason", "keyCompromise", "--dir", course_with_bob, env_dir=tmp_path)
+    run = _lab(
+        "pki",
+        "revoke",
+        "bob",
+        "--reason",
+        "keyCompromise",
+        "--dir",
+        course_with_bob,
+        env_dir=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     text = openssl("crl", "-in", course_with_bob / "crl.pem", "-noout", "-text").stdout
     bob = pki.load_certificate(course_with_bob / "bob.crt")
@@ -448,15 +525,36 @@ def test_pki_revoke_of_a_missing_certificate_is_one_clear_line(course_with_bob, 
 @pytest.mark.interop
 def test_serve_with_crl_refuses_revoked_bob_and_admits_client_with_curl(course_with_bob, tmp_path):
     d = course_with_bob
-    assert _lab("pki", "revoke", "bob", "--reason", "keyCompromise", "--dir", d, env_dir=tmp_path).returncode == 0
-    proc, url = _start(["serve", "--certs", d, "--port", "0", "--crl", d / "crl.pem"], tmp_path,
-                       r"(https://localhost:\d+)")
+    assert (
+        _lab(
+            "pki", "revoke", "bob", "--reason", "keyCompromise", "--dir", d, env_dir=tmp_path
+        ).returncode
+        == 0
+    )
+    proc, url = _start(
+        ["serve", "--certs", d, "--port", "0", "--crl", d / "crl.pem"],
+        tmp_path,
+        r"(https://localhost:\d+)",
+    )
     try:
+
         def curl(name):
             return subprocess.run(
-                [shutil.which("curl"), "-sS", "--cacert", d / "rootCA.pem", "--cert", d / f"{name}.crt",
-                 "--key", d / f"{name}.key", url + "/api/secure"],
-                capture_output=True, text=True, timeout=30)
+                [
+                    shutil.which("curl"),
+                    "-sS",
+                    "--cacert",
+                    d / "rootCA.pem",
+                    "--cert",
+                    d / f"{name}.crt",
+                    "--key",
+                    d / f"{name}.key",
+                    url + "/api/secure",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
 
         bob, good = curl("bob"), curl("client")
     finally:
@@ -468,8 +566,16 @@ def test_serve_with_crl_refuses_revoked_bob_and_admits_client_with_curl(course_w
 
 
 def test_serve_with_a_missing_crl_is_one_clear_line(course_with_bob, tmp_path):
-    run = _lab("serve", "--certs", course_with_bob, "--port", "0", "--crl", tmp_path / "nope.pem",
-               env_dir=tmp_path)
+    run = _lab(
+        "serve",
+        "--certs",
+        course_with_bob,
+        "--port",
+        "0",
+        "--crl",
+        tmp_path / "nope.pem",
+        env_dir=tmp_path,
+    )
     assert run.returncode == 1
     assert run.stderr.startswith("error: CRL file") and "Traceback" not in run.stderr
 
@@ -477,12 +583,27 @@ def test_serve_with_a_missing_crl_is_one_clear_line(course_with_bob, tmp_path):
 @pytest.mark.interop
 def test_ocsp_command_answers_the_real_openssl_client(course_with_bob, tmp_path, openssl):
     d = course_with_bob
-    assert _lab("pki", "revoke", "bob", "--reason", "keyCompromise", "--dir", d, env_dir=tmp_path).returncode == 0
+    assert (
+        _lab(
+            "pki", "revoke", "bob", "--reason", "keyCompromise", "--dir", d, env_dir=tmp_path
+        ).returncode
+        == 0
+    )
     proc, url = _start(["ocsp", "--dir", d, "--port", "0"], tmp_path, r"(http://127\.0\.0\.1:\d+/)")
     try:
+
         def ask(name):
-            return openssl("ocsp", "-issuer", d / "rootCA.pem", "-cert", d / f"{name}.crt", "-url", url,
-                           "-CAfile", d / "rootCA.pem")
+            return openssl(
+                "ocsp",
+                "-issuer",
+                d / "rootCA.pem",
+                "-cert",
+                d / f"{name}.crt",
+                "-url",
+                url,
+                "-CAfile",
+                d / "rootCA.pem",
+            )
 
         bob, good = ask("bob"), ask("client")
     finally:
@@ -505,7 +626,9 @@ def openssl():
 
 
 # ------------------------------------------------------------- lab.auth and the self-check
-def test_certificate_auth_reports_the_checker_mode_and_refuses_revoked(server_cert, ca, alice, bob, revoked_bob):
+def test_certificate_auth_reports_the_checker_mode_and_refuses_revoked(
+    server_cert, ca, alice, bob, revoked_bob
+):
     from flask import Flask
 
     from lab.auth import CertificateAuth, require_certificate
@@ -522,18 +645,25 @@ def test_certificate_auth_reports_the_checker_mode_and_refuses_revoked(server_ce
         with MTLSServer(app, server_cert, ca) as s:
             bob_seen, alice_seen = _get(s, bob, ca), _get(s, alice, ca)
     assert auth.revocation_mode == "ocsp"
-    assert bob_seen.status == 403 and "revocation check (ocsp): certificate revoked (keyCompromise)" in bob_seen.body
+    assert (
+        bob_seen.status == 403
+        and "revocation check (ocsp): certificate revoked (keyCompromise)" in bob_seen.body
+    )
     assert alice_seen.status == 200
 
 
-def test_exercise_check_accepts_the_right_crl_and_rejects_the_wrong_reason(tmp_path, ca, alice, capsys):
-    from lab import check
+def test_exercise_check_accepts_the_right_crl_and_rejects_the_wrong_reason(
+    tmp_path, ca, alice, capsys
+):
+    from lab.course import check
 
     carol = ca.issue_client("carol")
     wrong, right = Revocations(ca), Revocations(ca)
     wrong.revoke(carol, "keyCompromise")
     right.revoke(carol, "affiliationChanged")
-    assert not check.exercise_revoke_carol(wrong.write_crl(tmp_path / "wrong.pem"), ca, carol, alice)
+    assert not check.exercise_revoke_carol(
+        wrong.write_crl(tmp_path / "wrong.pem"), ca, carol, alice
+    )
     assert "affiliationChanged" in capsys.readouterr().out
     assert check.exercise_revoke_carol(right.write_crl(tmp_path / "right.pem"), ca, carol, alice)
     assert not check.exercise_revoke_carol(None, ca, carol, alice)

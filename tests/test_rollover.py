@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab import rollover
+from lab.course import rollover
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +44,19 @@ def test_new_client_certificate_before_the_server_trusts_the_new_root_is_refused
     result = rollover.run_plan(["clients trust new root", "reissue alice"], pki)
     alice, bob = result.steps[-1].probes
     assert not alice.ok and bob.ok
-    assert alice.observation.server_saw == ("handshake refused: certificate verify failed: "
-                                            "unable to get local issuer certificate")
+    assert alice.observation.server_saw == (
+        "handshake refused: certificate verify failed: unable to get local issuer certificate"
+    )
 
 
 def test_removing_the_old_root_before_every_client_is_reissued_strands_the_rest(pki):
-    order = ["server trusts new root", "clients trust new root", "reissue server certificate",
-             "reissue alice", "remove old root"]
+    order = [
+        "server trusts new root",
+        "clients trust new root",
+        "reissue server certificate",
+        "reissue alice",
+        "remove old root",
+    ]
     result = rollover.run_plan(order, pki)
     step, probe = result.first_failure
     assert step.step == "remove old root"
@@ -59,17 +65,23 @@ def test_removing_the_old_root_before_every_client_is_reissued_strands_the_rest(
 
 
 def test_cross_signed_server_chain_is_accepted_by_a_client_that_trusts_only_the_old_root(pki):
-    obs = rollover.check_one(pki, server="new-cross", server_trust=["old"], client="old", client_trust=["old"])
+    obs = rollover.check_one(
+        pki, server="new-cross", server_trust=["old"], client="old", client_trust=["old"]
+    )
     assert obs.ok, str(obs)
 
 
 def test_cross_signed_client_chain_is_accepted_by_a_server_that_trusts_only_the_old_root(pki):
-    obs = rollover.check_one(pki, server="old", server_trust=["old"], client="new-cross", client_trust=["old"])
+    obs = rollover.check_one(
+        pki, server="old", server_trust=["old"], client="new-cross", client_trust=["old"]
+    )
     assert obs.ok, str(obs)
 
 
 def test_cross_signed_chain_does_not_help_a_client_that_trusts_only_the_new_root(pki):
-    obs = rollover.check_one(pki, server="new-cross", server_trust=["old"], client="old", client_trust=["new"])
+    obs = rollover.check_one(
+        pki, server="new-cross", server_trust=["old"], client="old", client_trust=["new"]
+    )
     assert not obs.ok
     assert obs.client_saw == "certificate verify failed: unable to get local issuer certificate"
 
@@ -80,10 +92,16 @@ def test_run_plan_names_the_valid_steps_when_given_an_unknown_one(pki):
 
 
 def test_exercise_check_accepts_another_safe_order_and_rejects_an_unsafe_one(capsys):
-    from lab import check
+    from lab.course import check
 
-    safe = ["clients trust new root", "server trusts new root", "reissue alice", "reissue server certificate",
-            "reissue bob", "remove old root"]
+    safe = [
+        "clients trust new root",
+        "server trusts new root",
+        "reissue alice",
+        "reissue server certificate",
+        "reissue bob",
+        "remove old root",
+    ]
     assert check.exercise_rollover_order(safe)
     unsafe = ["reissue alice", *[s for s in rollover.RIGHT_ORDER if s != "reissue alice"]]
     assert not check.exercise_rollover_order(unsafe)

@@ -16,16 +16,28 @@ def _blocks():
     for i, line in enumerate(lines):
         if line.startswith("regex: "):
             example = lines[i - 1]
-            assert example.startswith("# example: "), f"line {i}: a regex must follow an '# example: ' line"
-            assert lines[i + 1].startswith("replace: "), f"line {i + 2}: 'replace: ' must follow 'regex: '"
-            blocks.append((example[len("# example: "):], line[len("regex: "):], lines[i + 1][len("replace: "):]))
+            assert example.startswith("# example: "), (
+                f"line {i}: a regex must follow an '# example: ' line"
+            )
+            assert lines[i + 1].startswith("replace: "), (
+                f"line {i + 2}: 'replace: ' must follow 'regex: '"
+            )
+            blocks.append(
+                (
+                    example[len("# example: ") :],
+                    line[len("regex: ") :],
+                    lines[i + 1][len("replace: ") :],
+                )
+            )
     return blocks
 
 
 def test_every_non_comment_line_is_in_the_format_nbval_reads():
     for n, line in enumerate(CFG.read_text().splitlines(), 1):
         if line.strip() and not line.startswith("#"):
-            assert line.startswith(("regex: ", "replace: ")), f"line {n} is ignored by nbval: {line!r}"
+            assert line.startswith(("regex: ", "replace: ")), (
+                f"line {n} is ignored by nbval: {line!r}"
+            )
 
 
 def test_nbval_parses_every_pattern_in_the_file():
@@ -39,7 +51,9 @@ def test_each_regex_matches_its_example_and_changes_it():
 
 
 def test_stable_text_is_left_alone():
-    stable = "Hello CN=MyTrustedClient,O=mTLS Lab\nhandshake refused: peer did not return a certificate"
+    stable = (
+        "Hello CN=MyTrustedClient,O=mTLS Lab\nhandshake refused: peer did not return a certificate"
+    )
     out = stable
     for _, regex, replace in _blocks():
         out = re.sub(regex, replace, out)

@@ -4,49 +4,107 @@ from __future__ import annotations
 
 import pytest
 
-from lab import cli, scenarios
-from lab.scenarios import GROUPS, Scenario, ScenarioResult
+from lab import cli
+from lab.course import scenarios
+from lab.course.scenarios import GROUPS, Scenario, ScenarioResult
 
 #: name -> (category, what the server's record must say, what the client's stable view must say)
 EXPECTED = {
     "unknown-client-ca": ("untrusted-client-ca", "unable to get local issuer certificate", None),
-    "self-signed-client": ("self-signed-client", "certificate verify failed: self-signed certificate", None),
-    "client-does-not-trust-server-ca": ("untrusted-server-ca", "alert unknown ca",
-                                        "self-signed certificate in certificate chain"),
-    "missing-intermediate-client": ("incomplete-chain", "unable to get local issuer certificate", None),
-    "missing-intermediate-server": ("incomplete-chain", "alert unknown ca", "unable to get local issuer certificate"),
-    "works-locally-fails-in-prod": ("wrong-trust-store", "second call: handshake refused: tlsv1 alert unknown ca",
-                                    "without REQUESTS_CA_BUNDLE: HTTP 200"),
-    "verify-false-impostor": ("no-server-verification", "Authorization: Bearer lab-secret-token",
-                              "with verify=False: HTTP 200"),
+    "self-signed-client": (
+        "self-signed-client",
+        "certificate verify failed: self-signed certificate",
+        None,
+    ),
+    "client-does-not-trust-server-ca": (
+        "untrusted-server-ca",
+        "alert unknown ca",
+        "self-signed certificate in certificate chain",
+    ),
+    "missing-intermediate-client": (
+        "incomplete-chain",
+        "unable to get local issuer certificate",
+        None,
+    ),
+    "missing-intermediate-server": (
+        "incomplete-chain",
+        "alert unknown ca",
+        "unable to get local issuer certificate",
+    ),
+    "works-locally-fails-in-prod": (
+        "wrong-trust-store",
+        "second call: handshake refused: tlsv1 alert unknown ca",
+        "without REQUESTS_CA_BUNDLE: HTTP 200",
+    ),
+    "verify-false-impostor": (
+        "no-server-verification",
+        "Authorization: Bearer lab-secret-token",
+        "with verify=False: HTTP 200",
+    ),
     "no-client-cert": ("no-client-certificate", "peer did not return a certificate", None),
-    "server-cert-without-san": ("no-subject-alt-name", "alert bad certificate", "Hostname mismatch"),
+    "server-cert-without-san": (
+        "no-subject-alt-name",
+        "alert bad certificate",
+        "Hostname mismatch",
+    ),
     "wrong-hostname": ("hostname-mismatch", "alert bad certificate", "Hostname mismatch"),
     "key-cert-mismatch": ("key-mismatch", "before any ClientHello", "key values mismatch"),
-    "wrong-pfx-password": ("wrong-password", "nothing: no connection reached the server", "WrongPasswordError"),
-    "encrypted-key-without-passphrase": ("passphrase-required", "nothing: no connection reached the server",
-                                         "PassphraseRequiredError"),
+    "wrong-pfx-password": (
+        "wrong-password",
+        "nothing: no connection reached the server",
+        "WrongPasswordError",
+    ),
+    "encrypted-key-without-passphrase": (
+        "passphrase-required",
+        "nothing: no connection reached the server",
+        "PassphraseRequiredError",
+    ),
     "expired-client": ("expired", "certificate verify failed: certificate has expired", None),
     "not-yet-valid-client": ("not-yet-valid", "certificate is not yet valid", None),
     "expired-server": ("expired", "alert certificate expired", "certificate has expired"),
     "serverauth-only-client-eku": ("wrong-purpose", "unsuitable certificate purpose", None),
-    "ca-cert-as-client": ("ca-as-leaf", "handshake ok; GET /api/secure from client certificate CN=Scenario Root CA -> 403",
-                          "HTTP 403"),
-    "server-cert-clientauth-only-eku": ("wrong-purpose", "alert unsupported certificate",
-                                        "unsuitable certificate purpose"),
-    "plain-http-to-tls-port": ("plain-http-to-tls", "the client spoke plain HTTP to the TLS port", "HTTP 400: This port speaks HTTPS only"),
+    "ca-cert-as-client": (
+        "ca-as-leaf",
+        "handshake ok; GET /api/secure from client certificate CN=Scenario Root CA -> 403",
+        "HTTP 403",
+    ),
+    "server-cert-clientauth-only-eku": (
+        "wrong-purpose",
+        "alert unsupported certificate",
+        "unsuitable certificate purpose",
+    ),
+    "plain-http-to-tls-port": (
+        "plain-http-to-tls",
+        "the client spoke plain HTTP to the TLS port",
+        "HTTP 400: This port speaks HTTPS only",
+    ),
     "tls-to-plain-port": ("tls-to-plain-http", "TLS ClientHello", "wrong version number"),
-    "tls-version-mismatch": ("protocol-version", "unsupported protocol", "no protocol version in common"),
+    "tls-version-mismatch": (
+        "protocol-version",
+        "unsupported protocol",
+        "no protocol version in common",
+    ),
     "forbidden-not-on-allow-list": ("forbidden", "CN=bob -> 403", "HTTP 403"),
-    "missing-authorization-check": ("missing-authorization", "no client certificate -> 200", "HTTP 200"),
-    "client-cert-not-detected": ("client-cert-not-requested", "no client certificate -> 403", "HTTP 403"),
+    "missing-authorization-check": (
+        "missing-authorization",
+        "no client certificate -> 200",
+        "HTTP 200",
+    ),
+    "client-cert-not-detected": (
+        "client-cert-not-requested",
+        "no client certificate -> 403",
+        "HTTP 403",
+    ),
 }
 
 #: Scenarios whose refusal happens in the handshake: no HTTP status may be reported for them.
 # Refusals at the handshake carry no HTTP status; the plain-HTTP client is the exception:
 # the server answers it in plain HTTP (400) after refusing the handshake.
-NO_STATUS = {n for n, (_, server, _c) in EXPECTED.items()
-             if "->" not in server and n not in ("verify-false-impostor", "plain-http-to-tls-port")}
+NO_STATUS = {
+    n
+    for n, (_, server, _c) in EXPECTED.items()
+    if "->" not in server and n not in ("verify-false-impostor", "plain-http-to-tls-port")
+}
 
 
 def test_the_catalogue_has_at_least_24_runnable_scenarios_in_known_groups():
@@ -126,7 +184,14 @@ def test_break_list_prints_one_scenario_a_line_with_its_description(capsys):
 def test_break_name_prints_the_five_parts(capsys):
     assert cli.main(["break", "tls-version-mismatch"]) == 0
     out = capsys.readouterr().out
-    for label in ("client saw:", "server saw:", "HTTP status:", "diagnosis:", "fix:", "client raw:"):
+    for label in (
+        "client saw:",
+        "server saw:",
+        "HTTP status:",
+        "diagnosis:",
+        "fix:",
+        "client raw:",
+    ):
         assert label in out
     assert "[protocol-version]" in out
 
@@ -137,14 +202,25 @@ def test_break_unknown_name_is_one_line_and_exit_1(capsys):
 
 
 def _fake(name, behaved):
-    return Scenario(name, "trust", "fake", lambda: ScenarioResult(name, "c", "s", None, "k", "cause", "fix",
-                                                                   behaved=behaved))
+    return Scenario(
+        name,
+        "trust",
+        "fake",
+        lambda: ScenarioResult(name, "c", "s", None, "k", "cause", "fix", behaved=behaved),
+    )
 
 
 def test_break_all_exits_1_when_a_scenario_misbehaves_and_0_when_all_behave(monkeypatch, capsys):
     monkeypatch.setattr(scenarios, "_load_all", lambda: None)
-    monkeypatch.setattr(scenarios, "REGISTRY", {"good": _fake("good", True), "bad": _fake("bad", False),
-                                                "later": Scenario("later", "trust", "p", None, "soon")})
+    monkeypatch.setattr(
+        scenarios,
+        "REGISTRY",
+        {
+            "good": _fake("good", True),
+            "bad": _fake("bad", False),
+            "later": Scenario("later", "trust", "p", None, "soon"),
+        },
+    )
     assert cli.main(["break", "--all"]) == 1
     out = capsys.readouterr().out
     assert "UNEXPECTED" in out and "1/2 scenarios behaved as expected, 1 pending" in out
@@ -155,5 +231,10 @@ def test_break_all_exits_1_when_a_scenario_misbehaves_and_0_when_all_behave(monk
 def test_summary_table_has_the_four_columns_and_one_row_per_result():
     results = [ScenarioResult("a", "client view", "server view", None, "k", "cause", "the fix")]
     table = scenarios.summary_table(results).splitlines()
-    assert [c.strip() for c in table[0].split("|")] == ["scenario", "client saw", "server saw", "fix"]
+    assert [c.strip() for c in table[0].split("|")] == [
+        "scenario",
+        "client saw",
+        "server saw",
+        "fix",
+    ]
     assert table[2].startswith("a ") and "the fix" in table[2]

@@ -39,12 +39,20 @@ class Serve:
     def __init__(self, *args: str):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("LAB_DEBUG", None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "lab", "serve", *map(str, args)], cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lab", "serve", *map(str, args)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.stdout: list[str] = []
         self.stderr: list[str] = []
-        self._readers = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)
-                         for stream, lines in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr))]
+        self._readers = [
+            threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+            for stream, lines in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr))
+        ]
         for reader in self._readers:
             reader.start()
 
@@ -63,8 +71,10 @@ class Serve:
             if self.proc.poll() is not None and not any(r.is_alive() for r in self._readers):
                 break
             time.sleep(0.05)
-        pytest.fail(f"serve never printed the expected line; rc={self.proc.poll()}\n"
-                    f"stdout: {self.stdout}\nstderr: {self.stderr}")
+        pytest.fail(
+            f"serve never printed the expected line; rc={self.proc.poll()}\n"
+            f"stdout: {self.stdout}\nstderr: {self.stderr}"
+        )
 
     def ready(self) -> "Serve":
         self.wait_for(self.stdout, lambda line: line == "Ctrl-C to stop")
@@ -105,8 +115,13 @@ def certs(shared_course_dir) -> Path:
 
 def run_curl(*args) -> subprocess.CompletedProcess:
     assert CURL, "the curl binary is missing: install it (apt-get install curl)"
-    return subprocess.run([CURL, "-sS", "--max-time", "10", *map(str, args)], capture_output=True, text=True,
-                          timeout=30, cwd=ROOT)
+    return subprocess.run(
+        [CURL, "-sS", "--max-time", "10", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
 
 
 # --------------------------------------------------------------- it serves
@@ -144,9 +159,17 @@ def test_curl_without_cert_is_refused_and_serve_logs_one_line_with_the_reason(se
 def test_mode_optional_serves_public_without_a_certificate(serve, certs):
     port = free_port()
     s = serve("--certs", certs, "--port", port, "--mode", "optional")
-    assert s.stdout[0] == f"mTLS demo API on https://localhost:{port} (client certificate: optional)"
+    assert (
+        s.stdout[0] == f"mTLS demo API on https://localhost:{port} (client certificate: optional)"
+    )
     public = run_curl("--cacert", certs / "rootCA.pem", f"https://localhost:{port}/api/public")
-    secure = run_curl("--cacert", certs / "rootCA.pem", "-w", " %{http_code}", f"https://localhost:{port}/api/secure")
+    secure = run_curl(
+        "--cacert",
+        certs / "rootCA.pem",
+        "-w",
+        " %{http_code}",
+        f"https://localhost:{port}/api/secure",
+    )
     assert (public.returncode, public.stdout) == (0, "Hello anonymous (no client certificate)")
     assert secure.returncode == 0 and secure.stdout.endswith(" 403")
 
@@ -183,8 +206,11 @@ def test_a_taken_port_exits_1_with_one_line(run_lab, certs):
         holder.close()
     assert result.rc == 1
     assert not result.has_traceback
-    assert result.stderr == f"error: port {port} on 127.0.0.1 is already in use; stop the other server or " \
-                            f"choose another port (0 picks a free one)\n"
+    assert (
+        result.stderr
+        == f"error: port {port} on 127.0.0.1 is already in use; stop the other server or "
+        f"choose another port (0 picks a free one)\n"
+    )
 
 
 def test_a_non_loopback_host_exits_1_with_one_line(run_lab, certs):
@@ -204,9 +230,18 @@ def test_serve_help_exits_0_and_lists_the_modes(run_lab):
 def test_serve_logs_each_authorization_decision_as_one_line(serve, certs):
     port = free_port()
     s = serve("--certs", certs, "--port", port, "--allow-subject", "MyTrustedClient")
-    proc = run_curl("--cert", certs / "client.crt", "--key", certs / "client.key", "--cacert",
-                    certs / "rootCA.pem", f"https://localhost:{port}/api/secure")
+    proc = run_curl(
+        "--cert",
+        certs / "client.crt",
+        "--key",
+        certs / "client.key",
+        "--cacert",
+        certs / "rootCA.pem",
+        f"https://localhost:{port}/api/secure",
+    )
     assert proc.stdout == HELLO
     line = s.wait_for(s.stderr, lambda line: line.startswith("authorization "))
-    assert line == ("authorization allowed GET /api/secure for CN=MyTrustedClient,O=mTLS Lab "
-                    "[allow_subjects(MyTrustedClient)]")
+    assert line == (
+        "authorization allowed GET /api/secure for CN=MyTrustedClient,O=mTLS Lab "
+        "[allow_subjects(MyTrustedClient)]"
+    )

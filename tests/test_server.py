@@ -24,11 +24,13 @@ import pytest
 import requests
 from flask import Flask
 
-import lab.server
-from lab import client, demo, tlsconfig
+import lab.tls.server
+from lab.course import demo
+from lab.course.observe import observe
 from lab.errors import PortInUseError, ServerError
-from lab.observe import observe
-from lab.server import MTLSServer
+from lab.tls import client
+from lab.tls import contexts as tlsconfig
+from lab.tls.server import MTLSServer
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_CERT = "peer did not return a certificate"
@@ -155,7 +157,10 @@ def test_client_certificate_from_an_unknown_ca_is_refused(serve, unrelated_ca, r
     stranger = client.session(unrelated_ca.issue_client("mallory"), trust=root_ca)
     obs = observe(s, lambda: stranger.get(s.url + "/api/secure", timeout=5))
     assert obs.status is None
-    assert obs.server_saw == "handshake refused: certificate verify failed: unable to get local issuer certificate"
+    assert (
+        obs.server_saw
+        == "handshake refused: certificate verify failed: unable to get local issuer certificate"
+    )
 
 
 def test_expired_client_certificate_is_refused_during_handshake(serve, intermediate_ca, root_ca):
@@ -181,10 +186,16 @@ def test_min_tls_1_3_still_serves_a_tls_1_3_client(serve, alice):
 
 
 def test_client_refuses_an_impostor_server_and_the_server_records_unknown_ca(
-        app, unrelated_ca, root_ca, client_identity):
+    app, unrelated_ca, root_ca, client_identity
+):
     impostor = unrelated_ca.issue_server("localhost", "127.0.0.1")
     with MTLSServer(app, impostor, trust=root_ca) as s:
-        obs = observe(s, lambda: client.session(client_identity, trust=root_ca).get(s.url + "/api/secure", timeout=5))
+        obs = observe(
+            s,
+            lambda: client.session(client_identity, trust=root_ca).get(
+                s.url + "/api/secure", timeout=5
+            ),
+        )
     assert obs.client_saw == "certificate verify failed: unable to get local issuer certificate"
     assert obs.server_saw == "handshake refused: tlsv1 alert unknown ca"
 
@@ -203,7 +214,10 @@ def test_a_plain_http_client_is_told_in_plain_http_to_use_https(serve):
     plain.trust_env = False
     for _ in range(5):  # the answer must win over the close every time, not by luck
         r = plain.get(f"http://127.0.0.1:{s.port}/api/secure", timeout=5)
-        assert (r.status_code, r.text) == (400, "This port speaks HTTPS only: use https:// for this address.")
+        assert (r.status_code, r.text) == (
+            400,
+            "This port speaks HTTPS only: use https:// for this address.",
+        )
 
 
 def test_a_client_that_connects_and_stalls_does_not_block_other_clients(serve, alice):
@@ -243,7 +257,10 @@ def test_tls_to_a_plain_http_port_is_seen_as_wrong_version_number(alice):
     finally:
         plain.shutdown()
         plain.server_close()
-    assert obs.client_saw == "TLS handshake failed: wrong version number (the server did not answer in TLS)"
+    assert (
+        obs.client_saw
+        == "TLS handshake failed: wrong version number (the server did not answer in TLS)"
+    )
 
 
 # --------------------------------------------------------------- the record
@@ -265,7 +282,8 @@ def test_handshake_failure_carries_the_client_address_and_the_reason(serve, root
 
 
 def test_wait_for_handshake_failure_returns_the_failure_at_index_after(
-        serve, anonymous, unrelated_ca, root_ca):
+    serve, anonymous, unrelated_ca, root_ca
+):
     s = serve()
     stranger = client.session(unrelated_ca.issue_client("mallory"), trust=root_ca)
     for session in (anonymous, stranger):
@@ -274,10 +292,13 @@ def test_wait_for_handshake_failure_returns_the_failure_at_index_after(
             session.get(s.url + "/api/secure", timeout=5)
         s.wait_for_handshake_failure(after=n)
     assert s.wait_for_handshake_failure(after=0).reason == NO_CERT
-    assert s.wait_for_handshake_failure(after=1).reason.endswith("unable to get local issuer certificate")
+    assert s.wait_for_handshake_failure(after=1).reason.endswith(
+        "unable to get local issuer certificate"
+    )
     assert s.wait_for_handshake_failure(after=2, timeout=0.2) is None
-    assert s.handshake_summary() == (f"1. {NO_CERT}\n"
-                                     "2. certificate verify failed: unable to get local issuer certificate")
+    assert s.handshake_summary() == (
+        f"1. {NO_CERT}\n2. certificate verify failed: unable to get local issuer certificate"
+    )
 
 
 def test_a_successful_handshake_is_counted_and_not_recorded_as_a_failure(serve, alice):
@@ -288,7 +309,9 @@ def test_a_successful_handshake_is_counted_and_not_recorded_as_a_failure(serve, 
     assert s.handshake_summary() == "no failed handshakes"
 
 
-def test_on_handshake_failure_callback_receives_each_failure(app, server_identity, root_ca, anonymous):
+def test_on_handshake_failure_callback_receives_each_failure(
+    app, server_identity, root_ca, anonymous
+):
     seen = []
     with MTLSServer(app, server_identity, trust=root_ca, on_handshake_failure=seen.append) as s:
         observe(s, lambda: anonymous.get(s.url + "/healthz", timeout=5))
@@ -311,7 +334,8 @@ def broken_app():
 
 
 def test_an_exception_in_a_view_is_recorded_and_the_client_gets_500(
-        broken_app, server_identity, root_ca, alice):
+    broken_app, server_identity, root_ca, alice
+):
     s = MTLSServer(broken_app, server_identity, trust=root_ca, raise_errors=False)
     with s:
         r = alice.get(s.url + "/boom", timeout=5)
@@ -322,7 +346,9 @@ def test_an_exception_in_a_view_is_recorded_and_the_client_gets_500(
     assert "boom from the view" in s.error_summary()
 
 
-def test_an_exception_in_a_view_is_not_printed_to_stderr(broken_app, server_identity, root_ca, alice, capfd):
+def test_an_exception_in_a_view_is_not_printed_to_stderr(
+    broken_app, server_identity, root_ca, alice, capfd
+):
     with MTLSServer(broken_app, server_identity, trust=root_ca, raise_errors=False) as s:
         alice.get(s.url + "/boom", timeout=5)
     out, err = capfd.readouterr()
@@ -332,20 +358,25 @@ def test_an_exception_in_a_view_is_not_printed_to_stderr(broken_app, server_iden
 
 
 def test_leaving_the_with_block_raises_server_error_naming_the_view_exception(
-        broken_app, server_identity, root_ca, alice):
+    broken_app, server_identity, root_ca, alice
+):
     with pytest.raises(ServerError, match="GET /boom: RuntimeError: boom from the view"):
         with MTLSServer(broken_app, server_identity, trust=root_ca) as s:
             assert alice.get(s.url + "/boom", timeout=5).status_code == 500
     assert not s.running
 
 
-def test_raise_errors_false_leaves_the_with_block_quietly(broken_app, server_identity, root_ca, alice):
+def test_raise_errors_false_leaves_the_with_block_quietly(
+    broken_app, server_identity, root_ca, alice
+):
     with MTLSServer(broken_app, server_identity, trust=root_ca, raise_errors=False) as s:
         alice.get(s.url + "/boom", timeout=5)
     assert len(s.errors) == 1
 
 
-def test_a_server_without_errors_leaves_the_with_block_quietly(broken_app, server_identity, root_ca, alice):
+def test_a_server_without_errors_leaves_the_with_block_quietly(
+    broken_app, server_identity, root_ca, alice
+):
     with MTLSServer(broken_app, server_identity, trust=root_ca) as s:
         assert alice.get(s.url + "/fine", timeout=5).text == "fine"
     assert s.errors == [] and s.error_summary() == "no errors"
@@ -418,7 +449,11 @@ def test_port_before_start_raises_server_error(app, server_identity, root_ca):
 def test_several_servers_run_at_once_on_distinct_ports(serve, alice, anonymous):
     servers = [serve(mode="require"), serve(mode="optional"), serve(mode="none")]
     assert len({s.port for s in servers}) == 3
-    assert [alice.get(s.url + "/api/secure", timeout=5).status_code for s in servers] == [200, 200, 403]
+    assert [alice.get(s.url + "/api/secure", timeout=5).status_code for s in servers] == [
+        200,
+        200,
+        403,
+    ]
     assert anonymous.get(servers[1].url + "/api/public", timeout=5).status_code == 200
 
 
@@ -453,7 +488,9 @@ def test_a_port_held_by_another_program_raises_port_in_use_error(app, server_ide
         holder.close()
 
 
-def test_fifty_start_stop_cycles_leak_no_threads_and_no_sockets(app, server_identity, root_ca, client_identity):
+def test_fifty_start_stop_cycles_leak_no_threads_and_no_sockets(
+    app, server_identity, root_ca, client_identity
+):
     # warm up once, so lazily created module state does not count as a leak
     with MTLSServer(app, server_identity, trust=root_ca):
         pass
@@ -464,17 +501,19 @@ def test_fifty_start_stop_cycles_leak_no_threads_and_no_sockets(app, server_iden
             with client.session(client_identity, trust=root_ca) as session:
                 assert session.get(s.url + "/healthz", timeout=5).status_code == 200
     assert settle(lambda: threading.active_count() <= threads_before), (
-        f"threads: {threads_before} before, {[t.name for t in threading.enumerate()]} after")
+        f"threads: {threads_before} before, {[t.name for t in threading.enumerate()]} after"
+    )
     assert settle(lambda: socket_count() <= sockets_before), (
-        f"sockets: {sockets_before} before, {socket_count()} after")
-    assert lab.server.running_servers() == []
+        f"sockets: {sockets_before} before, {socket_count()} after"
+    )
+    assert lab.tls.server.running_servers() == []
 
 
 def test_stop_all_stops_forgotten_servers(app, server_identity, root_ca):
     forgotten = [MTLSServer(app, server_identity, trust=root_ca).start() for _ in range(2)]
     ports = [s.port for s in forgotten]
-    assert set(lab.server.running_servers()) >= set(forgotten)
-    lab.server.stop_all()
+    assert set(lab.tls.server.running_servers()) >= set(forgotten)
+    lab.tls.server.stop_all()
     assert [s.running for s in forgotten] == [False, False]
     for port in ports:
         with pytest.raises(ConnectionRefusedError):
@@ -484,16 +523,22 @@ def test_stop_all_stops_forgotten_servers(app, server_identity, root_ca):
 def test_a_script_that_forgets_to_stop_its_server_still_exits(tmp_path):
     """The atexit hook stops the server before Python joins cheroot's worker threads."""
     script = tmp_path / "forgetful.py"
-    script.write_text(textwrap.dedent("""
-        from lab import client, demo, pki
-        from lab.server import MTLSServer
+    script.write_text(
+        textwrap.dedent("""
+        from lab.tls import client
+        from lab.course import demo
+        from lab import pki
+        from lab.tls.server import MTLSServer
         ca = pki.CertificateAuthority.create("Forgetful Root")
         s = MTLSServer(demo.create_app(), ca.issue_server("localhost", "127.0.0.1"), trust=ca).start()
         session = client.session(ca.issue_client("alice"), trust=ca)   # left open: a keep-alive connection
         print(session.get(s.url + "/api/secure", timeout=5).text, flush=True)
         # no s.stop(), no session.close()
-    """))
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    """)
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "Hello CN=alice,O=mTLS Lab"
     assert "Traceback" not in proc.stderr
@@ -517,7 +562,8 @@ def test_a_new_session_pays_a_new_handshake(serve, client_identity, root_ca):
 
 
 def test_eight_concurrent_clients_times_one_hundred_requests_all_answered_correctly(
-        serve, intermediate_ca, root_ca):
+    serve, intermediate_ca, root_ca
+):
     s = serve(threads=8)
     names = [f"client-{i}" for i in range(8)]
     identities = {name: intermediate_ca.issue_client(name) for name in names}
@@ -536,7 +582,9 @@ def test_eight_concurrent_clients_times_one_hundred_requests_all_answered_correc
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(run, names))
-    assert [(name, wrong[:3], errors[:3]) for name, wrong, errors in results if wrong or errors] == []
+    assert [
+        (name, wrong[:3], errors[:3]) for name, wrong, errors in results if wrong or errors
+    ] == []
     assert s.errors == [] and s.handshake_failures == []
 
 
@@ -553,7 +601,9 @@ def body_app():
     @app.post("/echo")
     def echo():
         data = flask.request.get_data()
-        return f"{len(data)} bytes, sha starts {__import__('hashlib').sha256(data).hexdigest()[:12]}"
+        return (
+            f"{len(data)} bytes, sha starts {__import__('hashlib').sha256(data).hexdigest()[:12]}"
+        )
 
     @app.get("/stream")
     def stream():
@@ -561,6 +611,7 @@ def body_app():
             yield "first chunk\n"
             release_second_chunk.wait(5)
             yield "second chunk\n"
+
         return flask.Response(chunks(), mimetype="text/plain")
 
     @app.get("/empty")
@@ -590,7 +641,8 @@ def read_until(tls, marker: bytes) -> bytes:
 
 
 def test_a_small_response_arrives_in_one_tls_record_head_and_body_together(
-        serve, client_identity, root_ca):
+    serve, client_identity, root_ca
+):
     s = serve()
     with tls_connection(s.port, client_identity, root_ca) as tls:
         tls.sendall(b"GET /api/secure HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
@@ -616,11 +668,15 @@ def test_a_chunked_request_body_is_read_whole(serve, body_app, alice):
     assert r.text.startswith("51001 bytes")
 
 
-def test_expect_100_continue_gets_its_interim_answer_before_the_body(serve, body_app, client_identity, root_ca):
+def test_expect_100_continue_gets_its_interim_answer_before_the_body(
+    serve, body_app, client_identity, root_ca
+):
     s = serve(body_app)
     with tls_connection(s.port, client_identity, root_ca) as tls:
-        tls.sendall(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
-                    b"Expect: 100-continue\r\nConnection: close\r\n\r\n")
+        tls.sendall(
+            b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
+            b"Expect: 100-continue\r\nConnection: close\r\n\r\n"
+        )
         assert read_until(tls, b"\r\n\r\n").startswith(b"HTTP/1.1 100 Continue")
         tls.sendall(b"hello")
         answer = read_until(tls, b"bytes")
@@ -628,7 +684,8 @@ def test_expect_100_continue_gets_its_interim_answer_before_the_body(serve, body
 
 
 def test_a_streamed_response_sends_its_first_chunk_before_the_view_finishes(
-        serve, body_app, client_identity, root_ca):
+    serve, body_app, client_identity, root_ca
+):
     s = serve(body_app)
     release = body_app.config["release_second_chunk"]
     release.clear()
@@ -664,7 +721,8 @@ def thread_app():
 
 
 def test_a_new_connection_is_handshaken_and_served_by_the_thread_that_accepted_it(
-        serve, thread_app, client_identity, root_ca):
+    serve, thread_app, client_identity, root_ca
+):
     s = serve(thread_app)
     with client.session(client_identity, trust=root_ca) as session:
         first = session.get(s.url + "/thread", timeout=5).text

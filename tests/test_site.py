@@ -13,7 +13,9 @@ def test_build_writes_an_index_and_one_page_per_notebook_with_navigation(tmp_pat
     first = (tmp_path / f"{notebooks[0].stem}.html").read_text()
     second = (tmp_path / f"{notebooks[1].stem}.html").read_text()
     assert 'href="index.html">Contents<' in first
-    assert f'href="{notebooks[1].stem}.html"' in first and f'href="{notebooks[0].stem}.html"' in second
+    assert (
+        f'href="{notebooks[1].stem}.html"' in first and f'href="{notebooks[0].stem}.html"' in second
+    )
     index = (tmp_path / "index.html").read_text()
     assert all(f'href="{nb.stem}.html"' in index for nb in notebooks)
 

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from lab import socketfile
+from lab.tls import socketfile
 
 
 @pytest.fixture
@@ -27,9 +27,11 @@ def pair():
 
 def send_in_pieces(sock, *pieces):
     """Send each piece separately, so the reader has to call recv more than once."""
+
     def run():
         for piece in pieces:
             sock.sendall(piece)
+
     thread = threading.Thread(target=run)
     thread.start()
     return thread
@@ -40,7 +42,10 @@ def test_readline_returns_each_line_with_its_newline_across_recv_boundaries(pair
     send_in_pieces(a, b"GET / HT", b"TP/1.1\r\nHost: x\r", b"\n\r\n").join()
     reader = socketfile.Reader(b)
     assert [reader.readline(), reader.readline(), reader.readline()] == [
-        b"GET / HTTP/1.1\r\n", b"Host: x\r\n", b"\r\n"]
+        b"GET / HTTP/1.1\r\n",
+        b"Host: x\r\n",
+        b"\r\n",
+    ]
     assert reader.bytes_read == len(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 
 

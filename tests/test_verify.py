@@ -8,7 +8,7 @@ import pytest
 from cryptography import x509
 
 from lab import pki
-from lab.verify import verify_chain
+from lab.pki.verify import verify_chain
 
 UTC = dt.timezone.utc
 
@@ -31,13 +31,17 @@ def test_client_chain_through_the_intermediate_is_accepted(client_identity, root
 
 
 @pytest.mark.parametrize("hostname", ["localhost", "127.0.0.1"])
-def test_server_chain_through_the_intermediate_is_accepted_for_each_san(server_identity, root_ca, hostname):
+def test_server_chain_through_the_intermediate_is_accepted_for_each_san(
+    server_identity, root_ca, hostname
+):
     check = verify_chain(server_identity, root_ca, purpose="server", hostname=hostname)
     assert check.ok, check.reason
     assert check.chain == ["localhost", "Test Issuing CA", "Test Root CA"]
 
 
-def test_intermediates_may_be_given_separately_from_a_bare_certificate(client_identity, intermediate_ca, root_ca):
+def test_intermediates_may_be_given_separately_from_a_bare_certificate(
+    client_identity, intermediate_ca, root_ca
+):
     assert verify_chain(client_identity.cert, root_ca, [intermediate_ca], purpose="client").ok
 
 
@@ -49,8 +53,9 @@ def test_client_certificate_without_san_is_accepted(root_ca):
 def test_leaf_without_eku_is_accepted_for_either_purpose_because_no_eku_means_any_use(root_ca):
     """RFC 5280: an absent EKU does not restrict the key; openssl agrees (see the interop tests)."""
     assert verify_chain(root_ca.issue_client("x", eku=None), root_ca, purpose="client").ok
-    assert verify_chain(root_ca.issue_server("localhost", eku=None), root_ca,
-                        purpose="server", hostname="localhost").ok
+    assert verify_chain(
+        root_ca.issue_server("localhost", eku=None), root_ca, purpose="server", hostname="localhost"
+    ).ok
 
 
 # ----------------------------------------------------------------- refusals
@@ -66,14 +71,19 @@ def test_certificate_checked_after_its_end_is_refused_as_expired(client_identity
 
 def test_not_yet_valid_certificate_is_refused_with_a_clock_hint(root_ca):
     leaf = root_ca.issue_server("localhost", not_yet_valid=True)
-    refused(verify_chain(leaf, root_ca, purpose="server", hostname="localhost"),
-            "is not valid until", "(clock skew?)")
+    refused(
+        verify_chain(leaf, root_ca, purpose="server", hostname="localhost"),
+        "is not valid until",
+        "(clock skew?)",
+    )
 
 
 def test_client_with_server_auth_eku_is_refused_as_a_client(root_ca):
     leaf = root_ca.issue_client("wrong-eku", eku=["serverAuth"])
-    refused(verify_chain(leaf, root_ca, purpose="client"),
-            "Extended Key Usage (serverAuth) does not allow clientAuth")
+    refused(
+        verify_chain(leaf, root_ca, purpose="client"),
+        "Extended Key Usage (serverAuth) does not allow clientAuth",
+    )
 
 
 def test_server_certificate_presented_as_a_client_is_refused_for_its_eku(server_identity, root_ca):
@@ -81,50 +91,73 @@ def test_server_certificate_presented_as_a_client_is_refused_for_its_eku(server_
 
 
 def test_client_certificate_presented_as_a_server_is_refused_for_its_eku(client_identity, root_ca):
-    refused(verify_chain(client_identity, root_ca, purpose="server", hostname="localhost"),
-            "does not allow serverAuth")
+    refused(
+        verify_chain(client_identity, root_ca, purpose="server", hostname="localhost"),
+        "does not allow serverAuth",
+    )
 
 
 def test_server_without_san_is_refused_because_clients_ignore_the_cn(root_ca):
     leaf = root_ca.issue_server("localhost", san=False)
-    refused(verify_chain(leaf, root_ca, purpose="server", hostname="localhost"),
-            "no Subject Alternative Name", "ignore the CN")
+    refused(
+        verify_chain(leaf, root_ca, purpose="server", hostname="localhost"),
+        "no Subject Alternative Name",
+        "ignore the CN",
+    )
 
 
 def test_server_for_another_host_is_refused_for_hostname_mismatch(server_identity, root_ca):
-    refused(verify_chain(server_identity, root_ca, purpose="server", hostname="api.lab.test"),
-            "SAN (DNS:localhost, IP:127.0.0.1) does not cover 'api.lab.test'")
+    refused(
+        verify_chain(server_identity, root_ca, purpose="server", hostname="api.lab.test"),
+        "SAN (DNS:localhost, IP:127.0.0.1) does not cover 'api.lab.test'",
+    )
 
 
 def test_server_for_another_ip_is_refused_for_hostname_mismatch(server_identity, root_ca):
-    refused(verify_chain(server_identity, root_ca, purpose="server", hostname="127.0.0.2"),
-            "does not cover '127.0.0.2'")
+    refused(
+        verify_chain(server_identity, root_ca, purpose="server", hostname="127.0.0.2"),
+        "does not cover '127.0.0.2'",
+    )
 
 
 def test_self_signed_client_is_refused_as_self_signed(root_ca):
-    refused(verify_chain(pki.self_signed_client("loner"), root_ca),
-            "self-signed and is not one of the trusted certificates")
+    refused(
+        verify_chain(pki.self_signed_client("loner"), root_ca),
+        "self-signed and is not one of the trusted certificates",
+    )
 
 
 def test_leaf_with_ca_flag_is_refused_as_a_ca_certificate(root_ca):
-    refused(verify_chain(root_ca.issue_client("ca-leaf", ca_flag=True), root_ca),
-            "is a CA certificate (CA:TRUE); a leaf must have CA:FALSE")
+    refused(
+        verify_chain(root_ca.issue_client("ca-leaf", ca_flag=True), root_ca),
+        "is a CA certificate (CA:TRUE); a leaf must have CA:FALSE",
+    )
 
 
 def test_leaf_from_an_unrelated_ca_is_refused_as_unknown_ca(unrelated_ca, root_ca):
-    refused(verify_chain(unrelated_ca.issue_client("stranger"), root_ca),
-            "no trusted CA issued it", "Unrelated Root CA")
+    refused(
+        verify_chain(unrelated_ca.issue_client("stranger"), root_ca),
+        "no trusted CA issued it",
+        "Unrelated Root CA",
+    )
 
 
 def test_leaf_without_its_intermediate_is_refused_as_missing_intermediate(client_identity, root_ca):
-    refused(verify_chain(client_identity.cert, root_ca), "no trusted CA issued it", "missing intermediate")
+    refused(
+        verify_chain(client_identity.cert, root_ca),
+        "no trusted CA issued it",
+        "missing intermediate",
+    )
 
 
 def test_ed25519_leaf_is_refused_with_the_webpki_explanation():
     """Python's ssl accepts Ed25519 (test_pki proves it); the WebPKI verifier does not, and says why."""
     ca = pki.CertificateAuthority.create("Ed CA", key_type="ed25519")
-    check = refused(verify_chain(ca.issue_client("ed-client", key_type="ed25519"), ca),
-                    "outside the WebPKI set", "Ed25519 works in OpenSSL-based TLS")
+    check = refused(
+        verify_chain(ca.issue_client("ed-client", key_type="ed25519"), ca),
+        "outside the WebPKI set",
+        "Ed25519 works in OpenSSL-based TLS",
+    )
     assert "forbidden" in check.detail.lower()
 
 
@@ -152,25 +185,37 @@ def _root_without_key_usage():
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "YourRootCA")])
     start = dt.datetime.now(UTC) - dt.timedelta(minutes=5)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(start + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     return pki.CertificateAuthority(cert, key)
 
 
 def test_leaf_under_a_ca_without_key_usage_is_refused_naming_that_ca_in_words():
     """The guide's root has no Key Usage: the reason must say so, not quote an OID."""
     ca = _root_without_key_usage()
-    check = refused(verify_chain(ca.issue_client("MyTrustedClient"), ca, purpose="client"),
-                    "'CN=YourRootCA'", "no Key Usage", "keyCertSign")
+    check = refused(
+        verify_chain(ca.issue_client("MyTrustedClient"), ca, purpose="client"),
+        "'CN=YourRootCA'",
+        "no Key Usage",
+        "keyCertSign",
+    )
     assert "2.5.29.15" not in check.reason
 
 
 # ---------------------------------------------------------------- file paths
-def test_paths_are_accepted_for_leaf_and_trust_like_everywhere_else_in_lab(client_identity, root_ca, tmp_path):
+def test_paths_are_accepted_for_leaf_and_trust_like_everywhere_else_in_lab(
+    client_identity, root_ca, tmp_path
+):
     """A leaf file carries its chain (leaf first, then the intermediate), as pki init writes it."""
     ca_file, _ = root_ca.write(tmp_path / "rootCA")
     crt, _ = client_identity.write(tmp_path / "alice")
@@ -188,10 +233,16 @@ def test_missing_trust_file_raises_missing_file_error(client_identity, tmp_path)
 
 
 def test_a_path_length_violation_names_the_ca_and_the_cas_below_it(root_ca):
-    too_deep = root_ca.create_intermediate("Depth Zero CA").create_intermediate("Depth One CA")  # pathLen 0 above
+    too_deep = root_ca.create_intermediate("Depth Zero CA").create_intermediate(
+        "Depth One CA"
+    )  # pathLen 0 above
     check = verify_chain(too_deep.issue_client("carol"), trust=root_ca)
     assert not check.ok
-    assert check.reason.startswith("path length exceeded: the CA 'Depth Zero CA' has pathLen 0, so at most 0 CA "
-                                   "certificate(s) may stand below it, and this chain has 1 ('Depth One CA')")
-    allowed = root_ca.create_intermediate("Depth One Allowed", path_length=1).create_intermediate("Below It")
+    assert check.reason.startswith(
+        "path length exceeded: the CA 'Depth Zero CA' has pathLen 0, so at most 0 CA "
+        "certificate(s) may stand below it, and this chain has 1 ('Depth One CA')"
+    )
+    allowed = root_ca.create_intermediate("Depth One Allowed", path_length=1).create_intermediate(
+        "Below It"
+    )
     assert verify_chain(allowed.issue_client("dave"), trust=root_ca).ok

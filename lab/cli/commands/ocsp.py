@@ -1,0 +1,87 @@
+"""``python -m lab ocsp``: the course CA's OCSP responder in the foreground, until Ctrl-C.
+
+Answers from ``crl.pem`` in the PKI folder (re-read when ``pki revoke``
+changes it), signed by a delegated responder certificate (EKU OCSPSigning) made
+fresh at start and kept in memory only. Plain HTTP on loopback, as real OCSP is:
+the answers are signed, so they need no TLS. Also serves the CRL at ``/crl``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from lab.cli.commands._foreground import until_stopped
+from lab.cli.commands.pki_revoke import CRL_FILE
+from lab.course import coursepki
+from lab.paths import certs_dir, show
+from lab.revocation import Revocations
+from lab.revocation.ocsp import OCSPResponder, delegated_signer
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "ocsp",
+        help="run the course CA's OCSP responder until Ctrl-C",
+        description="Answer OCSP requests (good / revoked / unknown) about certificates of the course CA, "
+        "from crl.pem, over plain HTTP on 127.0.0.1.",
+    )
+    p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
+    )
+    p.add_argument("--port", type=int, default=8888, help="TCP port (default 8888; 0 = any free)")
+    p.set_defaults(func=run)
+
+
+def openssl_command(url: str, directory: Path, cert: str = "client.crt") -> str:
+    """The openssl client call that asks this responder about ``cert``."""
+    d = show(directory)
+    return " ".join(
+        shlex.quote(p)
+        for p in [
+            "openssl",
+            "ocsp",
+            "-issuer",
+            f"{d}/rootCA.pem",
+            "-cert",
+            f"{d}/{cert}",
+            "-url",
+            url,
+            "-CAfile",
+            f"{d}/rootCA.pem",
+        ]
+    )
+
+
+def run(args) -> int:
+    directory = args.dir or certs_dir()
+    ca = coursepki.load_ca(directory)
+    record = Revocations.load(ca, directory / CRL_FILE)
+    responder = OCSPResponder(record, delegated_signer(ca), host=args.host, port=args.port).start()
+    with until_stopped() as stop:
+        try:
+            print(
+                f"OCSP responder for {ca.cert.subject.rfc4514_string()} on {responder.url} "
+                f"({len(record)} revoked, from {show(directory / CRL_FILE)})"
+            )
+            print(f"CRL distribution point: {responder.crl_url}")
+            print(f"try:  {openssl_command(responder.url, directory)}")
+            print("Ctrl-C to stop", flush=True)
+            reported = 0
+            while True:
+                stopping = stop.wait(0.5)
+                for answer in responder.answers[reported:]:
+                    serial = f"{answer.serial:x}" if answer.serial is not None else "-"
+                    print(f"answered serial {serial}: {answer.status}", flush=True)
+                reported += len(responder.answers[reported:])
+                for err in responder.errors:
+                    print(f"responder error: {err.splitlines()[0]}", file=sys.stderr, flush=True)
+                responder.errors.clear()
+                if stopping:
+                    break
+        finally:
+            responder.stop()
+            print("stopped", flush=True)
+    return 0

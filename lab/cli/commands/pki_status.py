@@ -1,0 +1,52 @@
+"""``python -m lab pki status``: which certificates expire soon, as a check that can fail a build.
+
+Why a command: expiry monitoring belongs in cron or CI, where only the exit code
+is read. It prints every certificate file in the folder with its role and the
+days it has left, and exits 1 when any is expired, not yet valid, inside the
+warning window, or unreadable; 0 when all is well.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lab.ops.expiry import scan
+from lab.paths import certs_dir
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("--warn-days must be 0 or more")
+    return value
+
+
+def register_pki(pki_subparsers) -> None:
+    p = pki_subparsers.add_parser(
+        "status",
+        help="list certificates with role and days left; exit 1 if any expires soon",
+        description="Check every certificate file in a folder (*.crt, *.pem, *.cer, *.der, *.pfx): role and "
+        "days left. Exit 1 when any is expired, not yet valid, unreadable, or expires within "
+        "--warn-days; 0 otherwise. Meant for cron and CI.",
+    )
+    p.add_argument("--dir", type=Path, default=None, help="the folder to check (default: certs/)")
+    p.add_argument(
+        "--warn-days",
+        type=_non_negative,
+        default=30,
+        help="warn when a certificate expires within this many days (default 30)",
+    )
+    p.add_argument(
+        "--password", help="password for .pfx files (default: pfx-password.txt in the folder)"
+    )
+    p.set_defaults(func=_status)
+
+
+def _status(args) -> int:
+    report = scan(args.dir or certs_dir(), warn_days=args.warn_days, password=args.password)
+    print(report.as_text())
+    return report.exit_code

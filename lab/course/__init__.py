@@ -1,0 +1,14 @@
+"""The course's scaffolding: what the notebooks use to show, compare and check.
+
+* :mod:`lab.course.coursepki`: the guide's file set in ``certs/`` (``ensure()`` for notebooks).
+* :mod:`lab.course.demo`, :mod:`lab.course.auth_demo`: the guide's ``SecureController`` and
+  notebook 04's printouts.
+* :mod:`lab.course.observe`, :mod:`lab.course.curl`: one call seen from both ends; the real curl.
+* :mod:`lab.course.diagnose`: ``explain()`` for a pasted error.
+* :mod:`lab.course.scenarios`: the failure catalogue of notebook 05.
+* :mod:`lab.course.openssl_guide`, :mod:`lab.course.rollover`, :mod:`lab.course.production`,
+  :mod:`lab.course.env`: the demonstrations of notebooks 01, 08, 10 and 00.
+* :mod:`lab.course.check` and :mod:`lab.course.checks`: the exercises' self-checks.
+
+Stands on everything below it; nothing below imports it.
+"""

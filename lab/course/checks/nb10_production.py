@@ -1,0 +1,77 @@
+"""Self-check for notebook 10: the final self-assessment quiz on the whole course.
+
+Each question is judged on its own: ✅ for a right answer, and for a wrong or
+missing one a hint naming the notebook section that demonstrated it, never the
+answer itself. The last line sums up, through :func:`lab.check.report`.
+"""
+
+from __future__ import annotations
+
+from lab.course.check import report
+
+#: question id -> (the right choice, where the course showed it)
+QUIZ = {
+    "q1": (
+        "b",
+        "02 · The mTLS server, section 2: which side of a refused handshake knows the reason under TLS 1.3?",
+    ),
+    "q2": (
+        "c",
+        "03 · The client, section 2: what the impostor captured from the verify=False client",
+    ),
+    "q3": (
+        "b",
+        "04 · Authorization, 'Thumbprint pinning versus SPKI pinning': which hash covers only the key?",
+    ),
+    "q4": (
+        "b",
+        "06 · Revocation, 'Trap 2: a stale CRL': what OpenSSL did with a CRL past its nextUpdate",
+    ),
+    "q5": (
+        "b",
+        "07 · Behind NGINX, section 4: which check refused the forged header even on a trusted address?",
+    ),
+    "q6": (
+        "b",
+        "08 · Rotation, section 5: the plan that never broke a client, and the wrong order, live",
+    ),
+    "q7": ("b", "09 · Performance, section 1: count what one Session costs the server"),
+    "q8": (
+        "b",
+        "10 · Production, section 2: the leaf outside the constraint, verified in-process and at the handshake",
+    ),
+}
+CHOICES = ("a", "b", "c")
+
+
+def exercise_quiz(answers) -> bool:
+    """Print one line per question (✅ or a hint), then the summary line; truthy when all are right."""
+    if not isinstance(answers, dict):
+        return report(False, "", 'answers must be a dict such as {"q1": "a", "q2": "c", ...}')
+    unknown = sorted(k for k in answers if k not in QUIZ)
+    if unknown:
+        return report(
+            False,
+            "",
+            f"there is no question {', '.join(map(str, unknown))}; the questions are "
+            f"q1 to q{len(QUIZ)}",
+        )
+    right = 0
+    for qid, (expected, where) in QUIZ.items():
+        given = answers.get(qid)
+        given = given.strip().lower() if isinstance(given, str) else given
+        if given is None or given == "":
+            print(f"   {qid}: not answered yet (choose {', '.join(CHOICES)})")
+        elif given not in CHOICES:
+            print(f"   {qid}: {given!r} is not one of {', '.join(CHOICES)}")
+        elif given == expected:
+            right += 1
+            print(f"✅ {qid}")
+        else:
+            print(f"💡 {qid}: not this one; look again at {where}")
+    total = len(QUIZ)
+    return report(
+        right == total,
+        f"{total}/{total}: you can run mTLS in production",
+        f"{right}/{total} right; revisit the sections above and answer again",
+    )

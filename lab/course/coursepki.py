@@ -1,0 +1,152 @@
+"""The guide's file set on disk: what ``python -m lab pki init`` writes.
+
+The guide's openssl commands make ``rootCA.pem``/``rootCA.key``, ``server.crt``/
+``server.key``, ``client.crt``/``client.key`` and two ``.pfx`` files. The lab
+writes the same names, so every later command of the guide (and its curl test)
+works unchanged, but the certificates are made properly: the server certificate
+has a SAN for localhost and 127.0.0.1 and EKU serverAuth, the client certificate
+(CN=MyTrustedClient, as in the guide) has EKU clientAuth.
+
+The .pfx password: the guide uses a placeholder, ``"pfx-password"``, which ends up
+in real repositories. Unless you choose one with ``--password``, the lab
+generates a random password and stores it in ``pfx-password.txt`` (mode 0600)
+beside the bundles: nothing guessable, nothing to remember.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.errors import LabError, MissingFileError, PKIExistsError
+from lab.paths import certs_dir, show
+from lab.pki import CertificateAuthority, IssuedCertificate, load_pair, write_private
+
+PASSWORD_FILE = "pfx-password.txt"
+CLIENT_NAME = "MyTrustedClient"
+SERVER_HOSTS = ("localhost", "127.0.0.1")
+
+
+@dataclass
+class CoursePKI:
+    """The course PKI loaded from disk: the CA, the server and client identities, the paths."""
+
+    dir: Path
+    ca: CertificateAuthority
+    server: IssuedCertificate
+    client: IssuedCertificate
+    password: str
+
+    @property
+    def ca_file(self) -> Path:
+        return self.dir / "rootCA.pem"
+
+    def file(self, name: str) -> Path:
+        return self.dir / name
+
+
+def read_password(directory: Path) -> str | None:
+    p = Path(directory) / PASSWORD_FILE
+    return p.read_text().strip() if p.exists() else None
+
+
+def init(
+    directory: str | os.PathLike | None = None,
+    *,
+    key_type: str = "ec",
+    password: str | None = None,
+    force: bool = False,
+) -> list[Path]:
+    """Write the guide's file set into ``directory`` (``certs/`` by default)."""
+    d = Path(directory) if directory else certs_dir()
+    if (d / "rootCA.pem").exists() and not force:
+        raise PKIExistsError(
+            f"{show(d / 'rootCA.pem')} already exists; every certificate it issued would be orphaned. "
+            f"Use --force to start over, or `pki issue` to add certificates"
+        )
+    d.mkdir(parents=True, exist_ok=True)
+    leaf_type = "rsa2048" if key_type.startswith("rsa") else key_type
+    root_type = "rsa4096" if key_type.startswith("rsa") else key_type  # the guide's sizes
+    ca = CertificateAuthority.create("mTLS Lab Root CA", key_type=root_type)
+    server = ca.issue_server(*SERVER_HOSTS, key_type=leaf_type)
+    client = ca.issue_client(CLIENT_NAME, key_type=leaf_type)
+    password = password or secrets.token_urlsafe(18)
+    written = [*ca.write(d / "rootCA")]
+    for name, ident in (("server", server), ("client", client)):
+        written += ident.write(d / name)
+        written.append(ident.to_pkcs12(d / f"{name}.pfx", password))
+    written.append(write_private(d / PASSWORD_FILE, (password + "\n").encode()))
+    return written
+
+
+def issue_client(
+    name: str,
+    directory: str | os.PathLike | None = None,
+    *,
+    days: float = 365,
+    key_type: str = "ec",
+    password: str | None = None,
+    **options,
+) -> list[Path]:
+    """Add ``NAME.crt``, ``NAME.key`` and ``NAME.pfx``, signed by the course CA.
+
+    Issuing an existing NAME again renews it. NAME must be a plain file name, and
+    not one of the CA's or the server's: ``rootCA`` would overwrite the CA's private
+    key (orphaning every certificate), ``server`` the server's identity.
+    """
+    _check_client_name(name)
+    d = Path(directory) if directory else certs_dir()
+    ca = load_ca(d)
+    ident = ca.issue_client(name, days=days, key_type=key_type, **options)
+    password = password or read_password(d) or secrets.token_urlsafe(18)
+    return [*ident.write(d / name), ident.to_pkcs12(d / f"{name}.pfx", password)]
+
+
+#: File stems that belong to the course PKI itself, and what a client of that name would overwrite.
+RESERVED_NAMES = {
+    "rootCA": "the CA's private key (rootCA.key)",
+    "server": "the course server's certificate and key (server.crt, server.key)",
+}
+
+
+def _check_client_name(name: str) -> None:
+    if not name or name != Path(name).name or name.startswith(".") or "\\" in name:
+        raise LabError(
+            f"{name!r} is not a plain file name; NAME becomes NAME.crt, NAME.key and NAME.pfx "
+            f"in the PKI folder: use letters, digits, '-' or '_'"
+        )
+    if name in RESERVED_NAMES:
+        raise PKIExistsError(
+            f"a client named {name!r} would overwrite {RESERVED_NAMES[name]}; choose another name"
+        )
+
+
+def load_ca(directory: str | os.PathLike | None = None) -> CertificateAuthority:
+    d = Path(directory) if directory else certs_dir()
+    if not (d / "rootCA.pem").exists():
+        raise MissingFileError(
+            f"no CA in {show(d)}: run `python -m lab pki init --dir {show(d)}` first"
+        )
+    return CertificateAuthority.load(d / "rootCA.pem", d / "rootCA.key")
+
+
+def load(directory: str | os.PathLike | None = None) -> CoursePKI:
+    d = Path(directory) if directory else certs_dir()
+    ca = load_ca(d)
+    return CoursePKI(
+        d,
+        ca,
+        load_pair(d / "server.crt", d / "server.key"),
+        load_pair(d / "client.crt", d / "client.key"),
+        read_password(d) or "",
+    )
+
+
+def ensure(directory: str | os.PathLike | None = None) -> CoursePKI:
+    """Create the course PKI if it is missing (idempotent), then load it. Notebooks call this."""
+    d = Path(directory) if directory else certs_dir()
+    if not (d / "rootCA.pem").exists():
+        init(d)
+    return load(d)

@@ -1,0 +1,67 @@
+"""The guide's SecureController, in Flask: the API every notebook calls.
+
+``GET /api/secure`` answers ``Hello {subject}`` from the client certificate,
+exactly like the guide's ``Ok($"Hello {clientCert.Subject}")``. ``GET /api/public``
+needs no certificate (useful in optional mode), ``GET /healthz`` is for probes.
+``/api/secure`` goes through :mod:`lab.auth` (the guide's ``AddCertificate`` +
+``[Authorize]``): with no options any valid client certificate gets in; the
+keyword options add policies (``allow_subjects=["MyTrustedClient"]``, pins) and
+anything else is passed to :class:`~lab.auth.CertificateAuth` (``trust=``,
+``allowed_certificate_types=``, events...). A refusal is a 403 problem+json.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+
+from lab.auth import CertificateAuth, authorize, current_identity
+from lab.auth import policies as _policies
+from lab.tls.identity import peer_certificate
+
+
+def secure_policies(allow_subjects=None, pin_thumbprints=None, pin_spki=None) -> list:
+    """The policies ``/api/secure`` enforces for the given options (all must pass)."""
+    out = []
+    if allow_subjects:
+        out.append(_policies.allow_subjects(*_as_list(allow_subjects)))
+    if pin_thumbprints:
+        out.append(_policies.pin_thumbprint(*_as_list(pin_thumbprints)))
+    if pin_spki:
+        out.append(_policies.pin_spki(*_as_list(pin_spki)))
+    return out
+
+
+def _as_list(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def create_app(
+    name: str = "mtls-lab-demo",
+    *,
+    allow_subjects=None,
+    pin_thumbprints=None,
+    pin_spki=None,
+    **auth_options,
+) -> Flask:
+    app = Flask(name)
+    CertificateAuth(app, **auth_options)
+    rules = secure_policies(allow_subjects, pin_thumbprints, pin_spki)
+
+    @app.get("/api/secure")
+    @authorize(*rules)
+    def secure():
+        # the certificate that was authenticated, wherever it came from (TLS or a proxy header);
+        # identity.subject is cert.subject.rfc4514_string()
+        return f"Hello {current_identity().subject}"
+
+    @app.get("/api/public")
+    def public():
+        cert = peer_certificate()
+        who = cert.subject.rfc4514_string() if cert else "anonymous (no client certificate)"
+        return f"Hello {who}"
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    return app

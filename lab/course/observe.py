@@ -1,0 +1,216 @@
+"""See both sides of one call: what the client saw and what the server recorded.
+
+Why: under TLS 1.3 the client sends its certificate *after* it considers the
+handshake done, so when the server refuses it the client sees either the
+server's alert or a bare EOF/reset, whichever wins the race. Printing the raw
+client error would make every notebook output flaky and would teach the wrong
+lesson. So the client's view is normalised into a stable sentence (the raw error
+is kept alongside), and the server's own record, which is deterministic, is the
+authority on *why*.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Callable
+
+import requests
+
+#: What the client sees when the server hangs up during or right after the handshake.
+CLOSED_BY_SERVER = "the server closed the connection during the handshake (TLS alert or EOF)"
+
+
+def innermost(exc: BaseException) -> BaseException:
+    """Dig through requests/urllib3 wrappers to the ssl or socket error underneath."""
+    seen = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(
+            cur,
+            (
+                ssl.SSLError,
+                ConnectionResetError,
+                ConnectionRefusedError,
+                BrokenPipeError,
+                socket.timeout,
+                TimeoutError,
+            ),
+        ):
+            return cur
+        nxt = getattr(cur, "reason", None)
+        if not isinstance(nxt, BaseException):
+            nxt = cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else None
+        if (
+            nxt is None
+            and len(getattr(cur, "args", ())) > 1
+            and isinstance(cur.args[1], BaseException)
+        ):
+            nxt = cur.args[1]
+        cur = nxt or cur.__cause__ or cur.__context__
+    return exc
+
+
+def client_view(exc: BaseException) -> str:
+    """A stable one-line account of a client-side failure (no ports, no line numbers)."""
+    inner = innermost(exc)
+    if isinstance(inner, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {inner.verify_message}"
+    if isinstance(inner, (ConnectionRefusedError,)):
+        return "connection refused: nothing is listening on that port"
+    if isinstance(inner, (socket.timeout, TimeoutError)) or isinstance(exc, requests.Timeout):
+        return "timed out waiting for the server"
+    text = str(inner)
+    if isinstance(inner, ssl.SSLError):
+        if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+            return "TLS handshake failed: wrong version number (the server did not answer in TLS)"
+        if "UNSUPPORTED_PROTOCOL" in text or "PROTOCOL_VERSION" in text or "NO_PROTOCOLS" in text:
+            return "TLS handshake failed: no protocol version in common"
+        if "ALERT" in text or "EOF" in text or "UNEXPECTED_EOF" in text:
+            return CLOSED_BY_SERVER
+        if "] " in text:
+            text = text.split("] ", 1)[1]
+        return "TLS error: " + text.split(" (_ssl.c", 1)[0]
+    if isinstance(inner, (ConnectionResetError, BrokenPipeError)):
+        return CLOSED_BY_SERVER
+    if isinstance(exc, requests.exceptions.ConnectionError) and "RemoteDisconnected" in str(exc):
+        return CLOSED_BY_SERVER
+    return f"{type(inner).__name__}: {scrub(text)}"
+
+
+#: curl's wordings for "the server hung up during the handshake": which one appears
+#: depends on timing under TLS 1.3 (exit 55 getpeername, 56 alert, 35 reset ...).
+_CURL_CLOSED = (
+    "alert",
+    "getpeername",
+    "Connection reset",
+    "unexpected eof",
+    "EOF",
+    "Recv failure",
+    "Transport endpoint is not connected",
+)
+
+
+def curl_view(error: str) -> str:
+    """A stable one-line account of a curl failure line (``curl: (NN) ...``)."""
+    if (
+        "SSL certificate problem" in error
+        or "does not match target host name" in error
+        or "no alternative certificate subject name" in error
+    ):
+        return "curl refused the server: " + error.split(") ", 1)[-1]
+    if "wrong version number" in error:
+        return "TLS handshake failed: wrong version number (the server did not answer in TLS)"
+    if "Failed to connect" in error or "Couldn't connect" in error:
+        return "connection refused: nothing is listening on that port"
+    if any(marker in error for marker in _CURL_CLOSED):
+        return CLOSED_BY_SERVER
+    return scrub(error)
+
+
+def scrub(text: str) -> str:
+    """Drop the volatile parts of an error message: ports, object ids, C line numbers."""
+    text = re.sub(r"(localhost|127\.0\.0\.1|\[::1\]):\d+", r"\1:PORT", text)
+    text = re.sub(r"port=\d+", "port=PORT", text)
+    text = re.sub(r" at 0x[0-9a-f]+", "", text)
+    return re.sub(r" \(_ssl\.c:\d+\)", "", text)
+
+
+@dataclass
+class Observation:
+    """One call, seen from both ends."""
+
+    status: int | None
+    body: str
+    client_saw: str
+    server_saw: str
+    client_error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.client_error is None and self.status is not None and self.status < 400
+
+    def __str__(self) -> str:
+        return f"client saw: {self.client_saw}\nserver saw: {self.server_saw}"
+
+    __repr__ = __str__
+
+
+def observe(server, call: Callable[[], requests.Response], *, wait: float = 3.0) -> Observation:
+    """Run ``call`` (a request to ``server``) and pair its outcome with the server's record.
+
+    ``server`` may be None when the other end is not a lab server (then only the
+    client's side is known).
+    """
+    before = len(server.handshake_failures) if server is not None else 0
+    try:
+        response = call()
+    except Exception as exc:  # noqa: BLE001 - a failure is what we came to see
+        return Observation(None, "", client_view(exc), _server_view(server, before, wait), exc)
+    if hasattr(response, "returncode"):  # a lab.curl.CurlResult
+        if not response.ok:
+            return Observation(
+                None, "", curl_view(response.error), _server_view(server, before, wait)
+            )
+        body = response.body.strip()
+        return Observation(
+            200,
+            body,
+            f"curl exit 0: {body[:120]}",
+            "handshake ok" if server is not None else "(not a lab server)",
+        )
+    server_saw = "handshake ok" if server is not None else "(not a lab server)"
+    if server is not None and len(server.handshake_failures) > before:
+        server_saw = f"handshake refused: {server.handshake_failures[before].reason}"
+    body = response.text.strip()
+    return Observation(
+        response.status_code, body, f"HTTP {response.status_code}: {_summary(response)}", server_saw
+    )
+
+
+def _summary(response) -> str:
+    """The body in one line; for RFC 9457 problem details, its title and detail."""
+    if response.headers.get("Content-Type", "").startswith("application/problem+json"):
+        try:
+            problem = response.json()
+            return f"{problem.get('title', '')}: {problem.get('detail', '')}"
+        except ValueError:
+            pass
+    text = " ".join(response.text.split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _server_view(server, before: int, wait: float) -> str:
+    if server is None:
+        return "(not a lab server)"
+    failure = server.wait_for_handshake_failure(after=before, timeout=wait)
+    return (
+        f"handshake refused: {failure.reason}"
+        if failure
+        else "nothing: no failed handshake recorded"
+    )
+
+
+def attempt(fn: Callable, *args, **kwargs):
+    """Call ``fn`` and print a stable one-line outcome: its result, or the error and its message.
+
+    For the cells that show an expected failure (a wrong password, a corrupt
+    file): the learner sees exactly what the lab raised, and nbval sees the same
+    line on every run.
+    """
+    try:
+        result = fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - showing the failure is the point
+        print(f"refused: {type(exc).__name__}: {scrub(_short_paths(str(exc)))}")
+        return None
+    print(f"ok: {result!r}" if result is not None else "ok")
+    return result
+
+
+def _short_paths(text: str) -> str:
+    from lab.paths import ROOT
+
+    return text.replace(str(ROOT) + "/", "")

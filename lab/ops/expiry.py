@@ -1,0 +1,250 @@
+"""Expiry monitoring: every certificate in a folder, its role, and how many days it has left.
+
+Why: an expired certificate is the classic mTLS outage, and the date was in the
+certificate all along. A check that runs every day (cron, a CI job, a Kubernetes
+CronJob) and *fails* when something is inside the warning window turns that date
+into an alert weeks ahead. :func:`scan` is that check; ``python -m lab pki status``
+prints it and exits 1 when anything needs attention, so the exit code is the alert.
+
+What counts as "needs attention": expired, not yet valid, inside the warning
+window, or a file the check cannot read (a monitor that cannot read a file
+cannot vouch for it). A certificate file's effective expiry is the earliest
+``notAfter`` of everything in it: a valid leaf sent with an expired intermediate
+fails the handshake just the same.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
+
+from lab.errors import LabError, MissingFileError
+from lab.paths import show
+from lab.pki import load_certificates, load_pkcs12
+from lab.pki.certinfo import common_name
+
+#: Files the scan looks at. Keys, CRLs, CSRs and anything else are not certificates.
+CERT_SUFFIXES = (".crt", ".pem", ".cer", ".der")
+PFX_SUFFIXES = (".pfx", ".p12")
+PASSWORD_FILE = "pfx-password.txt"
+
+OK, WARN, EXPIRED, NOT_YET_VALID, UNREADABLE = (
+    "ok",
+    "WARN",
+    "EXPIRED",
+    "NOT YET VALID",
+    "UNREADABLE",
+)
+
+
+@dataclass(frozen=True)
+class CertificateStatus:
+    """One certificate file, judged against a warning window."""
+
+    file: Path
+    state: str
+    role: str = "-"
+    subject: str = ""
+    days_left: int | None = None
+    detail: str = ""
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.state != OK
+
+
+def role(cert: x509.Certificate) -> str:
+    """What the certificate is for: root CA, intermediate CA, server, client, server+client, leaf."""
+    try:
+        bc = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
+        if bc.ca:
+            return "root CA" if cert.issuer == cert.subject else "intermediate CA"
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        ekus = set(cert.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value)
+    except x509.ExtensionNotFound:
+        return "leaf (any use)"
+    server = ExtendedKeyUsageOID.SERVER_AUTH in ekus
+    client = ExtendedKeyUsageOID.CLIENT_AUTH in ekus
+    if server and client:
+        return "server+client"
+    return "server" if server else "client" if client else "leaf (other use)"
+
+
+def days_left(not_after: _dt.datetime, now: _dt.datetime) -> int:
+    """Whole days until ``not_after``; negative once expired (same rule as ``pki show``)."""
+    return (not_after - now).days if not_after > now else -((now - not_after).days + 1)
+
+
+def judge(
+    certs: list[x509.Certificate], path: Path, *, now: _dt.datetime, warn_days: float
+) -> CertificateStatus:
+    """The status of a file holding ``certs`` (leaf first, then its chain)."""
+    leaf = certs[0]
+    first = min(certs, key=lambda c: c.not_valid_after_utc)
+    not_after = first.not_valid_after_utc
+    detail = (
+        ""
+        if first is leaf
+        else f"its chain certificate {common_name(first.subject)!r} expires first"
+    )
+    left = days_left(not_after, now)
+    if now >= not_after:
+        state = EXPIRED
+    elif now < max(c.not_valid_before_utc for c in certs):
+        state = NOT_YET_VALID
+    elif not_after - now < _dt.timedelta(days=warn_days):
+        state = WARN
+    else:
+        state = OK
+    return CertificateStatus(path, state, role(leaf), leaf.subject.rfc4514_string(), left, detail)
+
+
+def _looks_like_certificate_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in CERT_SUFFIXES + PFX_SUFFIXES
+
+
+def check_file(
+    path: str | os.PathLike,
+    *,
+    now: _dt.datetime | None = None,
+    warn_days: float = 30,
+    password: str | None = None,
+) -> CertificateStatus | None:
+    """Judge one file; None when it is not a certificate (a key, a CRL or a CSR saved as .pem)."""
+    path = Path(path)
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    try:
+        if path.suffix.lower() in PFX_SUFFIXES:
+            pw = password if password is not None else _read_password(path.parent)
+            if pw is None:
+                return CertificateStatus(
+                    path,
+                    UNREADABLE,
+                    detail=(
+                        f"encrypted .pfx and no password: put it in {PASSWORD_FILE} beside it or pass --password"
+                    ),
+                )
+            ident = load_pkcs12(path, pw)
+            certs = [ident.cert, *ident.chain]
+        else:
+            data = path.read_bytes()
+            if b"-----BEGIN" in data and b"-----BEGIN CERTIFICATE-----" not in data:
+                return None  # a private key, CRL or CSR in PEM: not ours to judge
+            certs = load_certificates(path)
+    except LabError as exc:  # the file name is in its own column: keep the message short
+        return CertificateStatus(path, UNREADABLE, detail=str(exc).replace(str(path), path.name))
+    except OSError as exc:
+        return CertificateStatus(
+            path, UNREADABLE, detail=f"cannot read the file: {exc.strerror or exc}"
+        )
+    if not certs:
+        return CertificateStatus(path, UNREADABLE, detail="no certificate in the file")
+    return judge(certs, path, now=now, warn_days=warn_days)
+
+
+def _read_password(directory: Path) -> str | None:
+    p = directory / PASSWORD_FILE
+    try:
+        return p.read_text().strip()
+    except OSError:
+        return None
+
+
+@dataclass
+class StatusReport:
+    """The outcome of :func:`scan`: one entry per certificate file, and the exit code it implies."""
+
+    directory: Path
+    warn_days: float
+    entries: list[CertificateStatus] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[CertificateStatus]:
+        return [e for e in self.entries if e.needs_attention]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every certificate is readable and valid beyond the window, else 1."""
+        return 1 if self.problems else 0
+
+    def as_text(self, *, relative_to: Path | None = None) -> str:
+        base = relative_to or self.directory
+        rows = [("STATUS", "DAYS", "ROLE", "FILE", "SUBJECT")]
+        for e in self.entries:
+            try:
+                name = str(e.file.relative_to(base))
+            except ValueError:
+                name = show(e.file)
+            days = "-" if e.days_left is None else str(e.days_left)
+            what = e.subject if e.state != UNREADABLE else e.detail
+            if e.detail and e.state != UNREADABLE:
+                what += f" ({e.detail})"
+            rows.append((e.state, days, e.role, name, what))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = [
+            f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:<{widths[3]}}  {r[4]}"
+            for r in rows
+        ]
+        lines.append(self.summary())
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        counts = {
+            s: sum(1 for e in self.entries if e.state == s)
+            for s in (EXPIRED, NOT_YET_VALID, WARN, UNREADABLE)
+        }
+        n = len(self.entries)
+        head = f"{n} certificate file{'s' if n != 1 else ''} checked (warning window {self.warn_days:g} days)"
+        if not self.problems:
+            return f"{head}: all valid beyond the window"
+        parts = [
+            f"{counts[EXPIRED]} expired",
+            f"{counts[WARN]} expiring within {self.warn_days:g} days",
+            f"{counts[NOT_YET_VALID]} not yet valid",
+            f"{counts[UNREADABLE]} unreadable",
+        ]
+        return f"{head}: " + ", ".join(p for p in parts if not p.startswith("0 "))
+
+    __str__ = as_text
+
+    def __repr__(self) -> str:
+        return self.as_text()
+
+
+def scan(
+    directory: str | os.PathLike,
+    *,
+    warn_days: float = 30,
+    now: _dt.datetime | None = None,
+    password: str | None = None,
+) -> StatusReport:
+    """Check every certificate file directly in ``directory`` (not its subfolders)."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise MissingFileError(
+            f"{show(d)} is not a folder; point --dir at the folder holding the certificates"
+        )
+    if warn_days < 0:
+        raise ValueError("warn_days must be 0 or more")
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    report = StatusReport(d, warn_days)
+    for path in sorted(p for p in d.iterdir() if _looks_like_certificate_file(p)):
+        status = check_file(path, now=now, warn_days=warn_days, password=password)
+        if status is not None:
+            report.entries.append(status)
+    if not report.entries:
+        raise MissingFileError(
+            f"no certificate files (*.crt, *.pem, *.cer, *.der, *.pfx) in {show(d)}; check --dir "
+            f"(a monitor that finds nothing must not report success)"
+        )
+    return report
+
+
+__all__ = ["scan", "check_file", "judge", "StatusReport", "CertificateStatus", "role", "days_left"]

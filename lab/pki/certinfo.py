@@ -1,0 +1,208 @@
+"""Read a certificate the way a security engineer does, as text or as an HTML table.
+
+Why: most mTLS failures are visible in the certificate itself (no SAN, the wrong
+EKU, expired, CA:TRUE on a leaf). :func:`describe` puts every field that matters
+on one screen, with the two fingerprints people pin on: the SHA-256 thumbprint of
+the whole certificate (changes on every re-issue) and the SPKI pin, the SHA-256 of
+the public key (survives re-issue with the same key; curl's ``--pinnedpubkey``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import hashlib
+import html
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+from lab.pki import EKU_BY_OID
+
+
+def thumbprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the DER certificate, lowercase hex (what `openssl x509 -fingerprint -sha256` shows, without colons)."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def spki_pin(cert_or_public_key) -> str:
+    """Base64 SHA-256 of the SubjectPublicKeyInfo: the HPKP / curl ``sha256//`` pin."""
+    pub = (
+        cert_or_public_key.public_key()
+        if isinstance(cert_or_public_key, x509.Certificate)
+        else cert_or_public_key
+    )
+    der = pub.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def key_description(public_key) -> str:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return f"RSA {public_key.key_size}"
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return {
+            "secp256r1": "ECDSA P-256",
+            "secp384r1": "ECDSA P-384",
+            "secp521r1": "ECDSA P-521",
+        }.get(public_key.curve.name, f"ECDSA {public_key.curve.name}")
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    if isinstance(public_key, ed448.Ed448PublicKey):
+        return "Ed448"
+    if isinstance(public_key, dsa.DSAPublicKey):
+        return f"DSA {public_key.key_size}"
+    return type(public_key).__name__
+
+
+def common_name(name: x509.Name) -> str:
+    cn = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(cn[0].value) if cn else ""
+
+
+def _ext(cert: x509.Certificate, oid):
+    try:
+        return cert.extensions.get_extension_for_oid(oid)
+    except x509.ExtensionNotFound:
+        return None
+
+
+def san_strings(cert: x509.Certificate) -> list[str]:
+    """SAN entries as ``DNS:x``, ``IP:x``, ``email:x``, ``URI:x`` (openssl's spelling)."""
+    ext = _ext(cert, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    if ext is None:
+        return []
+    out = []
+    for gn in ext.value:
+        prefix = {
+            x509.DNSName: "DNS",
+            x509.IPAddress: "IP",
+            x509.RFC822Name: "email",
+            x509.UniformResourceIdentifier: "URI",
+        }.get(type(gn), type(gn).__name__)
+        out.append(f"{prefix}:{gn.value}")
+    return out
+
+
+def eku_names(cert: x509.Certificate) -> list[str] | None:
+    """EKU names, or None when the certificate has no EKU extension at all."""
+    ext = _ext(cert, ExtensionOID.EXTENDED_KEY_USAGE)
+    if ext is None:
+        return None
+    return [EKU_BY_OID.get(oid, oid.dotted_string) for oid in ext.value]
+
+
+def key_usage_names(cert: x509.Certificate) -> list[str] | None:
+    ext = _ext(cert, ExtensionOID.KEY_USAGE)
+    if ext is None:
+        return None
+    ku = ext.value
+    names = []
+    for attr, label in [
+        ("digital_signature", "digitalSignature"),
+        ("content_commitment", "nonRepudiation"),
+        ("key_encipherment", "keyEncipherment"),
+        ("data_encipherment", "dataEncipherment"),
+        ("key_agreement", "keyAgreement"),
+        ("key_cert_sign", "keyCertSign"),
+        ("crl_sign", "cRLSign"),
+    ]:
+        if getattr(ku, attr):
+            names.append(label)
+    return names
+
+
+@dataclass
+class CertificateSummary:
+    """Everything worth knowing about one certificate, ready to print or display."""
+
+    subject: str
+    issuer: str
+    serial: str
+    not_before: _dt.datetime
+    not_after: _dt.datetime
+    days_left: int
+    key: str
+    san: list[str] = field(default_factory=list)
+    key_usage: list[str] | None = None
+    eku: list[str] | None = None
+    is_ca: bool = False
+    path_length: int | None = None
+    self_signed: bool = False
+    signature_hash: str = ""
+    thumbprint_sha256: str = ""
+    spki_sha256: str = ""
+
+    def rows(self) -> list[tuple[str, str]]:
+        ca = (
+            "yes" + (f" (pathlen {self.path_length})" if self.path_length is not None else "")
+            if self.is_ca
+            else "no"
+        )
+        return [
+            ("Subject", self.subject),
+            ("Issuer", self.issuer + ("  (self-signed)" if self.self_signed else "")),
+            ("Serial", self.serial),
+            ("Valid from", self.not_before.strftime("%Y-%m-%d %H:%M:%S UTC")),
+            ("Valid until", self.not_after.strftime("%Y-%m-%d %H:%M:%S UTC")),
+            ("Days left", str(self.days_left) + ("  (EXPIRED)" if self.days_left < 0 else "")),
+            ("Key", self.key),
+            ("Signature", self.signature_hash),
+            ("SAN", ", ".join(self.san) if self.san else "(none)"),
+            ("Key usage", ", ".join(self.key_usage) if self.key_usage is not None else "(none)"),
+            (
+                "Extended key usage",
+                ", ".join(self.eku) if self.eku is not None else "(none: any use)",
+            ),
+            ("CA", ca),
+            ("SHA-256 thumbprint", self.thumbprint_sha256),
+            ("SPKI SHA-256 pin", self.spki_sha256),
+        ]
+
+    def as_text(self) -> str:
+        width = max(len(k) for k, _ in self.rows())
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in self.rows())
+
+    __str__ = as_text
+
+    def _repr_html_(self) -> str:
+        body = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'><code>{html.escape(v)}</code></td></tr>"
+            for k, v in self.rows()
+        )
+        return f"<table>{body}</table>"
+
+    def __repr__(self) -> str:  # the text/plain twin of the HTML table in notebooks
+        return self.as_text()
+
+
+def describe(cert: x509.Certificate, now: _dt.datetime | None = None) -> CertificateSummary:
+    """Summarise ``cert`` (accepts an IssuedCertificate or CA too)."""
+    cert = getattr(cert, "cert", cert)
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    bc = _ext(cert, ExtensionOID.BASIC_CONSTRAINTS)
+    nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
+    algo = cert.signature_hash_algorithm
+    return CertificateSummary(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        serial=format(cert.serial_number, "x"),
+        not_before=nb,
+        not_after=na,
+        days_left=(na - now).days if na > now else -((now - na).days + 1),
+        key=key_description(cert.public_key()),
+        san=san_strings(cert),
+        key_usage=key_usage_names(cert),
+        eku=eku_names(cert),
+        is_ca=bool(bc and bc.value.ca),
+        path_length=bc.value.path_length if bc and bc.value.ca else None,
+        self_signed=cert.issuer == cert.subject,
+        signature_hash=(algo.name.upper() if algo else "none (EdDSA)"),
+        thumbprint_sha256=thumbprint(cert),
+        spki_sha256=spki_pin(cert),
+    )

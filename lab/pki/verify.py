@@ -1,0 +1,246 @@
+"""Verify a certificate chain in-process, and say in words why it fails.
+
+Why: a TLS handshake failure tells you *that* a chain was refused, with one terse
+OpenSSL reason, and only from the side that refused it. Verifying in-process with
+cryptography's RFC 5280 / CA-Browser-Forum path builder lets a learner ask "would
+this chain be accepted as a client (or server) certificate?" before any socket
+exists, and get every reason spelled out.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from cryptography import x509
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
+
+from lab.pki import load_certificates
+from lab.pki.certinfo import common_name, eku_names, san_strings
+
+
+@dataclass
+class ChainCheck:
+    """The outcome of :func:`verify_chain`: ok, the chain that was built, or the reason."""
+
+    ok: bool
+    purpose: str
+    chain: list[str] = field(default_factory=list)
+    reason: str = ""
+    detail: str = ""
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"OK ({self.purpose}): " + " -> ".join(self.chain)
+        return f"REFUSED ({self.purpose}): {self.reason}"
+
+    __repr__ = __str__
+
+
+def _certs(objs) -> list[x509.Certificate]:
+    if objs is None:
+        return []
+    if isinstance(objs, (x509.Certificate, str, os.PathLike)) or hasattr(objs, "cert"):
+        objs = [objs]
+    out: list[x509.Certificate] = []
+    for o in objs:
+        # A path (as everywhere else in lab): every certificate in that PEM/DER file.
+        out.extend(
+            load_certificates(o) if isinstance(o, (str, os.PathLike)) else [getattr(o, "cert", o)]
+        )
+    return out
+
+
+def _subject(host: str):
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
+def verify_chain(
+    leaf,
+    trust,
+    intermediates: Iterable = (),
+    *,
+    purpose: str = "client",
+    hostname: str | None = None,
+    at: _dt.datetime | None = None,
+) -> ChainCheck:
+    """Check that ``leaf`` chains to one of ``trust`` and is fit for ``purpose``.
+
+    ``leaf`` may be a certificate, an :class:`~lab.pki.IssuedCertificate` (whose
+    own chain is used as intermediates) or a certificate file (leaf first, then
+    its chain); ``trust`` CAs, certificates or PEM/DER files. ``purpose`` is "client" or "server"; a
+    server check needs the ``hostname`` the client would connect to.
+    """
+    if purpose not in ("client", "server"):
+        raise ValueError("purpose must be 'client' or 'server'")
+    if isinstance(leaf, (str, os.PathLike)):  # a .crt file: the leaf, then its intermediates
+        leaf_file = load_certificates(leaf)
+        cert, inter = leaf_file[0], list(_certs(intermediates)) + leaf_file[1:]
+    else:
+        inter = list(_certs(intermediates)) + list(getattr(leaf, "chain", []) or [])
+        cert = getattr(leaf, "cert", leaf)
+    roots = _certs(trust)
+    when = at or _dt.datetime.now(_dt.timezone.utc)
+    builder = PolicyBuilder().store(Store(roots)).time(when)
+    try:
+        if purpose == "client":
+            builder = builder.extension_policies(
+                ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=_client_leaf_policy()
+            )
+            verified = builder.build_client_verifier().verify(cert, inter)
+            chain = verified.chain
+        else:
+            if not hostname:
+                raise ValueError("a server check needs the hostname the client connects to")
+            chain = builder.build_server_verifier(_subject(hostname)).verify(cert, inter)
+    except VerificationError as exc:
+        return ChainCheck(
+            False,
+            purpose,
+            reason=explain_failure(cert, roots, inter, purpose, hostname, when, str(exc)),
+            detail=str(exc),
+        )
+    return ChainCheck(
+        True, purpose, chain=[common_name(c.subject) or c.subject.rfc4514_string() for c in chain]
+    )
+
+
+def _client_leaf_policy() -> ExtensionPolicy:
+    """The WebPKI leaf rules, except that a client certificate need not carry a SAN.
+
+    WebPKI (browsers, CA/B Forum) requires a SAN because servers are found by name.
+    Client certificates are commonly identified by their subject CN, as the guide's
+    ``MyTrustedClient`` is, and OpenSSL, .NET and nginx accept them without a SAN.
+    """
+    return ExtensionPolicy.webpki_defaults_ee().may_be_present(
+        x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
+    )
+
+
+def explain_failure(
+    cert: x509.Certificate,
+    roots: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate],
+    purpose: str,
+    hostname: str | None,
+    when: _dt.datetime,
+    raw: str,
+) -> str:
+    """Turn the verifier's terse message into the most specific plain-language reason.
+
+    The checks below look at the certificate itself first (dates, EKU, SAN, CA flag)
+    because the path builder reports only the last candidate it tried.
+    """
+    if cert.version == x509.Version.v1:
+        return (
+            "the certificate is X.509 version 1, which cannot carry extensions: no SAN, no EKU, no "
+            "CA flag (`openssl x509 -req` without -extfile makes these)"
+        )
+    if cert.not_valid_after_utc < when:
+        return f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
+    if cert.not_valid_before_utc > when:
+        return f"the certificate is not valid until {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC (clock skew?)"
+    ekus = eku_names(cert)
+    wanted = "clientAuth" if purpose == "client" else "serverAuth"
+    if ekus is not None and wanted not in ekus:
+        return f"the certificate's Extended Key Usage ({', '.join(ekus) or 'empty'}) does not allow {wanted}"
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        if bc.ca:
+            return "the certificate is a CA certificate (CA:TRUE); a leaf must have CA:FALSE"
+    except x509.ExtensionNotFound:
+        pass
+    if purpose == "server":
+        sans = san_strings(cert)
+        if not sans:
+            return (
+                "the certificate has no Subject Alternative Name; clients match the host name only "
+                "against the SAN and ignore the CN"
+            )
+        if "no matching" in raw.lower() or "subject" in raw.lower():
+            return f"the certificate's SAN ({', '.join(sans)}) does not cover {hostname!r}"
+    if (
+        "forbidden public key algorithm" in raw.lower()
+        or "forbidden signature algorithm" in raw.lower()
+    ):
+        return (
+            "the key or signature algorithm is outside the WebPKI set (RSA >= 2048, ECDSA P-256/384/521); "
+            "Ed25519 works in OpenSSL-based TLS, but strict verifiers, browsers and many .NET versions refuse it"
+        )
+    if cert.issuer == cert.subject:
+        return "the certificate is self-signed and is not one of the trusted certificates"
+    issuers = {c.subject for c in [*roots, *intermediates]}
+    if cert.issuer not in issuers:
+        return (
+            f"no trusted CA issued it: its issuer {cert.issuer.rfc4514_string()!r} is not among the "
+            f"trusted roots or supplied intermediates (unknown CA, or a missing intermediate)"
+        )
+    if "path length" in raw.lower():
+        culprit = _path_length_culprit(cert, [*intermediates, *roots])
+        if culprit:
+            ca, limit, below = culprit
+            names = ", ".join(repr(common_name(c.subject)) for c in below)
+            return (
+                f"path length exceeded: the CA {common_name(ca.subject)!r} has pathLen {limit}, so at most "
+                f"{limit} CA certificate(s) may stand below it, and this chain has {len(below)} ({names}); "
+                f"issue from a CA whose pathLen allows that depth, or shorten the chain"
+            )
+    if "2.5.29.15" in raw:  # the KeyUsage OID: cryptography requires it on every CA in the path
+        lacking = [c for c in [*intermediates, *roots] if _is_ca_without_key_usage(c)]
+        if lacking:
+            return (
+                f"the CA {lacking[0].subject.rfc4514_string()!r} has no Key Usage extension; RFC 5280 "
+                f"requires keyCertSign on a CA (OpenSSL lets it pass, cryptography's WebPKI "
+                f"verifier does not). Re-make the CA with keyUsage=critical,keyCertSign,cRLSign "
+                f"(lab.pki.CertificateAuthority.create sets it)"
+            )
+    return f"the chain was refused: {raw}"
+
+
+def _path_length_culprit(cert: x509.Certificate, pool: Sequence[x509.Certificate]):
+    """The first CA above ``cert`` with more CAs below it than its pathLen allows: (ca, pathLen, those CAs)."""
+    by_subject = {c.subject: c for c in pool}
+    below, current, seen = [], cert, set()
+    while (
+        current.issuer != current.subject
+        and current.issuer in by_subject
+        and current.issuer not in seen
+    ):
+        seen.add(current.issuer)
+        issuer = by_subject[current.issuer]
+        try:
+            limit = issuer.extensions.get_extension_for_class(
+                x509.BasicConstraints
+            ).value.path_length
+        except x509.ExtensionNotFound:
+            limit = None
+        if limit is not None and len(below) > limit:
+            return issuer, limit, below
+        below, current = [issuer, *below], issuer
+    return None
+
+
+def _is_ca_without_key_usage(cert: x509.Certificate) -> bool:
+    """True for a CA certificate (CA:TRUE) that lacks KeyUsage, like the guide's `openssl req -x509` root."""
+    try:
+        if not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            return False
+    except x509.ExtensionNotFound:
+        return False
+    try:
+        cert.extensions.get_extension_for_class(x509.KeyUsage)
+    except x509.ExtensionNotFound:
+        return True
+    return False

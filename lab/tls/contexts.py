@@ -1,0 +1,142 @@
+"""Build the two SSLContexts of mutual TLS: the server's and the client's.
+
+Why one module: the server, the requests client, the raw-socket benchmark and the
+failure scenarios must configure TLS *identically*, or a comparison between them
+means nothing. Everything that turns "a certificate, a key and the CAs I trust"
+into an :class:`ssl.SSLContext` lives here, and nowhere else.
+
+Inputs are forgiving: a trust anchor may be a lab CA, a certificate, PEM bytes or
+a path to a PEM bundle; an identity may be a lab certificate, a ``(crt, key)``
+pair of paths, or a ``.pfx`` path with its password.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from pathlib import Path
+from typing import Iterable, Union
+
+from cryptography import x509
+
+from lab.errors import CorruptFileError
+from lab.pki import IssuedCertificate, load_certificates, load_identity, pem
+
+#: Kestrel's ClientCertificateMode, spelled the Python way.
+#: require = RequireCertificate, optional = AllowCertificate, none = NoCertificate.
+CLIENT_CERT_MODES = {
+    "require": ssl.CERT_REQUIRED,
+    "optional": ssl.CERT_OPTIONAL,
+    "none": ssl.CERT_NONE,
+}
+
+TLS_VERSIONS = {
+    "1.2": ssl.TLSVersion.TLSv1_2,
+    "1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+TrustInput = Union[str, os.PathLike, bytes, x509.Certificate, object]
+
+
+def trust_pem(trust: TrustInput | Iterable[TrustInput]) -> str:
+    """All trust anchors in ``trust`` as one PEM string (validated, so typos fail early)."""
+    if trust is None:
+        raise ValueError("no trust anchors given: pass the CA certificate(s) you trust")
+    items = trust if isinstance(trust, (list, tuple, set)) else [trust]
+    out: list[bytes] = []
+    for item in items:
+        if isinstance(item, x509.Certificate):
+            out.append(pem(item))
+        elif hasattr(item, "cert_pem") and hasattr(item, "cert"):  # a lab CA or certificate
+            out.append(pem(item.cert))
+        elif isinstance(item, bytes):
+            try:
+                out.extend(pem(c) for c in x509.load_pem_x509_certificates(item))
+            except ValueError:
+                raise CorruptFileError("the trust bytes are not PEM certificates") from None
+        else:
+            out.extend(pem(c) for c in load_certificates(Path(item)))
+    return b"".join(out).decode()
+
+
+def as_identity(identity, password: str | bytes | None = None) -> IssuedCertificate:
+    """A lab certificate from an IssuedCertificate, a ``(crt, key)`` pair, or a ``.pfx`` path."""
+    if isinstance(identity, IssuedCertificate):
+        return identity
+    if isinstance(identity, (tuple, list)) and len(identity) == 2:
+        return load_identity(identity[0], identity[1], password)
+    if isinstance(identity, (str, os.PathLike)):
+        return load_identity(identity, None, password)
+    raise TypeError(
+        f"cannot use {identity!r} as a certificate: give a lab certificate, (crt, key) or a .pfx path"
+    )
+
+
+def server_context(
+    certificate,
+    trust=None,
+    *,
+    mode: str = "require",
+    min_version: str = "1.2",
+    max_version: str | None = None,
+    password: str | bytes | None = None,
+    crl: str | os.PathLike | None = None,
+    crl_check: str = "leaf",
+) -> ssl.SSLContext:
+    """The server side: present ``certificate``, ask for (or demand) a client certificate.
+
+    ``mode`` mirrors Kestrel's ClientCertificateMode (see :data:`CLIENT_CERT_MODES`).
+    With ``mode="none"`` the server never sends a CertificateRequest, so a client
+    certificate is never "detected", the guide's second common issue.
+    ``crl`` (a PEM CRL file) turns on OpenSSL's revocation check for the leaf
+    (``crl_check="leaf"``) or every certificate in the chain (``"chain"``).
+    """
+    if mode not in CLIENT_CERT_MODES:
+        raise ValueError(f"mode must be one of {', '.join(CLIENT_CERT_MODES)}, not {mode!r}")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = TLS_VERSIONS[min_version]
+    if max_version:
+        ctx.maximum_version = TLS_VERSIONS[max_version]
+    as_identity(certificate, password).configure_cert(ctx)
+    ctx.verify_mode = CLIENT_CERT_MODES[mode]
+    if mode != "none":
+        ctx.load_verify_locations(cadata=trust_pem(trust))
+    if crl is not None:
+        ctx.load_verify_locations(cafile=str(crl))
+        ctx.verify_flags |= (
+            ssl.VERIFY_CRL_CHECK_LEAF if crl_check == "leaf" else ssl.VERIFY_CRL_CHECK_CHAIN
+        )
+    # Session tickets would let a client resume without presenting its certificate
+    # again; that is fine (the server keeps the peer certificate in the session),
+    # but the lab counts full handshakes, so keep OpenSSL's default of 2 tickets.
+    return ctx
+
+
+def client_context(
+    identity=None,
+    trust=None,
+    *,
+    password: str | bytes | None = None,
+    min_version: str = "1.2",
+    max_version: str | None = None,
+    check_hostname: bool = True,
+) -> ssl.SSLContext:
+    """The client side: trust exactly ``trust`` (never the system store), present ``identity``.
+
+    Only the CAs you name are trusted. That is the point of a private PKI: a
+    certificate from any public CA must not be able to impersonate your server.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = TLS_VERSIONS[min_version]
+    if max_version:
+        ctx.maximum_version = TLS_VERSIONS[max_version]
+    ctx.check_hostname = check_hostname
+    # Match the host name against the SAN only, as RFC 6125, browsers (Chrome 58+)
+    # and Go (1.15+) do. OpenSSL still falls back to the CN when a certificate has
+    # no SAN, which hides the guide's missing-SAN bug until the first strict client.
+    ctx.hostname_checks_common_name = False
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(cadata=trust_pem(trust))
+    if identity is not None:
+        as_identity(identity, password).configure_cert(ctx)
+    return ctx
