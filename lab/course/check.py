@@ -1,6 +1,6 @@
 """Self-checks for the "Your turn" exercises: print ✅ or a hint, never the answer.
 
-Each notebook's checks live in ``lab/checks/nbNN_*.py`` as functions named
+Each notebook's checks live in ``lab/course/checks/nbNN_*.py`` as functions named
 ``exercise_*``; this module gathers them, so a notebook calls
 ``check.exercise_second_client(...)`` without knowing which file holds it.
 """

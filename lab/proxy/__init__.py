@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.errors import LabError, PortInUseError, ServerError
+from lab.net import require_loopback
 from lab.pki import write_private, write_public
 from lab.tls.contexts import as_identity, trust_pem
 
@@ -399,11 +400,9 @@ class NginxProxy:
         workdir: str | os.PathLike | None = None,
         start_timeout: float = 15.0,
     ):
-        from lab.tls.server import _require_loopback
-
-        _require_loopback(host)
+        require_loopback(host)
         if proxy_bind:
-            _require_loopback(proxy_bind)
+            require_loopback(proxy_bind)
         self.binary = binary or find_nginx()
         self.upstream = upstream
         self.certificate = as_identity(certificate)

@@ -35,7 +35,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from lab.errors import CorruptFileError, LabError, MissingFileError
-from lab.pki import CertificateAuthority, _signature_hash, write_public
+from lab.pki import CertificateAuthority, write_public
+from lab.pki.keys import signature_hash
 
 #: RFC 5280 reason names (what openssl, nginx logs and ``pki revoke --reason`` use).
 REASONS: dict[str, x509.ReasonFlags] = {
@@ -272,7 +273,7 @@ class Revocations:
             ):  # RFC 5280: omit the code rather than say "unspecified"
                 rb = rb.add_extension(x509.CRLReason(e.reason), critical=False)
             builder = builder.add_revoked_certificate(rb.build())
-        return builder.sign(self.ca.key, _signature_hash(self.ca.key))
+        return builder.sign(self.ca.key, signature_hash(self.ca.key))
 
     def write_crl(self, path: str | os.PathLike | None = None, **crl_options) -> Path:
         """Sign a fresh CRL and write it as PEM (public: a CRL holds no secret)."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import ipaddress
 import os
 import threading
 import traceback as _traceback
@@ -47,6 +46,7 @@ from flask import Flask, Response, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from lab.errors import LabError, ServerError
+from lab.net import require_loopback
 from lab.pki import CertificateAuthority, IssuedCertificate
 from lab.revocation import FailurePolicy, Revocations, ocsp_urls, reason_name
 
@@ -123,7 +123,7 @@ class OCSPResponder:
         port: int = 0,
         clock: Callable[[], _dt.datetime] | None = None,
     ):
-        _require_loopback(host)
+        require_loopback(host)
         self.clock = clock or _now
         self.revocations = revocations
         self.ca = revocations.ca
@@ -304,15 +304,6 @@ class OCSPResponder:
 
     def __repr__(self) -> str:
         return f"<OCSPResponder {'at ' + self.url if self.running else 'stopped'}>"
-
-
-def _require_loopback(host: str) -> None:
-    try:
-        if host == "localhost" or ipaddress.ip_address(host).is_loopback:
-            return
-    except ValueError:
-        pass
-    raise ServerError(f"refusing to bind {host!r}: the lab binds only loopback addresses")
 
 
 def _issuer_hashes(issuer: x509.Certificate, algorithm) -> tuple[bytes, bytes]:

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import ipaddress
 import itertools
 import logging
 import os
@@ -58,6 +57,7 @@ from cheroot.server import HTTPConnection, HTTPRequest
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from lab.errors import PortInUseError, ServerError
+from lab.net import require_loopback
 from lab.tls import contexts as tlsconfig
 from lab.tls import socketfile
 
@@ -478,7 +478,7 @@ class MTLSServer:
         raise_errors: bool = True,
         on_handshake_failure: Callable[[HandshakeFailure], None] | None = None,
     ):
-        _require_loopback(host)
+        require_loopback(host)
         self.id = next(_ids)
         self.app = app
         self.mode = mode
@@ -720,20 +720,6 @@ class MTLSServer:
                 sys.exc_info(),
             )
             return [body]
-
-
-def _require_loopback(host: str) -> None:
-    """The lab only ever listens on loopback: a learner's mTLS server is not a public service."""
-    if host == "localhost":
-        return
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    except ValueError:
-        pass
-    raise ServerError(
-        f"refusing to bind {host!r}: the lab binds only loopback addresses (127.0.0.0/8 or ::1)"
-    )
 
 
 def _watch_flask_errors(app, server: MTLSServer) -> None:

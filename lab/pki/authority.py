@@ -1,0 +1,325 @@
+"""A certificate authority that issues leaves with every extension a real CA sets."""
+
+from __future__ import annotations
+
+import os
+import ssl
+from pathlib import Path
+from typing import Sequence
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from lab.errors import (
+    KeyMismatchError,
+)
+from lab.pki.fields import EKU_NAMES, _ca_key_usage, _leaf_key_usage, _name, _san_entries, _validity
+from lab.pki.files import (
+    _key_pem,
+    _mismatch_message,
+    load_certificates,
+    load_private_key,
+    pem,
+    write_private,
+    write_public,
+)
+from lab.pki.issued import IssuedCertificate
+from lab.pki.keys import generate_key, key_matches, signature_hash
+
+
+# --------------------------------------------------------------------- the CA
+class CertificateAuthority:
+    """A certificate authority: a root (self-signed) or an intermediate.
+
+    ``create`` makes a root; ``create_intermediate`` makes a CA below it. Both
+    issue server and client certificates with :meth:`issue_server` and
+    :meth:`issue_client`.
+    """
+
+    def __init__(
+        self,
+        cert: x509.Certificate,
+        key,
+        parent: "CertificateAuthority | None" = None,
+        chain: Sequence[x509.Certificate] | None = None,
+    ):
+        self.cert = cert
+        self.key = key
+        self.parent = parent
+        #: intermediates above this CA, nearest first, root excluded (empty for a root
+        #: and for a CA directly below the root)
+        self.chain = list(chain or [])
+
+    def __repr__(self) -> str:
+        return f"<CertificateAuthority {self.cert.subject.rfc4514_string()}>"
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def create(
+        cls,
+        name: str = "mTLS Lab Root CA",
+        *,
+        key_type: str = "ec",
+        days: float = 3650,
+        organization: str | None = "mTLS Lab",
+        key=None,
+    ) -> "CertificateAuthority":
+        """A new self-signed root CA: CA:TRUE (critical), keyCertSign+cRLSign (critical), SKI."""
+        key = key or generate_key(key_type)
+        subject = _name(name, organization)
+        start, end = _validity(days, False, False, None, None)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(_ca_key_usage(), critical=True)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+        )
+        cert = builder.sign(key, signature_hash(key))
+        return cls(cert, key)
+
+    def create_intermediate(
+        self,
+        name: str = "mTLS Lab Issuing CA",
+        *,
+        key_type: str = "ec",
+        days: float = 1825,
+        path_length: int | None = 0,
+        organization: str | None = "mTLS Lab",
+    ) -> "CertificateAuthority":
+        """An intermediate CA signed by this one (pathlen 0 by default: it may only issue leaves)."""
+        key = generate_key(key_type)
+        start, end = _validity(days, False, False, None, None)
+        builder = (
+            self._builder(_name(name, organization), key.public_key(), start, end)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            .add_extension(_ca_key_usage(), critical=True)
+        )
+        cert = builder.sign(self.key, signature_hash(self.key))
+        return CertificateAuthority(cert, key, parent=self, chain=self._chain_below())
+
+    @property
+    def is_root(self) -> bool:
+        return self.cert.issuer == self.cert.subject
+
+    def _chain_below(self) -> list[x509.Certificate]:
+        """What a certificate issued by this CA must carry to reach the root."""
+        return [] if self.is_root else [self.cert, *self.chain]
+
+    @property
+    def cert_pem(self) -> bytes:
+        return pem(self.cert)
+
+    def key_pem(self, password: str | bytes | None = None) -> bytes:
+        return _key_pem(self.key, password)
+
+    # ---------------------------------------------------------------- issuing
+    def _builder(self, subject: x509.Name, public_key, start, end) -> x509.CertificateBuilder:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.cert.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(end)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                critical=False,
+            )
+        )
+
+    def _issue(
+        self,
+        common_name: str,
+        *,
+        default_eku: str,
+        san: list[str] | None,
+        eku,
+        key_type: str,
+        key,
+        days: float,
+        expired: bool,
+        not_yet_valid: bool,
+        not_before,
+        not_after,
+        ca_flag: bool,
+        mismatched_key: bool,
+        organization: str | None,
+        extra_extensions=(),
+    ) -> IssuedCertificate:
+        key = key or generate_key(key_type)
+        start, end = _validity(days, expired, not_yet_valid, not_before, not_after)
+        builder = self._builder(_name(common_name, organization), key.public_key(), start, end)
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=ca_flag, path_length=None), critical=True
+        )
+        builder = builder.add_extension(_leaf_key_usage(key, ca_flag), critical=True)
+        ekus = [default_eku] if eku == "default" else (list(eku) if eku else [])
+        if ekus:
+            try:
+                oids = [EKU_NAMES[e] for e in ekus]
+            except KeyError as exc:
+                raise ValueError(
+                    f"unknown EKU {exc.args[0]!r}; use one of {', '.join(EKU_NAMES)}"
+                ) from None
+            builder = builder.add_extension(x509.ExtendedKeyUsage(oids), critical=False)
+        if san:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(_san_entries(san)), critical=False
+            )
+        for ext, critical in extra_extensions:
+            builder = builder.add_extension(ext, critical=critical)
+        cert = builder.sign(self.key, signature_hash(self.key))
+        chain = self._chain_below()
+        if mismatched_key:
+            key = generate_key(key_type)  # a real key, just not this certificate's
+        return IssuedCertificate(cert, key, chain)
+
+    def issue_server(
+        self,
+        *hosts: str,
+        san: bool | Sequence[str] = True,
+        eku="default",
+        key_type: str = "ec",
+        key=None,
+        days: float = 365,
+        expired: bool = False,
+        not_yet_valid: bool = False,
+        not_before=None,
+        not_after=None,
+        ca_flag: bool = False,
+        mismatched_key: bool = False,
+        common_name: str | None = None,
+        organization: str | None = "mTLS Lab",
+        extra_extensions=(),
+    ) -> IssuedCertificate:
+        """A server certificate for ``hosts`` (DNS names and IP addresses).
+
+        Correct by default: SAN with every host, EKU serverAuth, KeyUsage
+        digitalSignature (+ keyEncipherment for RSA), CA:FALSE, AKI/SKI.
+        Break it on purpose with ``san=False`` (CN only, like the guide's openssl
+        commands), ``eku=None`` or ``eku=["clientAuth"]``, ``expired=True``...
+        """
+        hosts = hosts or ("localhost", "127.0.0.1")
+        names = list(hosts) if san is True else (list(san) if san else None)
+        return self._issue(
+            common_name or hosts[0],
+            default_eku="serverAuth",
+            san=names,
+            eku=eku,
+            key_type=key_type,
+            key=key,
+            days=days,
+            expired=expired,
+            not_yet_valid=not_yet_valid,
+            not_before=not_before,
+            not_after=not_after,
+            ca_flag=ca_flag,
+            mismatched_key=mismatched_key,
+            organization=organization,
+            extra_extensions=extra_extensions,
+        )
+
+    def issue_client(
+        self,
+        name: str,
+        *,
+        email: str | None = None,
+        uri: str | None = None,
+        dns: Sequence[str] = (),
+        eku="default",
+        key_type: str = "ec",
+        key=None,
+        days: float = 365,
+        expired: bool = False,
+        not_yet_valid: bool = False,
+        not_before=None,
+        not_after=None,
+        ca_flag: bool = False,
+        mismatched_key: bool = False,
+        organization: str | None = "mTLS Lab",
+        extra_extensions=(),
+    ) -> IssuedCertificate:
+        """A client certificate with subject CN=``name`` and EKU clientAuth only.
+
+        ``email`` and ``uri`` (for example a SPIFFE ID ``spiffe://lab.test/ns/payments/sa/api``)
+        go into the SAN, which is what modern authorization should match on.
+        """
+        san = [*dns, *([email] if email else []), *([uri] if uri else [])]
+        return self._issue(
+            name,
+            default_eku="clientAuth",
+            san=san or None,
+            eku=eku,
+            key_type=key_type,
+            key=key,
+            days=days,
+            expired=expired,
+            not_yet_valid=not_yet_valid,
+            not_before=not_before,
+            not_after=not_after,
+            ca_flag=ca_flag,
+            mismatched_key=mismatched_key,
+            organization=organization,
+            extra_extensions=extra_extensions,
+        )
+
+    # ------------------------------------------------------------------ files
+    def write(
+        self, stem: str | os.PathLike, password: str | bytes | None = None
+    ) -> tuple[Path, Path]:
+        """Write ``stem.pem`` (the CA certificate) and ``stem.key`` (mode 0600)."""
+        stem = Path(stem)
+        if stem.suffix in (".pem", ".crt", ".key"):
+            stem = stem.with_suffix("")
+        crt = write_public(stem.with_name(stem.name + ".pem"), self.cert_pem)
+        key = write_private(stem.with_name(stem.name + ".key"), self.key_pem(password))
+        return crt, key
+
+    @classmethod
+    def load(
+        cls,
+        cert_path: str | os.PathLike,
+        key_path: str | os.PathLike,
+        password: str | bytes | None = None,
+    ) -> "CertificateAuthority":
+        """Load a CA made by the lab or by openssl (the guide's rootCA.pem/rootCA.key)."""
+        certs = load_certificates(cert_path)
+        key = load_private_key(key_path, password)
+        if not key_matches(certs[0], key):
+            raise KeyMismatchError(_mismatch_message(cert_path, key_path, certs[0], key))
+        return cls(certs[0], key, chain=certs[1:])
+
+    # -------------------------------------------------------------------- TLS
+    def configure_trust(self, ctx: ssl.SSLContext) -> None:
+        """Make ``ctx`` trust this CA (and only what else was loaded into it)."""
+        ctx.load_verify_locations(cadata=self.cert_pem.decode())
+
+
+def self_signed_client(name: str, *, key_type: str = "ec", days: float = 365) -> IssuedCertificate:
+    """A client certificate that signs itself: no CA vouches for it (a classic mistake)."""
+    key = generate_key(key_type)
+    subject = _name(name)
+    start, end = _validity(days, False, False, None, None)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(key, signature_hash(key))
+    )
+    return IssuedCertificate(cert, key, [])

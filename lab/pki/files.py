@@ -1,0 +1,180 @@
+"""Certificate and key files: written with safe modes, read with the lab's own errors.
+
+Every loader turns a failure into a :mod:`lab.errors` exception whose message says what to do,
+so a notebook or the CLI prints one line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from lab.errors import (
+    CorruptFileError,
+    MissingFileError,
+    PassphraseRequiredError,
+    WrongPasswordError,
+)
+
+
+# ---------------------------------------------------------------------- file I/O
+def write_private(path: str | os.PathLike, data: bytes) -> Path:
+    """Write secret material with mode 0600 from the first byte (no umask window)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # the file may have existed with looser permissions
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    return path
+
+
+def write_public(path: str | os.PathLike, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _read(path: str | os.PathLike, what: str) -> bytes:
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise MissingFileError(
+            f"{what} file {p} does not exist; check the path, or create the PKI with "
+            f"`python -m lab pki init`"
+        ) from None
+    except IsADirectoryError:
+        raise MissingFileError(f"{p} is a directory, not a {what} file") from None
+
+
+def _key_pem(key, password: str | bytes | None) -> bytes:
+    enc = (
+        serialization.BestAvailableEncryption(_b(password))
+        if password
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+
+
+def _b(s: str | bytes | None) -> bytes | None:
+    return s.encode() if isinstance(s, str) else s
+
+
+def pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+# ----------------------------------------------------------------------- loading
+def load_certificates(path: str | os.PathLike) -> list[x509.Certificate]:
+    """Every certificate in a PEM file (a chain), or the one in a DER file."""
+    data = _read(path, "certificate")
+    if b"-----BEGIN" in data:
+        if b"PRIVATE KEY-----" in data and b"CERTIFICATE-----" not in data:
+            raise CorruptFileError(
+                f"{path} holds a private key, not a certificate; did you swap --cert and --key?"
+            )
+        try:
+            certs = x509.load_pem_x509_certificates(data)
+        except ValueError as exc:
+            raise CorruptFileError(
+                f"{path} is not a readable PEM certificate ({_short(exc)}); it may be truncated or "
+                f"edited: re-copy it, or re-issue it"
+            ) from None
+        blocks = data.count(b"-----BEGIN CERTIFICATE-----")
+        if blocks > len(certs):  # cryptography skips a last block that has no END line
+            raise CorruptFileError(
+                f"{path} has {blocks} certificate blocks but only {len(certs)} complete; it may be "
+                f"truncated or edited (a chain would lose its intermediate): re-copy it, or re-issue it"
+            )
+        return certs
+    try:
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError:
+        if data[:2] == b"\x30\x82" and b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07" in data[:64]:
+            raise CorruptFileError(
+                f"{path} looks like a PKCS#12 (.pfx) bundle; load it with load_pkcs12(path, password)"
+            ) from None
+        raise CorruptFileError(
+            f"{path} is neither a PEM nor a DER certificate; check that you pointed at the .crt/.pem file"
+        ) from None
+
+
+def load_certificate(path: str | os.PathLike) -> x509.Certificate:
+    """The first certificate of a PEM or DER file."""
+    return load_certificates(path)[0]
+
+
+def load_private_key(path: str | os.PathLike, password: str | bytes | None = None):
+    """A PEM or DER private key, decrypting it with ``password`` when it is encrypted."""
+    data = _read(path, "private key")
+    loader = (
+        serialization.load_pem_private_key
+        if b"-----BEGIN" in data
+        else serialization.load_der_private_key
+    )
+    if b"-----BEGIN" in data and b"PRIVATE KEY-----" not in data:
+        raise CorruptFileError(
+            f"{path} does not contain a private key (no 'PRIVATE KEY' PEM block); did you swap --cert and --key?"
+        )
+    try:
+        return loader(data, _b(password))
+    except TypeError as exc:
+        if "encrypted" in str(exc) and not password:
+            raise PassphraseRequiredError(
+                f"{path} is encrypted; give its passphrase (password=... or --password)"
+            ) from None
+        if "not encrypted" in str(exc):
+            return loader(data, None)
+        raise CorruptFileError(f"{path}: {exc}") from None
+    except ValueError as exc:
+        msg = str(exc).lower()
+        # An encrypted key that a given password does not open is a wrong password,
+        # whatever the library says: about one wrong password in 256 decrypts to
+        # bytes whose padding happens to look right, and the error is then about
+        # unreadable key data instead of the password.
+        if password and (
+            "decrypt" in msg or "password" in msg or "bad" in msg or _is_encrypted(data, loader)
+        ):
+            raise WrongPasswordError(
+                f"wrong passphrase for {path}; check it, or re-export the key"
+            ) from None
+        raise CorruptFileError(
+            f"{path} is not a readable private key ({_short(exc)}); it may be truncated or edited"
+        ) from None
+    except Exception as exc:  # cryptography raises UnsupportedAlgorithm for odd inputs
+        raise CorruptFileError(
+            f"{path} is not a private key the lab can read ({_short(exc)})"
+        ) from None
+
+
+def _is_encrypted(data: bytes, loader) -> bool:
+    """Whether a private key needs a password: the loader says so when given none."""
+    try:
+        loader(data, None)
+    except TypeError as exc:
+        return "encrypted" in str(exc) and "not encrypted" not in str(exc)
+    except Exception:  # noqa: BLE001 - unreadable without a password too: not known to be encrypted
+        return False
+    return False
+
+
+def _mismatch_message(cert_path, key_path, cert, key) -> str:
+    from .certinfo import spki_pin  # local: certinfo imports this module
+
+    return (
+        f"{Path(key_path).name} does not belong to {Path(cert_path).name} "
+        f"(certificate public key {spki_pin(cert)[:12]}…, key's public key "
+        f"{spki_pin(key.public_key())[:12]}…); regenerate the pair or point to the right key"
+    )
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]

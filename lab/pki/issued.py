@@ -1,0 +1,177 @@
+"""An issued certificate with its key and chain, and the loaders that give one back."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+from lab.errors import (
+    CorruptFileError,
+    KeyMismatchError,
+    PassphraseRequiredError,
+    WrongPasswordError,
+)
+from lab.pki.files import (
+    _b,
+    _key_pem,
+    _mismatch_message,
+    _read,
+    _short,
+    load_certificates,
+    load_private_key,
+    pem,
+    write_private,
+    write_public,
+)
+from lab.pki.keys import key_matches
+
+
+# ------------------------------------------------------------------- leaf object
+@dataclass
+class IssuedCertificate:
+    """A certificate, its private key, and the intermediates that link it to a root.
+
+    ``chain`` lists the intermediates only, nearest first; the root is what the
+    peer trusts and is never sent. A server or client presents ``cert + chain``.
+    """
+
+    cert: x509.Certificate
+    key: object
+    chain: list[x509.Certificate] = field(default_factory=list)
+
+    # -- PEM views
+    @property
+    def cert_pem(self) -> bytes:
+        """The certificate alone, PEM."""
+        return pem(self.cert)
+
+    @property
+    def chain_pem(self) -> bytes:
+        """The certificate followed by its intermediates: what a peer is sent."""
+        return b"".join(pem(c) for c in [self.cert, *self.chain])
+
+    def key_pem(self, password: str | bytes | None = None) -> bytes:
+        """The private key as PKCS#8 PEM, encrypted when a password is given."""
+        return _key_pem(self.key, password)
+
+    @property
+    def common_name(self) -> str:
+        cn = self.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(cn[0].value) if cn else ""
+
+    @property
+    def key_matches(self) -> bool:
+        return key_matches(self.cert, self.key)
+
+    # -- files
+    def write(
+        self, stem: str | os.PathLike, password: str | bytes | None = None
+    ) -> tuple[Path, Path]:
+        """Write ``stem.crt`` (leaf + chain) and ``stem.key`` (mode 0600).
+
+        ``stem`` may be given with or without a suffix: ``certs/alice`` and
+        ``certs/alice.crt`` both write ``certs/alice.crt`` and ``certs/alice.key``.
+        """
+        stem = Path(stem)
+        if stem.suffix in (".crt", ".pem", ".key"):
+            stem = stem.with_suffix("")
+        crt = write_public(stem.with_name(stem.name + ".crt"), self.chain_pem)
+        key = write_private(stem.with_name(stem.name + ".key"), self.key_pem(password))
+        return crt, key
+
+    def to_pkcs12(
+        self, path: str | os.PathLike, password: str | bytes, friendly_name: str | None = None
+    ) -> Path:
+        """Export a ``.pfx`` encrypted with AES-256-CBC and PBKDF2-SHA256.
+
+        cryptography's ``BestAvailableEncryption`` would also pick AES-256, but the
+        builder makes the choice explicit (and independent of library defaults):
+        PBES2 with AES-256 for key and certificates, a SHA-256 MAC, 100 000 rounds.
+        OpenSSL 3 and .NET 4.7.2+/Core read it; Windows 7-era loaders do not.
+        """
+        if not password:
+            raise ValueError(
+                "a .pfx must have a password; an unencrypted bundle leaks the private key"
+            )
+        enc = (
+            serialization.PrivateFormat.PKCS12.encryption_builder()
+            .kdf_rounds(100_000)
+            .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+            .hmac_hash(hashes.SHA256())
+            .build(_b(password))
+        )
+        name = (friendly_name or self.common_name or "mtls-lab").encode()
+        data = pkcs12.serialize_key_and_certificates(
+            name, self.key, self.cert, self.chain or None, enc
+        )
+        return write_private(path, data)
+
+    # -- TLS
+    def configure_cert(self, ctx: ssl.SSLContext) -> None:
+        """Load this certificate, its chain and key into ``ctx``.
+
+        ``ssl`` only loads from files, so the PEM goes through a private temporary
+        directory (0700, files 0600) that is removed straight after.
+        """
+        with tempfile.TemporaryDirectory(prefix="mtls-lab-") as d:
+            crt = write_private(Path(d) / "c.pem", self.chain_pem)
+            key = write_private(Path(d) / "k.pem", self.key_pem())
+            ctx.load_cert_chain(str(crt), str(key))
+
+
+def load_pkcs12(path: str | os.PathLike, password: str | bytes | None) -> IssuedCertificate:
+    """The key, certificate and chain of a ``.pfx``, as the guide's ``new X509Certificate2(path, password)``."""
+    data = _read(path, ".pfx")
+    try:
+        key, cert, extra = pkcs12.load_key_and_certificates(
+            data, _b(password) if password else None
+        )
+    except ValueError as exc:
+        if b"-----BEGIN" in data:
+            raise CorruptFileError(
+                f"{path} is PEM text, not a PKCS#12 bundle; load it with load_pair()"
+            ) from None
+        if not password:
+            raise PassphraseRequiredError(
+                f"{path} is password-protected; give its password (password=... or --password)"
+            ) from None
+        raise WrongPasswordError(
+            f"could not open {path}: wrong password, or the file is not a PKCS#12 bundle "
+            f"(OpenSSL says: {_short(exc)}); check the password, or re-export the .pfx"
+        ) from None
+    if cert is None or key is None:
+        raise CorruptFileError(f"{path} holds no certificate and key pair; export it with both")
+    return IssuedCertificate(cert, key, list(extra or []))
+
+
+def load_pair(
+    cert_path: str | os.PathLike, key_path: str | os.PathLike, password: str | bytes | None = None
+) -> IssuedCertificate:
+    """A certificate (with chain) and its key from two files, refusing a key that does not match."""
+    certs = load_certificates(cert_path)
+    key = load_private_key(key_path, password)
+    if not key_matches(certs[0], key):
+        raise KeyMismatchError(_mismatch_message(cert_path, key_path, certs[0], key))
+    return IssuedCertificate(certs[0], key, certs[1:])
+
+
+def load_identity(
+    path: str | os.PathLike,
+    key_path: str | os.PathLike | None = None,
+    password: str | bytes | None = None,
+) -> IssuedCertificate:
+    """Load from a .pfx/.p12 (with its password) or from a certificate + key pair."""
+    p = Path(path)
+    if p.suffix.lower() in (".pfx", ".p12"):
+        return load_pkcs12(p, password)
+    if key_path is None:
+        key_path = p.with_suffix(".key")
+    return load_pair(p, key_path, password)
