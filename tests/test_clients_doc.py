@@ -1,4 +1,4 @@
-"""docs/clients.md runs: every marked snippet gets Hello with the certificate and is refused without.
+"""docs/clients.md runs: each marked snippet gets Hello with the certificate, a refusal without.
 
 The snippets are read from the page itself, so the page cannot drift from what works. A snippet
 is the fenced block right after an HTML comment ``snippet: NAME`` (the page's header comment
@@ -38,7 +38,7 @@ from lab.server import MTLSServer
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "clients.md"
 HELLO = "Hello CN=MyTrustedClient,O=mTLS Lab"
-SNIPPET = re.compile(r"^<!-- snippet: (\S+) -->\n```[^\n]*\n(.*?)^```", re.S | re.M)
+SNIPPET = re.compile(r"^<!-- snippet: (\S+) -->\n```[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 DEFAULT_HOST_PORT = "localhost:5001"
 DEFAULT_CERTS = "certs/"
 CLIENT_CERTIFICATE_LINE = re.compile(r"client\.(crt|key)\b")
@@ -50,8 +50,11 @@ def snippets() -> dict[str, str]:
 
 
 def without_client_certificate(source: str) -> str:
-    return "".join(line for line in source.splitlines(keepends=True)
-                   if not CLIENT_CERTIFICATE_LINE.search(line))
+    return "".join(
+        line
+        for line in source.splitlines(keepends=True)
+        if not CLIENT_CERTIFICATE_LINE.search(line)
+    )
 
 
 @dataclass
@@ -67,9 +70,16 @@ def lab_server(tmp_path_factory):
     coursepki.init(certs)
     course = coursepki.load(certs)
     failures: list = []
-    server = MTLSServer(create_app(), certificate=course.server, trust=course.ca, mode="require",
-                        host="127.0.0.1", port=0, on_handshake_failure=failures.append,
-                        raise_errors=False)
+    server = MTLSServer(
+        create_app(),
+        certificate=course.server,
+        trust=course.ca,
+        mode="require",
+        host="127.0.0.1",
+        port=0,
+        on_handshake_failure=failures.append,
+        raise_errors=False,
+    )
     server.start()
     try:
         yield LabServer(f"localhost:{server.port}", certs, failures)
@@ -105,17 +115,28 @@ def command_for(name: str, source: str, workdir: Path) -> tuple[list[str], dict[
         script.write_text(source)
         # Standard library only: a private build cache, and no module downloads at all.
         cache = workdir.parent / "go"
-        return [go, "run", str(script)], {"GOCACHE": str(cache / "cache"), "GOPATH": str(cache / "path"),
-                                          "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local"}
+        return [go, "run", str(script)], {
+            "GOCACHE": str(cache / "cache"),
+            "GOPATH": str(cache / "path"),
+            "GOFLAGS": "-mod=mod",
+            "GOPROXY": "off",
+            "GOTOOLCHAIN": "local",
+        }
     raise AssertionError(f"no runner for snippet {name!r}")
 
 
-def run_snippet(name: str, source: str, lab: LabServer, workdir: Path) -> subprocess.CompletedProcess:
-    source = source.replace(DEFAULT_HOST_PORT, lab.host_port).replace(DEFAULT_CERTS, f"{lab.certs}/")
+def run_snippet(
+    name: str, source: str, lab: LabServer, workdir: Path
+) -> subprocess.CompletedProcess:
+    source = source.replace(DEFAULT_HOST_PORT, lab.host_port).replace(
+        DEFAULT_CERTS, f"{lab.certs}/"
+    )
     workdir.mkdir(parents=True, exist_ok=True)
     argv, extra_env = command_for(name, source, workdir)
     env = {**os.environ, **extra_env}
-    return subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        argv, check=False, cwd=workdir, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def wait_for_failures(lab: LabServer, more_than: int, timeout: float = 10) -> None:
@@ -128,9 +149,13 @@ def test_the_page_marks_every_client_it_promises_to_test():
     found = snippets()
     assert sorted(found) == sorted(RUN_NAMES)
     for name, source in found.items():
-        assert DEFAULT_HOST_PORT in source, f"{name}: no {DEFAULT_HOST_PORT} for the test to replace"
+        assert DEFAULT_HOST_PORT in source, (
+            f"{name}: no {DEFAULT_HOST_PORT} for the test to replace"
+        )
         assert f"{DEFAULT_CERTS}rootCA.pem" in source, f"{name}: does not name the course CA"
-        assert without_client_certificate(source) != source, f"{name}: no line names client.crt/.key"
+        assert without_client_certificate(source) != source, (
+            f"{name}: no line names client.crt/.key"
+        )
 
 
 @pytest.mark.parametrize("name", RUN_NAMES)
@@ -139,11 +164,15 @@ def test_snippet_gets_hello_with_the_certificate_and_a_refusal_without(name, lab
 
     before = len(lab_server.failures)
     accepted = run_snippet(name, source, lab_server, tmp_path / "with")
-    assert accepted.returncode == 0, f"{name} failed with the certificate:\n{accepted.stdout}\n{accepted.stderr}"
+    assert accepted.returncode == 0, (
+        f"{name} failed with the certificate:\n{accepted.stdout}\n{accepted.stderr}"
+    )
     assert HELLO in accepted.stdout
     assert len(lab_server.failures) == before, [str(f) for f in lab_server.failures[before:]]
 
-    refused = run_snippet(name, without_client_certificate(source), lab_server, tmp_path / "without")
+    refused = run_snippet(
+        name, without_client_certificate(source), lab_server, tmp_path / "without"
+    )
     output = refused.stdout + refused.stderr
     assert "Hello" not in refused.stdout, f"{name} was answered without a certificate:\n{output}"
     assert refused.returncode != 0, f"{name} exited 0 without a certificate:\n{output}"
