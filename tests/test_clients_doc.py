@@ -31,9 +31,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import coursepki
-from lab.demo import create_app
-from lab.server import MTLSServer
+from lab.course import coursepki
+from lab.course.demo import create_app
+from lab.tls.server import MTLSServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "clients.md"
