@@ -8,16 +8,19 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 # Tools only the tests use (ruff, ...): installed by `make test`, never by `make lab`.
 TEST_STAMP := $(VENV)/.installed-test
+# sslyze needs cryptography<47 and the lab pins 50.0.2: it gets a venv of its own.
+AUDIT_VENV  := $(VENV)/audit
+AUDIT_STAMP := $(AUDIT_VENV)/.installed
 NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 FIRST     := notebooks/00_welcome.ipynb
 # Extra arguments for JupyterLab (the launch test passes --no-browser and a port).
 LAB_ARGS  ?=
 
-.PHONY: venv test-tools lab test unit lint format nbval notebooks reset html wheelhouse help
+.PHONY: venv test-tools audit-tools lab test unit lint format nbval notebooks reset html wheelhouse help
 
 help:
 	@echo "make lab     - set up .venv and open JupyterLab at $(FIRST)"
-	@echo "make test    - set up .venv and run every test, strict nbval included"
+	@echo "make test    - set up .venv (+ test tools, sslyze in .venv/audit) and run every test, strict nbval included"
 	@echo "make lint    - ruff check and ruff format --check (lab, tests, notebooks)"
 	@echo "make format  - let ruff fix and format what it can"
 	@echo "make nbval   - strict nbval on NOTEBOOKS (all by default)"
@@ -48,12 +51,20 @@ $(TEST_STAMP): $(STAMP) requirements-test.txt
 	$(BIN)/python -m pip install --quiet -r requirements-test.txt
 	touch $@
 
-test: test-tools
+audit-tools: $(AUDIT_STAMP)
+
+$(AUDIT_STAMP): requirements-audit.txt
+	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AUDIT_VENV)/bin/python -m pip install --quiet -r requirements-audit.txt
+	touch $@
+
+test: test-tools audit-tools
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest tests
 	$(MAKE) --no-print-directory nbval
 
-unit: test-tools
+unit: test-tools audit-tools
 	$(BIN)/python -m pytest tests
 
 # Style: ruff at 100 columns (pyproject.toml), on the library, the tests and the notebooks.

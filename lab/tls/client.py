@@ -153,6 +153,7 @@ def session(
     password: str | bytes | None = None,
     min_version: str = "1.2",
     max_version: str | None = None,
+    profile: str = "intermediate",
 ) -> MTLSSession:
     """A requests Session for mutual TLS.
 
@@ -160,6 +161,7 @@ def session(
     path (with ``password``); ``None`` for a client without a certificate.
     ``trust``: the CA(s) the *server* must chain to (a lab CA, a certificate, PEM
     bytes or a path). Required: there is no "trust anything" default.
+    ``profile``: Mozilla's "intermediate" (default) or "modern" TLS policy (lab.tls.policy).
     """
     if trust is None:
         raise ValueError(
@@ -167,7 +169,12 @@ def session(
             "(a lab CA, or a path such as certs/rootCA.pem)"
         )
     ctx = tlsconfig.client_context(
-        identity, trust, password=password, min_version=min_version, max_version=max_version
+        identity,
+        trust,
+        password=password,
+        min_version=min_version,
+        max_version=max_version,
+        profile=profile,
     )
     trust_file = Path(trust) if isinstance(trust, (str, os.PathLike)) else None
     files = _identity_files(identity)

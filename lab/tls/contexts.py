@@ -21,6 +21,7 @@ from cryptography import x509
 
 from lab.errors import CorruptFileError
 from lab.pki import IssuedCertificate, load_certificates, load_identity, pem
+from lab.tls import policy as tlspolicy
 
 #: Kestrel's ClientCertificateMode, spelled the Python way.
 #: require = RequireCertificate, optional = AllowCertificate, none = NoCertificate.
@@ -82,6 +83,7 @@ def server_context(
     password: str | bytes | None = None,
     crl: str | os.PathLike | None = None,
     crl_check: str = "leaf",
+    profile: str = tlspolicy.DEFAULT_PROFILE,
 ) -> ssl.SSLContext:
     """The server side: present ``certificate``, ask for (or demand) a client certificate.
 
@@ -90,6 +92,7 @@ def server_context(
     certificate is never "detected", the guide's second common issue.
     ``crl`` (a PEM CRL file) turns on OpenSSL's revocation check for the leaf
     (``crl_check="leaf"``) or every certificate in the chain (``"chain"``).
+    ``profile`` is Mozilla's "intermediate" (default) or "modern" (see :mod:`lab.tls.policy`).
     """
     if mode not in CLIENT_CERT_MODES:
         raise ValueError(f"mode must be one of {', '.join(CLIENT_CERT_MODES)}, not {mode!r}")
@@ -97,6 +100,7 @@ def server_context(
     ctx.minimum_version = TLS_VERSIONS[min_version]
     if max_version:
         ctx.maximum_version = TLS_VERSIONS[max_version]
+    tlspolicy.apply(ctx, profile)
     as_identity(certificate, password).configure_cert(ctx)
     ctx.verify_mode = CLIENT_CERT_MODES[mode]
     if mode != "none":
@@ -120,16 +124,19 @@ def client_context(
     min_version: str = "1.2",
     max_version: str | None = None,
     check_hostname: bool = True,
+    profile: str = tlspolicy.DEFAULT_PROFILE,
 ) -> ssl.SSLContext:
     """The client side: trust exactly ``trust`` (never the system store), present ``identity``.
 
     Only the CAs you name are trusted. That is the point of a private PKI: a
     certificate from any public CA must not be able to impersonate your server.
+    ``profile`` is Mozilla's "intermediate" (default) or "modern", as for the server.
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = TLS_VERSIONS[min_version]
     if max_version:
         ctx.maximum_version = TLS_VERSIONS[max_version]
+    tlspolicy.apply(ctx, profile)
     ctx.check_hostname = check_hostname
     # Match the host name against the SAN only, as RFC 6125, browsers (Chrome 58+)
     # and Go (1.15+) do. OpenSSL still falls back to the CN when a certificate has

@@ -455,7 +455,8 @@ class MTLSServer:
     certificates must chain to: lab CAs, certificates, PEM bytes or file paths.
     ``threads`` is both the number of acceptor threads (new connections being
     handshaken and served at once) and the size of cheroot's pool for requests
-    on kept-alive connections.
+    on kept-alive connections. ``profile`` is the TLS policy: Mozilla's "intermediate"
+    (default) or "modern" (TLS 1.3 only), see :mod:`lab.tls.policy`.
     """
 
     def __init__(
@@ -476,6 +477,7 @@ class MTLSServer:
         handshake_timeout: float = 2.0,
         log_requests: bool = False,
         raise_errors: bool = True,
+        profile: str = "intermediate",
         on_handshake_failure: Callable[[HandshakeFailure], None] | None = None,
     ):
         require_loopback(host)
@@ -497,6 +499,7 @@ class MTLSServer:
             crl=crl,
             crl_check=crl_check,
             password=password,
+            profile=profile,
         )
         self.context = tlsconfig.server_context(certificate, **self._tls_options)
         self.handshake_failures: list[HandshakeFailure] = []

@@ -38,6 +38,7 @@ def run_behind_nginx(args, directory, course, build_app) -> int:
         port=0,
         min_version=args.min_tls,
         raise_errors=False,
+        profile=args.tls_profile,
     )
     app.start()
     proxy = NginxProxy(
@@ -51,6 +52,7 @@ def run_behind_nginx(args, directory, course, build_app) -> int:
         port=args.port,
         host=args.host,
         min_tls=args.min_tls,
+        tls_profile=args.tls_profile,
     )
     try:
         proxy.start()

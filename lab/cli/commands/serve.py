@@ -46,6 +46,13 @@ def register(subparsers) -> None:
     )
     p.add_argument("--min-tls", choices=["1.2", "1.3"], default="1.2", help="minimum TLS version")
     p.add_argument(
+        "--tls-profile",
+        choices=["intermediate", "modern"],
+        default="intermediate",
+        help="Mozilla's TLS profile: intermediate (TLS 1.2 with AEAD suites, and 1.3) or "
+        "modern (TLS 1.3 only); see lab/tls/policy.py",
+    )
+    p.add_argument(
         "--crl",
         type=Path,
         default=None,
@@ -168,6 +175,7 @@ def run(args) -> int:
         port=args.port,
         min_version=args.min_tls,
         crl=_crl(args),
+        profile=args.tls_profile,
         on_handshake_failure=log_failure,
         raise_errors=False,
     )

@@ -75,3 +75,39 @@ def exercise_quiz(answers) -> bool:
         f"{total}/{total}: you can run mTLS in production",
         f"{right}/{total} right; revisit the sections above and answer again",
     )
+
+
+def exercise_audit(result) -> bool:
+    """Your turn, "Audit your own server": the sslyze summary of the learner's hardened server.
+
+    ``result`` is what :func:`lab.ops.audit.scan` returned. Passing needs the verdict,
+    no CBC suite, and proof that the server still demands the client certificate.
+    """
+    if not hasattr(result, "compliant") or not hasattr(result, "tls12_suites"):
+        return report(False, "", "pass the result of audit.scan(...), not its printout")
+    if not result.connected_with_certificate:
+        return report(
+            False,
+            "",
+            "sslyze could not connect with the course client certificate: "
+            "is the server running, and does it trust the course CA?",
+        )
+    cbc = [s for s in result.tls12_suites if "_CBC_" in s]
+    if cbc:
+        return report(
+            False, "", f"{cbc[0]} is still accepted: set_ciphers() with ECDHE + GCM/CHACHA20 only"
+        )
+    if not result.compliant:
+        return report(
+            False, "", f"still not compliant ({', '.join(result.issues)}): read the problem lines"
+        )
+    if result.client_auth != "REQUIRED":
+        return report(
+            False,
+            "",
+            "compliant, but the server no longer demands a client "
+            "certificate: keep verify_mode = ssl.CERT_REQUIRED",
+        )
+    return report(
+        True, "compliant with Mozilla's intermediate profile, client certificate required", ""
+    )

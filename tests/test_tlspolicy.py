@@ -1,0 +1,228 @@
+"""lab.tls.policy: Mozilla's intermediate profile (6.0) on every context and in nginx; modern on request.
+
+The sslyze verdicts are in test_audit.py; these checks need only Python, openssl and nginx.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+
+from lab.course.demo import create_app
+from lab.ops import audit
+from lab.proxy import NginxProxy, ProxyConfig
+from lab.tls import contexts as tlsconfig
+from lab.tls import policy as tlspolicy
+from lab.tls.server import MTLSServer
+
+#: Mozilla's intermediate TLS 1.2 suites (OpenSSL names), from guidelines/6.0.json.
+MOZILLA_TLS12 = {
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+}
+
+
+def tls12_names(ctx: ssl.SSLContext) -> set[str]:
+    return {c["name"] for c in ctx.get_ciphers() if c["protocol"] == "TLSv1.2"}
+
+
+@pytest.mark.parametrize("side", ["server", "client"])
+def test_both_sides_offer_only_the_profiles_tls12_suites_and_never_cbc(throwaway_pki, side):
+    if side == "server":
+        ctx = tlsconfig.server_context(throwaway_pki.server, throwaway_pki.root)
+    else:
+        ctx = tlsconfig.client_context(throwaway_pki.client, throwaway_pki.root)
+    assert tls12_names(ctx) == MOZILLA_TLS12
+    assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2
+    assert ctx.options & ssl.OP_NO_COMPRESSION
+    assert not ctx.options & ssl.OP_CIPHER_SERVER_PREFERENCE
+
+
+def test_python_defaults_would_offer_cbc_suites_the_policy_removes():
+    defaults = tls12_names(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+    assert "ECDHE-ECDSA-AES128-SHA256" in defaults  # CBC, what sslyze flagged
+    assert not any("-SHA256" in n and "GCM" not in n and "CHACHA" not in n for n in MOZILLA_TLS12)
+
+
+def test_modern_is_tls13_only_and_refuses_a_tls12_maximum(throwaway_pki):
+    ctx = tlsconfig.server_context(throwaway_pki.server, throwaway_pki.root, profile="modern")
+    assert ctx.minimum_version == ssl.TLSVersion.TLSv1_3
+    with pytest.raises(ValueError, match="TLS 1.3 only"):
+        tlsconfig.client_context(None, throwaway_pki.root, max_version="1.2", profile="modern")
+    with pytest.raises(ValueError, match="intermediate, modern"):
+        tlsconfig.server_context(throwaway_pki.server, throwaway_pki.root, profile="old")
+
+
+@pytest.mark.interop
+def test_the_server_accepts_prime256v1_and_refuses_every_other_group(
+    throwaway_pki, openssl, tmp_path
+):
+    throwaway_pki.root.write(tmp_path / "ca")
+    throwaway_pki.client.write(tmp_path / "client")
+    with MTLSServer(
+        create_app(), certificate=throwaway_pki.server, trust=throwaway_pki.root, raise_errors=False
+    ) as server:
+        for group, accepted in (
+            ("prime256v1", True),
+            ("X25519", False),
+            ("secp384r1", False),
+            ("secp521r1", False),
+            ("X448", False),
+        ):
+            out = openssl(
+                "s_client",
+                "-connect",
+                f"127.0.0.1:{server.port}",
+                "-groups",
+                group,
+                "-cert",
+                tmp_path / "client.crt",
+                "-key",
+                tmp_path / "client.key",
+                "-CAfile",
+                tmp_path / "ca.pem",
+                input="",
+            )
+            text = out.stdout + out.stderr
+            assert ("Server Temp Key: ECDH, prime256v1" in text) is accepted, (group, text[-400:])
+
+
+def test_nginx_gets_the_generators_directives_at_http_level():
+    text = ProxyConfig(port=8443, upstream="https://127.0.0.1:9", user=None).render()
+    http, server = text.split("    server {", 1)
+    for line in (
+        "ssl_ecdh_curve X25519:prime256v1:secp384r1;",
+        f"ssl_ciphers {tlspolicy.INTERMEDIATE_CIPHERS};",
+        "ssl_prefer_server_ciphers off;",
+        "ssl_session_timeout 1d;",
+        "ssl_session_cache shared:MozSSL:10m;",
+        "ssl_session_tickets off;",
+    ):
+        assert f"    {line}\n" in http
+    assert "ssl_protocols       TLSv1.2 TLSv1.3;" in server
+
+
+def test_nginx_modern_drops_tls12_and_its_cipher_list():
+    text = ProxyConfig(
+        port=8443, upstream="https://127.0.0.1:9", user=None, tls_profile="modern"
+    ).render()
+    assert "ssl_protocols       TLSv1.3;" in text and "ssl_ciphers" not in text
+    assert "ssl_session_cache" not in text  # the generator writes none for TLS 1.3 only
+    assert (
+        "ssl_ecdh_curve X25519:prime256v1:secp384r1;" in text and "ssl_session_tickets off;" in text
+    )
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("profile", tlspolicy.PROFILES)
+def test_nginx_t_accepts_both_profiles(throwaway_pki, tmp_path, profile):
+    p = NginxProxy(
+        "https://127.0.0.1:9",
+        certificate=throwaway_pki.server,
+        trust=throwaway_pki.root,
+        tls_profile=profile,
+        workdir=tmp_path,
+    )
+    assert p.test_config() == "nginx -t: the configuration is valid"
+
+
+def test_the_audit_summary_is_short_stable_and_names_each_problem():
+    result = audit.Audit(
+        profile="intermediate",
+        compliant=False,
+        client_auth="REQUIRED",
+        connected_with_certificate=True,
+        protocols=["TLS 1.2", "TLS 1.3"],
+        tls12_suites=["TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"],
+        tls13_suites=["TLS_AES_128_GCM_SHA256"],
+        curves=["X448", "secp256r1"],
+        chain=["localhost", "mTLS Lab Root CA"],
+        anchor_sent=True,
+        sslyze="6.3.1",
+        guideline="5.7",
+        issues={"tls_curves": "TLS curves {X448} are supported, but should be rejected."},
+    )
+    lines = result.lines()
+    assert lines[0] == "verdict: NOT compliant with Mozilla intermediate 5.7 (sslyze 6.3.1)"
+    assert "client certificate: required by the server; the scan connected with ours" in lines
+    assert "chain sent: localhost -> mTLS Lab Root CA; the root (trust anchor) included" in lines
+    assert (
+        lines[-1]
+        == "problem (tls_curves): TLS curves {X448} are supported, but should be rejected."
+    )
+    assert all(len(line) < 120 for line in lines)
+
+
+def test_scan_without_sslyze_is_one_clear_error(monkeypatch, tmp_path, throwaway_pki):
+    import sys
+
+    throwaway_pki.client.write(tmp_path / "client")
+    throwaway_pki.root.write(tmp_path / "ca")
+    monkeypatch.setenv("LAB_SSLYZE_PYTHON", sys.executable)  # the lab's Python: no sslyze there
+    with pytest.raises(audit.SslyzeMissingError, match="make audit-tools"):
+        audit.scan(
+            "https://localhost:9",
+            cert=tmp_path / "client.crt",
+            key=tmp_path / "client.key",
+            ca=tmp_path / "ca.pem",
+        )
+    with pytest.raises(ValueError, match="give a port"):
+        audit.scan(
+            "localhost",
+            cert=tmp_path / "client.crt",
+            key=tmp_path / "client.key",
+            ca=tmp_path / "ca.pem",
+        )
+
+
+def test_a_modern_server_answers_tls13_and_refuses_a_tls12_client(throwaway_pki):
+    import requests
+
+    from lab.tls import client
+
+    pki = throwaway_pki
+    with MTLSServer(create_app(), certificate=pki.server, trust=pki.root, profile="modern") as srv:
+        with client.session(pki.client, trust=pki.root) as s:
+            assert s.get(srv.url + "/api/secure", timeout=10).status_code == 200
+        old = client.session(pki.client, trust=pki.root, max_version="1.2")
+        with old, pytest.raises(requests.exceptions.SSLError):
+            old.get(srv.url + "/api/secure", timeout=10)
+    assert srv.handshake_failures  # the server's own record of the refusal
+
+
+def test_a_bad_tls_profile_is_a_usage_error(run_lab, shared_course_dir):
+    bad = run_lab("serve", "--certs", shared_course_dir, "--tls-profile", "old")
+    assert bad.rc == 2 and "invalid choice: 'old'" in bad.stderr and not bad.has_traceback
+
+
+def test_the_audit_exercise_check_wants_compliance_and_a_required_certificate(capsys):
+    from lab.course import check
+
+    good = audit.Audit(
+        profile="intermediate",
+        compliant=True,
+        client_auth="REQUIRED",
+        connected_with_certificate=True,
+        tls12_suites=["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"],
+    )
+    assert check.exercise_audit(good)
+    cbc = audit.Audit(
+        **{
+            **vars(good),
+            "compliant": False,
+            "tls12_suites": ["TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"],
+        }
+    )
+    assert not check.exercise_audit(cbc)
+    optional = audit.Audit(**{**vars(good), "client_auth": "OPTIONAL"})
+    assert not check.exercise_audit(optional)
+    assert not check.exercise_audit("verdict: compliant")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("✅") and all(line.startswith("💡") for line in lines[1:])
+    assert "AES_128_CBC_SHA256 is still accepted" in lines[1]
+    assert "no longer demands a client certificate" in lines[2]
