@@ -10,6 +10,7 @@ import pytest
 
 from lab.course import wire
 from lab.course.demo import create_app
+from lab.errors import LabError
 from lab.tls.server import MTLSServer
 
 pytestmark = pytest.mark.interop
@@ -86,3 +87,11 @@ def test_every_line_of_the_trace_is_short_and_free_of_lengths(mtls_server, files
     text = str(wire.trace_handshake(mtls_server.url, cafile=root, cert=crt, key=key))
     assert text and all(len(line) < 120 for line in text.splitlines())
     assert "Length" not in text and "length" not in text
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.org:443", "https://localhost", "http://10.0.0.1:80"]
+)
+def test_only_a_lab_server_on_this_machine_can_be_traced(url, files):
+    with pytest.raises(LabError, match="on this machine only"):
+        wire.trace_handshake(url, cafile=files[0])

@@ -55,6 +55,7 @@ ALERTS = {
 }
 _ALERT_NUMBERS = {name: number for number, name in ALERTS.items()}
 
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _RECORD = re.compile(r"^(Sent|Received) Record$")
 _MESSAGE = re.compile(r"^    ([A-Za-z]+), Length=\d+$")
 _SUBJECT = re.compile(r"^ +Subject: .*?CN = ([^,]+)")
@@ -115,15 +116,23 @@ def trace_handshake(
     if not exe:
         raise LabError("openssl is not installed: apt-get install openssl (Linux)")
     option = option or ("-trace" if has_trace(exe) else "-msg")
+    if option not in ("-trace", "-msg"):
+        raise ValueError(f"option must be '-trace' or '-msg', not {option!r}")
     parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    address = "127.0.0.1" if host == "localhost" else host
-    args = [exe, "s_client", "-connect", f"{address}:{parts.port}", "-servername", host]
+    host = parts.hostname or ""
+    if host not in _LOOPBACK or parts.port is None:
+        raise LabError(
+            f"trace_handshake reads handshakes with a lab server on this machine only "
+            f"(https://localhost:PORT or https://127.0.0.1:PORT), not {url!r}"
+        )
+    address = "127.0.0.1" if host == "localhost" else host  # lab servers bind 127.0.0.1
+    connect = f"[{address}]:{parts.port}" if ":" in address else f"{address}:{parts.port}"
+    args = [exe, "s_client", "-connect", connect, "-servername", "localhost"]
+    # -ign_eof: s_client does not hang up when its (empty) input ends; it reads until the
+    # server's first message after the handshake (a session ticket, or the refusal's alert).
     args += ["-CAfile", str(cafile), option, "-ign_eof"]
     if cert is not None:
         args += ["-cert", str(cert), "-key", str(key if key is not None else cert)]
-    # -ign_eof: s_client does not hang up when its (empty) input ends; it reads until the
-    # server's first message after the handshake (a session ticket, or the refusal's alert).
     with tempfile.TemporaryDirectory() as tmp:
         chain = _chain_below_the_leaf(cert, Path(tmp)) if cert is not None else None
         if chain:
