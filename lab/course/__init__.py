@@ -5,6 +5,8 @@
   notebook 04's printouts.
 * :mod:`lab.course.observe`, :mod:`lab.course.curl`: one call seen from both ends; the real curl.
 * :mod:`lab.course.diagnose`: ``explain()`` for a pasted error.
+* :mod:`lab.course.wire`: the handshake's messages by name, from ``openssl s_client -trace``.
+* :mod:`lab.course.table`: one set of rows as an HTML table in a notebook, aligned text elsewhere.
 * :mod:`lab.course.scenarios`: the failure catalogue of notebook 05.
 * :mod:`lab.course.openssl_guide`, :mod:`lab.course.rollover`, :mod:`lab.course.production`,
   :mod:`lab.course.env`: the demonstrations of notebooks 01, 08, 10 and 00.

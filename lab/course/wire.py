@@ -131,6 +131,10 @@ def trace_handshake(
     # -ign_eof: s_client does not hang up when its (empty) input ends; it reads until the
     # server's first message after the handshake (a session ticket, or the refusal's alert).
     args += ["-CAfile", str(cafile), option, "-ign_eof"]
+    # -groups: offer P-256 first, the one group the lab's servers accept (lab.tls.policy).
+    # s_client sends a key share for its first group only; led by X25519, as by default,
+    # the server would first answer with a HelloRetryRequest asking for P-256.
+    args += ["-groups", "P-256:X25519"]
     if cert is not None:
         args += ["-cert", str(cert), "-key", str(key if key is not None else cert)]
     with tempfile.TemporaryDirectory() as tmp:

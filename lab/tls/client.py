@@ -60,7 +60,7 @@ class MTLSAdapter(HTTPAdapter):
             raise InsecureRequestRefused(
                 "verify=False would accept any server certificate (the guide's "
                 "DangerousAcceptAnyServerCertificateValidator); a lab session always "
-                "verifies the server against its trust anchors. See notebook 03."
+                "verifies the server against its trust anchors."
             )
         return super().send(
             request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
