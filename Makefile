@@ -78,13 +78,13 @@ format: test-tools
 
 # The only place the nbval command line is spelled out. Strict (--nbval), with the
 # sanitize file for volatile values and the .venv kernel.
-nbval: venv
+nbval: venv audit-tools
 	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-cell-timeout=180 \
 	    --nbval-sanitize-with tests/nbval-sanitize.cfg -p no:cacheprovider \
 	    --rootdir=$(CURDIR) -o testpaths= $(NOTEBOOKS)
 
 # Re-run notebooks and save their outputs (after editing one).
-notebooks: venv
+notebooks: venv audit-tools
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --NotebookClient.record_timing=False \
 	    --ExecutePreprocessor.timeout=180 $(NOTEBOOKS)
 

@@ -126,9 +126,9 @@ class Audit:
             out += textwrap.wrap(f"problem ({name}): {text}", 116, subsequent_indent="    ")
         return out
 
-    def show(self) -> Audit:
+    def show(self) -> None:
+        """Print the summary (nothing is returned, so a notebook shows it once)."""
         print("\n".join(self.lines()))
-        return self
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -230,4 +230,6 @@ def scan(
         if "No module named 'sslyze'" in proc.stderr:
             raise SslyzeMissingError(INSTALL_HINT)
         raise LabError(f"sslyze failed: {last}")
-    return Audit(**json.loads(proc.stdout))
+    facts = json.loads(proc.stdout)
+    facts.setdefault("compliant", False)  # no connection with the certificate: nothing to judge
+    return Audit(**facts)

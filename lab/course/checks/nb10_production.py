@@ -13,29 +13,29 @@ from lab.course.check import report
 QUIZ = {
     "q1": (
         "b",
-        "02 · The mTLS server, section 2: which side of a refused handshake knows the reason under TLS 1.3?",
+        "02 · The mTLS server, section 4: which side of a refused handshake knows the reason under TLS 1.3?",
     ),
     "q2": (
         "c",
         "03 · The client, section 2: what the impostor captured from the verify=False client",
     ),
     "q3": (
-        "b",
+        "a",
         "04 · Authorization, 'Thumbprint pinning versus SPKI pinning': which hash covers only the key?",
     ),
     "q4": (
-        "b",
+        "c",
         "06 · Revocation, 'Trap 2: a stale CRL': what OpenSSL did with a CRL past its nextUpdate",
     ),
     "q5": (
-        "b",
+        "a",
         "07 · Behind NGINX, section 4: which check refused the forged header even on a trusted address?",
     ),
     "q6": (
-        "b",
+        "c",
         "08 · Rotation, section 5: the plan that never broke a client, and the wrong order, live",
     ),
-    "q7": ("b", "09 · Performance, section 1: count what one Session costs the server"),
+    "q7": ("a", "09 · Performance, section 1: count what one Session costs the server"),
     "q8": (
         "b",
         "10 · Production, section 2: the leaf outside the constraint, verified in-process and at the handshake",
