@@ -86,7 +86,13 @@ def markdown_report(summary: dict) -> str:
             + r["codeLinesOverflowing"]
         )
         if wide:
-            lines += ["", f"## {name}", ""]
+            lines += [
+                "",
+                f"## {name}",
+                "",
+                "(cell N: the Nth cell from the top, Markdown included)",
+                "",
+            ]
             lines += [f"- {w['where']}: `{w['text']}`" for w in wide]
     return "\n".join(lines) + "\n"
 
@@ -183,7 +189,8 @@ def full_page_screenshot(page, path: Path) -> None:
     page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(needed), 16000)})
     page.evaluate("""() => { document.querySelector(
       '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer').scrollTop = 0; }""")
-    page.wait_for_timeout(1000)
+    # Two animation frames: JupyterLab has laid the notebook out at the new size.
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(VIEWPORT)
 
