@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -283,5 +284,31 @@ def test_notebook_restarts_and_runs_clean_in_jupyterlab(notebook_file, jupyterla
 
 
 def test_the_browser_runs_left_the_checkout_as_it_was(jupyterlab, report, checkout_before):
-    """Runs last in this file: no notebook saved, nothing new but the ignored certs/."""
+    """Runs after the notebooks: no notebook saved, nothing new but the ignored certs/."""
     assert checkout_state() == checkout_before
+
+
+def test_the_course_settings_turn_the_news_prompt_off_in_make_lab_and_binder():
+    """jupyter/overrides.json names a real setting of the pinned JupyterLab, and both set-ups
+    install it where JupyterLab reads overrides.json: the browser test above sees the effect
+    for ``make lab``; Binder cannot be run here, so its postBuild is read."""
+    plugin = "@jupyterlab/apputils-extension:notification"
+    overrides = json.loads((ROOT / "jupyter" / "overrides.json").read_text())
+    schema_file = (
+        Path(sys.prefix)
+        / "share/jupyter/lab/schemas/@jupyterlab/apputils-extension"
+        / "notification.json"
+    )
+    properties = json.loads(schema_file.read_text())["properties"]
+    assert overrides[plugin]["fetchNews"] in {
+        choice["const"] for choice in properties["fetchNews"]["oneOf"]
+    }
+    assert overrides[plugin] == {"fetchNews": "false", "checkForUpdates": False}
+    makefile = (ROOT / "Makefile").read_text()
+    assert "LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json" in makefile
+    assert "lab: venv $(LAB_OVERRIDES)" in makefile
+    post_build = (ROOT / "binder" / "postBuild").read_text()
+    assert (
+        '"${NB_PYTHON_PREFIX}/share/jupyter/lab/settings/overrides.json"' in post_build
+        and "jupyter/overrides.json" in post_build
+    )
