@@ -11,6 +11,9 @@ TEST_STAMP := $(VENV)/.installed-test
 # sslyze needs cryptography<47 and the lab pins 50.0.2: it gets a venv of its own.
 AUDIT_VENV  := $(VENV)/audit
 AUDIT_STAMP := $(AUDIT_VENV)/.installed
+# JupyterLab reads default settings from overrides.json in its application folder, which
+# for the .venv's JupyterLab is .venv/share/jupyter/lab (`jupyter lab path` prints it).
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 FIRST     := notebooks/00_welcome.ipynb
 # Extra arguments for JupyterLab (the launch test passes --no-browser and a port).
@@ -38,18 +41,26 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
+# Test-only tools (ruff, playwright, ...): `make test` installs them, `make lab` does not,
+# so a learner's install stays light.
+$(TEST_STAMP): requirements-test.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+# The course's JupyterLab defaults (jupyter/overrides.json: no "Would you like to get
+# notified about official Jupyter news?" prompt, no update check).
+$(LAB_OVERRIDES): jupyter/overrides.json $(STAMP)
+	mkdir -p $(dir $@)
+	cp jupyter/overrides.json $@
+
 # Jupyter refuses to run as root without --allow-root (containers, CI); add it only then.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-lab: venv
+lab: venv $(LAB_OVERRIDES)
 	$(BIN)/python -m lab pki init --dir certs --if-missing
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(ROOT_ARGS) $(LAB_ARGS) $(FIRST)
 
 test-tools: $(TEST_STAMP)
-
-$(TEST_STAMP): $(STAMP) requirements-test.txt
-	$(BIN)/python -m pip install --quiet -r requirements-test.txt
-	touch $@
 
 audit-tools: $(AUDIT_STAMP)
 
