@@ -114,5 +114,5 @@ html: venv
 WHEELHOUSE ?= ../mtls-lab-wheelhouse
 wheelhouse: venv
 	grep -v '^-e ' requirements.txt > $(VENV)/pins.txt
-	$(BIN)/python -m pip download --quiet -r $(VENV)/pins.txt "setuptools>=64" -d $(WHEELHOUSE)
+	$(BIN)/python -m pip download --quiet -r $(VENV)/pins.txt "setuptools>=77" -d $(WHEELHOUSE)
 	@echo "wheels for this platform and Python in $(WHEELHOUSE)"
