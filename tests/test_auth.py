@@ -68,9 +68,15 @@ def selfie():
 
 
 def make_app(view=None, **options):
-    """An app with CertificateAuth(options) and /secure (any certificate) plus /public."""
+    """An app with CertificateAuth(options) and /secure (any certificate) plus /public.
+
+    ``on_certificate_validated=`` etc. are registered with the extension's decorators.
+    """
     app = Flask("auth-test")
+    events = {e: options.pop(e) for e in demo.EVENTS if e in options}
     auth = CertificateAuth(app, **options)
+    for event, callback in events.items():
+        getattr(auth, event)(callback)
 
     @app.get("/secure")
     @require_certificate
@@ -319,6 +325,55 @@ def test_on_challenge_can_replace_the_response(root, srv):
     with serve(app, srv, root, mode="optional") as s:
         r = get(s, None, root)
     assert r.status_code == 418 and r.text.startswith("no certificate: this endpoint needs")
+
+
+def test_events_have_one_way_in_the_extensions_decorators():
+    import lab.auth
+
+    assert not hasattr(lab.auth, "CertificateEvents")
+    for keyword in ("events", *demo.EVENTS):
+        with pytest.raises(TypeError):
+            CertificateAuth(Flask("x"), **{keyword: lambda ctx: None})
+    auth = CertificateAuth(Flask("x"))
+
+    def hook(ctx):
+        pass
+
+    assert auth.on_certificate_validated(hook) is hook  # usable as a decorator
+
+
+def test_demo_create_app_registers_its_event_keywords_with_the_decorators(root, srv, alice):
+    app = demo.create_app(on_certificate_validated=lambda ctx: ctx.fail("demo event ran"))
+    with serve(app, srv, root) as s:
+        assert problem_of(get(s, alice, root, "/api/secure"))["detail"] == "demo event ran"
+
+
+class _AsyncioFlask(Flask):
+    """Flask runs ``async def`` views through ensure_sync (asgiref by default; this needs none)."""
+
+    def ensure_sync(self, func):
+        import asyncio
+        import inspect
+
+        if inspect.iscoroutinefunction(func):
+            return lambda *a, **kw: asyncio.run(func(*a, **kw))
+        return func
+
+
+@pytest.mark.parametrize("decorator", ["require_certificate", "authorize"])
+def test_an_async_view_behind_the_decorators_runs_through_ensure_sync(root, srv, alice, decorator):
+    app = _AsyncioFlask("async-auth")
+    CertificateAuth(app)
+    guard = require_certificate if decorator == "require_certificate" else authorize()
+
+    @app.get("/async/<name>")
+    @guard
+    async def hello(name):
+        return f"async hello {name} from {current_identity().common_name}"
+
+    with serve(app, srv, root) as s:
+        r = get(s, alice, root, "/async/x")
+    assert r.status_code == 200 and r.text == "async hello x from alice"
 
 
 # ------------------------------------------------------------ authorization

@@ -59,14 +59,12 @@ from lab.auth.results import (
     AuthConfigurationError,
     AuthenticationFailedContext,
     AuthenticationResult,
-    CertificateEvents,
     CertificateValidatedContext,
     ChallengeContext,
 )
 
 __all__ = [
     "CertificateAuth",
-    "CertificateEvents",
     "AuthenticationResult",
     "CertificateValidatedContext",
     "AuthenticationFailedContext",

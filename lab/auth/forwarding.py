@@ -35,9 +35,10 @@ import base64
 import binascii
 import ipaddress
 from typing import Iterable
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from lab.errors import ForgedHeaderError, LabError
 from lab.pki.certinfo import common_name, thumbprint
@@ -247,10 +248,6 @@ def header_value(cert, fmt: str = "pem") -> str:
     ``pem``: URL-encoded PEM, byte for byte what nginx's ``$ssl_client_escaped_cert`` holds;
     ``der``: base64 DER, ASP.NET's ``X-Client-Cert``.
     """
-    from urllib.parse import quote
-
-    from cryptography.hazmat.primitives import serialization
-
     cert = getattr(cert, "cert", cert)
     if fmt == "der":
         return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()

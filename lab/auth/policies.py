@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from lab.errors import LabError
+from lab.pki.certinfo import common_name
 from lab.tls.identity import ClientIdentity
 
 Check = Callable[[ClientIdentity], "str | None"]
@@ -109,8 +110,6 @@ def issued_by(*issuers: str) -> Policy:
 
 
 def _issuer_cn(identity: ClientIdentity) -> str:
-    from lab.pki.certinfo import common_name
-
     return common_name(identity.certificate.issuer)
 
 

@@ -7,7 +7,9 @@ needs no certificate (useful in optional mode), ``GET /healthz`` is for probes.
 ``[Authorize]``): with no options any valid client certificate gets in; the
 keyword options add policies (``allow_subjects=["MyTrustedClient"]``, pins) and
 anything else is passed to :class:`~lab.auth.CertificateAuth` (``trust=``,
-``allowed_certificate_types=``, events...). A refusal is a 403 problem+json.
+``allowed_certificate_types=``...). ``on_certificate_validated=``,
+``on_authentication_failed=`` and ``on_challenge=`` register those events with the
+extension's decorators. A refusal is a 403 problem+json.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from flask import Flask, jsonify
 from lab.auth import CertificateAuth, authorize, current_identity
 from lab.auth import policies as _policies
 from lab.tls.identity import peer_certificate
+
+#: The CertificateAuth events create_app accepts as keywords.
+EVENTS = ("on_certificate_validated", "on_authentication_failed", "on_challenge")
 
 
 def secure_policies(allow_subjects=None, pin_thumbprints=None, pin_spki=None) -> list:
@@ -44,7 +49,10 @@ def create_app(
     **auth_options,
 ) -> Flask:
     app = Flask(name)
-    CertificateAuth(app, **auth_options)
+    events = {e: auth_options.pop(e) for e in EVENTS if auth_options.get(e) is not None}
+    auth = CertificateAuth(app, **auth_options)
+    for event, callback in events.items():
+        getattr(auth, event)(callback)  # the same as decorating callback with @auth.<event>
     rules = secure_policies(allow_subjects, pin_thumbprints, pin_spki)
 
     @app.get("/api/secure")
