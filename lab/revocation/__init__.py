@@ -30,12 +30,14 @@ from lab.revocation.crl import (
     describe_crl,
     download_crl,
     load_crl,
+    load_crls,
     ocsp_access,
     ocsp_urls,
     parse_crl,
     reason_flag,
     reason_name,
     revoked_reason,
+    trusted_crl_file,
 )
 from lab.revocation.records import Revocations, Revoked
 
@@ -54,6 +56,8 @@ __all__ = [
     "Revoked",
     "Revocations",
     "load_crl",
+    "load_crls",
+    "trusted_crl_file",
     "parse_crl",
     "download_crl",
     "describe_crl",

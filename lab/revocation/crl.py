@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 from pathlib import Path
 
 import requests
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from lab.errors import CorruptFileError, LabError, MissingFileError
@@ -121,14 +123,21 @@ def revoked_reason(r: x509.RevokedCertificate) -> x509.ReasonFlags:
 
 def load_crl(path: str | os.PathLike) -> x509.CertificateRevocationList:
     """A PEM or DER CRL from a file, with a clear error for anything else."""
+    return parse_crl(_read_crl_file(path), str(path))
+
+
+def _read_crl_file(path: str | os.PathLike) -> bytes:
     p = Path(path)
+    if p.is_dir():
+        raise CorruptFileError(
+            f"{p} is a folder, not a CRL file; give the file itself (e.g. {p / 'crl.pem'})"
+        )
     try:
-        data = p.read_bytes()
+        return p.read_bytes()
     except FileNotFoundError:
         raise MissingFileError(
             f"CRL file {p} does not exist; create it with `python -m lab pki revoke`"
         ) from None
-    return parse_crl(data, str(p))
 
 
 def parse_crl(data: bytes, where: str = "the CRL") -> x509.CertificateRevocationList:
@@ -192,3 +201,62 @@ def _require_signed_by(
             f"{where} was not signed by {issuer.subject.rfc4514_string()}; a CRL only counts when "
             f"its certificate's own CA signed it"
         )
+
+
+# ------------------------------------------------------ CRL files for OpenSSL
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.S)
+
+
+def load_crls(path: str | os.PathLike, trust) -> list[x509.CertificateRevocationList]:
+    """Every CRL in a PEM (one or more blocks) or DER file, each signed by a CA of ``trust``.
+
+    Why so strict: OpenSSL reads a "CRL file" (``load_verify_locations``, nginx
+    ``ssl_crl``) as a bag of objects and adds every *certificate* it finds to the
+    trust store, so a CA certificate appended to ``crl.pem`` becomes a trusted CA.
+    Anything but CRLs in the file is refused, naming what it holds; so is a CRL
+    that no CA of ``trust`` (CA objects, certificates, or a list of them) signed.
+    """
+    data = _read_crl_file(path)
+    anchors = [
+        getattr(t, "cert", t) for t in (trust if isinstance(trust, (list, tuple)) else [trust])
+    ]
+    if b"-----BEGIN" in data:
+        blocks = [(m.group(1).decode(), m.group(0)) for m in _PEM_BLOCK.finditer(data)]
+        others = sorted({kind for kind, _ in blocks if kind != "X509 CRL"})
+        if others:
+            where = "besides its CRL(s)" if len(others) < len(blocks) else "and no CRL"
+            raise CorruptFileError(
+                f"{path} holds a {' and a '.join(others)} {where}; a CRL file must hold "
+                f"only CRLs (OpenSSL would trust every certificate in it as a CA)"
+            )
+        if data.count(b"-----BEGIN") != len(blocks):
+            raise CorruptFileError(f"{path} holds an incomplete PEM block; re-export the CRL")
+        crls = [parse_crl(block, f"{path} (CRL {i + 1})") for i, (_, block) in enumerate(blocks)]
+        if not crls:
+            raise CorruptFileError(f"{path} is PEM but holds no complete 'X509 CRL' block")
+    else:
+        crls = [parse_crl(data, str(path))]
+    for i, crl in enumerate(crls):
+        if not any(
+            crl.issuer == a.subject and crl.is_signature_valid(a.public_key()) for a in anchors
+        ):
+            raise CorruptFileError(
+                f"{path}: CRL {i + 1} of {len(crls)} (issuer {crl.issuer.rfc4514_string()}) is not "
+                f"signed by a CA this server trusts ({', '.join(a.subject.rfc4514_string() for a in anchors)})"
+            )
+    return crls
+
+
+def trusted_crl_file(path: str | os.PathLike, trust, into: str | os.PathLike) -> Path:
+    """Check ``path`` with :func:`load_crls` and write its CRLs, PEM only, to ``into``/crl.pem.
+
+    The file to hand OpenSSL (``MTLSServer(crl=...)``, nginx ``ssl_crl``): only CRLs,
+    each verified, DER turned into the PEM OpenSSL's CRL loader expects. The caller
+    owns ``into`` (a temporary folder) and removes it when the server stops.
+    """
+    crls = load_crls(path, trust)
+    out = Path(into)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "crl.pem"
+    target.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in crls))
+    return target

@@ -7,9 +7,11 @@ until Ctrl-C. Missing certificates and a taken port are reported in one line.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
 from lab.cli.commands._foreground import until_stopped
@@ -17,6 +19,7 @@ from lab.course import coursepki
 from lab.course.demo import create_app
 from lab.errors import MissingFileError
 from lab.paths import certs_dir, show
+from lab.revocation import trusted_crl_file
 from lab.tls.server import MTLSServer
 
 
@@ -125,14 +128,20 @@ def build_app(args):
     return create_app(**options)
 
 
-def _crl(args) -> Path | None:
-    """The --crl file, checked first: OpenSSL's own error for a bad file says nothing useful."""
-    if getattr(args, "crl", None) is None:
-        return None
-    from lab.revocation import load_crl
+@contextlib.contextmanager
+def checked_crl(args, trust):
+    """The --crl file as OpenSSL (or nginx) may read it: only CRLs, each signed by ``trust``.
 
-    load_crl(args.crl)  # MissingFileError / CorruptFileError, with what to do
-    return args.crl
+    A certificate inside a "CRL file" would become a trusted CA (OpenSSL loads every
+    object in it), a DER file would make OpenSSL fail without saying why, and a folder
+    is not a file: each is one clear line. The clean PEM copy lives in a temporary
+    folder for as long as the server runs.
+    """
+    if getattr(args, "crl", None) is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="lab-crl-") as scratch:
+        yield trusted_crl_file(args.crl, trust, scratch)
 
 
 def show_decisions() -> None:
@@ -148,11 +157,17 @@ def show_decisions() -> None:
 def run(args) -> int:
     directory = args.certs or certs_dir()
     course = load_course(directory)
-    show_decisions()
-    if getattr(args, "behind_nginx", False):
-        from lab.cli.commands._serve_nginx import run_behind_nginx
+    with checked_crl(args, course.ca) as crl:
+        args.crl = crl  # serve --behind-nginx hands nginx (ssl_crl) the checked copy too
+        show_decisions()
+        if getattr(args, "behind_nginx", False):
+            from lab.cli.commands._serve_nginx import run_behind_nginx
 
-        return run_behind_nginx(args, directory, course, build_app)
+            return run_behind_nginx(args, directory, course, build_app)
+        return _serve(args, directory, course)
+
+
+def _serve(args, directory: Path, course) -> int:
 
     def log_failure(failure):
         print(
@@ -167,7 +182,7 @@ def run(args) -> int:
         host=args.host,
         port=args.port,
         min_version=args.min_tls,
-        crl=_crl(args),
+        crl=args.crl,
         on_handshake_failure=log_failure,
         raise_errors=False,
     )
