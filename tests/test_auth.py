@@ -376,6 +376,58 @@ def test_an_async_view_behind_the_decorators_runs_through_ensure_sync(root, srv,
     assert r.status_code == 200 and r.text == "async hello x from alice"
 
 
+# ------------------------------------------------- identities that are not one
+def _two_cn_certificate(root, first: str, second: str):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COMMON_NAME, first),
+                    x509.NameAttribute(NameOID.COMMON_NAME, second),
+                ]
+            )
+        )
+        .issuer_name(root.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(root.key, hashes.SHA256())
+    )
+    return pki.IssuedCertificate(cert, key, [])
+
+
+def test_a_subject_with_two_cns_is_refused_because_software_disagrees_on_which_one_counts(root):
+    cert = _two_cn_certificate(root, "MyTrustedClient", "mallory")
+    result = CertificateAuth(Flask("x"), trust=root).check(cert)
+    assert not result.succeeded
+    assert result.reason == (
+        "the certificate's subject has 2 common names (MyTrustedClient, mallory); software "
+        "disagrees on which one names the caller (OpenSSL-based code reads the first, Go the "
+        "last), so it is refused"
+    )
+
+
+def test_a_ca_certificate_issued_by_the_trusted_ca_is_refused_as_a_client_unless_allowed(root, srv):
+    sub_ca = root.issue_client("MyTrustedClient", ca_flag=True)
+    with serve(demo.create_app(allow_subjects="MyTrustedClient"), srv, root) as s:
+        r = get(s, sub_ca, root, "/api/secure")  # the TLS layer lets it through
+    assert problem_of(r)["detail"] == (
+        "the certificate is a CA certificate (Basic Constraints CA:TRUE): a CA key signs "
+        "certificates, it does not identify a client (allow_ca_certificates=True accepts it)"
+    )
+    allowing = CertificateAuth(Flask("x"), allow_ca_certificates=True).check(sub_ca)
+    assert allowing.succeeded
+
+
 # ------------------------------------------------------------ authorization
 def policy_app(*rules, **options):
     app = Flask("policy-test")

@@ -6,6 +6,7 @@ import datetime as _dt
 from typing import Callable, Iterable
 
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from lab.auth.cache import CertificateCache
 from lab.auth.chain import _load_trust, _validity_problem, is_self_signed, issuer_path
@@ -31,6 +32,14 @@ from lab.tls.identity import ClientIdentity, peer_certificate
 CertificateSource = Callable[[dict], "x509.Certificate | None"]
 #: A revocation check: the certificate and its chain in, a reason to refuse (or None) out.
 RevocationCheck = Callable[[x509.Certificate, "list[x509.Certificate]"], "str | None"]
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    """Basic Constraints CA:TRUE (a certificate without the extension is not a CA, RFC 5280 4.2.1.9)."""
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
 
 
 # --------------------------------------------------------------- extension
@@ -83,6 +92,7 @@ class CertificateAuth:
         allowed_certificate_types: str = "chained",
         validate_certificate_use: bool = True,
         validate_validity_period: bool = True,
+        allow_ca_certificates: bool = False,
         revocation: RevocationCheck | None = None,
         revocation_mode: str | None = None,
         trust=None,
@@ -122,6 +132,7 @@ class CertificateAuth:
         self.allowed_certificate_types = allowed_certificate_types
         self.validate_certificate_use = validate_certificate_use
         self.validate_validity_period = validate_validity_period
+        self.allow_ca_certificates = allow_ca_certificates
         self.revocation = revocation
         self.revocation_mode = mode
         self.trust = _verify._certs(_load_trust(trust)) if trust is not None else None
@@ -241,6 +252,9 @@ class CertificateAuth:
                 f"the certificate is issued by {cert.issuer.rfc4514_string()} and "
                 f"allowed_certificate_types is 'self_signed'",
             )
+        reason = self._identity_problem(cert)
+        if reason:
+            return self._failed(cert, [], environ, reason)
         if self.validate_certificate_use:
             ekus = eku_names(cert)
             if ekus is not None and "clientAuth" not in ekus:
@@ -278,6 +292,22 @@ class CertificateAuth:
                 identity=identity,
             )
         return AuthenticationResult("succeeded", identity)
+
+    def _identity_problem(self, cert: x509.Certificate) -> str | None:
+        """A certificate that does not name one client: a CA, or a subject with several CNs."""
+        if not self.allow_ca_certificates and is_ca(cert):
+            return (
+                "the certificate is a CA certificate (Basic Constraints CA:TRUE): a CA key signs "
+                "certificates, it does not identify a client (allow_ca_certificates=True accepts it)"
+            )
+        cns = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        if len(cns) > 1:
+            return (
+                f"the certificate's subject has {len(cns)} common names ({', '.join(cns)}); software "
+                f"disagrees on which one names the caller (OpenSSL-based code reads the first, Go the "
+                f"last), so it is refused"
+            )
+        return None
 
     def _trust_problem(
         self, cert: x509.Certificate, self_signed: bool, now: _dt.datetime

@@ -59,8 +59,9 @@ def register(subparsers) -> None:
         "--allow-subject",
         action="append",
         default=None,
-        metavar="CN",
-        help="only this client CN (or full subject DN) may call /api/secure; repeat to allow several",
+        metavar="NAME",
+        help="only this client may call /api/secure: a CN (MyTrustedClient), or, when NAME starts "
+        "with CN=, the whole RFC 4514 subject DN (CN=MyTrustedClient,O=mTLS Lab); repeatable",
     )
     p.add_argument(
         "--pin-thumbprint",
