@@ -428,6 +428,50 @@ def test_a_ca_certificate_issued_by_the_trusted_ca_is_refused_as_a_client_unless
     assert allowing.succeeded
 
 
+# --------------------------------------------- caller-controlled text in output
+FORGED_CN = "alice\nauthorization allowed GET /admin for CN=admin\x1b[31m\u202e"
+
+
+def test_a_subject_with_control_characters_stays_one_line_in_the_log_and_the_response(root, srv):
+    liar = root.issue_client(FORGED_CN)
+    with capture_decisions() as lines, serve(demo.create_app(), srv, root) as s:
+        r = get(s, liar, root, "/api/secure")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    expected = (
+        "CN=alice\\x0aauthorization allowed GET /admin for CN=admin\\x1b[31m\\u202e,O=mTLS Lab"
+    )
+    assert r.text == f"Hello {expected}"
+    assert f"authentication succeeded: {expected}" in lines
+    assert not any(ch in line for line in lines for ch in "\n\x1b\u202e")
+
+
+def test_a_request_path_with_terminal_controls_cannot_forge_a_log_line(root, srv, alice):
+    """ESC[2K clears the terminal line and CR returns to its start: the reader would see a forgery."""
+    app = Flask("paths")
+    CertificateAuth(app)
+
+    @app.get("/files/<path:name>")
+    @require_certificate
+    def files(name):
+        return "ok"
+
+    with capture_decisions() as lines, serve(app, srv, root) as s:
+        r = get(s, alice, root, "/files/x%1b[2K%0dauthorization%20allowed%20GET%20/admin")
+    assert r.status_code == 200
+    assert lines[-1] == (
+        "authorization allowed GET /files/x\\x1b[2K\\x0dauthorization allowed GET /admin "
+        "for CN=alice,O=mTLS Lab [authenticated]"
+    )
+
+
+def test_printable_escapes_controls_like_nginx_and_leaves_rfc4514_escapes_alone():
+    from lab.auth.text import printable
+
+    assert printable("a\x00b\tc\x7f\u2028") == "a\\x00b\\x09c\\x7f\\u2028"
+    assert printable("CN=a\\,b,O=x") == "CN=a\\,b,O=x"
+    assert printable("Grüße 東京") == "Grüße 東京"
+
+
 # ------------------------------------------------------------ authorization
 def policy_app(*rules, **options):
     app = Flask("policy-test")

@@ -12,12 +12,24 @@ from dataclasses import dataclass, field
 from cryptography import x509
 
 from lab.auth.problem import problem
+from lab.auth.text import printable
 from lab.errors import LabError
 from lab.tls.identity import ClientIdentity
 
 #: Every decision is one line on this logger (INFO); silent unless logging is configured.
 log = logging.getLogger("lab.auth")
 log.addHandler(logging.NullHandler())
+
+
+class _PrintableLines(logging.Filter):
+    """Every lab.auth line is one line: subjects and paths are caller-controlled (see lab.auth.text)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = printable(record.getMessage()), None
+        return True
+
+
+log.addFilter(_PrintableLines())
 
 #: AllowedCertificateTypes: Chained (the default), SelfSigned, All.
 CERTIFICATE_TYPES = ("chained", "self_signed", "all")

@@ -14,14 +14,24 @@ extension's decorators. A refusal is a 403 problem+json.
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 
 from lab.auth import CertificateAuth, authorize, current_identity
 from lab.auth import policies as _policies
+from lab.auth.text import printable
 from lab.tls.identity import peer_certificate
 
 #: The CertificateAuth events create_app accepts as keywords.
 EVENTS = ("on_certificate_validated", "on_authentication_failed", "on_challenge")
+
+
+def _text(body: str) -> Response:
+    """Plain text (ASP.NET's ``Ok(string)`` is text/plain too), control characters escaped.
+
+    The subject is whatever the certificate's requester wrote: as HTML it could carry
+    markup, and raw it could carry a newline or a terminal escape into whoever prints it.
+    """
+    return Response(printable(body), mimetype="text/plain")
 
 
 def secure_policies(allow_subjects=None, pin_thumbprints=None, pin_spki=None) -> list:
@@ -60,13 +70,13 @@ def create_app(
     def secure():
         # the certificate that was authenticated, wherever it came from (TLS or a proxy header);
         # identity.subject is cert.subject.rfc4514_string()
-        return f"Hello {current_identity().subject}"
+        return _text(f"Hello {current_identity().subject}")
 
     @app.get("/api/public")
     def public():
         cert = peer_certificate()
         who = cert.subject.rfc4514_string() if cert else "anonymous (no client certificate)"
-        return f"Hello {who}"
+        return _text(f"Hello {who}")
 
     @app.get("/healthz")
     def healthz():

@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from lab.auth.text import printable
 from lab.cli.commands._foreground import until_stopped
 from lab.course import coursepki
 from lab.course.demo import create_app
@@ -146,7 +147,11 @@ def checked_crl(args, trust):
 
 
 def show_decisions() -> None:
-    """Print lab.auth's one-line authentication/authorization decisions on stderr."""
+    """Print lab.auth's one-line authentication/authorization decisions on stderr.
+
+    The lab.auth logger escapes control characters itself (lab.auth.text), so a subject
+    or a path cannot forge a line here.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     auth_log = logging.getLogger("lab.auth")
@@ -172,7 +177,9 @@ def _serve(args, directory: Path, course) -> int:
 
     def log_failure(failure):
         print(
-            f"refused handshake from {failure.peer}: {failure.reason}", file=sys.stderr, flush=True
+            printable(f"refused handshake from {failure.peer}: {failure.reason}"),
+            file=sys.stderr,
+            flush=True,
         )
 
     server = MTLSServer(
@@ -196,7 +203,7 @@ def _serve(args, directory: Path, course) -> int:
             reported = 0
             while not stop.wait(0.5):
                 for err in server.errors[reported:]:
-                    print(f"server error: {err}", file=sys.stderr, flush=True)
+                    print(printable(f"server error: {err}"), file=sys.stderr, flush=True)
                 reported = len(server.errors)
         finally:
             server.stop()
