@@ -39,11 +39,13 @@ from lab.revocation import (
     trusted_crl_file,
 )
 from lab.revocation.ocsp import (
+    MalformedOCSPRequest,
     OCSPChecker,
     OCSPResponder,
     OCSPUnavailable,
     build_request,
     delegated_signer,
+    parse_request,
     query,
 )
 from lab.tls import client
@@ -784,3 +786,68 @@ def test_serve_crl_takes_a_der_file_and_refuses_a_folder_in_one_line(
     assert ok.status_code == 200 and rc == 0
     assert "certificate revoked" in err
     assert not list(scratch.iterdir()), "the CRL copy was not cleaned up"
+
+
+# ------------------------------------------------- OCSP requests and CRL numbers
+def _der(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + body
+
+
+def _tlv(data: bytes, i: int = 0) -> tuple[int, bytes, int]:
+    """(tag, body, end) of the DER element at ``i``."""
+    tag, length, head = data[i], data[i + 1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        length, head = int.from_bytes(data[i + 2 : i + 2 + count], "big"), 2 + count
+    return tag, data[i + head : i + head + length], i + head + length
+
+
+def _request_for_two(cert, issuer) -> bytes:
+    """An RFC 6960 request whose requestList asks about the same certificate twice."""
+    _, outer, _ = _tlv(build_request(cert, issuer))  # OCSPRequest { tbsRequest }
+    _, tbs, _ = _tlv(outer)  # TBSRequest { requestList, requestExtensions }
+    _, request_list, end = _tlv(tbs)
+    _, _, one_end = _tlv(request_list)
+    one = request_list[:one_end]
+    return _der(0x30, _der(0x30, _der(0x30, one + one) + tbs[end:]))
+
+
+def test_a_request_about_two_certificates_is_answered_malformed_not_internal_error(
+    ca, alice, revoked_bob
+):
+    der = _request_for_two(alice.cert, ca.cert)
+    with OCSPResponder(revoked_bob) as r:
+        got = requests.post(r.url, data=der, timeout=5)
+        answers, errors = list(r.answers), list(r.errors)
+    assert got.status_code == 200
+    status = x509_ocsp.load_der_ocsp_response(got.content).response_status
+    assert status == x509_ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    assert errors == []
+    assert answers[-1].status == "malformed"
+    assert answers[-1].detail.endswith("ask about one certificate per request")
+    with pytest.raises(MalformedOCSPRequest, match="more than one request"):
+        parse_request(der)
+
+
+def _crl_number(crl) -> int:
+    return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+
+
+def test_crl_numbers_only_go_up_across_the_responder_and_pki_revoke(tmp_path, ca, bob):
+    """RFC 5280 5.2.3: every CRL a CA issues has a larger number than the one before."""
+    path = tmp_path / "crl.pem"
+    numbers = [_crl_number(load_crl(Revocations(ca).write_crl(path)))]
+    with OCSPResponder(Revocations.load(ca, path)) as r:
+        for _ in range(2):
+            numbers.append(_crl_number(x509.load_der_x509_crl(requests.get(r.crl_url).content)))
+        writer = Revocations.load(ca, path)  # what `pki revoke` does, in another process
+        writer.revoke(bob, "keyCompromise")
+        numbers.append(_crl_number(load_crl(writer.write_crl(path))))
+        os.utime(path, ns=(1, r.revocations._mtime + 1_000_000))
+        numbers.append(_crl_number(x509.load_der_x509_crl(requests.get(r.crl_url).content)))
+    assert numbers == sorted(set(numbers)), numbers
+    assert (tmp_path / "crl.crlnumber").read_text() == f"{numbers[-1]}\n"

@@ -24,8 +24,10 @@ from lab.revocation.ocsp_responder import (
     DEFAULT_RESPONSE_VALIDITY,
     OCSP_RESPONSE,
     Answer,
+    MalformedOCSPRequest,
     OCSPResponder,
     delegated_signer,
+    parse_request,
 )
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "OCSP_RESPONSE",
     "DEFAULT_RESPONSE_VALIDITY",
     "Answer",
+    "MalformedOCSPRequest",
+    "parse_request",
     "OCSPChecker",
     "OCSPResponder",
     "OCSPResult",

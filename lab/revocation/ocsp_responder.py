@@ -18,13 +18,14 @@ from typing import Callable, Iterable
 from urllib.parse import unquote
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509 import ocsp
 from flask import Flask, Response, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from lab.errors import ServerError
+from lab.errors import LabError, ServerError
 from lab.net import require_loopback
 from lab.pki import CertificateAuthority, IssuedCertificate
 from lab.pki.fields import utcnow
@@ -59,6 +60,56 @@ class Answer:
 
     serial: int | None
     status: str  # good, revoked, unknown, malformed
+    detail: str = ""  # why a request was malformed
+
+
+class MalformedOCSPRequest(LabError, ValueError):
+    """A request the responder cannot answer; it answers ``malformedRequest`` (RFC 6960 2.3)."""
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    """What the responder needs from a request: the certificate id and the nonce."""
+
+    serial: int
+    issuer_name_hash: bytes
+    issuer_key_hash: bytes
+    algorithm: hashes.HashAlgorithm
+    nonce: bytes | None
+
+
+#: The certificate-id hashes a response can be built with (cryptography's OCSP builder).
+CERT_ID_HASHES = (hashes.SHA1, hashes.SHA224, hashes.SHA256, hashes.SHA384, hashes.SHA512)
+
+
+def parse_request(der: bytes) -> ParsedRequest:
+    """Read a DER OCSP request, or raise :class:`MalformedOCSPRequest` saying why not.
+
+    RFC 6960 4.1.1 lets one request ask about several certificates, but a response
+    built with cryptography holds one answer ("Only one response per OCSPResponse"),
+    so such a request is refused as malformed rather than half answered: ask one
+    certificate per request, as browsers and ``openssl ocsp -cert`` do.
+    """
+    try:
+        req = ocsp.load_der_ocsp_request(der)
+    except NotImplementedError as exc:  # cryptography: "contains more than one request"
+        raise MalformedOCSPRequest(
+            f"the request is not answerable here ({exc}); ask about one certificate per request"
+        ) from None
+    except ValueError:
+        raise MalformedOCSPRequest("the body is not a DER OCSP request") from None
+    try:
+        algorithm = req.hash_algorithm
+        extensions = list(req.extensions)
+        serial, name_hash, key_hash = req.serial_number, req.issuer_name_hash, req.issuer_key_hash
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise MalformedOCSPRequest(f"the request's certificate id is unreadable ({exc})") from None
+    if not isinstance(algorithm, CERT_ID_HASHES):
+        raise MalformedOCSPRequest(f"the certificate id uses {algorithm.name}, not an OCSP hash")
+    if len(name_hash) != algorithm.digest_size or len(key_hash) != algorithm.digest_size:
+        raise MalformedOCSPRequest(f"the certificate id's hashes are not {algorithm.name} hashes")
+    nonces = [e.value.nonce for e in extensions if isinstance(e.value, x509.OCSPNonce)]
+    return ParsedRequest(serial, name_hash, key_hash, algorithm, nonces[0] if nonces else None)
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -128,28 +179,25 @@ class OCSPResponder:
         return "good", None
 
     def respond(self, der: bytes) -> bytes:
-        """The DER OCSP response to a DER OCSP request."""
+        """The DER OCSP response to a DER OCSP request (malformedRequest for what it cannot read)."""
         try:
-            req = ocsp.load_der_ocsp_request(der)
-        except ValueError:
-            self._record(Answer(None, "malformed"))
+            req = parse_request(der)
+        except MalformedOCSPRequest as exc:
+            self._record(Answer(None, "malformed", str(exc)))
             return ocsp.OCSPResponseBuilder.build_unsuccessful(
                 ocsp.OCSPResponseStatus.MALFORMED_REQUEST
             ).public_bytes(serialization.Encoding.DER)
-        try:
-            ours = (req.issuer_name_hash, req.issuer_key_hash) == _issuer_hashes(
-                self.ca.cert, req.hash_algorithm
-            )
-        except (ValueError, TypeError):  # a hash algorithm OCSP does not allow
-            ours = False
-        status, entry = self.status_of(req.serial_number) if ours else ("unknown", None)
-        self._record(Answer(req.serial_number, status))
+        ours = (req.issuer_name_hash, req.issuer_key_hash) == _issuer_hashes(
+            self.ca.cert, req.algorithm
+        )
+        status, entry = self.status_of(req.serial) if ours else ("unknown", None)
+        self._record(Answer(req.serial, status))
         now = self.clock().replace(microsecond=0)
         builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
             issuer_name_hash=req.issuer_name_hash,
             issuer_key_hash=req.issuer_key_hash,
-            serial_number=req.serial_number,
-            algorithm=req.hash_algorithm,
+            serial_number=req.serial,
+            algorithm=req.algorithm,
             cert_status={
                 "good": ocsp.OCSPCertStatus.GOOD,
                 "revoked": ocsp.OCSPCertStatus.REVOKED,
@@ -165,9 +213,8 @@ class OCSPResponder:
         builder = builder.responder_id(
             ocsp.OCSPResponderEncoding.HASH, self.signer.cert
         ).certificates([self.signer.cert])
-        for ext in req.extensions:
-            if isinstance(ext.value, x509.OCSPNonce):  # echo the nonce: proves the answer is fresh
-                builder = builder.add_extension(ext.value, critical=False)
+        if req.nonce is not None:  # echo the nonce: proves the answer is fresh
+            builder = builder.add_extension(x509.OCSPNonce(req.nonce), critical=False)
         key = self.signer.key
         algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
         return builder.sign(key, algorithm).public_bytes(serialization.Encoding.DER)

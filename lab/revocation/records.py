@@ -14,6 +14,11 @@ from pathlib import Path
 from typing import Iterable
 
 from cryptography import x509
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; one writer at a time is then the learner's job
+    fcntl = None
 from cryptography.hazmat.primitives import serialization
 
 from lab.pki import CertificateAuthority, write_public
@@ -69,6 +74,7 @@ class Revocations:
         self.path = Path(path) if path else None
         self._mtime = self.path.stat().st_mtime_ns if self.path and self.path.exists() else None
         self._lock = threading.Lock()
+        self._number_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<Revocations of {self.ca.cert.subject.rfc4514_string()}: {len(self._entries)} revoked>"
@@ -118,6 +124,40 @@ class Revocations:
             return self._entries.get(serial)
 
     # ------------------------------------------------------------------- CRLs
+    @property
+    def counter_path(self) -> Path | None:
+        """The file that keeps the last CRL number issued: ``crl.pem`` -> ``crl.crlnumber``.
+
+        Why a file of its own: RFC 5280 5.2.3 wants CRL numbers that only go up, but
+        several writers sign CRLs from the same record (``pki revoke``, ``pki crl``, the
+        responder's ``/crl``), each starting from the number in ``crl.pem``. One shared
+        counter (OpenSSL's ``ca`` keeps a ``crlnumber`` file for the same reason) is the
+        only way none of them hands out a number twice, or a smaller one.
+        """
+        return self.path.with_suffix(".crlnumber") if self.path is not None else None
+
+    def _next_crl_number(self) -> int:
+        """max(counter file, this record's number) + 1, stored before it is used."""
+        with self._number_lock:
+            counter = self.counter_path
+            if counter is None:
+                self.crl_number += 1
+                return self.crl_number
+            counter.parent.mkdir(parents=True, exist_ok=True)
+            with open(counter, "a+", encoding="ascii") as f:
+                _lock_file(f)  # another process (pki revoke beside a running responder)
+                f.seek(0)
+                text = f.read().strip()
+                stored = int(text) if text.isdigit() else 0
+                number = max(stored, self.crl_number) + 1
+                f.seek(0)
+                f.truncate()
+                f.write(f"{number}\n")
+                f.flush()
+                os.fsync(f.fileno())
+            self.crl_number = number
+            return number
+
     def crl(
         self,
         *,
@@ -132,13 +172,13 @@ class Revocations:
         """
         this_update = this_update or utcnow()
         next_update = next_update or this_update + validity
-        self.crl_number += 1
+        number = self._next_crl_number()
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self.ca.cert.subject)
             .last_update(this_update)
             .next_update(next_update)
-            .add_extension(x509.CRLNumber(self.crl_number), critical=False)
+            .add_extension(x509.CRLNumber(number), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca.key.public_key()),
                 critical=False,
@@ -162,6 +202,8 @@ class Revocations:
         target = Path(path) if path else self.path
         if target is None:
             raise ValueError("give the path of the CRL file to write")
+        if self.path is None:  # bind first, so the CRL number is counted beside this file
+            self.path = target
         data = self.crl(**crl_options).public_bytes(serialization.Encoding.PEM)
         out = write_public(target, data)
         if self.path is None or target == self.path:
@@ -203,10 +245,16 @@ class Revocations:
         fresh = Revocations.from_crl(self.ca, load_crl(self.path), self.path)
         with self._lock:
             self._entries = fresh._entries
-            self.crl_number = fresh.crl_number
+            self.crl_number = max(self.crl_number, fresh.crl_number)
             self._mtime = mtime
         return True
 
 
 def _entry(r: x509.RevokedCertificate) -> Revoked:
     return Revoked(r.serial_number, revoked_reason(r), r.revocation_date_utc)
+
+
+def _lock_file(f) -> None:
+    """An exclusive lock until ``f`` is closed, where the platform has flock (not Windows)."""
+    if fcntl is not None:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
