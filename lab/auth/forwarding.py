@@ -75,7 +75,7 @@ def parse_certificate_header(
         if "-----BEGIN" in decoded:
             try:
                 return x509.load_pem_x509_certificate(decoded.encode())
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):  # InvalidVersion is not a ValueError
                 raise ForwardedCertificateError(
                     f"the {header} header holds PEM that is not a readable certificate"
                 ) from None
@@ -87,7 +87,7 @@ def parse_certificate_header(
     try:
         der = base64.b64decode(unquote(text), validate=True)
         return x509.load_der_x509_certificate(der)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, x509.InvalidVersion):
         raise ForwardedCertificateError(
             f"the {header} header is neither URL-encoded PEM nor base64 DER; check what the proxy forwards"
         ) from None

@@ -15,7 +15,7 @@ from typing import Callable
 
 import requests
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509 import ocsp
@@ -114,7 +114,19 @@ def parse_response(
     *,
     clock=None,
 ) -> OCSPResult:
-    """Verify a DER OCSP response about ``cert`` and return what it says."""
+    """Verify a DER OCSP response about ``cert`` and return what it says.
+
+    The answer comes from the network: whatever cryptography cannot read in it (a field
+    it parses lazily, an unknown algorithm) is :class:`OCSPUnavailable` too, so the
+    checkers' hard/soft-fail decides, never a stray exception.
+    """
+    try:
+        return _parse_response(der, cert, issuer, nonce, clock)
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
+        raise OCSPUnavailable(f"the OCSP answer is malformed ({type(exc).__name__})") from None
+
+
+def _parse_response(der, cert, issuer, nonce, clock) -> OCSPResult:
     try:
         resp = ocsp.load_der_ocsp_response(der)
     except ValueError:
