@@ -68,9 +68,15 @@ def selfie():
 
 
 def make_app(view=None, **options):
-    """An app with CertificateAuth(options) and /secure (any certificate) plus /public."""
+    """An app with CertificateAuth(options) and /secure (any certificate) plus /public.
+
+    ``on_certificate_validated=`` etc. are registered with the extension's decorators.
+    """
     app = Flask("auth-test")
+    events = {e: options.pop(e) for e in demo.EVENTS if e in options}
     auth = CertificateAuth(app, **options)
+    for event, callback in events.items():
+        getattr(auth, event)(callback)
 
     @app.get("/secure")
     @require_certificate
@@ -319,6 +325,151 @@ def test_on_challenge_can_replace_the_response(root, srv):
     with serve(app, srv, root, mode="optional") as s:
         r = get(s, None, root)
     assert r.status_code == 418 and r.text.startswith("no certificate: this endpoint needs")
+
+
+def test_events_have_one_way_in_the_extensions_decorators():
+    import lab.auth
+
+    assert not hasattr(lab.auth, "CertificateEvents")
+    for keyword in ("events", *demo.EVENTS):
+        with pytest.raises(TypeError):
+            CertificateAuth(Flask("x"), **{keyword: lambda ctx: None})
+    auth = CertificateAuth(Flask("x"))
+
+    def hook(ctx):
+        pass
+
+    assert auth.on_certificate_validated(hook) is hook  # usable as a decorator
+
+
+def test_demo_create_app_registers_its_event_keywords_with_the_decorators(root, srv, alice):
+    app = demo.create_app(on_certificate_validated=lambda ctx: ctx.fail("demo event ran"))
+    with serve(app, srv, root) as s:
+        assert problem_of(get(s, alice, root, "/api/secure"))["detail"] == "demo event ran"
+
+
+class _AsyncioFlask(Flask):
+    """Flask runs ``async def`` views through ensure_sync (asgiref by default; this needs none)."""
+
+    def ensure_sync(self, func):
+        import asyncio
+        import inspect
+
+        if inspect.iscoroutinefunction(func):
+            return lambda *a, **kw: asyncio.run(func(*a, **kw))
+        return func
+
+
+@pytest.mark.parametrize("decorator", ["require_certificate", "authorize"])
+def test_an_async_view_behind_the_decorators_runs_through_ensure_sync(root, srv, alice, decorator):
+    app = _AsyncioFlask("async-auth")
+    CertificateAuth(app)
+    guard = require_certificate if decorator == "require_certificate" else authorize()
+
+    @app.get("/async/<name>")
+    @guard
+    async def hello(name):
+        return f"async hello {name} from {current_identity().common_name}"
+
+    with serve(app, srv, root) as s:
+        r = get(s, alice, root, "/async/x")
+    assert r.status_code == 200 and r.text == "async hello x from alice"
+
+
+# ------------------------------------------------- identities that are not one
+def _two_cn_certificate(root, first: str, second: str):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COMMON_NAME, first),
+                    x509.NameAttribute(NameOID.COMMON_NAME, second),
+                ]
+            )
+        )
+        .issuer_name(root.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(root.key, hashes.SHA256())
+    )
+    return pki.IssuedCertificate(cert, key, [])
+
+
+def test_a_subject_with_two_cns_is_refused_because_software_disagrees_on_which_one_counts(root):
+    cert = _two_cn_certificate(root, "MyTrustedClient", "mallory")
+    result = CertificateAuth(Flask("x"), trust=root).check(cert)
+    assert not result.succeeded
+    assert result.reason == (
+        "the certificate's subject has 2 common names (MyTrustedClient, mallory); software "
+        "disagrees on which one names the caller (OpenSSL-based code reads the first, Go the "
+        "last), so it is refused"
+    )
+
+
+def test_a_ca_certificate_issued_by_the_trusted_ca_is_refused_as_a_client_unless_allowed(root, srv):
+    sub_ca = root.issue_client("MyTrustedClient", ca_flag=True)
+    with serve(demo.create_app(allow_subjects="MyTrustedClient"), srv, root) as s:
+        r = get(s, sub_ca, root, "/api/secure")  # the TLS layer lets it through
+    assert problem_of(r)["detail"] == (
+        "the certificate is a CA certificate (Basic Constraints CA:TRUE): a CA key signs "
+        "certificates, it does not identify a client (allow_ca_certificates=True accepts it)"
+    )
+    allowing = CertificateAuth(Flask("x"), allow_ca_certificates=True).check(sub_ca)
+    assert allowing.succeeded
+
+
+# --------------------------------------------- caller-controlled text in output
+FORGED_CN = "alice\nauthorization allowed GET /admin for CN=admin\x1b[31m\u202e"
+
+
+def test_a_subject_with_control_characters_stays_one_line_in_the_log_and_the_response(root, srv):
+    liar = root.issue_client(FORGED_CN)
+    with capture_decisions() as lines, serve(demo.create_app(), srv, root) as s:
+        r = get(s, liar, root, "/api/secure")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    expected = (
+        "CN=alice\\x0aauthorization allowed GET /admin for CN=admin\\x1b[31m\\u202e,O=mTLS Lab"
+    )
+    assert r.text == f"Hello {expected}"
+    assert f"authentication succeeded: {expected}" in lines
+    assert not any(ch in line for line in lines for ch in "\n\x1b\u202e")
+
+
+def test_a_request_path_with_terminal_controls_cannot_forge_a_log_line(root, srv, alice):
+    """ESC[2K clears the terminal line and CR returns to its start: the reader would see a forgery."""
+    app = Flask("paths")
+    CertificateAuth(app)
+
+    @app.get("/files/<path:name>")
+    @require_certificate
+    def files(name):
+        return "ok"
+
+    with capture_decisions() as lines, serve(app, srv, root) as s:
+        r = get(s, alice, root, "/files/x%1b[2K%0dauthorization%20allowed%20GET%20/admin")
+    assert r.status_code == 200
+    assert lines[-1] == (
+        "authorization allowed GET /files/x\\x1b[2K\\x0dauthorization allowed GET /admin "
+        "for CN=alice,O=mTLS Lab [authenticated]"
+    )
+
+
+def test_printable_escapes_controls_like_nginx_and_leaves_rfc4514_escapes_alone():
+    from lab.auth.text import printable
+
+    assert printable("a\x00b\tc\x7f\u2028") == "a\\x00b\\x09c\\x7f\\u2028"
+    assert printable("CN=a\\,b,O=x") == "CN=a\\,b,O=x"
+    assert printable("Grüße 東京") == "Grüße 東京"
 
 
 # ------------------------------------------------------------ authorization

@@ -6,7 +6,11 @@ missing nginx FAILS with the install instruction, it does not skip).
 
 from __future__ import annotations
 
+import base64
+from urllib.parse import quote
+
 import pytest
+from cryptography.hazmat.primitives import serialization
 from flask import Flask, request
 
 from lab import proxy
@@ -215,6 +219,21 @@ def test_an_unreadable_header_is_a_clear_error(pki, value):
     environ = {"REMOTE_ADDR": PROXY_ADDRESS, "HTTP_X_SSL_CLIENT_CERT": value}
     with pytest.raises(ForwardedCertificateError, match="X-SSL-Client-Cert header"):
         source(pki)(environ)
+
+
+@pytest.mark.parametrize("fmt", ["pem", "der"])
+def test_a_certificate_with_an_impossible_version_is_a_clear_error_not_a_crash(pki, fmt):
+    """cryptography raises InvalidVersion (not a ValueError) for version 10; found by fuzzing."""
+    der = pki.alice.cert.public_bytes(serialization.Encoding.DER)
+    bad = der.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x0a", 1)
+    assert bad != der
+    if fmt == "pem":
+        body = base64.encodebytes(bad).decode()
+        value = quote(f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n", safe="")
+    else:
+        value = base64.b64encode(bad).decode()
+    with pytest.raises(forwarding.ForwardedCertificateError):
+        forwarding.parse_certificate_header(value)
 
 
 def test_no_header_means_no_certificate(pki):

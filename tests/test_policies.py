@@ -50,6 +50,33 @@ def test_allow_subjects_accepts_a_full_distinguished_name(alice_id):
     assert policies.allow_subjects("CN=alice,O=Other")(alice_id) is not None
 
 
+def test_a_cn_spelling_a_dn_does_not_pass_an_allow_list_entry_meant_as_that_dn(ca):
+    """An entry starting with CN= is a whole DN; a CN that merely reads like one is not it."""
+    trap = ident(ca.issue_client("CN=MyTrustedClient,O=mTLS Lab", organization=None))
+    policy = policies.allow_subjects("CN=MyTrustedClient,O=mTLS Lab")
+    assert policy(ident(ca.issue_client("MyTrustedClient"))) is None
+    assert policy(trap) == (
+        "subject CN=CN=MyTrustedClient\\,O=mTLS Lab is not in the allow-list "
+        "(CN=MyTrustedClient,O=mTLS Lab)"
+    )
+
+
+def test_a_cn_entry_never_matches_the_whole_dn_and_a_dn_entry_never_the_cn(ca, alice_id):
+    assert policies.allow_subjects("alice")(alice_id) is None
+    assert policies.allow_subjects("CN=alice,O=mTLS Lab")(alice_id) is None
+    assert policies.allow_subjects("CN=alice")(alice_id) is not None  # a DN: O= is missing
+    bare = ident(ca.issue_client("alice", organization=None))
+    assert policies.allow_subjects("CN=alice")(bare) is None
+
+
+@pytest.mark.parametrize(
+    "entry", ["O=mTLS Lab,CN=alice", "cn=alice", "CN=alice,,O=x", "CN=alice,O=mTLS Lab\\"]
+)
+def test_an_entry_that_is_neither_a_cn_nor_a_dn_starting_with_cn_is_refused(entry):
+    with pytest.raises(PolicyError, match="starts with CN="):
+        policies.allow_subjects(entry)
+
+
 def test_issued_by_compares_issuer_cn_or_dn(ca, alice_id):
     assert policies.issued_by("Policy Test Root")(alice_id) is None
     assert policies.issued_by("CN=Policy Test Root,O=mTLS Lab")(alice_id) is None

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -32,17 +33,19 @@ from lab.revocation import (
     RevocationError,
     Revocations,
     crl_distribution_point,
-    crl_urls,
     load_crl,
     ocsp_access,
     ocsp_urls,
+    trusted_crl_file,
 )
 from lab.revocation.ocsp import (
+    MalformedOCSPRequest,
     OCSPChecker,
     OCSPResponder,
     OCSPUnavailable,
     build_request,
     delegated_signer,
+    parse_request,
     query,
 )
 from lab.tls import client
@@ -161,7 +164,8 @@ def test_distribution_point_and_aia_extensions_name_the_urls(ca):
             ocsp_access("http://127.0.0.1:8888/"),
         ],
     ).cert
-    assert crl_urls(cert) == ["http://127.0.0.1:8888/crl"]
+    points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert [n.value for dp in points for n in dp.full_name] == ["http://127.0.0.1:8888/crl"]
     assert ocsp_urls(cert) == ["http://127.0.0.1:8888/"]
 
 
@@ -667,3 +671,183 @@ def test_exercise_check_accepts_the_right_crl_and_rejects_the_wrong_reason(
     assert "affiliationChanged" in capsys.readouterr().out
     assert check.exercise_revoke_carol(right.write_crl(tmp_path / "right.pem"), ca, carol, alice)
     assert not check.exercise_revoke_carol(None, ca, carol, alice)
+
+
+# ------------------------------------------- a CRL file must not smuggle in a CA
+@pytest.fixture(scope="module")
+def intruder():
+    """Another CA, and its client that calls itself MyTrustedClient."""
+    other = pki.CertificateAuthority.create("Intruder CA")
+    return other, other.issue_client("MyTrustedClient")
+
+
+def _crl_with_a_ca_appended(tmp_path, revoked_bob, intruder) -> Path:
+    other, _ = intruder
+    crl = revoked_bob.write_crl(tmp_path / "crl.pem")
+    extra = other.cert.public_bytes(serialization.Encoding.PEM)
+    extra += Revocations(other).crl().public_bytes(serialization.Encoding.PEM)
+    crl.write_bytes(crl.read_bytes() + extra)
+    return crl
+
+
+def test_a_crl_file_holding_a_ca_certificate_is_refused_at_the_tls_layer(
+    tmp_path, server_cert, ca, revoked_bob, intruder
+):
+    """OpenSSL loads every certificate in a CRL file as a trust anchor: the intruder got 200."""
+    crl = _crl_with_a_ca_appended(tmp_path, revoked_bob, intruder)
+    with pytest.raises(
+        CorruptFileError, match=r"holds CERTIFICATE and X509 CRL, not only PEM CRLs"
+    ):
+        with MTLSServer(create_app(), server_cert, ca, crl=crl) as s:
+            seen = _get(s, intruder[1], ca)
+            assert seen.status != 200, "the CRL file made the intruder CA trusted"
+
+
+def test_trusted_crl_file_refuses_a_certificate_in_the_file_naming_it(
+    tmp_path, ca, revoked_bob, intruder
+):
+    crl = _crl_with_a_ca_appended(tmp_path, revoked_bob, intruder)
+    with pytest.raises(CorruptFileError) as err:
+        trusted_crl_file(crl, ca, tmp_path / "out")
+    assert str(err.value).startswith(f"{crl} holds a CERTIFICATE besides its CRL")
+    assert not (tmp_path / "out").exists()
+
+
+def test_trusted_crl_file_refuses_a_crl_no_trusted_ca_signed(tmp_path, ca, revoked_bob, intruder):
+    crl = revoked_bob.write_crl(tmp_path / "crl.pem")
+    foreign = Revocations(intruder[0]).crl().public_bytes(serialization.Encoding.PEM)
+    crl.write_bytes(crl.read_bytes() + foreign)
+    with pytest.raises(
+        CorruptFileError, match=r"CRL 2 of 2 \(issuer CN=Intruder CA,O=mTLS Lab\) is not signed by"
+    ):
+        trusted_crl_file(crl, ca, tmp_path / "out")
+
+
+def test_trusted_crl_file_turns_a_der_crl_into_pem_that_openssl_uses(
+    tmp_path, server_cert, ca, bob, revoked_bob
+):
+    der = tmp_path / "crl.der"
+    der.write_bytes(revoked_bob.crl().public_bytes(serialization.Encoding.DER))
+    with pytest.raises(ssl.SSLError):  # what OpenSSL makes of DER: the lab must not hand it over
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_verify_locations(cafile=str(der))
+    pem_file = trusted_crl_file(der, ca, tmp_path / "out")
+    assert pem_file.read_bytes().startswith(b"-----BEGIN X509 CRL-----")
+    with MTLSServer(create_app(), server_cert, ca, crl=pem_file) as s:
+        seen = _get(s, bob, ca)
+    assert seen.server_saw == "handshake refused: certificate verify failed: certificate revoked"
+
+
+def test_a_folder_given_as_a_crl_is_one_clear_error(tmp_path, ca):
+    with pytest.raises(CorruptFileError, match=r"is a folder, not a CRL file"):
+        trusted_crl_file(tmp_path, ca, tmp_path / "out")
+
+
+@pytest.mark.parametrize("where", [[], ["--behind-nginx"]], ids=["serve", "behind-nginx"])
+def test_serve_with_a_ca_smuggled_into_the_crl_file_is_one_clear_line(
+    course_with_bob, tmp_path, intruder, where
+):
+    d = course_with_bob
+    assert _lab("pki", "revoke", "bob", "--dir", d, env_dir=tmp_path).returncode == 0
+    crl = d / "crl.pem"
+    crl.write_bytes(crl.read_bytes() + intruder[0].cert.public_bytes(serialization.Encoding.PEM))
+    run = _lab("serve", *where, "--certs", d, "--port", "0", "--crl", crl, env_dir=tmp_path)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.count("\n") == 1 and "holds a CERTIFICATE besides its CRL" in run.stderr
+
+
+@pytest.mark.parametrize("kind", ["folder", "der"])
+def test_serve_crl_takes_a_der_file_and_refuses_a_folder_in_one_line(
+    course_with_bob, tmp_path, kind, monkeypatch
+):
+    d = course_with_bob
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))  # where serve writes the CRL copy it hands OpenSSL
+    assert _lab("pki", "revoke", "bob", "--dir", d, env_dir=tmp_path).returncode == 0
+    if kind == "folder":
+        run = _lab("serve", "--certs", d, "--port", "0", "--crl", d, env_dir=tmp_path)
+        assert run.returncode == 1 and "Traceback" not in run.stderr
+        assert run.stderr.count("\n") == 1 and "is a folder, not a CRL file" in run.stderr
+        return
+    der = tmp_path / "crl.der"
+    der.write_bytes(load_crl(d / "crl.pem").public_bytes(serialization.Encoding.DER))
+    proc, url = _start(
+        ["serve", "--certs", d, "--port", "0", "--crl", der], tmp_path, r"(https://localhost:\d+)"
+    )
+    try:
+        assert list(scratch.glob("lab-crl-*/*.pem")), "serve should hand OpenSSL its own CRL copy"
+        bob = pki.load_identity(d / "bob.crt", d / "bob.key")
+        with pytest.raises(requests.exceptions.RequestException):
+            client.session(bob, trust=d / "rootCA.pem").get(url + "/api/secure", timeout=10)
+        good = pki.load_identity(d / "client.crt", d / "client.key")
+        ok = client.session(good, trust=d / "rootCA.pem").get(url + "/api/secure", timeout=10)
+    finally:
+        rc, _, err = _stop(proc)
+    assert ok.status_code == 200 and rc == 0
+    assert "certificate revoked" in err
+    assert not list(scratch.iterdir()), "the CRL copy was not cleaned up"
+
+
+# ------------------------------------------------- OCSP requests and CRL numbers
+def _der(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + body
+
+
+def _tlv(data: bytes, i: int = 0) -> tuple[int, bytes, int]:
+    """(tag, body, end) of the DER element at ``i``."""
+    tag, length, head = data[i], data[i + 1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        length, head = int.from_bytes(data[i + 2 : i + 2 + count], "big"), 2 + count
+    return tag, data[i + head : i + head + length], i + head + length
+
+
+def _request_for_two(cert, issuer) -> bytes:
+    """An RFC 6960 request whose requestList asks about the same certificate twice."""
+    _, outer, _ = _tlv(build_request(cert, issuer))  # OCSPRequest { tbsRequest }
+    _, tbs, _ = _tlv(outer)  # TBSRequest { requestList, requestExtensions }
+    _, request_list, end = _tlv(tbs)
+    _, _, one_end = _tlv(request_list)
+    one = request_list[:one_end]
+    return _der(0x30, _der(0x30, _der(0x30, one + one) + tbs[end:]))
+
+
+def test_a_request_about_two_certificates_is_answered_malformed_not_internal_error(
+    ca, alice, revoked_bob
+):
+    der = _request_for_two(alice.cert, ca.cert)
+    with OCSPResponder(revoked_bob) as r:
+        got = requests.post(r.url, data=der, timeout=5)
+        answers, errors = list(r.answers), list(r.errors)
+    assert got.status_code == 200
+    status = x509_ocsp.load_der_ocsp_response(got.content).response_status
+    assert status == x509_ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    assert errors == []
+    assert answers[-1].status == "malformed"
+    assert answers[-1].detail.endswith("ask about one certificate per request")
+    with pytest.raises(MalformedOCSPRequest, match="more than one request"):
+        parse_request(der)
+
+
+def _crl_number(crl) -> int:
+    return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+
+
+def test_crl_numbers_only_go_up_across_the_responder_and_pki_revoke(tmp_path, ca, bob):
+    """RFC 5280 5.2.3: every CRL a CA issues has a larger number than the one before."""
+    path = tmp_path / "crl.pem"
+    numbers = [_crl_number(load_crl(Revocations(ca).write_crl(path)))]
+    with OCSPResponder(Revocations.load(ca, path)) as r:
+        for _ in range(2):
+            numbers.append(_crl_number(x509.load_der_x509_crl(requests.get(r.crl_url).content)))
+        writer = Revocations.load(ca, path)  # what `pki revoke` does, in another process
+        writer.revoke(bob, "keyCompromise")
+        numbers.append(_crl_number(load_crl(writer.write_crl(path))))
+        os.utime(path, ns=(1, r.revocations._mtime + 1_000_000))
+        numbers.append(_crl_number(x509.load_der_x509_crl(requests.get(r.crl_url).content)))
+    assert numbers == sorted(set(numbers)), numbers
+    assert (tmp_path / "crl.crlnumber").read_text() == f"{numbers[-1]}\n"

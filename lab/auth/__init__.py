@@ -35,12 +35,14 @@ challenge with 403, and so does this one.
 
 Every decision is logged as one line on the ``lab.auth`` logger (INFO; the
 library adds a NullHandler, so nothing prints unless you configure logging or
-use :func:`capture_decisions`).
+use :func:`capture_decisions`). Control characters in a subject or a path are written as
+``\\xNN``, as nginx logs them, so no certificate can forge a second line.
 
 The modules: :mod:`~lab.auth.extension` (``CertificateAuth``), :mod:`~lab.auth.results` (the
 result and the events' contexts), :mod:`~lab.auth.chain` (in-process chain checks),
 :mod:`~lab.auth.decorators` (``@authorize``), :mod:`~lab.auth.policies`, :mod:`~lab.auth.cache`,
-:mod:`~lab.auth.problem` (RFC 9457) and :mod:`~lab.auth.forwarding` (the certificate from a
+:mod:`~lab.auth.problem` (RFC 9457), :mod:`~lab.auth.text` (control characters escaped in
+every line that echoes a subject) and :mod:`~lab.auth.forwarding` (the certificate from a
 proxy header). This package stands on :mod:`lab.pki` and :mod:`lab.tls`; never on course code.
 """
 
@@ -59,14 +61,12 @@ from lab.auth.results import (
     AuthConfigurationError,
     AuthenticationFailedContext,
     AuthenticationResult,
-    CertificateEvents,
     CertificateValidatedContext,
     ChallengeContext,
 )
 
 __all__ = [
     "CertificateAuth",
-    "CertificateEvents",
     "AuthenticationResult",
     "CertificateValidatedContext",
     "AuthenticationFailedContext",

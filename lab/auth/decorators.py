@@ -9,6 +9,8 @@ import contextlib
 import functools
 import logging
 
+from flask import current_app, g, request
+
 from lab.auth.extension import CertificateAuth
 from lab.auth.results import EXTENSION_KEY, AuthConfigurationError, AuthenticationResult, log
 from lab.tls.identity import ClientIdentity
@@ -16,8 +18,6 @@ from lab.tls.identity import ClientIdentity
 
 # ------------------------------------------------------- request accessors
 def _extension() -> CertificateAuth:
-    from flask import current_app
-
     ext = current_app.extensions.get(EXTENSION_KEY)
     if ext is None:
         raise AuthConfigurationError(
@@ -29,8 +29,6 @@ def _extension() -> CertificateAuth:
 
 def current_result() -> AuthenticationResult:
     """This request's authentication result, computed once per request and kept in ``flask.g``."""
-    from flask import g, request
-
     result = g.get("lab_auth_result")
     if result is None:
         result = _extension().authenticate(request.environ)
@@ -55,8 +53,6 @@ def authorize(*policies):
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            from flask import request
-
             ext = _extension()
             result = current_result()
             where = f"{request.method} {request.path}"
@@ -81,7 +77,8 @@ def authorize(*policies):
                     return ext.forbid(result.identity, policy, reason)
             names = ", ".join(ext.resolve(p).name for p in policies) or "authenticated"
             log.info("authorization allowed %s for %s [%s]", where, result.identity.subject, names)
-            return view(*args, **kwargs)
+            # ensure_sync: an ``async def`` view runs too (Flask's own dispatch does the same)
+            return current_app.ensure_sync(view)(*args, **kwargs)
 
         return wrapper
 

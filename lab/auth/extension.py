@@ -6,6 +6,7 @@ import datetime as _dt
 from typing import Callable, Iterable
 
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from lab.auth.cache import CertificateCache
 from lab.auth.chain import _load_trust, _validity_problem, is_self_signed, issuer_path
@@ -17,7 +18,6 @@ from lab.auth.results import (
     AuthConfigurationError,
     AuthenticationFailedContext,
     AuthenticationResult,
-    CertificateEvents,
     CertificateValidatedContext,
     ChallengeContext,
     _problem,
@@ -32,6 +32,14 @@ from lab.tls.identity import ClientIdentity, peer_certificate
 CertificateSource = Callable[[dict], "x509.Certificate | None"]
 #: A revocation check: the certificate and its chain in, a reason to refuse (or None) out.
 RevocationCheck = Callable[[x509.Certificate, "list[x509.Certificate]"], "str | None"]
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    """Basic Constraints CA:TRUE (a certificate without the extension is not a CA, RFC 5280 4.2.1.9)."""
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
 
 
 # --------------------------------------------------------------- extension
@@ -62,9 +70,18 @@ class CertificateAuth:
         None, True (a default :class:`~lab.certcache.CertificateCache`) or a cache.
     ``certificate_source``
         ``(environ) -> certificate | None``; may raise :class:`~lab.errors.ForgedHeaderError`.
-    ``on_certificate_validated``, ``on_authentication_failed``, ``on_challenge``
-        Event callbacks (or pass ``events=CertificateEvents(...)``, or use the
-        decorators of the same names).
+    ``allow_ca_certificates``
+        False (default): a certificate with Basic Constraints CA:TRUE is refused as a
+        client identity, even when it chains (a root is its own trust anchor).
+
+    Events (ASP.NET's ``CertificateAuthenticationEvents``) are registered the Flask
+    way, with the extension's decorators, like flask-login's ``@login_manager.user_loader``::
+
+        @auth.on_certificate_validated      # OnCertificateValidated
+        def add_roles(ctx): ...
+
+    ``@auth.on_authentication_failed`` (OnAuthenticationFailed) and ``@auth.on_challenge``
+    (OnChallenge) work the same way. One callback per event: a second one replaces the first.
     """
 
     def __init__(
@@ -75,15 +92,12 @@ class CertificateAuth:
         allowed_certificate_types: str = "chained",
         validate_certificate_use: bool = True,
         validate_validity_period: bool = True,
+        allow_ca_certificates: bool = False,
         revocation: RevocationCheck | None = None,
         revocation_mode: str | None = None,
         trust=None,
         additional_chain_certificates: Iterable = (),
         cache: CertificateCache | bool | None = None,
-        events: CertificateEvents | None = None,
-        on_certificate_validated=None,
-        on_authentication_failed=None,
-        on_challenge=None,
         clock: Callable[[], _dt.datetime] | None = None,
     ):
         if allowed_certificate_types not in CERTIFICATE_TYPES:
@@ -118,6 +132,7 @@ class CertificateAuth:
         self.allowed_certificate_types = allowed_certificate_types
         self.validate_certificate_use = validate_certificate_use
         self.validate_validity_period = validate_validity_period
+        self.allow_ca_certificates = allow_ca_certificates
         self.revocation = revocation
         self.revocation_mode = mode
         self.trust = _verify._certs(_load_trust(trust)) if trust is not None else None
@@ -128,14 +143,7 @@ class CertificateAuth:
             if cache is True
             else (None if cache is None or cache is False else cache)
         )
-        self.events = events or CertificateEvents()
-        for name, fn in (
-            ("on_certificate_validated", on_certificate_validated),
-            ("on_authentication_failed", on_authentication_failed),
-            ("on_challenge", on_challenge),
-        ):
-            if fn is not None:
-                setattr(self.events, name, fn)
+        self._events: dict[str, Callable] = {}
         self.clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc))
         self.policies: dict[str, Policy] = {}
         if app is not None:
@@ -151,17 +159,20 @@ class CertificateAuth:
     def init_app(self, app) -> None:
         app.extensions[EXTENSION_KEY] = self
 
-    # -- events as decorators, Flask style
-    def on_certificate_validated(self, fn):
-        self.events.on_certificate_validated = fn
+    # -- events: the one way to register them is the decorator, Flask style
+    def on_certificate_validated(self, fn: Callable[[CertificateValidatedContext], None]):
+        """OnCertificateValidated: every built-in check passed; add claims, or ``ctx.fail()``."""
+        self._events["validated"] = fn
         return fn
 
-    def on_authentication_failed(self, fn):
-        self.events.on_authentication_failed = fn
+    def on_authentication_failed(self, fn: Callable[[AuthenticationFailedContext], None]):
+        """OnAuthenticationFailed: see every refusal; reword it, or (deliberately) ``ctx.success()``."""
+        self._events["failed"] = fn
         return fn
 
-    def on_challenge(self, fn):
-        self.events.on_challenge = fn
+    def on_challenge(self, fn: Callable[[ChallengeContext], None]):
+        """OnChallenge: a protected route was called unauthenticated; ``ctx.respond()`` replaces the 403."""
+        self._events["challenge"] = fn
         return fn
 
     def add_policy(self, name: str, policy: Policy) -> None:
@@ -241,6 +252,9 @@ class CertificateAuth:
                 f"the certificate is issued by {cert.issuer.rfc4514_string()} and "
                 f"allowed_certificate_types is 'self_signed'",
             )
+        reason = self._identity_problem(cert)
+        if reason:
+            return self._failed(cert, [], environ, reason)
         if self.validate_certificate_use:
             ekus = eku_names(cert)
             if ekus is not None and "clientAuth" not in ekus:
@@ -267,8 +281,8 @@ class CertificateAuth:
                 )
         identity = ClientIdentity.from_certificate(cert)
         ctx = CertificateValidatedContext(cert, chain, identity, environ)
-        if self.events.on_certificate_validated is not None:
-            self.events.on_certificate_validated(ctx)
+        if "validated" in self._events:
+            self._events["validated"](ctx)
         if ctx._result is not None and ctx._result[0] == "failed":
             return self._failed(
                 cert,
@@ -278,6 +292,22 @@ class CertificateAuth:
                 identity=identity,
             )
         return AuthenticationResult("succeeded", identity)
+
+    def _identity_problem(self, cert: x509.Certificate) -> str | None:
+        """A certificate that does not name one client: a CA, or a subject with several CNs."""
+        if not self.allow_ca_certificates and is_ca(cert):
+            return (
+                "the certificate is a CA certificate (Basic Constraints CA:TRUE): a CA key signs "
+                "certificates, it does not identify a client (allow_ca_certificates=True accepts it)"
+            )
+        cns = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        if len(cns) > 1:
+            return (
+                f"the certificate's subject has {len(cns)} common names ({', '.join(cns)}); software "
+                f"disagrees on which one names the caller (OpenSSL-based code reads the first, Go the "
+                f"last), so it is refused"
+            )
+        return None
 
     def _trust_problem(
         self, cert: x509.Certificate, self_signed: bool, now: _dt.datetime
@@ -297,12 +327,12 @@ class CertificateAuth:
         self, cert, chain, environ, reason: str, identity: ClientIdentity | None = None
     ) -> AuthenticationResult:
         """Run OnAuthenticationFailed, which may reword the failure or (rarely, deliberately) accept."""
-        if self.events.on_authentication_failed is None:
+        if "failed" not in self._events:
             return AuthenticationResult("failed", None, reason)
         if identity is None and cert is not None:
             identity = ClientIdentity.from_certificate(cert)
         ctx = AuthenticationFailedContext(cert, chain, identity, environ, reason=reason)
-        self.events.on_authentication_failed(ctx)
+        self._events["failed"](ctx)
         if ctx._result is not None and ctx._result[0] == "succeeded" and identity is not None:
             return AuthenticationResult("succeeded", identity)
         if ctx._result is not None and ctx._result[0] == "failed" and ctx._result[1]:
@@ -320,9 +350,9 @@ class CertificateAuth:
             kind = "certificate-required"
         else:
             title, reason, kind = "Client certificate refused", result.reason, "certificate-refused"
-        if self.events.on_challenge is not None:
+        if "challenge" in self._events:
             ctx = ChallengeContext(reason, result, environ)
-            self.events.on_challenge(ctx)
+            self._events["challenge"](ctx)
             if ctx.response is not None:
                 return ctx.response
         return _problem(title, reason, kind, stage="authentication")

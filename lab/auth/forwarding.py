@@ -35,9 +35,10 @@ import base64
 import binascii
 import ipaddress
 from typing import Iterable
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from lab.errors import ForgedHeaderError, LabError
 from lab.pki.certinfo import common_name, thumbprint
@@ -74,7 +75,7 @@ def parse_certificate_header(
         if "-----BEGIN" in decoded:
             try:
                 return x509.load_pem_x509_certificate(decoded.encode())
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):  # InvalidVersion is not a ValueError
                 raise ForwardedCertificateError(
                     f"the {header} header holds PEM that is not a readable certificate"
                 ) from None
@@ -86,7 +87,7 @@ def parse_certificate_header(
     try:
         der = base64.b64decode(unquote(text), validate=True)
         return x509.load_der_x509_certificate(der)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, x509.InvalidVersion):
         raise ForwardedCertificateError(
             f"the {header} header is neither URL-encoded PEM nor base64 DER; check what the proxy forwards"
         ) from None
@@ -247,10 +248,6 @@ def header_value(cert, fmt: str = "pem") -> str:
     ``pem``: URL-encoded PEM, byte for byte what nginx's ``$ssl_client_escaped_cert`` holds;
     ``der``: base64 DER, ASP.NET's ``X-Client-Cert``.
     """
-    from urllib.parse import quote
-
-    from cryptography.hazmat.primitives import serialization
-
     cert = getattr(cert, "cert", cert)
     if fmt == "der":
         return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()

@@ -29,7 +29,10 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from cryptography import x509
+
 from lab.errors import LabError
+from lab.pki.certinfo import common_name
 from lab.tls.identity import ClientIdentity
 
 Check = Callable[[ClientIdentity], "str | None"]
@@ -73,44 +76,81 @@ def _short(values: tuple[str, ...]) -> str:
 
 
 # ------------------------------------------------------------------ subjects
+def _name_entries(values: Iterable[str] | str, what: str) -> tuple[tuple[str, str], ...]:
+    """Each entry as ("DN", canonical RFC 4514 string) or ("CN", value); never both readings.
+
+    An entry starting with ``CN=`` is a whole distinguished name, as
+    ``cert.subject.rfc4514_string()`` prints it (most specific first); anything else is a
+    common name. Without that rule, a certificate whose CN is the literal text
+    ``CN=MyTrustedClient,O=mTLS Lab`` would pass an entry meant as that DN.
+    """
+    out = []
+    for value in _names(values):
+        if value.startswith("CN="):
+            try:
+                out.append(("DN", x509.Name.from_rfc4514_string(value).rfc4514_string()))
+            except ValueError:
+                raise PolicyError(
+                    f"{value!r} starts with CN= but is not an RFC 4514 {what} DN "
+                    f"(write it as `pki show` prints it, e.g. CN=alice,O=mTLS Lab)"
+                ) from None
+        elif "=" in value:
+            raise PolicyError(
+                f"{value!r} is neither a common name nor a DN: a full {what} DN starts with CN= "
+                f"(as `pki show` prints it, e.g. CN=alice,O=mTLS Lab); a common name has no '='"
+            )
+        else:
+            out.append(("CN", value))
+    return tuple(out)
+
+
+def _label(entries: tuple[tuple[str, str], ...]) -> str:
+    """The entries as given: a DN starts with CN=, so the two forms read apart unambiguously."""
+    return ", ".join(value for _, value in entries)
+
+
+def _name_matches(entries, cn: str, dn: str) -> bool:
+    return any(value == (dn if kind == "DN" else cn) for kind, value in entries)
+
+
 def allow_subjects(*names: str) -> Policy:
     """Allow callers whose CN, or whole subject DN, is one of ``names`` (exact, case-sensitive).
 
-    ``allow_subjects("MyTrustedClient")`` matches ``CN=MyTrustedClient,O=mTLS Lab``
-    but not ``CN=NotMyTrustedClient``: the guide's ``Contains`` check would let
-    that one through.
+    ``allow_subjects("MyTrustedClient")`` compares the CN: it matches
+    ``CN=MyTrustedClient,O=mTLS Lab`` but not ``CN=NotMyTrustedClient`` (the guide's
+    ``Contains`` check would let that one through). An entry that starts with ``CN=``
+    (``"CN=MyTrustedClient,O=mTLS Lab"``) is compared with the whole subject DN only.
     """
-    allowed = _names(names)
+    allowed = _name_entries(names, "subject")
 
     def check(identity: ClientIdentity) -> str | None:
-        if identity.common_name in allowed or identity.subject in allowed:
+        if _name_matches(allowed, identity.common_name, identity.subject):
             return None
-        return f"subject {identity.subject} is not in the allow-list ({_short(allowed)})"
+        return f"subject {identity.subject} is not in the allow-list ({_label(allowed)})"
 
-    return Policy(f"allow_subjects({_short(allowed)})", check)
+    return Policy(f"allow_subjects({_label(allowed)})", check)
 
 
 def issued_by(*issuers: str) -> Policy:
     """Allow certificates whose issuer CN, or whole issuer DN, is one of ``issuers``.
 
+    The same two forms as :func:`allow_subjects` (an entry starting with ``CN=`` is a DN).
     Useful when one TLS trust store holds several CAs but a route belongs to one
     of them. (To *verify* against one CA, use ``CertificateAuth(trust=...)``; this
     only compares names, after verification.)
     """
-    allowed = _names(issuers)
+    allowed = _name_entries(issuers, "issuer")
 
     def check(identity: ClientIdentity) -> str | None:
-        issuer_cn = identity.certificate and _issuer_cn(identity)
-        if identity.issuer in allowed or (issuer_cn and issuer_cn in allowed):
+        issuer_cn = _issuer_cn(identity) if identity.certificate is not None else ""
+        if _name_matches(allowed, issuer_cn, identity.issuer):
             return None
-        return f"issuer {identity.issuer} is not an allowed issuer ({_short(allowed)})"
+        return f"issuer {identity.issuer} is not an allowed issuer ({_label(allowed)})"
 
-    return Policy(f"issued_by({_short(allowed)})", check)
+    return Policy(f"issued_by({_label(allowed)})", check)
 
 
 def _issuer_cn(identity: ClientIdentity) -> str:
-    from lab.pki.certinfo import common_name
-
     return common_name(identity.certificate.issuer)
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable
 
 from cryptography import x509
 
+from lab.auth.problem import problem
+from lab.auth.text import printable
 from lab.errors import LabError
 from lab.tls.identity import ClientIdentity
 
@@ -19,10 +20,23 @@ from lab.tls.identity import ClientIdentity
 log = logging.getLogger("lab.auth")
 log.addHandler(logging.NullHandler())
 
+
+class _PrintableLines(logging.Filter):
+    """Every lab.auth line is one line: subjects and paths are caller-controlled (see lab.auth.text)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = printable(record.getMessage()), None
+        return True
+
+
+log.addFilter(_PrintableLines())
+
 #: AllowedCertificateTypes: Chained (the default), SelfSigned, All.
 CERTIFICATE_TYPES = ("chained", "self_signed", "all")
 
-#: X509RevocationMode: NoCheck, Offline (a CRL you hold), Online (OCSP).
+#: Revocation source: none (ASP.NET's X509RevocationMode.NoCheck), crl (a CRL the app holds or
+#: fetches), ocsp (ask the responder). .NET's Online (its default) and Offline only say whether the
+#: network may be used, for CRLs and OCSP alike; they name no mechanism, so they map to none of these.
 REVOCATION_MODES = ("none", "crl", "ocsp")
 
 EXTENSION_KEY = "lab.auth"
@@ -119,16 +133,5 @@ class ChallengeContext:
         self.response = response
 
 
-@dataclass
-class CertificateEvents:
-    """``CertificateAuthenticationEvents``: three optional callbacks."""
-
-    on_certificate_validated: Callable[[CertificateValidatedContext], None] | None = None
-    on_authentication_failed: Callable[[AuthenticationFailedContext], None] | None = None
-    on_challenge: Callable[[ChallengeContext], None] | None = None
-
-
 def _problem(title: str, detail: str, kind: str, **extra):
-    from lab.auth.problem import problem
-
     return problem(403, title, detail, type_=PROBLEM_TYPES + kind, **extra)

@@ -7,16 +7,31 @@ needs no certificate (useful in optional mode), ``GET /healthz`` is for probes.
 ``[Authorize]``): with no options any valid client certificate gets in; the
 keyword options add policies (``allow_subjects=["MyTrustedClient"]``, pins) and
 anything else is passed to :class:`~lab.auth.CertificateAuth` (``trust=``,
-``allowed_certificate_types=``, events...). A refusal is a 403 problem+json.
+``allowed_certificate_types=``...). ``on_certificate_validated=``,
+``on_authentication_failed=`` and ``on_challenge=`` register those events with the
+extension's decorators. A refusal is a 403 problem+json.
 """
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 
 from lab.auth import CertificateAuth, authorize, current_identity
 from lab.auth import policies as _policies
+from lab.auth.text import printable
 from lab.tls.identity import peer_certificate
+
+#: The CertificateAuth events create_app accepts as keywords.
+EVENTS = ("on_certificate_validated", "on_authentication_failed", "on_challenge")
+
+
+def _text(body: str) -> Response:
+    """Plain text (ASP.NET's ``Ok(string)`` is text/plain too), control characters escaped.
+
+    The subject is whatever the certificate's requester wrote: as HTML it could carry
+    markup, and raw it could carry a newline or a terminal escape into whoever prints it.
+    """
+    return Response(printable(body), mimetype="text/plain")
 
 
 def secure_policies(allow_subjects=None, pin_thumbprints=None, pin_spki=None) -> list:
@@ -44,7 +59,10 @@ def create_app(
     **auth_options,
 ) -> Flask:
     app = Flask(name)
-    CertificateAuth(app, **auth_options)
+    events = {e: auth_options.pop(e) for e in EVENTS if auth_options.get(e) is not None}
+    auth = CertificateAuth(app, **auth_options)
+    for event, callback in events.items():
+        getattr(auth, event)(callback)  # the same as decorating callback with @auth.<event>
     rules = secure_policies(allow_subjects, pin_thumbprints, pin_spki)
 
     @app.get("/api/secure")
@@ -52,13 +70,13 @@ def create_app(
     def secure():
         # the certificate that was authenticated, wherever it came from (TLS or a proxy header);
         # identity.subject is cert.subject.rfc4514_string()
-        return f"Hello {current_identity().subject}"
+        return _text(f"Hello {current_identity().subject}")
 
     @app.get("/api/public")
     def public():
         cert = peer_certificate()
         who = cert.subject.rfc4514_string() if cert else "anonymous (no client certificate)"
-        return f"Hello {who}"
+        return _text(f"Hello {who}")
 
     @app.get("/healthz")
     def healthz():

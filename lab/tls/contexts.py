@@ -13,6 +13,7 @@ pair of paths, or a ``.pfx`` path with its password.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from pathlib import Path
 from typing import Iterable, Union
@@ -106,6 +107,7 @@ def server_context(
     if mode != "none":
         ctx.load_verify_locations(cadata=trust_pem(trust))
     if crl is not None:
+        _require_only_crls(crl)
         ctx.load_verify_locations(cafile=str(crl))
         ctx.verify_flags |= (
             ssl.VERIFY_CRL_CHECK_LEAF if crl_check == "leaf" else ssl.VERIFY_CRL_CHECK_CHAIN
@@ -114,6 +116,18 @@ def server_context(
     # again; that is fine (the server keeps the peer certificate in the session),
     # but the lab counts full handshakes, so keep OpenSSL's default of 2 tickets.
     return ctx
+
+
+def _require_only_crls(path) -> None:
+    """OpenSSL trusts every certificate in a CRL file as a CA: accept a file of PEM CRLs only."""
+    kinds = sorted(
+        {k.decode() for k in re.findall(rb"-----BEGIN ([^-]+)-----", Path(path).read_bytes())}
+    )
+    if kinds != ["X509 CRL"]:
+        raise CorruptFileError(
+            f"{path} holds {' and '.join(kinds) or 'no PEM block'}, not only PEM CRLs; OpenSSL would trust "
+            f"any certificate in it (lab.revocation.trusted_crl_file makes a clean copy)"
+        )
 
 
 def client_context(

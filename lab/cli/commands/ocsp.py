@@ -74,7 +74,8 @@ def run(args) -> int:
                 stopping = stop.wait(0.5)
                 for answer in responder.answers[reported:]:
                     serial = f"{answer.serial:x}" if answer.serial is not None else "-"
-                    print(f"answered serial {serial}: {answer.status}", flush=True)
+                    why = f" ({answer.detail})" if answer.detail else ""
+                    print(f"answered serial {serial}: {answer.status}{why}", flush=True)
                 reported += len(responder.answers[reported:])
                 for err in responder.errors:
                     print(f"responder error: {err.splitlines()[0]}", file=sys.stderr, flush=True)

@@ -7,16 +7,20 @@ until Ctrl-C. Missing certificates and a taken port are reported in one line.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 
+from lab.auth.text import printable
 from lab.cli.commands._foreground import until_stopped
 from lab.course import coursepki
 from lab.course.demo import create_app
 from lab.errors import MissingFileError
 from lab.paths import certs_dir, show
+from lab.revocation import trusted_crl_file
 from lab.tls.server import MTLSServer
 
 
@@ -63,8 +67,9 @@ def register(subparsers) -> None:
         "--allow-subject",
         action="append",
         default=None,
-        metavar="CN",
-        help="only this client CN (or full subject DN) may call /api/secure; repeat to allow several",
+        metavar="NAME",
+        help="only this client may call /api/secure: a CN (MyTrustedClient), or, when NAME starts "
+        "with CN=, the whole RFC 4514 subject DN (CN=MyTrustedClient,O=mTLS Lab); repeatable",
     )
     p.add_argument(
         "--pin-thumbprint",
@@ -132,18 +137,28 @@ def build_app(args):
     return create_app(**options)
 
 
-def _crl(args) -> Path | None:
-    """The --crl file, checked first: OpenSSL's own error for a bad file says nothing useful."""
-    if getattr(args, "crl", None) is None:
-        return None
-    from lab.revocation import load_crl
+@contextlib.contextmanager
+def checked_crl(args, trust):
+    """The --crl file as OpenSSL (or nginx) may read it: only CRLs, each signed by ``trust``.
 
-    load_crl(args.crl)  # MissingFileError / CorruptFileError, with what to do
-    return args.crl
+    A certificate inside a "CRL file" would become a trusted CA (OpenSSL loads every
+    object in it), a DER file would make OpenSSL fail without saying why, and a folder
+    is not a file: each is one clear line. The clean PEM copy lives in a temporary
+    folder for as long as the server runs.
+    """
+    if getattr(args, "crl", None) is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="lab-crl-") as scratch:
+        yield trusted_crl_file(args.crl, trust, scratch)
 
 
 def show_decisions() -> None:
-    """Print lab.auth's one-line authentication/authorization decisions on stderr."""
+    """Print lab.auth's one-line authentication/authorization decisions on stderr.
+
+    The lab.auth logger escapes control characters itself (lab.auth.text), so a subject
+    or a path cannot forge a line here.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     auth_log = logging.getLogger("lab.auth")
@@ -155,15 +170,23 @@ def show_decisions() -> None:
 def run(args) -> int:
     directory = args.certs or certs_dir()
     course = load_course(directory)
-    show_decisions()
-    if getattr(args, "behind_nginx", False):
-        from lab.cli.commands._serve_nginx import run_behind_nginx
+    with checked_crl(args, course.ca) as crl:
+        args.crl = crl  # serve --behind-nginx hands nginx (ssl_crl) the checked copy too
+        show_decisions()
+        if getattr(args, "behind_nginx", False):
+            from lab.cli.commands._serve_nginx import run_behind_nginx
 
-        return run_behind_nginx(args, directory, course, build_app)
+            return run_behind_nginx(args, directory, course, build_app)
+        return _serve(args, directory, course)
+
+
+def _serve(args, directory: Path, course) -> int:
 
     def log_failure(failure):
         print(
-            f"refused handshake from {failure.peer}: {failure.reason}", file=sys.stderr, flush=True
+            printable(f"refused handshake from {failure.peer}: {failure.reason}"),
+            file=sys.stderr,
+            flush=True,
         )
 
     server = MTLSServer(
@@ -174,7 +197,7 @@ def run(args) -> int:
         host=args.host,
         port=args.port,
         min_version=args.min_tls,
-        crl=_crl(args),
+        crl=args.crl,
         profile=args.tls_profile,
         on_handshake_failure=log_failure,
         raise_errors=False,
@@ -188,7 +211,7 @@ def run(args) -> int:
             reported = 0
             while not stop.wait(0.5):
                 for err in server.errors[reported:]:
-                    print(f"server error: {err}", file=sys.stderr, flush=True)
+                    print(printable(f"server error: {err}"), file=sys.stderr, flush=True)
                 reported = len(server.errors)
         finally:
             server.stop()
