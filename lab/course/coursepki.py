@@ -22,9 +22,15 @@ from pathlib import Path
 
 from lab.errors import LabError, MissingFileError, PKIExistsError
 from lab.paths import certs_dir, show
-from lab.pki import CertificateAuthority, IssuedCertificate, load_pair, write_private
+from lab.pki import (
+    PASSWORD_FILE,
+    CertificateAuthority,
+    IssuedCertificate,
+    load_pair,
+    read_password,
+    write_private,
+)
 
-PASSWORD_FILE = "pfx-password.txt"
 CLIENT_NAME = "MyTrustedClient"
 SERVER_HOSTS = ("localhost", "127.0.0.1")
 
@@ -45,11 +51,6 @@ class CoursePKI:
 
     def file(self, name: str) -> Path:
         return self.dir / name
-
-
-def read_password(directory: Path) -> str | None:
-    p = Path(directory) / PASSWORD_FILE
-    return p.read_text().strip() if p.exists() else None
 
 
 def init(

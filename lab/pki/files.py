@@ -19,6 +19,14 @@ from lab.errors import (
     WrongPasswordError,
 )
 
+#: File suffixes by what they hold: the one list every scanner (doctor, expiry) reads.
+CERT_SUFFIXES = (".crt", ".pem", ".cer", ".der")
+KEY_SUFFIXES = (".key",)
+PFX_SUFFIXES = (".pfx", ".p12")
+
+#: Where ``pki init`` saves the random .pfx password, beside the bundles (mode 0600).
+PASSWORD_FILE = "pfx-password.txt"
+
 
 # ---------------------------------------------------------------------- file I/O
 def write_private(path: str | os.PathLike, data: bytes) -> Path:
@@ -71,7 +79,66 @@ def pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
+def read_password(directory: str | os.PathLike) -> str | None:
+    """The .pfx password saved in ``directory``/pfx-password.txt, or None when there is none.
+
+    The one reader of that file: a file that is not UTF-8 text (copied through a tool that
+    re-encoded it, or not a password file at all) is one clear error, not a traceback.
+    """
+    p = Path(directory) / PASSWORD_FILE
+    try:
+        return p.read_bytes().decode("utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except IsADirectoryError:
+        raise CorruptFileError(f"{p} is a folder, not the .pfx password file") from None
+    except UnicodeDecodeError:
+        raise CorruptFileError(
+            f"{p} is not UTF-8 text, so it cannot be the .pfx password; rewrite it with the "
+            f"password on one line, or give the password with --password"
+        ) from None
+
+
 # ----------------------------------------------------------------------- loading
+def trust_certificates(trust) -> list[x509.Certificate]:
+    """Every trust anchor in ``trust``, as certificates: the one reader of "what do I trust".
+
+    Accepts what the lab accepts everywhere: a lab CA or :class:`~lab.pki.IssuedCertificate`
+    (its certificate only, never its chain), an ``x509.Certificate``, PEM bytes, a path to a
+    PEM/DER file (every certificate in it), or a list (or any iterable) of those. ``None``
+    gives an empty list; the caller decides whether "no trust" is an error.
+    """
+    if trust is None:
+        return []
+    if isinstance(trust, x509.Certificate):
+        return [trust]
+    if isinstance(trust, (str, os.PathLike)):
+        return load_certificates(trust)
+    if isinstance(trust, (bytes, bytearray)):
+        try:
+            return x509.load_pem_x509_certificates(bytes(trust))
+        except ValueError:
+            raise CorruptFileError("the trust bytes are not PEM certificates") from None
+    cert = getattr(trust, "cert", None)
+    if isinstance(cert, x509.Certificate):  # a lab CA or IssuedCertificate
+        return [cert]
+    try:
+        items = iter(trust)
+    except TypeError:
+        raise TypeError(
+            f"cannot trust {trust!r}: give a lab CA, a certificate, PEM bytes or a path"
+        ) from None
+    return [c for item in items for c in trust_certificates(item)]
+
+
+def certificate_of(obj) -> x509.Certificate:
+    """The certificate of a lab CA or :class:`~lab.pki.IssuedCertificate`, or ``obj`` itself."""
+    cert = getattr(obj, "cert", obj)
+    if not isinstance(cert, x509.Certificate):
+        raise TypeError(f"{obj!r} is not a certificate, a lab CA or an issued certificate")
+    return cert
+
+
 def load_certificates(path: str | os.PathLike) -> list[x509.Certificate]:
     """Every certificate in a PEM file (a chain), or the one in a DER file."""
     data = _read(path, "certificate")
@@ -173,6 +240,23 @@ def _mismatch_message(cert_path, key_path, cert, key) -> str:
         f"(certificate public key {spki_pin(cert)[:12]}…, key's public key "
         f"{spki_pin(key.public_key())[:12]}…); regenerate the pair or point to the right key"
     )
+
+
+def der_length_matches(data: bytes) -> bool:
+    """True when ``data`` is one complete DER SEQUENCE: its length field covers the file exactly.
+
+    A PKCS#12 file is one; an empty, truncated or padded file is not. This tells "the
+    file is damaged" apart from "the password is wrong", which the parser cannot.
+    """
+    if len(data) < 2 or data[0] != 0x30:
+        return False
+    first = data[1]
+    if first < 0x80:
+        return len(data) == 2 + first
+    count = first & 0x7F
+    if count == 0 or count > 4 or len(data) < 2 + count:
+        return False
+    return len(data) == 2 + count + int.from_bytes(data[2 : 2 + count], "big")
 
 
 def _short(exc: Exception) -> str:
