@@ -30,6 +30,24 @@ def test_client_chain_through_the_intermediate_is_accepted(client_identity, root
     assert str(check) == "OK (client): alice -> Test Issuing CA -> Test Root CA"
 
 
+def test_the_verified_chain_is_returned_as_certificates_for_reuse(
+    client_identity, intermediate_ca, root_ca, unrelated_ca
+):
+    check = verify_chain(client_identity, root_ca, purpose="client")
+    assert check.certificates == [client_identity.cert, intermediate_ca.cert, root_ca.cert]
+    assert check.issuers == [intermediate_ca.cert, root_ca.cert]
+    assert verify_chain(client_identity, unrelated_ca, purpose="client").certificates == []
+
+
+def test_trust_may_be_a_path_pem_bytes_a_list_or_a_ca(client_identity, root_ca, tmp_path):
+    (tmp_path / "ca.pem").write_bytes(root_ca.cert_pem)
+    for trust in (tmp_path / "ca.pem", str(tmp_path / "ca.pem"), root_ca.cert_pem, [root_ca]):
+        assert verify_chain(client_identity, trust, purpose="client").ok, trust
+    assert pki.trust_certificates([root_ca, root_ca.cert_pem, tmp_path / "ca.pem"]) == [
+        root_ca.cert
+    ] * 3
+
+
 @pytest.mark.parametrize("hostname", ["localhost", "127.0.0.1"])
 def test_server_chain_through_the_intermediate_is_accepted_for_each_san(
     server_identity, root_ca, hostname
