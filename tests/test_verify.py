@@ -43,9 +43,10 @@ def test_trust_may_be_a_path_pem_bytes_a_list_or_a_ca(client_identity, root_ca, 
     (tmp_path / "ca.pem").write_bytes(root_ca.cert_pem)
     for trust in (tmp_path / "ca.pem", str(tmp_path / "ca.pem"), root_ca.cert_pem, [root_ca]):
         assert verify_chain(client_identity, trust, purpose="client").ok, trust
-    assert pki.trust_certificates([root_ca, root_ca.cert_pem, tmp_path / "ca.pem"]) == [
-        root_ca.cert
-    ] * 3
+    assert (
+        pki.trust_certificates([root_ca, root_ca.cert_pem, tmp_path / "ca.pem"])
+        == [root_ca.cert] * 3
+    )
 
 
 @pytest.mark.parametrize("hostname", ["localhost", "127.0.0.1"])
