@@ -52,7 +52,7 @@ def write_public(path: str | os.PathLike, data: bytes) -> Path:
 def _read(path: str | os.PathLike, what: str) -> bytes:
     p = Path(path)
     try:
-        return p.read_bytes()
+        data = p.read_bytes()
     except FileNotFoundError:
         raise MissingFileError(
             f"{what} file {p} does not exist; check the path, or create the PKI with "
@@ -60,6 +60,9 @@ def _read(path: str | os.PathLike, what: str) -> bytes:
         ) from None
     except IsADirectoryError:
         raise MissingFileError(f"{p} is a directory, not a {what} file") from None
+    if not data:
+        raise CorruptFileError(f"{p} is empty, not a {what} file; re-copy it, or re-issue it")
+    return data
 
 
 def _key_pem(key, password: str | bytes | None) -> bytes:

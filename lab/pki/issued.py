@@ -138,15 +138,16 @@ def load_pkcs12(path: str | os.PathLike, password: str | bytes | None) -> Issued
             f"re-copy or re-export the .pfx"
         )
     try:
+        # "" is a password like any other (used as given); only None means "no password"
         key, cert, extra = pkcs12.load_key_and_certificates(
-            data, _b(password) if password else None
+            data, _b(password) if password is not None else None
         )
     except ValueError as exc:
         if b"-----BEGIN" in data:
             raise CorruptFileError(
                 f"{path} is PEM text, not a PKCS#12 bundle; load it with load_pair()"
             ) from None
-        if not password:
+        if password is None:
             raise PassphraseRequiredError(
                 f"{path} is password-protected; give its password (password=... or --password)"
             ) from None

@@ -7,11 +7,11 @@ Two more ``pki`` subcommands live in their own modules, each with ``register_pki
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from lab import pki
 from lab.cli.commands import pki_revoke, pki_status
+from lab.cli.commands._days import days_type
 from lab.course import coursepki
 from lab.errors import LabError
 from lab.paths import certs_dir, show
@@ -56,7 +56,7 @@ def register(subparsers) -> None:
     c.add_argument("name", help="the certificate's CN, and the file names")
     c.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
     c.add_argument(
-        "--days", type=_positive_days, default=365, help="validity in days (default 365)"
+        "--days", type=days_type("--days"), default=365, help="validity in days (default 365)"
     )
     c.add_argument("--email", help="an email SAN")
     c.add_argument("--uri", help="a URI SAN, e.g. spiffe://lab.test/ns/payments/sa/api")
@@ -71,16 +71,6 @@ def register(subparsers) -> None:
 
     pki_revoke.register_pki(sub)
     pki_status.register_pki(sub)
-
-
-def _positive_days(text: str) -> float:
-    try:
-        days = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
-    if days <= 0:
-        raise argparse.ArgumentTypeError("--days must be greater than 0")
-    return days
 
 
 def _init(args) -> int:
@@ -111,7 +101,10 @@ def _issue_client(args) -> int:
 def _show(args) -> int:
     path: Path = args.file
     if path.suffix.lower() in (".pfx", ".p12"):
-        password = args.password or coursepki.read_password(path.parent)
+        # An explicit --password "" is used as given; only no --password reads the file.
+        password = (
+            args.password if args.password is not None else coursepki.read_password(path.parent)
+        )
         if password is None:
             raise LabError(
                 f"{show(path)} needs its password: --password P "
