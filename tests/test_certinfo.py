@@ -9,7 +9,6 @@ import html
 
 import pytest
 
-from lab import pki
 from lab.pki import certinfo
 
 UTC = dt.timezone.utc
@@ -74,8 +73,8 @@ def test_text_shows_key_type_and_size(client_summary, root_ca):
     assert field(certinfo.describe(rsa_leaf).as_text(), "Key") == "RSA 2048"
 
 
-def test_text_shows_ed25519_key_and_eddsa_signature():
-    ca = pki.CertificateAuthority.create("Ed CA", key_type="ed25519")
+def test_text_shows_ed25519_key_and_eddsa_signature(ed25519_ca):
+    ca = ed25519_ca
     text = certinfo.describe(ca).as_text()
     assert field(text, "Key") == "Ed25519"
     assert field(text, "Signature") == "none (EdDSA)"
