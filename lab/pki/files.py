@@ -152,7 +152,7 @@ def load_certificates(path: str | os.PathLike) -> list[x509.Certificate]:
             )
         try:
             certs = x509.load_pem_x509_certificates(data)
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
             raise CorruptFileError(
                 f"{path} is not a readable PEM certificate ({_short(exc)}); it may be truncated or "
                 f"edited: re-copy it, or re-issue it"
@@ -163,10 +163,10 @@ def load_certificates(path: str | os.PathLike) -> list[x509.Certificate]:
                 f"{path} has {blocks} certificate blocks but only {len(certs)} complete; it may be "
                 f"truncated or edited (a chain would lose its intermediate): re-copy it, or re-issue it"
             )
-        return certs
+        return checked(certs, path)
     try:
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError:
+        return checked([x509.load_der_x509_certificate(data)], path)
+    except (ValueError, x509.InvalidVersion):
         if data[:2] == b"\x30\x82" and b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07" in data[:64]:
             raise CorruptFileError(
                 f"{path} looks like a PKCS#12 (.pfx) bundle; load it with load_pkcs12(path, password)"
@@ -174,6 +174,26 @@ def load_certificates(path: str | os.PathLike) -> list[x509.Certificate]:
         raise CorruptFileError(
             f"{path} is neither a PEM nor a DER certificate; check that you pointed at the .crt/.pem file"
         ) from None
+
+
+def checked(certs: list[x509.Certificate], path) -> list[x509.Certificate]:
+    """Read every field the lab uses now, so a damaged certificate fails here, in one line.
+
+    cryptography parses the outer structure eagerly and the fields on first use: a
+    certificate with a mangled name or extension loads, then raises ValueError or TypeError
+    wherever it is first shown (found by tests/test_fuzz_pki.py).
+    """
+    for cert in certs:
+        try:
+            cert.version, cert.subject, cert.issuer, cert.extensions, cert.serial_number
+            cert.not_valid_before_utc, cert.not_valid_after_utc, cert.public_key()
+            cert.signature_hash_algorithm
+        except Exception as exc:  # noqa: BLE001 - ValueError, TypeError, UnsupportedAlgorithm...
+            raise CorruptFileError(
+                f"{path} holds a certificate the lab cannot read ({_short(exc)}); it may be "
+                f"damaged: re-copy it, or re-issue it"
+            ) from None
+    return certs
 
 
 def load_certificate(path: str | os.PathLike) -> x509.Certificate:

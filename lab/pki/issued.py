@@ -26,6 +26,7 @@ from lab.pki.files import (
     _mismatch_message,
     _read,
     _short,
+    checked,
     der_length_matches,
     load_certificates,
     load_private_key,
@@ -142,6 +143,8 @@ def load_pkcs12(path: str | os.PathLike, password: str | bytes | None) -> Issued
         key, cert, extra = pkcs12.load_key_and_certificates(
             data, _b(password) if password is not None else None
         )
+    except x509.InvalidVersion as exc:  # opened, but a certificate inside is damaged
+        raise CorruptFileError(f"{path} holds a damaged certificate ({_short(exc)})") from None
     except ValueError as exc:
         if b"-----BEGIN" in data:
             raise CorruptFileError(
@@ -157,7 +160,7 @@ def load_pkcs12(path: str | os.PathLike, password: str | bytes | None) -> Issued
         ) from None
     if cert is None or key is None:
         raise CorruptFileError(f"{path} holds no certificate and key pair; export it with both")
-    return IssuedCertificate(cert, key, list(extra or []))
+    return IssuedCertificate(cert, key, checked([cert, *(extra or [])], path)[1:])
 
 
 def load_pair(
