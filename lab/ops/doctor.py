@@ -242,7 +242,7 @@ def examine(
     report = Report()
     certs: list[_Cert] = []
     keys: list = []
-    now = now or utcnow()
+    now = now or utcnow(exact=True)
     files = _files(paths, directory)
     if not files:
         report.add(

@@ -97,7 +97,7 @@ def check_file(
 ) -> CertificateStatus | None:
     """Judge one file; None when it is not a certificate (a key, a CRL or a CSR saved as .pem)."""
     path = Path(path)
-    now = now or utcnow()
+    now = now or utcnow(exact=True)
     try:
         if path.suffix.lower() in PFX_SUFFIXES:
             pw = password if password is not None else read_password(path.parent)
@@ -203,7 +203,7 @@ def scan(
         )
     if warn_days < 0:
         raise ValueError("warn_days must be 0 or more")
-    now = now or utcnow()
+    now = now or utcnow(exact=True)
     report = StatusReport(d, warn_days)
     for path in sorted(p for p in d.iterdir() if _looks_like_certificate_file(p)):
         status = check_file(path, now=now, warn_days=warn_days, password=password)

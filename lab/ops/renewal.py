@@ -24,6 +24,7 @@ until its certificate expires, and nobody has to publish or fetch a CRL.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
@@ -40,8 +41,9 @@ RENEW_FRACTION = 2 / 3
 Clock = Callable[[], _dt.datetime]
 
 
-#: the lab's one clock (:func:`lab.pki.fields.utcnow`), under the name notebooks and tests use
-utcnow = _fields.utcnow
+#: the lab's one clock (:func:`lab.pki.fields.utcnow`, exact: renewal compares with certificate
+#: dates), under the name notebooks and tests use
+utcnow = functools.partial(_fields.utcnow, exact=True)
 _cert = certificate_of
 
 
@@ -75,7 +77,7 @@ def issue_short_lived(
     """
     if seconds <= 0:
         raise ValueError("a certificate must live for a positive number of seconds")
-    start = utcnow()
+    start = _fields.utcnow()  # whole seconds, as the certificate stores them
     return ca.issue_client(
         name, not_before=start, not_after=start + _dt.timedelta(seconds=seconds), **kwargs
     )

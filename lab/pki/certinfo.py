@@ -145,7 +145,7 @@ def days_left(cert_or_not_after, now: _dt.datetime | None = None) -> int:
         not_after = cert_or_not_after
     else:
         not_after = certificate_of(cert_or_not_after).not_valid_after_utc
-    now = now or utcnow()
+    now = now or utcnow(exact=True)
     return (not_after - now).days if not_after > now else -((now - not_after).days + 1)
 
 

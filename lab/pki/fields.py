@@ -32,9 +32,17 @@ EKU_BY_OID = {oid: name for name, oid in EKU_NAMES.items()}
 BACKDATE = _dt.timedelta(minutes=5)
 
 
-def utcnow() -> _dt.datetime:
-    """Now, in UTC, to the second: the one clock every certificate date in the lab is compared with."""
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+def utcnow(*, exact: bool = False) -> _dt.datetime:
+    """Now, in UTC: the one clock every certificate date in the lab is made with or compared with.
+
+    To the second by default, as certificates carry whole seconds (a date made from it is
+    exactly what lands in the certificate). ``exact=True`` keeps the microseconds, for
+    comparisons with a date already in a certificate: a certificate issued this second has
+    then always *started* its life, so "days left" of a 3-day certificate is 2 right after
+    issue on every run, never 3 when the check happens to fall in the same second.
+    """
+    now = _dt.datetime.now(_dt.timezone.utc)
+    return now if exact else now.replace(microsecond=0)
 
 
 #: RFC 5280 Appendix A: ub-common-name and ub-organization-name are both 64 characters.

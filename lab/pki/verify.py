@@ -94,7 +94,7 @@ def verify_chain(
         inter = trust_certificates(intermediates) + list(getattr(leaf, "chain", []) or [])
         cert = certificate_of(leaf)
     roots = trust_certificates(trust)
-    when = at or utcnow()
+    when = at or utcnow(exact=True)
     builder = PolicyBuilder().store(Store(roots)).time(when)
     try:
         if purpose == "client":
