@@ -328,6 +328,13 @@ def test_correct_leaf_key_matches(client_identity):
     assert client_identity.key_matches is True
 
 
+def test_a_key_of_another_type_does_not_match(client_identity, ed25519_ca, rsa4096_root_ca):
+    """Key equality, not bytes: an Ed25519 or RSA key never equals the EC key of a certificate."""
+    assert pki.key_matches(client_identity.cert, ed25519_ca.key) is False
+    assert pki.key_matches(client_identity.cert, rsa4096_root_ca.key) is False
+    assert pki.key_matches(rsa4096_root_ca.cert, rsa4096_root_ca.key) is True
+
+
 # -------------------------------------------------------------------- files
 def test_write_puts_the_leaf_first_then_the_intermediate_in_the_crt(
     server_identity, intermediate_ca, tmp_path
