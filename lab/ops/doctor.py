@@ -23,8 +23,8 @@ from lab.errors import LabError, PassphraseRequiredError
 from lab.ops.lint import (
     SEVERITIES,
     Finding,
+    LoadedCertificate,
     Report,
-    _Cert,
     certificate_role,
     check_certificate,
     check_key_strength,
@@ -77,7 +77,9 @@ def _check_mode(path: Path, name: str, what: str, report: Report) -> None:
         )
 
 
-def _load(path: Path, password: str | None, report: Report, certs: list[_Cert], keys: list):
+def _load(
+    path: Path, password: str | None, report: Report, certs: list[LoadedCertificate], keys: list
+):
     name = _display(path)
     suffix = path.suffix.lower()
     if path.name == PASSWORD_FILE and path.is_file():
@@ -120,7 +122,7 @@ def _load(path: Path, password: str | None, report: Report, certs: list[_Cert], 
         )
         return
     for i, c in enumerate(loaded):
-        certs.append(_Cert(c, name, i, loaded[i + 1 :] if i == 0 else []))
+        certs.append(LoadedCertificate(c, name, i, loaded[i + 1 :] if i == 0 else []))
 
 
 def _load_key(path: Path, name: str, password, report: Report, keys: list) -> None:
@@ -164,8 +166,8 @@ def _load_pfx(path: Path, name: str, password, report: Report, certs: list, keys
             "give the password it was exported with (--password), or re-export it",
         )
         return
-    certs.append(_Cert(ident.cert, name, 0, ident.chain))
-    certs += [_Cert(c, name, i, []) for i, c in enumerate(ident.chain, 1)]
+    certs.append(LoadedCertificate(ident.cert, name, 0, ident.chain))
+    certs += [LoadedCertificate(c, name, i, []) for i, c in enumerate(ident.chain, 1)]
     keys.append((name, ident.key))
     if not ident.key_matches:
         report.add(
@@ -188,7 +190,10 @@ def _pfx_problem(message: str) -> str:
 
 # ------------------------------------------------------------------ checks
 def _check_chain(
-    c: _Cert, pool: list[x509.Certificate], roots: list[x509.Certificate], report: Report
+    c: LoadedCertificate,
+    pool: list[x509.Certificate],
+    roots: list[x509.Certificate],
+    report: Report,
 ) -> None:
     """Build the chain by signature; note intermediates the leaf's file does not carry.
 
@@ -240,7 +245,7 @@ def examine(
 ) -> Report:
     """Lint certificates, keys and .pfx files; ``roots`` are extra trusted CA files."""
     report = Report()
-    certs: list[_Cert] = []
+    certs: list[LoadedCertificate] = []
     keys: list = []
     now = now or utcnow(exact=True)
     files = _files(paths, directory)
@@ -279,7 +284,7 @@ def examine(
     return report
 
 
-def _pair_keys(certs: list[_Cert], keys: list, report: Report) -> None:
+def _pair_keys(certs: list[LoadedCertificate], keys: list, report: Report) -> None:
     """Every key must match a certificate; a cert and key that share a file stem must match each other."""
     by_stem = {
         Path(c.file).with_suffix("").as_posix(): c

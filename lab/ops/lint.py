@@ -43,7 +43,9 @@ class Finding:
 
 
 @dataclass
-class _Cert:
+class LoadedCertificate:
+    """A certificate the doctor read, where it came from, and what its file carries with it."""
+
     cert: x509.Certificate
     file: str
     index: int  # position in its file (0 = the leaf of a chain file)
@@ -95,7 +97,7 @@ class Report:
     __str__ = as_text
 
 
-def certificate_role(c: _Cert) -> str:
+def certificate_role(c: LoadedCertificate) -> str:
     """ca, server, client or unknown: the file name states the intent, then the CA flag and the EKU.
 
     A leaf file called ``client.crt`` is judged as a client certificate even when its
@@ -144,7 +146,7 @@ def check_key_strength(label: str, public_key, report: Report, what: str = "key"
         report.add("error", label, f"{what} is {desc}: curve too small", "use P-256 or larger")
 
 
-def check_certificate(c: _Cert, role: str, now: _dt.datetime, report: Report) -> None:
+def check_certificate(c: LoadedCertificate, role: str, now: _dt.datetime, report: Report) -> None:
     cert, label = c.cert, c.label
     cn = common_name(cert.subject) or cert.subject.rfc4514_string()
     report.add("info", label, f"{role} certificate CN={cn}, {key_description(cert.public_key())}")

@@ -119,9 +119,10 @@ def trust_certificates(trust) -> list[x509.Certificate]:
         return load_certificates(trust)
     if isinstance(trust, (bytes, bytearray)):
         try:
-            return x509.load_pem_x509_certificates(bytes(trust))
-        except ValueError:
+            certs = x509.load_pem_x509_certificates(bytes(trust))
+        except (ValueError, x509.InvalidVersion):
             raise CorruptFileError("the trust bytes are not PEM certificates") from None
+        return checked(certs, "the trust bytes")
     cert = getattr(trust, "cert", None)
     if isinstance(cert, x509.Certificate):  # a lab CA or IssuedCertificate
         return [cert]
