@@ -100,7 +100,7 @@ def _issue_client(args) -> int:
 
 def _show(args) -> int:
     path: Path = args.file
-    if path.suffix.lower() in (".pfx", ".p12"):
+    if path.suffix.lower() in pki.PFX_SUFFIXES:
         # An explicit --password "" is used as given; only no --password reads the file.
         password = (
             args.password if args.password is not None else coursepki.read_password(path.parent)
