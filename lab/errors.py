@@ -47,3 +47,7 @@ class PortInUseError(ServerError):
 
 class ForgedHeaderError(LabError, ValueError):
     """A client-certificate header arrived from a peer that is not a trusted proxy."""
+
+
+class InvalidNameError(LabError, ValueError):
+    """A name that must not go into a certificate: control characters, DN separators, too long."""

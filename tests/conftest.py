@@ -18,6 +18,7 @@ fixture                     scope      what it is
 ``client_identity``         session    client leaf CN=alice, email + SPIFFE URI SAN, from the intermediate
 ``unrelated_ca``            session    a second root CA that nobody trusts
 ``rsa4096_root_ca``         session    an RSA-4096 root (made at most once per session: slow)
+``ed25519_ca``              session    a root CA with an Ed25519 key ("Ed CA"): the EdDSA lessons
 ``course_dir``              function   ``coursepki.init(tmp_path / "certs")``: the guide's file set, writable
 ``shared_course_dir``       session    the same file set, built once; treat it as READ-ONLY
 ``run_lab``                 session    run ``python -m lab ARGS`` in a subprocess -> :class:`LabRun`
@@ -100,6 +101,12 @@ def unrelated_ca() -> CertificateAuthority:
 def rsa4096_root_ca() -> CertificateAuthority:
     """The guide's root key size. Generating RSA-4096 is slow: use this, never make another."""
     return CertificateAuthority.create("Test RSA Root CA", key_type="rsa4096")
+
+
+@pytest.fixture(scope="session")
+def ed25519_ca() -> CertificateAuthority:
+    """A root CA named "Ed CA" with an Ed25519 key: accepted by OpenSSL, refused by WebPKI."""
+    return CertificateAuthority.create("Ed CA", key_type="ed25519")
 
 
 # --------------------------------------------------------- the guide's files

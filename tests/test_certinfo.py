@@ -9,7 +9,6 @@ import html
 
 import pytest
 
-from lab import pki
 from lab.pki import certinfo
 
 UTC = dt.timezone.utc
@@ -74,8 +73,8 @@ def test_text_shows_key_type_and_size(client_summary, root_ca):
     assert field(certinfo.describe(rsa_leaf).as_text(), "Key") == "RSA 2048"
 
 
-def test_text_shows_ed25519_key_and_eddsa_signature():
-    ca = pki.CertificateAuthority.create("Ed CA", key_type="ed25519")
+def test_text_shows_ed25519_key_and_eddsa_signature(ed25519_ca):
+    ca = ed25519_ca
     text = certinfo.describe(ca).as_text()
     assert field(text, "Key") == "Ed25519"
     assert field(text, "Signature") == "none (EdDSA)"
@@ -205,3 +204,12 @@ def test_spki_pin_of_a_certificate_equals_that_of_its_public_key(client_identity
     assert certinfo.spki_pin(client_identity.cert) == certinfo.spki_pin(
         client_identity.key.public_key()
     )
+
+
+def test_days_left_right_after_issue_is_the_same_on_every_run(root_ca):
+    """A 3-day certificate has 2 whole days left once its life has begun, even within the
+    second it was issued in (certificates store whole seconds; the clock compared with them
+    must not, or the answer flips between 2 and 3 from run to run)."""
+    cert = root_ca.issue_client("three-days", days=3)
+    assert certinfo.days_left(cert) == 2
+    assert certinfo.describe(cert).days_left == 2

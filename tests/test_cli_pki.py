@@ -11,6 +11,7 @@ loaded machine.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 
 import pytest
@@ -94,7 +95,7 @@ def test_init_makes_the_guide_identities(course_dir):
 
 def test_init_refuses_to_overwrite_an_existing_ca(run_lab, course_dir):
     before = (course_dir / "rootCA.pem").read_bytes()
-    line = one_line_error(run_lab("pki", "init", "--dir", course_dir), "already exists", "--force")
+    line = one_line_error(run_lab("pki", "init", "--dir", course_dir), "already exist", "--force")
     assert "orphaned" in line
     assert (course_dir / "rootCA.pem").read_bytes() == before
 
@@ -305,6 +306,14 @@ USAGE_ERRORS = [
     ["pki", "issue", "server", "x"],
     ["pki", "issue", "client", "bob", "--days", "0"],
     ["pki", "issue", "client", "bob", "--days", "soon"],
+    ["pki", "issue", "client", "bob", "--days", "1e400"],
+    ["pki", "issue", "client", "bob", "--days", "nan"],
+    ["pki", "issue", "client", "bob", "--days", "-inf"],
+    ["pki", "issue", "client", "bob", "--days", "1e9"],
+    ["pki", "revoke", "bob", "--days", "1e400"],
+    ["pki", "crl", "--days", "nan"],
+    ["pki", "status", "--warn-days", "1e400"],
+    ["pki", "status", "--warn-days", "nan"],
     ["pki", "show"],
 ]
 
@@ -323,3 +332,98 @@ def test_usage_error_exits_2_from_a_real_interpreter(run_lab):
     run = run_lab("pki", "issue", "client", "bob", "--days", "0")
     assert run.rc == 2 and not run.has_traceback
     assert "--days must be greater than 0" in run.stderr
+
+
+# ------------------------------------------------- nothing overwritten without --force
+def test_init_refuses_when_any_file_it_would_write_exists_and_names_them(
+    lab_cli, course_dir, tmp_path
+):
+    """With rootCA.pem moved away, init used to overwrite every key and pfx-password.txt."""
+    ok(lab_cli("pki", "issue", "client", "bob", "--dir", course_dir))
+    password = coursepki.read_password(course_dir)
+    (course_dir / "rootCA.pem").rename(tmp_path / "rootCA.pem.moved")
+    before = {p.name: p.read_bytes() for p in course_dir.iterdir()}
+    line = one_line_error(lab_cli("pki", "init", "--dir", course_dir), "--force")
+    for name in ("rootCA.key", "client.key", "server.key", "pfx-password.txt"):
+        assert name in line
+    assert {p.name: p.read_bytes() for p in course_dir.iterdir()} == before
+    assert pki.load_pkcs12(course_dir / "bob.pfx", password).common_name == "bob"
+    one_line_error(lab_cli("pki", "init", "--dir", course_dir, "--if-missing"), "client.key")
+    assert {p.name: p.read_bytes() for p in course_dir.iterdir()} == before
+
+
+def test_init_refuses_a_single_leftover_file_too(lab_cli, tmp_path):
+    (tmp_path / "pfx-password.txt").write_text("keep-me\n")
+    one_line_error(lab_cli("pki", "init", "--dir", tmp_path), "pfx-password.txt already exists")
+    assert (tmp_path / "pfx-password.txt").read_text() == "keep-me\n"
+    ok(lab_cli("pki", "init", "--dir", tmp_path, "--force"))
+    assert coursepki.read_password(tmp_path) != "keep-me"
+
+
+def test_init_into_a_file_is_one_line(lab_cli, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("notes\n")
+    one_line_error(lab_cli("pki", "init", "--dir", readme), "is a file, not a folder")
+    assert readme.read_text() == "notes\n"
+
+
+# ------------------------------------------------------------------ names
+@pytest.mark.parametrize(
+    "name, phrase",
+    [
+        ("bob\nINFO authorization allowed for CN=admin", "control character U+000A"),
+        ("bob\x1b[2K", "control character U+001B"),
+        ("bo\u202eb", "control character U+202E"),
+        ("bob,O=admins", "contains '=' or ','"),
+        ("CN=admin", "contains '=' or ','"),
+        ("x" * 70, "is 70 characters; X.509 allows at most 64"),
+    ],
+    ids=["newline", "escape", "bidi-override", "comma", "equals", "70-chars"],
+)
+def test_issue_client_refuses_a_name_that_would_lie_in_logs_or_allow_lists(
+    lab_cli, course_dir, name, phrase
+):
+    before = {p.name for p in course_dir.iterdir()}
+    line = one_line_error(lab_cli("pki", "issue", "client", name, "--dir", course_dir), phrase)
+    assert "unexpected" not in line
+    assert {p.name for p in course_dir.iterdir()} == before
+
+
+def test_a_64_character_client_name_is_still_accepted(lab_cli, course_dir):
+    ok(lab_cli("pki", "issue", "client", "x" * 64, "--dir", course_dir))
+
+
+# --------------------------------------------------------- clear one-line errors
+def test_a_non_utf8_password_file_is_one_line_everywhere(lab_cli, course_dir):
+    (course_dir / "pfx-password.txt").write_bytes(b"\xff\xfe\x00not text")
+    one_line_error(lab_cli("pki", "show", course_dir / "client.pfx"), "is not UTF-8 text")
+    one_line_error(
+        lab_cli("pki", "issue", "client", "bob", "--dir", course_dir), "is not UTF-8 text"
+    )
+    status = lab_cli("pki", "status", "--dir", course_dir)
+    assert status.rc == 1 and "is not UTF-8 text" in status.stdout and not status.has_traceback
+
+
+def test_show_with_an_explicit_empty_password_uses_it(lab_cli, shared_course_dir):
+    """--password "" used to fall back to pfx-password.txt silently and open the bundle."""
+    one_line_error(
+        lab_cli("pki", "show", shared_course_dir / "client.pfx", "--password", ""),
+        "wrong password",
+    )
+
+
+@pytest.mark.parametrize(
+    "make, phrase",
+    [
+        (lambda p: p.write_bytes(os.urandom(2000)), "neither a PEM nor a DER certificate"),
+        (lambda p: p.write_bytes(b""), "is empty"),
+        (lambda p: p.mkdir(), "is a directory"),
+    ],
+    ids=["garbage", "empty", "folder"],
+)
+def test_doctor_root_that_is_not_a_certificate_is_one_line(
+    lab_cli, shared_course_dir, tmp_path, make, phrase
+):
+    root = tmp_path / "root.pem"
+    make(root)
+    one_line_error(lab_cli("doctor", "--dir", shared_course_dir, "--root", root), phrase)

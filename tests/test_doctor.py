@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -181,3 +182,43 @@ def test_a_weak_rsa_key_is_an_error(tmp_path, openssl):
 def test_doctor_on_a_missing_folder_is_one_line_and_exit_1(tmp_path, capsys):
     assert cli.main(["doctor", "--dir", str(tmp_path / "nope")]) == 1
     assert "is not a folder" in capsys.readouterr().err
+
+
+# ------------------------------------------------- files that must never pass
+def test_a_large_garbage_file_is_an_error_not_a_clean_bill(tmp_path, capsys):
+    (tmp_path / "blob.bin").write_bytes(os.urandom(10 * 1024 * 1024))
+    report = doctor.examine(directory=tmp_path)
+    assert "blob.bin: not a readable PEM or DER certificate, key or .pfx" in _errors(report)
+    assert cli.main(["doctor", "--dir", str(tmp_path)]) == 1
+    assert "1 errors" in capsys.readouterr().out
+
+
+def test_a_private_key_saved_as_a_certificate_is_an_error(tmp_path, client_identity):
+    (tmp_path / "client.crt").write_bytes(client_identity.key_pem())
+    os.chmod(tmp_path / "client.crt", 0o600)
+    assert "client.crt: a private key in a certificate file" in _errors(
+        doctor.examine(directory=tmp_path)
+    )
+
+
+@pytest.mark.parametrize("content", [b"", "truncated"], ids=["empty", "truncated"])
+def test_an_empty_or_truncated_pfx_without_password_is_an_error(tmp_path, client_identity, content):
+    whole = client_identity.to_pkcs12(tmp_path / "whole.pfx", "pw").read_bytes()
+    (tmp_path / "whole.pfx").unlink()
+    bad = tmp_path / "alice.pfx"
+    bad.write_bytes(whole[: len(whole) // 2] if content == "truncated" else content)
+    os.chmod(bad, 0o600)
+    report = doctor.examine([bad])
+    assert "alice.pfx: unreadable .pfx: the file is empty or truncated" in _errors(report)
+
+
+def test_readable_pfx_and_password_files_are_findings(course_dir):
+    os.chmod(course_dir / "client.pfx", 0o644)
+    os.chmod(course_dir / "pfx-password.txt", 0o640)
+    warnings = "\n".join(doctor.examine(directory=course_dir).messages("warning"))
+    assert (
+        "client.pfx: .pfx bundle (it holds a private key) is readable by others (mode 644)"
+        in warnings
+    )
+    assert "pfx-password.txt: the .pfx password file is readable by others (mode 640)" in warnings
+    assert "server.pfx" not in warnings

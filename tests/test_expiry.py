@@ -34,10 +34,8 @@ def test_status_exit_code_follows_a_three_day_client_certificate(run_lab, tmp_pa
     assert again.rc == 0, again.stdout
 
 
-def test_status_lists_every_certificate_with_role_and_days_left(run_lab, tmp_path):
-    pki_dir = tmp_path / "pki"
-    run_lab("pki", "init", "--dir", pki_dir)
-    out = run_lab("pki", "status", "--dir", pki_dir).stdout.splitlines()
+def test_status_lists_every_certificate_with_role_and_days_left(run_lab, shared_course_dir):
+    out = run_lab("pki", "status", "--dir", shared_course_dir).stdout.splitlines()
     rows = {name: line for line in out for name in line.split() if "." in name and "=" not in name}
     assert set(rows) == {"rootCA.pem", "server.crt", "server.pfx", "client.crt", "client.pfx"}
     assert "  root CA  " in rows["rootCA.pem"]
@@ -45,9 +43,8 @@ def test_status_lists_every_certificate_with_role_and_days_left(run_lab, tmp_pat
     assert rows["server.crt"].split()[:2] == ["ok", "364"]
 
 
-def test_status_prints_a_clear_line_for_an_unreadable_file_and_fails(run_lab, tmp_path):
-    pki_dir = tmp_path / "pki"
-    run_lab("pki", "init", "--dir", pki_dir)
+def test_status_prints_a_clear_line_for_an_unreadable_file_and_fails(run_lab, course_dir):
+    pki_dir = course_dir
     (pki_dir / "truncated.crt").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n")
     result = run_lab("pki", "status", "--dir", pki_dir, "--warn-days", "0")
     assert result.rc == 1

@@ -231,18 +231,18 @@ def test_ed25519_key_type_makes_an_ed25519_certificate(root_ca):
     assert leaf.key_matches
 
 
-def test_ed25519_ca_signs_without_a_separate_hash():
-    ca = pki.CertificateAuthority.create("Ed CA", key_type="ed25519")
+def test_ed25519_ca_signs_without_a_separate_hash(ed25519_ca):
+    ca = ed25519_ca
     assert ca.cert.signature_hash_algorithm is None
     ca.cert.verify_directly_issued_by(ca.cert)
 
 
-def test_ed25519_certificates_complete_a_real_mtls_request_in_python_ssl():
+def test_ed25519_certificates_complete_a_real_mtls_request_in_python_ssl(ed25519_ca):
     """Ed25519 works end to end in OpenSSL-based TLS (lab.verify refuses it: see test_verify)."""
     from lab.course import demo
     from lab.tls import client, server
 
-    ca = pki.CertificateAuthority.create("Ed CA", key_type="ed25519")
+    ca = ed25519_ca
     srv = ca.issue_server("localhost", "127.0.0.1", key_type="ed25519")
     alice = ca.issue_client("ed-client", key_type="ed25519")
     with server.MTLSServer(demo.create_app(), certificate=srv, trust=ca) as s:
@@ -326,6 +326,13 @@ def test_mismatched_key_flaw_returns_a_key_that_does_not_match(root_ca):
 
 def test_correct_leaf_key_matches(client_identity):
     assert client_identity.key_matches is True
+
+
+def test_a_key_of_another_type_does_not_match(client_identity, ed25519_ca, rsa4096_root_ca):
+    """Key equality, not bytes: an Ed25519 or RSA key never equals the EC key of a certificate."""
+    assert pki.key_matches(client_identity.cert, ed25519_ca.key) is False
+    assert pki.key_matches(client_identity.cert, rsa4096_root_ca.key) is False
+    assert pki.key_matches(rsa4096_root_ca.cert, rsa4096_root_ca.key) is True
 
 
 # -------------------------------------------------------------------- files
@@ -444,15 +451,51 @@ def test_load_identity_finds_the_key_beside_the_certificate(client_identity, tmp
 
 
 # ------------------------------------------------------------------- errors
-def test_every_lab_error_is_a_lab_error():
-    for cls in (
+@pytest.mark.parametrize(
+    "expected",
+    [
         CorruptFileError,
         KeyMismatchError,
         MissingFileError,
         PassphraseRequiredError,
         WrongPasswordError,
-    ):
-        assert issubclass(cls, LabError)
+    ],
+    ids=lambda cls: cls.__name__,
+)
+def test_each_loader_failure_is_a_lab_error_the_cli_prints_as_one_line(
+    expected, client_identity, server_identity, tmp_path, capsys
+):
+    """What a learner can get wrong with files comes back as a LabError: one line, no traceback."""
+    crt, key = client_identity.write(tmp_path / "alice", password="secret")
+    pfx = client_identity.to_pkcs12(tmp_path / "alice.pfx", "right")
+    (tmp_path / "cut.crt").write_bytes(client_identity.cert_pem[:200])
+    server_identity.write(tmp_path / "server")
+    cause = {
+        CorruptFileError: lambda: pki.load_certificate(tmp_path / "cut.crt"),
+        KeyMismatchError: lambda: pki.load_pair(crt, tmp_path / "server.key"),
+        MissingFileError: lambda: pki.load_certificate(tmp_path / "nope.crt"),
+        PassphraseRequiredError: lambda: pki.load_private_key(key),
+        WrongPasswordError: lambda: pki.load_pkcs12(pfx, "wrong"),
+    }[expected]
+    with pytest.raises(expected) as info:
+        cause()
+    assert isinstance(info.value, LabError)
+    message = str(info.value)
+    assert len(message.splitlines()) == 1  # it names the file it is about
+    assert any(
+        name in message for name in ("cut.crt", "nope.crt", "alice.crt", "alice.key", "alice.pfx")
+    )
+    shown = {
+        CorruptFileError: ["pki", "show", tmp_path / "cut.crt"],
+        MissingFileError: ["pki", "show", tmp_path / "nope.crt"],
+        WrongPasswordError: ["pki", "show", pfx, "--password", "wrong"],
+    }.get(expected)
+    if shown:
+        from lab import cli
+
+        assert cli.main([str(a) for a in shown]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and "unexpected" not in err[0]
 
 
 def test_wrong_pfx_password_raises_wrong_password_error_saying_what_to_do(

@@ -30,6 +30,25 @@ def test_client_chain_through_the_intermediate_is_accepted(client_identity, root
     assert str(check) == "OK (client): alice -> Test Issuing CA -> Test Root CA"
 
 
+def test_the_verified_chain_is_returned_as_certificates_for_reuse(
+    client_identity, intermediate_ca, root_ca, unrelated_ca
+):
+    check = verify_chain(client_identity, root_ca, purpose="client")
+    assert check.certificates == [client_identity.cert, intermediate_ca.cert, root_ca.cert]
+    assert check.issuers == [intermediate_ca.cert, root_ca.cert]
+    assert verify_chain(client_identity, unrelated_ca, purpose="client").certificates == []
+
+
+def test_trust_may_be_a_path_pem_bytes_a_list_or_a_ca(client_identity, root_ca, tmp_path):
+    (tmp_path / "ca.pem").write_bytes(root_ca.cert_pem)
+    for trust in (tmp_path / "ca.pem", str(tmp_path / "ca.pem"), root_ca.cert_pem, [root_ca]):
+        assert verify_chain(client_identity, trust, purpose="client").ok, trust
+    assert (
+        pki.trust_certificates([root_ca, root_ca.cert_pem, tmp_path / "ca.pem"])
+        == [root_ca.cert] * 3
+    )
+
+
 @pytest.mark.parametrize("hostname", ["localhost", "127.0.0.1"])
 def test_server_chain_through_the_intermediate_is_accepted_for_each_san(
     server_identity, root_ca, hostname
@@ -150,9 +169,9 @@ def test_leaf_without_its_intermediate_is_refused_as_missing_intermediate(client
     )
 
 
-def test_ed25519_leaf_is_refused_with_the_webpki_explanation():
+def test_ed25519_leaf_is_refused_with_the_webpki_explanation(ed25519_ca):
     """Python's ssl accepts Ed25519 (test_pki proves it); the WebPKI verifier does not, and says why."""
-    ca = pki.CertificateAuthority.create("Ed CA", key_type="ed25519")
+    ca = ed25519_ca
     check = refused(
         verify_chain(ca.issue_client("ed-client", key_type="ed25519"), ca),
         "outside the WebPKI set",
@@ -161,8 +180,8 @@ def test_ed25519_leaf_is_refused_with_the_webpki_explanation():
     assert "forbidden" in check.detail.lower()
 
 
-def test_ec_leaf_under_an_ed25519_ca_is_refused_for_the_signature_algorithm():
-    ca = pki.CertificateAuthority.create("Ed CA", key_type="ed25519")
+def test_ec_leaf_under_an_ed25519_ca_is_refused_for_the_signature_algorithm(ed25519_ca):
+    ca = ed25519_ca
     refused(verify_chain(ca.issue_client("ec-client"), ca), "WebPKI")
 
 

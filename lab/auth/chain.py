@@ -1,4 +1,9 @@
-"""The chain checks authentication makes in-process: trust, self-signed, validity on every request."""
+"""The chain checks authentication makes in-process: trust, self-signed, validity on every request.
+
+Chain walking and trust parsing have one home each, in :mod:`lab.pki`: a chain that was
+verified in-process comes back from :func:`lab.pki.verify.verify_chain` (``.issuers``), and
+:func:`issuer_path` is only for a peer the TLS layer verified, whose chain this process never saw.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,11 @@ from typing import Iterable
 
 from cryptography import x509
 
+from lab.pki.files import trust_certificates
+from lab.pki.verify import is_self_signed, issuer_chain
 
-def _load_trust(trust):
-    """Accept what the rest of the lab accepts as trust: CAs, certificates, PEM bytes, paths."""
-    from lab.tls.contexts import trust_pem
-
-    return x509.load_pem_x509_certificates(trust_pem(trust).encode())
+#: what :class:`~lab.auth.extension.CertificateAuthentication` reads its ``trust=`` with
+_load_trust = trust_certificates
 
 
 def _validity_problem(cert: x509.Certificate, now: _dt.datetime) -> str | None:
@@ -28,41 +32,9 @@ def _validity_problem(cert: x509.Certificate, now: _dt.datetime) -> str | None:
     return None
 
 
-def is_self_signed(cert: x509.Certificate) -> bool:
-    """Issuer equals subject *and* the certificate's own key verifies its signature."""
-    if cert.issuer != cert.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except Exception:  # noqa: BLE001 - InvalidSignature, ValueError, TypeError: not self-signed
-        return False
-    return True
-
-
 def issuer_path(cert: x509.Certificate, pool: Iterable[x509.Certificate]) -> list[x509.Certificate]:
     """The issuers of ``cert`` found in ``pool``, nearest first (what a revocation check needs)."""
-    pool = list(pool)
-    path: list[x509.Certificate] = []
-    current = cert
-    while not is_self_signed(current) and len(path) < 8:
-        issuer = next(
-            (
-                c
-                for c in pool
-                if c.subject == current.issuer and c not in path and _signed_by(current, c)
-            ),
-            None,
-        )
-        if issuer is None:
-            break
-        path.append(issuer)
-        current = issuer
-    return path
+    return issuer_chain(cert, pool)
 
 
-def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-        return True
-    except Exception:  # noqa: BLE001
-        return False
+__all__ = ["is_self_signed", "issuer_path"]

@@ -265,11 +265,12 @@ class CertificateAuth:
                     f"the certificate's Extended Key Usage ({', '.join(ekus) or 'empty'}) "
                     f"does not include clientAuth",
                 )
-        chain = issuer_path(cert, [*self.additional_chain_certificates, *(self.trust or [])])
-        if self.trust is not None:
-            reason = self._trust_problem(cert, self_signed, now)
+        if self.trust is not None:  # the chain comes from the verification, not a second walk
+            reason, chain = self._trust_problem(cert, self_signed, now)
             if reason:
                 return self._failed(cert, chain, environ, reason)
+        else:  # the TLS layer verified the peer; this process never saw the chain it built
+            chain = issuer_path(cert, self.additional_chain_certificates)
         if self.revocation is not None:
             try:
                 reason = self.revocation(cert, chain)
@@ -309,19 +310,22 @@ class CertificateAuth:
             )
         return None
 
-    def _trust_problem(
-        self, cert: x509.Certificate, self_signed: bool, now: _dt.datetime
-    ) -> str | None:
+    def _trust_problem(self, cert: x509.Certificate, self_signed: bool, now: _dt.datetime):
+        """(reason or None, the issuers: verified by cryptography, or as far as they go)."""
         if self_signed:
             if any(cert == t for t in self.trust):
-                return None
-            return "the self-signed certificate is not one of the certificates in the custom trust store"
+                return None, []
+            return (
+                "the self-signed certificate is not one of the certificates in the custom trust store",
+                [],
+            )
         result = _verify.verify_chain(
             cert, self.trust, self.additional_chain_certificates, purpose="client", at=now
         )
         if result.ok:
-            return None
-        return f"custom trust store: {result.reason}"
+            return None, result.issuers
+        pool = [*self.additional_chain_certificates, *self.trust]
+        return f"custom trust store: {result.reason}", issuer_path(cert, pool)
 
     def _failed(
         self, cert, chain, environ, reason: str, identity: ClientIdentity | None = None

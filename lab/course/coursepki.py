@@ -22,10 +22,29 @@ from pathlib import Path
 
 from lab.errors import LabError, MissingFileError, PKIExistsError
 from lab.paths import certs_dir, show
-from lab.pki import CertificateAuthority, IssuedCertificate, load_pair, write_private
+from lab.pki import (
+    PASSWORD_FILE,
+    CertificateAuthority,
+    IssuedCertificate,
+    load_pair,
+    read_password,
+    write_private,
+)
+from lab.pki.fields import check_common_name
 
-PASSWORD_FILE = "pfx-password.txt"
 CLIENT_NAME = "MyTrustedClient"
+#: Every file ``init`` writes: it refuses to start when any of them exists (without --force).
+INIT_FILES = (
+    "rootCA.pem",
+    "rootCA.key",
+    "server.crt",
+    "server.key",
+    "server.pfx",
+    "client.crt",
+    "client.key",
+    "client.pfx",
+    PASSWORD_FILE,
+)
 SERVER_HOSTS = ("localhost", "127.0.0.1")
 
 
@@ -47,11 +66,6 @@ class CoursePKI:
         return self.dir / name
 
 
-def read_password(directory: Path) -> str | None:
-    p = Path(directory) / PASSWORD_FILE
-    return p.read_text().strip() if p.exists() else None
-
-
 def init(
     directory: str | os.PathLike | None = None,
     *,
@@ -61,11 +75,11 @@ def init(
 ) -> list[Path]:
     """Write the guide's file set into ``directory`` (``certs/`` by default)."""
     d = Path(directory) if directory else certs_dir()
-    if (d / "rootCA.pem").exists() and not force:
-        raise PKIExistsError(
-            f"{show(d / 'rootCA.pem')} already exists; every certificate it issued would be orphaned. "
-            f"Use --force to start over, or `pki issue` to add certificates"
-        )
+    if d.exists() and not d.is_dir():
+        raise LabError(f"{show(d)} is a file, not a folder; give --dir a folder for the PKI")
+    existing = [name for name in INIT_FILES if (d / name).exists()]
+    if existing and not force:
+        raise PKIExistsError(_refusal(d, existing))
     d.mkdir(parents=True, exist_ok=True)
     leaf_type = "rsa2048" if key_type.startswith("rsa") else key_type
     root_type = "rsa4096" if key_type.startswith("rsa") else key_type  # the guide's sizes
@@ -79,6 +93,21 @@ def init(
         written.append(ident.to_pkcs12(d / f"{name}.pfx", password))
     written.append(write_private(d / PASSWORD_FILE, (password + "\n").encode()))
     return written
+
+
+def _refusal(d: Path, existing: list[str]) -> str:
+    """Why ``init`` will not run: every file it would overwrite, named (as easy-rsa and step-ca do)."""
+    lost = (
+        "every certificate the CA issued would be orphaned"
+        if any(n.startswith("rootCA.") for n in existing)
+        else "their private keys and the .pfx password would be lost"
+    )
+    return (
+        f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''} in {show(d)}; "
+        f"`pki init` would overwrite "
+        f"{'it' if len(existing) == 1 else 'them'} and {lost}. "
+        f"Use --force to start over, or `pki issue` to add certificates"
+    )
 
 
 def issue_client(
@@ -117,6 +146,7 @@ def _check_client_name(name: str) -> None:
             f"{name!r} is not a plain file name; NAME becomes NAME.crt, NAME.key and NAME.pfx "
             f"in the PKI folder: use letters, digits, '-' or '_'"
         )
+    check_common_name(name)  # control characters, '=' or ',', longer than 64: before any file
     if name in RESERVED_NAMES:
         raise PKIExistsError(
             f"a client named {name!r} would overwrite {RESERVED_NAMES[name]}; choose another name"

@@ -21,17 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from lab.errors import LabError, MissingFileError
 from lab.paths import show
-from lab.pki import load_certificates, load_pkcs12
-from lab.pki.certinfo import common_name
-
-#: Files the scan looks at. Keys, CRLs, CSRs and anything else are not certificates.
-CERT_SUFFIXES = (".crt", ".pem", ".cer", ".der")
-PFX_SUFFIXES = (".pfx", ".p12")
-PASSWORD_FILE = "pfx-password.txt"
+from lab.pki import (
+    CERT_SUFFIXES,
+    PASSWORD_FILE,
+    PFX_SUFFIXES,
+    load_certificates,
+    load_pkcs12,
+    read_password,
+)
+from lab.pki.certinfo import common_name, days_left, role
+from lab.pki.fields import utcnow
 
 OK, WARN, EXPIRED, NOT_YET_VALID, UNREADABLE = (
     "ok",
@@ -56,30 +58,6 @@ class CertificateStatus:
     @property
     def needs_attention(self) -> bool:
         return self.state != OK
-
-
-def role(cert: x509.Certificate) -> str:
-    """What the certificate is for: root CA, intermediate CA, server, client, server+client, leaf."""
-    try:
-        bc = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value
-        if bc.ca:
-            return "root CA" if cert.issuer == cert.subject else "intermediate CA"
-    except x509.ExtensionNotFound:
-        pass
-    try:
-        ekus = set(cert.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value)
-    except x509.ExtensionNotFound:
-        return "leaf (any use)"
-    server = ExtendedKeyUsageOID.SERVER_AUTH in ekus
-    client = ExtendedKeyUsageOID.CLIENT_AUTH in ekus
-    if server and client:
-        return "server+client"
-    return "server" if server else "client" if client else "leaf (other use)"
-
-
-def days_left(not_after: _dt.datetime, now: _dt.datetime) -> int:
-    """Whole days until ``not_after``; negative once expired (same rule as ``pki show``)."""
-    return (not_after - now).days if not_after > now else -((now - not_after).days + 1)
 
 
 def judge(
@@ -119,10 +97,10 @@ def check_file(
 ) -> CertificateStatus | None:
     """Judge one file; None when it is not a certificate (a key, a CRL or a CSR saved as .pem)."""
     path = Path(path)
-    now = now or _dt.datetime.now(_dt.timezone.utc)
+    now = now or utcnow(exact=True)
     try:
         if path.suffix.lower() in PFX_SUFFIXES:
-            pw = password if password is not None else _read_password(path.parent)
+            pw = password if password is not None else read_password(path.parent)
             if pw is None:
                 return CertificateStatus(
                     path,
@@ -147,14 +125,6 @@ def check_file(
     if not certs:
         return CertificateStatus(path, UNREADABLE, detail="no certificate in the file")
     return judge(certs, path, now=now, warn_days=warn_days)
-
-
-def _read_password(directory: Path) -> str | None:
-    p = directory / PASSWORD_FILE
-    try:
-        return p.read_text().strip()
-    except OSError:
-        return None
 
 
 @dataclass
@@ -233,7 +203,7 @@ def scan(
         )
     if warn_days < 0:
         raise ValueError("warn_days must be 0 or more")
-    now = now or _dt.datetime.now(_dt.timezone.utc)
+    now = now or utcnow(exact=True)
     report = StatusReport(d, warn_days)
     for path in sorted(p for p in d.iterdir() if _looks_like_certificate_file(p)):
         status = check_file(path, now=now, warn_days=warn_days, password=password)

@@ -24,15 +24,15 @@ until its certificate expires, and nobody has to publish or fetch a CRL.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-from cryptography import x509
-
 from lab.course.observe import client_view
 from lab.ops.background import PollingThread
-from lab.pki import CertificateAuthority, IssuedCertificate
+from lab.pki import CertificateAuthority, IssuedCertificate, certificate_of
+from lab.pki import fields as _fields
 from lab.tls import client as _client
 
 #: step-ca renews when this fraction of the certificate's lifetime has elapsed.
@@ -41,12 +41,10 @@ RENEW_FRACTION = 2 / 3
 Clock = Callable[[], _dt.datetime]
 
 
-def utcnow() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
-
-
-def _cert(certificate) -> x509.Certificate:
-    return getattr(certificate, "cert", certificate)
+#: the lab's one clock (:func:`lab.pki.fields.utcnow`, exact: renewal compares with certificate
+#: dates), under the name notebooks and tests use
+utcnow = functools.partial(_fields.utcnow, exact=True)
+_cert = certificate_of
 
 
 def lifetime(certificate) -> _dt.timedelta:
@@ -79,7 +77,7 @@ def issue_short_lived(
     """
     if seconds <= 0:
         raise ValueError("a certificate must live for a positive number of seconds")
-    start = utcnow().replace(microsecond=0)
+    start = _fields.utcnow()  # whole seconds, as the certificate stores them
     return ca.issue_client(
         name, not_before=start, not_after=start + _dt.timedelta(seconds=seconds), **kwargs
     )

@@ -20,30 +20,53 @@ Inspection lives in :mod:`lab.pki.certinfo`, chain verification in :mod:`lab.pki
 The modules: :mod:`~lab.pki.keys` (key types, key/certificate pairing), :mod:`~lab.pki.fields`
 (names, validity, SAN, Key Usage, EKU), :mod:`~lab.pki.authority` (the CA),
 :mod:`~lab.pki.issued` (a leaf with its key and chain), :mod:`~lab.pki.files` (reading and
-writing). This package imports nothing of the lab but :mod:`lab.errors`.
+writing). One reader each, used by every other package: :func:`trust_certificates` ("what
+do I trust"), :func:`load_identity` ("who am I"), :func:`read_password` (``pfx-password.txt``).
+This package imports nothing of the lab but :mod:`lab.errors`.
 """
 
 from lab.pki.authority import CertificateAuthority, self_signed_client
 from lab.pki.fields import BACKDATE, EKU_BY_OID, EKU_NAMES
 from lab.pki.files import (
+    CERT_SUFFIXES,
+    KEY_SUFFIXES,
+    PASSWORD_FILE,
+    PFX_SUFFIXES,
+    certificate_of,
     load_certificate,
     load_certificates,
     load_private_key,
     pem,
+    read_password,
+    trust_certificates,
     write_private,
     write_public,
 )
-from lab.pki.issued import IssuedCertificate, load_identity, load_pair, load_pkcs12
+from lab.pki.issued import (
+    IssuedCertificate,
+    identity_files,
+    load_identity,
+    load_pair,
+    load_pkcs12,
+)
 from lab.pki.keys import KEY_TYPES, generate_key, key_matches, signature_hash
 
 __all__ = [
     "BACKDATE",
+    "CERT_SUFFIXES",
+    "KEY_SUFFIXES",
+    "PASSWORD_FILE",
+    "PFX_SUFFIXES",
+    "certificate_of",
+    "read_password",
+    "trust_certificates",
     "EKU_BY_OID",
     "EKU_NAMES",
     "KEY_TYPES",
     "CertificateAuthority",
     "IssuedCertificate",
     "generate_key",
+    "identity_files",
     "key_matches",
     "signature_hash",
     "load_certificate",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import ssl
 from pathlib import Path
 from typing import Sequence
 
@@ -298,11 +297,6 @@ class CertificateAuthority:
         if not key_matches(certs[0], key):
             raise KeyMismatchError(_mismatch_message(cert_path, key_path, certs[0], key))
         return cls(certs[0], key, chain=certs[1:])
-
-    # -------------------------------------------------------------------- TLS
-    def configure_trust(self, ctx: ssl.SSLContext) -> None:
-        """Make ``ctx`` trust this CA (and only what else was loaded into it)."""
-        ctx.load_verify_locations(cadata=self.cert_pem.decode())
 
 
 def self_signed_client(name: str, *, key_type: str = "ec", days: float = 365) -> IssuedCertificate:

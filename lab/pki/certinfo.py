@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from lab.pki import EKU_BY_OID
+from lab.pki.fields import EKU_BY_OID, utcnow
+from lab.pki.files import certificate_of
 
 
 def thumbprint(cert: x509.Certificate) -> str:
@@ -116,6 +117,38 @@ def key_usage_names(cert: x509.Certificate) -> list[str] | None:
     return names
 
 
+def is_ca(cert: x509.Certificate) -> bool:
+    """True when basicConstraints says CA:TRUE (no extension: not a CA)."""
+    ext = _ext(cert, ExtensionOID.BASIC_CONSTRAINTS)
+    return bool(ext and ext.value.ca)
+
+
+def role(cert: x509.Certificate) -> str:
+    """What the certificate is for: root CA, intermediate CA, server, client, server+client, leaf."""
+    if is_ca(cert):
+        return "root CA" if cert.issuer == cert.subject else "intermediate CA"
+    ekus = eku_names(cert)
+    if ekus is None:
+        return "leaf (any use)"
+    server, client = "serverAuth" in ekus, "clientAuth" in ekus
+    if server and client:
+        return "server+client"
+    return "server" if server else "client" if client else "leaf (other use)"
+
+
+def days_left(cert_or_not_after, now: _dt.datetime | None = None) -> int:
+    """Whole days until notAfter; negative once expired (-1 on the day after it expired).
+
+    Takes a certificate (or a lab CA / IssuedCertificate) or a ``notAfter`` datetime.
+    """
+    if isinstance(cert_or_not_after, _dt.datetime):
+        not_after = cert_or_not_after
+    else:
+        not_after = certificate_of(cert_or_not_after).not_valid_after_utc
+    now = now or utcnow(exact=True)
+    return (not_after - now).days if not_after > now else -((now - not_after).days + 1)
+
+
 @dataclass
 class CertificateSummary:
     """Everything worth knowing about one certificate, ready to print or display."""
@@ -183,8 +216,7 @@ class CertificateSummary:
 
 def describe(cert: x509.Certificate, now: _dt.datetime | None = None) -> CertificateSummary:
     """Summarise ``cert`` (accepts an IssuedCertificate or CA too)."""
-    cert = getattr(cert, "cert", cert)
-    now = now or _dt.datetime.now(_dt.timezone.utc)
+    cert = certificate_of(cert)
     bc = _ext(cert, ExtensionOID.BASIC_CONSTRAINTS)
     nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
     algo = cert.signature_hash_algorithm
@@ -194,7 +226,7 @@ def describe(cert: x509.Certificate, now: _dt.datetime | None = None) -> Certifi
         serial=format(cert.serial_number, "x"),
         not_before=nb,
         not_after=na,
-        days_left=(na - now).days if na > now else -((now - na).days + 1),
+        days_left=days_left(na, now),
         key=key_description(cert.public_key()),
         san=san_strings(cert),
         key_usage=key_usage_names(cert),

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
+import math
+import unicodedata
 from typing import Iterable
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from lab.errors import InvalidNameError
 
 EKU_NAMES = {
     "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH,
@@ -28,16 +32,73 @@ EKU_BY_OID = {oid: name for name, oid in EKU_NAMES.items()}
 BACKDATE = _dt.timedelta(minutes=5)
 
 
-def utcnow() -> _dt.datetime:
-    """Now, in UTC, to the second: the one clock every certificate date in the lab is compared with."""
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+def utcnow(*, exact: bool = False) -> _dt.datetime:
+    """Now, in UTC: the one clock every certificate date in the lab is made with or compared with.
+
+    To the second by default, as certificates carry whole seconds (a date made from it is
+    exactly what lands in the certificate). ``exact=True`` keeps the microseconds, for
+    comparisons with a date already in a certificate: a certificate issued this second has
+    then always *started* its life, so "days left" of a 3-day certificate is 2 right after
+    issue on every run, never 3 when the check happens to fall in the same second.
+    """
+    now = _dt.datetime.now(_dt.timezone.utc)
+    return now if exact else now.replace(microsecond=0)
+
+
+#: RFC 5280 Appendix A: ub-common-name and ub-organization-name are both 64 characters.
+UB_NAME = 64
+
+#: Unicode categories refused in any name: controls (newline, escape), format characters (the
+#: bidi overrides that reorder text on screen) and the line and paragraph separators.
+_REFUSED_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
+
+
+def check_name(value: str, what: str = "name") -> str:
+    """Refuse a name that would make a log line or a screen lie about who the peer is.
+
+    A newline in a CN lets a certificate print a forged second log line ("authorization
+    allowed"); a bidi override makes ``alice`` display as someone else. Returns ``value``.
+    """
+    bad = next((ch for ch in value if unicodedata.category(ch) in _REFUSED_CATEGORIES), None)
+    if bad is not None:
+        raise InvalidNameError(
+            f"the {what} {value!r} contains the control character U+{ord(bad):04X}; names go "
+            f"into logs and allow-lists as text: use printable characters only"
+        )
+    return value
+
+
+def check_common_name(
+    value: str, what: str = "common name (CN)", *, separators: bool = True
+) -> str:
+    """:func:`check_name`, plus what a subject CN must not hold: DN separators, more than 64.
+
+    ``separators=False`` allows '=' and ',' (an organization such as "Example, Inc." is
+    escaped in the DN and is not what allow-lists match on).
+    """
+    check_name(value, what)
+    if not value.strip():
+        raise InvalidNameError(f"the {what} is empty; give the certificate a name")
+    if separators and ("=" in value or "," in value):
+        raise InvalidNameError(
+            f"the {what} {value!r} contains '=' or ',': in the subject DN "
+            f"(CN={value},O=...) it reads as more than one attribute, so DN and CN allow-lists "
+            f"become ambiguous; choose a name without them"
+        )
+    if len(value) > UB_NAME:
+        raise InvalidNameError(
+            f"the {what} {value[:20]!r}... is {len(value)} characters; X.509 allows at most "
+            f"{UB_NAME} (RFC 5280 ub-common-name): choose a shorter name"
+        )
+    return value
 
 
 def _name(common_name: str, organization: str | None = "mTLS Lab") -> x509.Name:
     attrs = []
     if organization:
+        check_common_name(organization, "organization (O)", separators=False)
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, check_common_name(common_name)))
     return x509.Name(attrs)
 
 
@@ -49,6 +110,8 @@ def _validity(
     not_after: _dt.datetime | None,
 ):
     """Work out the validity window, including the deliberately wrong ones."""
+    if not (isinstance(days, (int, float)) and math.isfinite(days) and days > 0):
+        raise ValueError(f"days must be a finite number greater than 0, not {days!r}")
     now = utcnow()
     if expired and not_yet_valid:
         raise ValueError("a certificate cannot be both expired and not yet valid")
@@ -67,6 +130,7 @@ def _san_entries(names: Iterable[str]) -> list[x509.GeneralName]:
     """Turn "localhost", "127.0.0.1", "spiffe://...", "a@b" into the right GeneralName."""
     out: list[x509.GeneralName] = []
     for n in names:
+        check_name(n, "SAN entry")
         try:
             out.append(x509.IPAddress(ipaddress.ip_address(n)))
             continue

@@ -20,11 +20,14 @@ from lab.errors import (
     WrongPasswordError,
 )
 from lab.pki.files import (
+    PFX_SUFFIXES,
     _b,
     _key_pem,
     _mismatch_message,
     _read,
     _short,
+    checked,
+    der_length_matches,
     load_certificates,
     load_private_key,
     pem,
@@ -130,16 +133,24 @@ class IssuedCertificate:
 def load_pkcs12(path: str | os.PathLike, password: str | bytes | None) -> IssuedCertificate:
     """The key, certificate and chain of a ``.pfx``, as the guide's ``new X509Certificate2(path, password)``."""
     data = _read(path, ".pfx")
-    try:
-        key, cert, extra = pkcs12.load_key_and_certificates(
-            data, _b(password) if password else None
+    if b"-----BEGIN" not in data and not der_length_matches(data):
+        raise CorruptFileError(
+            f"{path} is {'empty' if not data else 'truncated or not a PKCS#12 bundle'}: "
+            f"re-copy or re-export the .pfx"
         )
+    try:
+        # "" is a password like any other (used as given); only None means "no password"
+        key, cert, extra = pkcs12.load_key_and_certificates(
+            data, _b(password) if password is not None else None
+        )
+    except x509.InvalidVersion as exc:  # opened, but a certificate inside is damaged
+        raise CorruptFileError(f"{path} holds a damaged certificate ({_short(exc)})") from None
     except ValueError as exc:
         if b"-----BEGIN" in data:
             raise CorruptFileError(
                 f"{path} is PEM text, not a PKCS#12 bundle; load it with load_pair()"
             ) from None
-        if not password:
+        if password is None:
             raise PassphraseRequiredError(
                 f"{path} is password-protected; give its password (password=... or --password)"
             ) from None
@@ -149,7 +160,7 @@ def load_pkcs12(path: str | os.PathLike, password: str | bytes | None) -> Issued
         ) from None
     if cert is None or key is None:
         raise CorruptFileError(f"{path} holds no certificate and key pair; export it with both")
-    return IssuedCertificate(cert, key, list(extra or []))
+    return IssuedCertificate(cert, key, checked([cert, *(extra or [])], path)[1:])
 
 
 def load_pair(
@@ -163,15 +174,39 @@ def load_pair(
     return IssuedCertificate(certs[0], key, certs[1:])
 
 
+def identity_files(identity) -> tuple[Path, ...] | None:
+    """The files an identity is read from: ``(pfx,)``, ``(crt, key)``, or None when in memory.
+
+    A ``.pfx``/``.p12`` path stands alone; any other path is a certificate whose key sits
+    beside it with the suffix ``.key``; a two-item tuple or list is ``(crt, key)``.
+    """
+    if isinstance(identity, (tuple, list)) and len(identity) == 2:
+        return (Path(identity[0]), Path(identity[1]))
+    if isinstance(identity, (str, os.PathLike)):
+        p = Path(identity)
+        return (p,) if p.suffix.lower() in PFX_SUFFIXES else (p, p.with_suffix(".key"))
+    return None
+
+
 def load_identity(
-    path: str | os.PathLike,
+    identity,
     key_path: str | os.PathLike | None = None,
     password: str | bytes | None = None,
 ) -> IssuedCertificate:
-    """Load from a .pfx/.p12 (with its password) or from a certificate + key pair."""
-    p = Path(path)
-    if p.suffix.lower() in (".pfx", ".p12"):
-        return load_pkcs12(p, password)
-    if key_path is None:
-        key_path = p.with_suffix(".key")
-    return load_pair(p, key_path, password)
+    """A certificate with its key, from whatever the lab accepts as an identity.
+
+    An :class:`IssuedCertificate` as it is; a ``.pfx``/``.p12`` path (with its password); a
+    certificate path with ``key_path`` (default: the same name with ``.key``); or a
+    ``(crt, key)`` pair. The one parser of identities: the TLS contexts and the client use it.
+    """
+    if isinstance(identity, IssuedCertificate):
+        return identity
+    files = identity_files(identity)
+    if files is None:
+        raise TypeError(
+            f"cannot use {identity!r} as a certificate: give a lab certificate, (crt, key) "
+            f"or a .pfx path"
+        )
+    if len(files) == 1:
+        return load_pkcs12(files[0], password)
+    return load_pair(files[0], key_path if key_path is not None else files[1], password)

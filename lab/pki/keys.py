@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 #: Key types the lab can generate. "ec" (ECDSA P-256) is the default: small, fast,
@@ -35,7 +35,9 @@ def signature_hash(signing_key):
 
 
 def key_matches(cert: x509.Certificate, key) -> bool:
-    """True when ``key`` is the private half of the public key in ``cert``."""
-    fmt = serialization.PublicFormat.SubjectPublicKeyInfo
-    enc = serialization.Encoding.DER
-    return cert.public_key().public_bytes(enc, fmt) == key.public_key().public_bytes(enc, fmt)
+    """True when ``key`` is the private half of the public key in ``cert``.
+
+    cryptography's public keys compare by value (``__eq__`` on every key interface); keys of
+    different types are simply unequal.
+    """
+    return cert.public_key() == key.public_key()

@@ -24,19 +24,31 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from lab.pki import load_certificates
-from lab.pki.certinfo import common_name, eku_names, san_strings
+from lab.pki.certinfo import common_name, eku_names, is_ca, san_strings
+from lab.pki.fields import utcnow
+from lab.pki.files import certificate_of, load_certificates, trust_certificates
 
 
 @dataclass
 class ChainCheck:
-    """The outcome of :func:`verify_chain`: ok, the chain that was built, or the reason."""
+    """The outcome of :func:`verify_chain`: ok, the chain that was built, or the reason.
+
+    ``certificates`` is the chain cryptography's verifier built and checked, leaf first,
+    root last: reuse it (an issuer for a revocation check, a display) instead of walking
+    the chain again. ``chain`` is the same path as names.
+    """
 
     ok: bool
     purpose: str
     chain: list[str] = field(default_factory=list)
     reason: str = ""
     detail: str = ""
+    certificates: list[x509.Certificate] = field(default_factory=list, repr=False)
+
+    @property
+    def issuers(self) -> list[x509.Certificate]:
+        """The verified issuers of the leaf, nearest first (empty when refused)."""
+        return self.certificates[1:]
 
     def __str__(self) -> str:
         if self.ok:
@@ -46,18 +58,8 @@ class ChainCheck:
     __repr__ = __str__
 
 
-def _certs(objs) -> list[x509.Certificate]:
-    if objs is None:
-        return []
-    if isinstance(objs, (x509.Certificate, str, os.PathLike)) or hasattr(objs, "cert"):
-        objs = [objs]
-    out: list[x509.Certificate] = []
-    for o in objs:
-        # A path (as everywhere else in lab): every certificate in that PEM/DER file.
-        out.extend(
-            load_certificates(o) if isinstance(o, (str, os.PathLike)) else [getattr(o, "cert", o)]
-        )
-    return out
+#: kept for callers of the former private helper; :func:`lab.pki.trust_certificates` is the one reader
+_certs = trust_certificates
 
 
 def _subject(host: str):
@@ -87,12 +89,12 @@ def verify_chain(
         raise ValueError("purpose must be 'client' or 'server'")
     if isinstance(leaf, (str, os.PathLike)):  # a .crt file: the leaf, then its intermediates
         leaf_file = load_certificates(leaf)
-        cert, inter = leaf_file[0], list(_certs(intermediates)) + leaf_file[1:]
+        cert, inter = leaf_file[0], trust_certificates(intermediates) + leaf_file[1:]
     else:
-        inter = list(_certs(intermediates)) + list(getattr(leaf, "chain", []) or [])
-        cert = getattr(leaf, "cert", leaf)
-    roots = _certs(trust)
-    when = at or _dt.datetime.now(_dt.timezone.utc)
+        inter = trust_certificates(intermediates) + list(getattr(leaf, "chain", []) or [])
+        cert = certificate_of(leaf)
+    roots = trust_certificates(trust)
+    when = at or utcnow(exact=True)
     builder = PolicyBuilder().store(Store(roots)).time(when)
     try:
         if purpose == "client":
@@ -113,7 +115,10 @@ def verify_chain(
             detail=str(exc),
         )
     return ChainCheck(
-        True, purpose, chain=[common_name(c.subject) or c.subject.rfc4514_string() for c in chain]
+        True,
+        purpose,
+        chain=[common_name(c.subject) or c.subject.rfc4514_string() for c in chain],
+        certificates=list(chain),
     )
 
 
@@ -156,12 +161,8 @@ def explain_failure(
     wanted = "clientAuth" if purpose == "client" else "serverAuth"
     if ekus is not None and wanted not in ekus:
         return f"the certificate's Extended Key Usage ({', '.join(ekus) or 'empty'}) does not allow {wanted}"
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        if bc.ca:
-            return "the certificate is a CA certificate (CA:TRUE); a leaf must have CA:FALSE"
-    except x509.ExtensionNotFound:
-        pass
+    if is_ca(cert):
+        return "the certificate is a CA certificate (CA:TRUE); a leaf must have CA:FALSE"
     if purpose == "server":
         sans = san_strings(cert)
         if not sans:
@@ -234,13 +235,56 @@ def _path_length_culprit(cert: x509.Certificate, pool: Sequence[x509.Certificate
 
 def _is_ca_without_key_usage(cert: x509.Certificate) -> bool:
     """True for a CA certificate (CA:TRUE) that lacks KeyUsage, like the guide's `openssl req -x509` root."""
-    try:
-        if not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
-            return False
-    except x509.ExtensionNotFound:
+    if not is_ca(cert):
         return False
     try:
         cert.extensions.get_extension_for_class(x509.KeyUsage)
     except x509.ExtensionNotFound:
         return True
     return False
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    """Issuer equals subject *and* the certificate's own key verifies its signature."""
+    return cert.issuer == cert.subject and _signed_by(cert, cert)
+
+
+def issuer_chain(
+    cert: x509.Certificate, pool: Iterable[x509.Certificate], *, limit: int = 8
+) -> list[x509.Certificate]:
+    """The issuers of ``cert`` found in ``pool`` by signature, nearest first.
+
+    For the places with no verified chain to reuse: the doctor (which must follow
+    certificates cryptography's verifier refuses, such as the guide's v1 leaves, to report
+    on them) and authentication when the TLS layer, not this process, verified the peer.
+    Stops at a self-signed certificate, at a certificate whose issuer is not in ``pool``,
+    and on a loop. Where :func:`verify_chain` ran, use its ``certificates`` instead.
+    """
+    pool = list(pool)
+    path: list[x509.Certificate] = []
+    current = cert
+    while len(path) < limit and not is_self_signed(current):
+        issuer = next(
+            (
+                c
+                for c in pool
+                if c.subject == current.issuer
+                and c not in path
+                and c != cert
+                and _signed_by(current, c)
+            ),
+            None,
+        )
+        if issuer is None:
+            break
+        path.append(issuer)
+        current = issuer
+    return path
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except Exception:  # noqa: BLE001 - a bad signature, or another key type: not this issuer
+        return False
+    return True

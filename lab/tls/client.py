@@ -27,13 +27,17 @@ import contextlib
 import os
 import shlex
 from pathlib import Path
+from unittest import mock
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from lab.errors import LabError
-from lab.pki import IssuedCertificate
+from lab.pki import IssuedCertificate, identity_files
 from lab.tls import contexts as tlsconfig
+
+#: the variables requests (and curl) read a CA bundle from, replacing the session's own trust
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 class InsecureRequestRefused(ValueError):
@@ -137,15 +141,6 @@ class MTLSSession(requests.Session):
         return " ".join(shlex.quote(str(p)) for p in parts)
 
 
-def _identity_files(identity):
-    if isinstance(identity, (tuple, list)) and len(identity) == 2:
-        return (Path(identity[0]), Path(identity[1]))
-    if isinstance(identity, (str, os.PathLike)):
-        p = Path(identity)
-        return (p,) if p.suffix.lower() in (".pfx", ".p12") else (p, p.with_suffix(".key"))
-    return None
-
-
 def session(
     identity=None,
     trust=None,
@@ -177,7 +172,7 @@ def session(
         profile=profile,
     )
     trust_file = Path(trust) if isinstance(trust, (str, os.PathLike)) else None
-    files = _identity_files(identity)
+    files = identity_files(identity)
     return MTLSSession(
         ctx,
         identity_files=files,
@@ -208,18 +203,8 @@ def ca_bundle_environment(bundle: str | os.PathLike):
     Used to demonstrate the trap the same way on every machine (many already set
     these variables, as corporate machines and these lab machines do).
     """
-    names = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-    saved = {n: os.environ.get(n) for n in names}
-    try:
-        for n in names:
-            os.environ[n] = str(bundle)
+    with mock.patch.dict(os.environ, dict.fromkeys(CA_BUNDLE_VARIABLES, str(bundle))):
         yield
-    finally:
-        for n, value in saved.items():
-            if value is None:
-                os.environ.pop(n, None)
-            else:
-                os.environ[n] = value
 
 
 __all__ = [

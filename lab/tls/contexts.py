@@ -21,7 +21,7 @@ from typing import Iterable, Union
 from cryptography import x509
 
 from lab.errors import CorruptFileError
-from lab.pki import IssuedCertificate, load_certificates, load_identity, pem
+from lab.pki import IssuedCertificate, load_identity, pem, trust_certificates
 from lab.tls import policy as tlspolicy
 
 #: Kestrel's ClientCertificateMode, spelled the Python way.
@@ -41,37 +41,20 @@ TrustInput = Union[str, os.PathLike, bytes, x509.Certificate, object]
 
 
 def trust_pem(trust: TrustInput | Iterable[TrustInput]) -> str:
-    """All trust anchors in ``trust`` as one PEM string (validated, so typos fail early)."""
-    if trust is None:
+    """All trust anchors in ``trust`` as one PEM string (validated, so typos fail early).
+
+    What counts as trust is :func:`lab.pki.trust_certificates`'s to say; this only refuses
+    "nothing", because an SSLContext that trusts nothing fails every handshake.
+    """
+    certs = trust_certificates(trust)
+    if not certs:
         raise ValueError("no trust anchors given: pass the CA certificate(s) you trust")
-    items = trust if isinstance(trust, (list, tuple, set)) else [trust]
-    out: list[bytes] = []
-    for item in items:
-        if isinstance(item, x509.Certificate):
-            out.append(pem(item))
-        elif hasattr(item, "cert_pem") and hasattr(item, "cert"):  # a lab CA or certificate
-            out.append(pem(item.cert))
-        elif isinstance(item, bytes):
-            try:
-                out.extend(pem(c) for c in x509.load_pem_x509_certificates(item))
-            except ValueError:
-                raise CorruptFileError("the trust bytes are not PEM certificates") from None
-        else:
-            out.extend(pem(c) for c in load_certificates(Path(item)))
-    return b"".join(out).decode()
+    return b"".join(pem(c) for c in certs).decode()
 
 
 def as_identity(identity, password: str | bytes | None = None) -> IssuedCertificate:
     """A lab certificate from an IssuedCertificate, a ``(crt, key)`` pair, or a ``.pfx`` path."""
-    if isinstance(identity, IssuedCertificate):
-        return identity
-    if isinstance(identity, (tuple, list)) and len(identity) == 2:
-        return load_identity(identity[0], identity[1], password)
-    if isinstance(identity, (str, os.PathLike)):
-        return load_identity(identity, None, password)
-    raise TypeError(
-        f"cannot use {identity!r} as a certificate: give a lab certificate, (crt, key) or a .pfx path"
-    )
+    return load_identity(identity, password=password)
 
 
 def server_context(

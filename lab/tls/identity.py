@@ -24,7 +24,7 @@ def certificate_from_pem(text: str | bytes) -> x509.Certificate:
     data = text.encode() if isinstance(text, str) else text
     try:
         return x509.load_pem_x509_certificate(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise CorruptFileError("the client certificate is not valid PEM") from None
 
 

@@ -1,18 +1,17 @@
 """``python -m lab pki ...``: create the course PKI, issue client certificates, show any certificate.
 
-Other modules add ``pki`` subcommands (``pki_*.py`` in this package, each with
-``register_pki(subparsers)``), so revocation and expiry monitoring live next to
-the code they drive.
+Two more ``pki`` subcommands live in their own modules, each with ``register_pki(subparsers)``:
+:mod:`~lab.cli.commands.pki_revoke` (``revoke``, ``crl``) and :mod:`~lab.cli.commands.pki_status`
+(``status``). They are imported by name below: a new one is one more line there.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import pkgutil
 from pathlib import Path
 
 from lab import pki
+from lab.cli.commands import pki_revoke, pki_status
+from lab.cli.commands._days import days_type
 from lab.course import coursepki
 from lab.errors import LabError
 from lab.paths import certs_dir, show
@@ -57,7 +56,7 @@ def register(subparsers) -> None:
     c.add_argument("name", help="the certificate's CN, and the file names")
     c.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
     c.add_argument(
-        "--days", type=_positive_days, default=365, help="validity in days (default 365)"
+        "--days", type=days_type("--days"), default=365, help="validity in days (default 365)"
     )
     c.add_argument("--email", help="an email SAN")
     c.add_argument("--uri", help="a URI SAN, e.g. spiffe://lab.test/ns/payments/sa/api")
@@ -70,27 +69,8 @@ def register(subparsers) -> None:
     )
     p.set_defaults(func=_show)
 
-    for info in sorted(pkgutil.iter_modules(_package_path()), key=lambda m: m.name):
-        if info.name.startswith("pki_"):
-            module = importlib.import_module(f"{__package__}.{info.name}")
-            if hasattr(module, "register_pki"):
-                module.register_pki(sub)
-
-
-def _package_path():
-    from lab.cli import commands
-
-    return commands.__path__
-
-
-def _positive_days(text: str) -> float:
-    try:
-        days = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
-    if days <= 0:
-        raise argparse.ArgumentTypeError("--days must be greater than 0")
-    return days
+    pki_revoke.register_pki(sub)
+    pki_status.register_pki(sub)
 
 
 def _init(args) -> int:
@@ -120,8 +100,11 @@ def _issue_client(args) -> int:
 
 def _show(args) -> int:
     path: Path = args.file
-    if path.suffix.lower() in (".pfx", ".p12"):
-        password = args.password or coursepki.read_password(path.parent)
+    if path.suffix.lower() in pki.PFX_SUFFIXES:
+        # An explicit --password "" is used as given; only no --password reads the file.
+        password = (
+            args.password if args.password is not None else coursepki.read_password(path.parent)
+        )
         if password is None:
             raise LabError(
                 f"{show(path)} needs its password: --password P "

@@ -14,6 +14,7 @@ import datetime as _dt
 from pathlib import Path
 
 from lab import pki
+from lab.cli.commands._days import days_type
 from lab.course import coursepki
 from lab.errors import MissingFileError
 from lab.paths import certs_dir, show
@@ -40,7 +41,10 @@ def register_pki(pki_subparsers) -> None:
     )
     p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
     p.add_argument(
-        "--days", type=float, default=7, help="days until the CRL's nextUpdate (default 7)"
+        "--days",
+        type=days_type("--days"),
+        default=7,
+        help="days until the CRL's nextUpdate (default 7)",
     )
     p.set_defaults(func=_revoke)
 
@@ -51,7 +55,10 @@ def register_pki(pki_subparsers) -> None:
     )
     p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
     p.add_argument(
-        "--days", type=float, default=7, help="days until the CRL's nextUpdate (default 7)"
+        "--days",
+        type=days_type("--days"),
+        default=7,
+        help="days until the CRL's nextUpdate (default 7)",
     )
     p.set_defaults(func=_resign)
 

@@ -8,21 +8,11 @@ warning window, or unreadable; 0 when all is well.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from lab.cli.commands._days import days_type
 from lab.ops.expiry import scan
 from lab.paths import certs_dir
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("--warn-days must be 0 or more")
-    return value
 
 
 def register_pki(pki_subparsers) -> None:
@@ -36,7 +26,7 @@ def register_pki(pki_subparsers) -> None:
     p.add_argument("--dir", type=Path, default=None, help="the folder to check (default: certs/)")
     p.add_argument(
         "--warn-days",
-        type=_non_negative,
+        type=days_type("--warn-days", allow_zero=True),
         default=30,
         help="warn when a certificate expires within this many days (default 30)",
     )
