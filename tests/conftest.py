@@ -193,3 +193,40 @@ def openssl():
         )
 
     return run
+
+
+def forge_client(ca: CertificateAuthority, common_name: str, organization: str | None = None):
+    """A client certificate with a name ``lab.pki`` refuses to issue, signed by ``ca``.
+
+    The lab's CA refuses control characters and DN-like CNs; another CA, or an attacker
+    holding a CA key, need not. Tests of what the *server* does with such a name build the
+    certificate the way any CA could: cryptography's builder, with no name checks.
+    """
+    import datetime as _dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization:  # O before CN, as lab.pki orders them (RFC 4514 prints CN first)
+        attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    now = _dt.datetime.now(_dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name(attrs))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _dt.timedelta(minutes=5))
+        .not_valid_after(now + _dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
+        )
+        .sign(ca.key, hashes.SHA256())
+    )
+    return IssuedCertificate(cert, key, [] if ca.is_root else [ca.cert, *ca.chain])

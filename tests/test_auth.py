@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import forge_client
 from flask import Flask, g
 
 from lab import pki
@@ -433,7 +434,7 @@ FORGED_CN = "alice\nauthorization allowed GET /admin for CN=admin\x1b[31m\u202e"
 
 
 def test_a_subject_with_control_characters_stays_one_line_in_the_log_and_the_response(root, srv):
-    liar = root.issue_client(FORGED_CN)
+    liar = forge_client(root, FORGED_CN, organization="mTLS Lab")  # lab.pki refuses this name
     with capture_decisions() as lines, serve(demo.create_app(), srv, root) as s:
         r = get(s, liar, root, "/api/secure")
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
