@@ -129,7 +129,7 @@ class Connection(HTTPConnection):
             return False
         sock.settimeout(server.timeout)
         self.ssl_env = server.ssl_adapter.get_environ(sock.sock)
-        record._record_success()
+        record._record_success(resumed=sock.session_reused)
         return True
 
 

@@ -80,7 +80,7 @@ def _now() -> _dt.datetime:
 
 
 class ServerRecord:
-    """What a server saw: handshakes, refused handshakes and errors, safe across threads."""
+    """What a server saw: handshakes (full and resumed), refused handshakes, errors; thread-safe."""
 
     running = False
     on_handshake_failure: Callable[[HandshakeFailure], None] | None = None
@@ -89,11 +89,14 @@ class ServerRecord:
         self.handshake_failures: list[HandshakeFailure] = []
         self.errors: list[ServerErrorRecord] = []
         self.handshakes = 0
+        #: handshakes that resumed an earlier session: no certificate was sent or checked
+        self.resumed = 0
         self._lock = threading.Condition()
 
-    def _record_success(self) -> None:
+    def _record_success(self, resumed: bool = False) -> None:
         with self._lock:
             self.handshakes += 1
+            self.resumed += bool(resumed)
 
     def _record_failure(self, peer: str, exc: BaseException) -> None:
         if not self.running:
