@@ -8,6 +8,7 @@ and never by the client's error alone (under TLS 1.3 that races: alert or EOF).
 
 from __future__ import annotations
 
+import datetime
 import os
 import socket
 import ssl
@@ -834,3 +835,48 @@ def test_every_thread_of_a_running_server_is_a_daemon(app, server_identity, root
         assert len(started) >= 4  # the selector thread and three workers
         assert [t.name for t in started if not t.daemon] == []
     assert settle(lambda: not (set(threading.enumerate()) - before))
+
+
+# --------------------------------------------------------------- resumption
+def connect_and_get(port, context, session=None):
+    """One request on a new connection, offering ``session``; (status line, session, resumed)."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    with context.wrap_socket(raw, server_hostname="localhost", session=session) as tls:
+        tls.sendall(b"GET /api/secure HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        answer = read_until(tls, b"\r\n\r\n")  # reading the answer also collects the ticket
+        return answer.split(b"\r\n")[0].decode(), tls.session, tls.session_reused
+
+
+def test_the_server_counts_resumed_handshakes(serve, client_identity, root_ca):
+    s = serve()
+    ctx = tlsconfig.client_context(client_identity, root_ca)
+    _, session, resumed = connect_and_get(s.port, ctx)
+    assert not resumed
+    assert connect_and_get(s.port, ctx, session)[0] == "HTTP/1.1 200 OK"
+    assert (s.handshakes, s.resumed) == (2, 1)
+
+
+def test_a_resumed_session_is_accepted_after_the_client_certificate_expired(
+    serve, intermediate_ca, root_ca
+):
+    """RFC 8446 2.2: a resumed handshake sends no Certificate, so TLS checks nothing again.
+    The demo app's CertificateAuth checks validity on every request, and refuses (403)."""
+    s = serve()
+    soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+    short_lived = intermediate_ca.issue_client("short-lived", not_after=soon)
+    ctx = tlsconfig.client_context(short_lived, root_ca)
+    status, session, _ = connect_and_get(s.port, ctx)
+    assert status == "HTTP/1.1 200 OK"
+    time.sleep(
+        max(0.0, (soon - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) + 1.2
+    )
+    status, _, resumed = connect_and_get(s.port, ctx, session)  # the certificate has expired now
+    assert (status, resumed) == ("HTTP/1.1 403 FORBIDDEN", True)  # TLS let it in; the app did not
+    assert s.handshake_failures == []
+    n = len(s.handshake_failures)
+    with pytest.raises((ssl.SSLError, OSError)):
+        connect_and_get(s.port, ctx)  # a full handshake checks it, and refuses it
+    assert (
+        s.wait_for_handshake_failure(after=n).reason
+        == "certificate verify failed: certificate has expired"
+    )
