@@ -1,5 +1,5 @@
-"""lab.server over real mTLS on loopback: the three modes, every refusal and its record,
-the lifecycle (no leaked threads or sockets), keep-alive and concurrency.
+"""lab.tls.server over real mTLS on loopback: the three modes, every refusal and its record,
+the lifecycle (no leaked threads or sockets), keep-alive, concurrency, slow clients, resumption.
 
 Every test starts a real MTLSServer on 127.0.0.1 port 0 and calls it with a real
 client. Refusals are judged by the server's own record, which is deterministic,
@@ -607,7 +607,7 @@ def test_eight_concurrent_clients_times_one_hundred_requests_all_answered_correc
 # ------------------------------------------------- request and response bodies
 @pytest.fixture(scope="module")
 def body_app():
-    """Views that exercise what lab.socketfile reads and writes inside the server."""
+    """Views that exercise what cheroot's stream files read and write inside the server."""
     import flask
 
     app = Flask("bodies")

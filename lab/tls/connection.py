@@ -104,21 +104,25 @@ class Connection(HTTPConnection):
 
     def __init__(self, server, sock, makefile=MakeFile):
         super().__init__(server, HeadClock(sock), makefile)
-        self.handshaken = server.ssl_adapter is None
+        self.new = True
 
     def communicate(self):
-        if not self.handshaken:
-            self.handshaken = self.handshake()
+        if self.new:
+            self.new = False
+            if not self.handshake():
+                return False
             # Wait for the request in this worker only while another one is idle; else in
             # the selector (True), holding no thread. So slow clients never hold the last one.
-            if not self.handshaken or not self.server.requests.idle:
-                return self.handshaken
+            if not self.server.requests.idle:
+                return True
             self.ready_at = time.monotonic()
         return super().communicate()
 
     def handshake(self) -> bool:
         """Complete the TLS handshake, under ``handshake_timeout``; record a refusal."""
         sock, server, record = self.socket, self.server, self.server.owner
+        if server.ssl_adapter is None:
+            return True  # plain HTTP (tls=False): nothing to shake hands on
         sock.settimeout(record.handshake_timeout)  # CPython bounds the whole do_handshake call
         try:
             sock.do_handshake()
