@@ -772,6 +772,24 @@ def test_more_dripping_clients_than_threads_cannot_starve_a_legitimate_call(
     assert s.errors == []
 
 
+def test_a_client_dripping_its_client_hello_is_cut_at_the_handshake_timeout(serve):
+    """The handshake timeout bounds the whole handshake, not each read: a ClientHello sent a
+    byte every 0.3 s (forever, as far as a per-read timeout of 1 s could tell) is cut."""
+    s = serve(handshake_timeout=1.0)
+    hello = bytes([22, 3, 1, 0, 200]) + b"\x01" * 200  # a TLS record header, then a slow body
+    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as dripper:
+        for byte in hello:
+            try:
+                dripper.send(bytes([byte]))
+            except OSError:
+                break  # the server closed it
+            if s.handshake_failures:
+                break
+            time.sleep(0.3)
+    failure = s.wait_for_handshake_failure(after=0, timeout=5)
+    assert failure is not None and failure.reason.startswith("handshake timed out")
+
+
 def test_idle_connections_after_the_handshake_hold_no_thread(serve, client_identity, root_ca):
     """Eight handshaken connections that never send a request, on a server with two threads:
     they wait in cheroot's selector, so a new client is served at once (not after their

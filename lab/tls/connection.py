@@ -100,7 +100,7 @@ class Connection(HTTPConnection):
     """cheroot's connection: the TLS handshake first (in a worker), then requests."""
 
     RequestHandlerClass = Request
-    ready_at = 0.0  # when cheroot handed it to a worker (the server stamps it)
+    ready_at = 0.0  # when cheroot queued it for a worker (stamped by the server)
 
     def __init__(self, server, sock, makefile=MakeFile):
         super().__init__(server, HeadClock(sock), makefile)

@@ -17,9 +17,9 @@ Slow clients, and the limits. cheroot's selector thread accepts and never waits 
 client: the handshake runs in a worker, bounded as a whole by ``handshake_timeout``
 (:mod:`lab.tls.connection`). A handshaken connection then waits for its request in its
 worker only while another worker is idle, else in the selector (as kept-alive connections
-do between requests), holding no thread: idle clients never hold the last worker. The whole
-request head must arrive within ``head_timeout`` of the connection being handed to a worker
-(nginx's ``client_header_timeout``, Kestrel's ``RequestHeadersTimeout``), or cheroot answers
+do between requests), holding no thread: idle clients never take the last idle worker. The
+whole request head must arrive within ``head_timeout`` of cheroot queueing the connection for
+a worker, as its bytes start to arrive (nginx's ``client_header_timeout``, Kestrel's ``RequestHeadersTimeout``), or cheroot answers
 408 and closes. A connection that waited in cheroot's queue past that deadline is read only
 as far as its bytes have already arrived: a head sent whole is served, a head still dripping
 is cut. So clients dripping their heads hold workers for ``head_timeout`` at most, however
