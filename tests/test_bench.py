@@ -12,6 +12,7 @@ import json
 import pytest
 
 from lab import bench, cli, pki
+from lab.bench import timing
 from lab.course.demo import create_app
 from lab.tls import client as lab_client
 from lab.tls import contexts as tlsconfig
@@ -61,15 +62,15 @@ def test_every_figure_is_the_rate_of_its_median_operation(result):
 
 
 def test_batches_split_operations_into_turns_as_evenly_as_possible():
-    assert bench._batches(20, 3) == [6, 7, 7]
-    assert bench._batches(150, 20) == [7, 8] * 10
-    assert bench._batches(4, 4) == [1, 1, 1, 1]
+    assert timing.batches(20, 3) == [6, 7, 7]
+    assert timing.batches(150, 20) == [7, 8] * 10
+    assert timing.batches(4, 4) == [1, 1, 1, 1]
 
 
 def test_quantile_interpolates_between_sorted_values():
-    assert bench._quantile([1.0, 2.0, 3.0, 10.0], 0.5) == 2.5
-    assert bench._quantile([5.0], 0.9) == 5.0
-    assert bench._quantile([0.0, 10.0], 0.1) == pytest.approx(1.0)
+    assert timing.quantile([1.0, 2.0, 3.0, 10.0], 0.5) == 2.5
+    assert timing.quantile([5.0], 0.9) == 5.0
+    assert timing.quantile([0.0, 10.0], 0.1) == pytest.approx(1.0)
 
 
 def test_measure_interleaves_the_specs_turn_by_turn_in_a_shuffled_reproducible_order():
@@ -79,11 +80,11 @@ def test_measure_interleaves_the_specs_turn_by_turn_in_a_shuffled_reproducible_o
         calls = []
         figures = [bench.Figure(k, k, "g") for k in "abc"]
         specs = [
-            bench._Spec(figures[0], lambda: calls.append("a"), 2),
-            bench._Spec(figures[1], lambda: calls.append("b"), 6),
-            bench._Spec(figures[2], lambda: calls.append("c"), 4),
+            timing.Spec(figures[0], lambda: calls.append("a"), 2),
+            timing.Spec(figures[1], lambda: calls.append("b"), 6),
+            timing.Spec(figures[2], lambda: calls.append("c"), 4),
         ]
-        bench._measure(specs, 3, lambda message: None, "schedule", seed=seed)
+        timing.measure(specs, 3, lambda message: None, "schedule", seed=seed)
         return calls, figures
 
     calls, (a, b, c) = schedule(seed=0)
@@ -110,7 +111,7 @@ def test_measure_interleaves_the_specs_turn_by_turn_in_a_shuffled_reproducible_o
 def test_new_connection_figures_open_one_connection_per_request(result):
     for key in NEW_CONNECTION_FIGURES:
         fig = result.figures[key]
-        assert fig.requests == PLAN.new_connections * PLAN.rounds, key
+        assert fig.requests == PLAN.connects * PLAN.rounds, key
         assert fig.connections == fig.requests, key
 
 
@@ -121,21 +122,39 @@ def test_keepalive_figures_open_one_connection_per_round(result):
         assert fig.connections == PLAN.rounds, key
 
 
-def test_the_lab_server_counts_one_handshake_per_new_connection(result):
-    fig = result.figures["lab_new_connection"]
-    assert fig.server_handshakes == fig.requests
+TLS_NEW_CONNECTION_FIGURES = tuple(k for k in NEW_CONNECTION_FIGURES if "plain" not in k)
 
 
-def test_the_lab_server_counts_one_handshake_per_keepalive_round(result):
-    assert result.figures["lab_keepalive"].server_handshakes == PLAN.rounds
+def test_every_tls_new_connection_cost_the_server_one_handshake(result):
+    """The server's own count, not the client's: one handshake per timed request."""
+    for key in TLS_NEW_CONNECTION_FIGURES:
+        fig = result.figures[key]
+        assert fig.server_handshakes == fig.requests, key
 
 
-def test_resumed_figures_resumed_every_connection_and_full_ones_none(result):
+def test_keepalive_reuses_its_connection_by_the_servers_own_count(result):
+    """The server saw as many handshakes as the client opened connections, and far fewer
+    than the requests it answered."""
+    for key in ("lab_keepalive", "server_tls_keepalive"):
+        fig = result.figures[key]
+        assert fig.server_handshakes == fig.connections < fig.requests, key
+
+
+def test_resumed_figures_were_resumed_by_the_server_and_full_ones_never(result):
+    """The server's count of resumed handshakes (no certificate exchanged), per figure."""
     for key in ("lab_resumed", "raw_resumed", "tls12_resumed"):
         fig = result.figures[key]
-        assert fig.resumed == fig.connections > 0, key
+        assert fig.server_resumed == fig.server_handshakes == fig.requests, key
+        assert fig.resumed == fig.connections, key  # and the client agrees
     for key in ("raw_handshake", "lab_new_connection", "tls12_handshake"):
-        assert result.figures[key].resumed == 0, key
+        assert result.figures[key].server_resumed == 0, key
+
+
+def test_plain_http_figures_go_through_the_lab_server_without_any_handshake(result):
+    for key in ("plain_http_new_connection", "plain_http_keepalive"):
+        fig = result.figures[key]
+        assert fig.server_handshakes == 0 and fig.requests > 0, key
+    assert "lab server" in result.figures["plain_http_keepalive"].label
 
 
 def test_requests_keepalive_pays_one_handshake_per_round_and_close_one_per_call(result):
@@ -158,6 +177,9 @@ def test_ratios_are_the_quotients_of_the_figures_they_name(result):
     )
     assert r["keepalive_vs_new_connection"] == pytest.approx(
         result.rps("lab_keepalive") / result.rps("lab_new_connection")
+    )
+    assert r["plain_http_vs_mtls_keepalive"] == pytest.approx(
+        result.rps("plain_http_keepalive") / result.rps("lab_keepalive")
     )
     assert r["resumed_vs_new_connection"] == pytest.approx(
         result.rps("lab_resumed") / result.rps("lab_new_connection")
@@ -188,7 +210,8 @@ def test_table_names_every_figure_and_each_target_verdict(result):
     for fig in result.figures.values():
         assert fig.label in table
     assert "new_connection_vs_raw" in table and "keepalive_vs_new_connection" in table
-    assert table.count("target >=") == len(bench.TARGETS)
+    assert table.count("expect >=") == len(bench.TARGETS)
+    assert "plain_http_vs_mtls_keepalive" in table
 
 
 def test_cli_json_prints_exactly_one_json_line_and_progress_on_stderr(capsys):

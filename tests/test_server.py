@@ -1,5 +1,5 @@
-"""lab.server over real mTLS on loopback: the three modes, every refusal and its record,
-the lifecycle (no leaked threads or sockets), keep-alive and concurrency.
+"""lab.tls.server over real mTLS on loopback: the three modes, every refusal and its record,
+the lifecycle (no leaked threads or sockets), keep-alive, concurrency, slow clients, resumption.
 
 Every test starts a real MTLSServer on 127.0.0.1 port 0 and calls it with a real
 client. Refusals are judged by the server's own record, which is deterministic,
@@ -8,6 +8,7 @@ and never by the client's error alone (under TLS 1.3 that races: alert or EOF).
 
 from __future__ import annotations
 
+import datetime
 import os
 import socket
 import ssl
@@ -413,14 +414,15 @@ def test_stop_twice_and_stop_before_start_are_harmless(app, server_identity, roo
     assert s.errors == []
 
 
-def test_stop_returns_promptly_and_closes_the_port(app, server_identity, root_ca, alice):
+def test_stop_closes_open_connections_and_the_port(app, server_identity, root_ca, client_identity):
     s = MTLSServer(app, server_identity, trust=root_ca).start()
-    alice.get(s.url + "/healthz", timeout=5)  # a keep-alive connection is open while we stop
+    kept = tls_connection(s.port, client_identity, root_ca)
+    kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert read_until(kept, b"ok").startswith(b"HTTP/1.1 200 OK")  # kept alive, idle
     port = s.port
-    t0 = time.perf_counter()
     s.stop()
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 3, f"stop() took {elapsed:.2f} s"
+    assert kept.recv(100) == b""  # the server closed it (EOF, not a hang: timeout=5)
+    kept.close()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
@@ -520,18 +522,32 @@ def test_stop_all_stops_forgotten_servers(app, server_identity, root_ca):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
-def test_a_script_that_forgets_to_stop_its_server_still_exits(tmp_path):
-    """The atexit hook stops the server before Python joins cheroot's worker threads."""
+def test_a_script_that_forgets_to_stop_its_server_still_exits_and_the_server_is_stopped(tmp_path):
+    """Every server thread is a daemon, so Python reaches its atexit hooks; lab's hook then
+    stops the server. The script's own hook, registered first, runs last and reports."""
     script = tmp_path / "forgetful.py"
     script.write_text(
         textwrap.dedent("""
+        import atexit, socket, threading
+
+        def report():  # registered before lab's hook, so it runs after it
+            import lab.tls.server
+            alive = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+            try:
+                socket.create_connection(("127.0.0.1", s.port), timeout=2).close()
+                port = "still open"
+            except ConnectionRefusedError:
+                port = "closed"
+            print(len(lab.tls.server.running_servers()), port, alive, flush=True)
+
+        atexit.register(report)
         from lab.tls import client
         from lab.course import demo
         from lab import pki
         from lab.tls.server import MTLSServer
         ca = pki.CertificateAuthority.create("Forgetful Root")
         s = MTLSServer(demo.create_app(), ca.issue_server("localhost", "127.0.0.1"), trust=ca).start()
-        session = client.session(ca.issue_client("alice"), trust=ca)   # left open: a keep-alive connection
+        session = client.session(ca.issue_client("alice"), trust=ca)   # left open: kept alive
         print(session.get(s.url + "/api/secure", timeout=5).text, flush=True)
         # no s.stop(), no session.close()
     """)
@@ -540,7 +556,7 @@ def test_a_script_that_forgets_to_stop_its_server_still_exits(tmp_path):
         [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=ROOT
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "Hello CN=alice,O=mTLS Lab"
+    assert proc.stdout.splitlines() == ["Hello CN=alice,O=mTLS Lab", "0 closed []"]
     assert "Traceback" not in proc.stderr
 
 
@@ -591,7 +607,7 @@ def test_eight_concurrent_clients_times_one_hundred_requests_all_answered_correc
 # ------------------------------------------------- request and response bodies
 @pytest.fixture(scope="module")
 def body_app():
-    """Views that exercise what lab.socketfile reads and writes inside the server."""
+    """Views that exercise what cheroot's stream files read and write inside the server."""
     import flask
 
     app = Flask("bodies")
@@ -638,17 +654,6 @@ def read_until(tls, marker: bytes) -> bytes:
         assert chunk, f"connection closed before {marker!r}; got {data!r}"
         data += chunk
     return data
-
-
-def test_a_small_response_arrives_in_one_tls_record_head_and_body_together(
-    serve, client_identity, root_ca
-):
-    s = serve()
-    with tls_connection(s.port, client_identity, root_ca) as tls:
-        tls.sendall(b"GET /api/secure HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        first_record = tls.recv(65536)  # SSL_read returns the data of one record at most
-    head, _, body = first_record.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200 OK") and body == ALICE.encode()
 
 
 def test_request_bodies_are_read_whole_and_the_connection_stays_usable(serve, body_app, alice):
@@ -708,35 +713,188 @@ def test_a_response_without_body_still_sends_its_head(serve, body_app, alice):
     assert s.handshakes == 1
 
 
-# ------------------------------------------------------------------ acceptors
-@pytest.fixture(scope="module")
-def thread_app():
-    app = Flask("threads")
+# ------------------------------------------------------------ slow clients
+def drip(port, identity, root_ca, results, index, stop, every=0.3):
+    """A client that completes its handshake, then sends its request head a byte at a time.
 
-    @app.get("/thread")
-    def thread_name():
-        return threading.current_thread().name
+    Records what the server did to it: ``408 ...`` (answered Request Timeout), ``closed``,
+    or ``still dripping`` when ``stop`` was set first. Each loop is bounded by ``stop``.
+    """
+    head = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + b"p" * 200 + b"\r\n\r\n"
+    try:
+        tls = tls_connection(port, identity, root_ca)
+    except OSError as exc:
+        results[index] = f"no connection: {exc}"
+        return
+    with tls:
+        tls.settimeout(every)
+        for byte in head:
+            if stop.is_set():
+                results[index] = "still dripping"
+                return
+            try:
+                tls.sendall(bytes([byte]))
+                answer = tls.recv(4096)  # waits `every` seconds for the server's verdict
+            except TimeoutError:
+                continue
+            except OSError:
+                answer = b""
+            results[index] = answer.split(b"\r\n")[0].decode() if answer else "closed"
+            return
+        results[index] = "sent the whole head"
 
-    return app
 
-
-def test_a_new_connection_is_handshaken_and_served_by_the_thread_that_accepted_it(
-    serve, thread_app, client_identity, root_ca
+@pytest.mark.parametrize("mode", ["require", "optional"])
+def test_more_dripping_clients_than_threads_cannot_starve_a_legitimate_call(
+    serve, client_identity, root_ca, alice, mode
 ):
-    s = serve(thread_app)
+    """Five clients drip their request head; a server with two threads still answers a call,
+    and cuts every dripping client off at its head deadline (408)."""
+    s = serve(threads=2, head_timeout=1.0, mode=mode)
+    identity = client_identity if mode == "require" else None  # optional: no certificate
+    results, stop = [None] * 5, threading.Event()
+    drippers = [
+        threading.Thread(target=drip, args=(s.port, identity, root_ca, results, i, stop))
+        for i in range(5)
+    ]
+    for t in drippers:
+        t.start()
+    try:
+        assert settle(lambda: s.handshakes >= 5, timeout=10), s.handshake_summary()
+        time.sleep(0.4)  # every dripper has sent a first byte: both threads are reading heads
+        r = alice.get(s.url + "/healthz", timeout=s.head_timeout + 2)
+        assert r.status_code == 200
+    finally:
+        for t in drippers:
+            t.join(timeout=8)
+        stop.set()
+    assert results == ["HTTP/1.1 408 Request Timeout"] * 5
+    assert s.errors == []
+
+
+def test_a_client_dripping_its_client_hello_is_cut_at_the_handshake_timeout(serve):
+    """The handshake timeout bounds the whole handshake, not each read: a ClientHello sent a
+    byte every 0.3 s (forever, as far as a per-read timeout of 1 s could tell) is cut."""
+    s = serve(handshake_timeout=1.0)
+    hello = bytes([22, 3, 1, 0, 200]) + b"\x01" * 200  # a TLS record header, then a slow body
+    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as dripper:
+        for byte in hello:
+            try:
+                dripper.send(bytes([byte]))
+            except OSError:
+                break  # the server closed it
+            if s.handshake_failures:
+                break
+            time.sleep(0.3)
+    failure = s.wait_for_handshake_failure(after=0, timeout=5)
+    assert failure is not None and failure.reason.startswith("handshake timed out")
+
+
+def test_idle_connections_after_the_handshake_hold_no_thread(serve, client_identity, root_ca):
+    """Eight handshaken connections that never send a request, on a server with two threads:
+    they wait in cheroot's selector, so a new client is served at once (not after their
+    10 s idle timeout, which the client's 5 s timeout would not survive)."""
+    s = serve(threads=2)
+    idle = [tls_connection(s.port, client_identity, root_ca) for _ in range(8)]
+    try:
+        assert settle(lambda: s.handshakes >= 8), s.handshake_summary()
+        with client.session(client_identity, trust=root_ca) as session:
+            assert session.get(s.url + "/healthz", timeout=5).status_code == 200
+    finally:
+        for tls in idle:
+            tls.close()
+
+
+def test_a_head_that_never_ends_is_answered_408_at_the_deadline(serve, client_identity, root_ca):
+    s = serve(head_timeout=0.5)
+    with tls_connection(s.port, client_identity, root_ca) as tls:
+        tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")  # no blank line: no end
+        assert read_until(tls, b"\r\n").startswith(b"HTTP/1.1 408 Request Timeout")
     with client.session(client_identity, trust=root_ca) as session:
-        first = session.get(s.url + "/thread", timeout=5).text
-        time.sleep(0.2)  # idle longer than the keep-alive linger: back to cheroot's selector
-        later = session.get(s.url + "/thread", timeout=5).text
-    assert first.startswith(f"lab-server-{s.id}-accept-"), first
-    assert not later.startswith(f"lab-server-{s.id}-accept-"), later  # a cheroot pool worker
-    assert s.handshakes == 1 and s.errors == []
+        assert session.get(s.url + "/healthz", timeout=5).status_code == 200
 
 
-def test_stop_ends_every_acceptor_thread(app, server_identity, root_ca, alice):
-    s = MTLSServer(app, server_identity, trust=root_ca, threads=3).start()
-    alice.get(s.url + "/healthz", timeout=5).raise_for_status()
-    prefix = f"lab-server-{s.id}-accept-"
-    assert len([t for t in threading.enumerate() if t.name.startswith(prefix)]) == 3
-    s.stop()
-    assert [t.name for t in threading.enumerate() if t.name.startswith(prefix)] == []
+def test_a_slow_request_body_is_not_cut_by_the_head_deadline(
+    serve, body_app, client_identity, root_ca
+):
+    """The head deadline covers the head only: a body may take longer (per-read timeout)."""
+    s = serve(body_app, head_timeout=0.5)
+    with tls_connection(s.port, client_identity, root_ca) as tls:
+        tls.sendall(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\n")
+        tls.sendall(b"Connection: close\r\n\r\n")
+        for byte in b"body":
+            time.sleep(0.3)  # 1.2 s in all, past the 0.5 s head deadline
+            tls.sendall(bytes([byte]))
+        assert b"4 bytes" in read_until(tls, b"bytes")
+
+
+# ------------------------------------------------------------- plain HTTP
+def test_tls_false_serves_the_same_app_over_plain_http(app):
+    with MTLSServer(app, tls=False) as s:
+        plain = requests.Session()
+        plain.trust_env = False
+        assert s.url == f"http://localhost:{s.port}"
+        assert plain.get(s.url + "/healthz", timeout=5).json() == {"status": "ok"}
+        assert (s.handshakes, s.handshake_failures, s.errors) == (0, [], [])
+    assert repr(s) == "<MTLSServer mode=plain stopped>"
+
+
+def test_an_https_server_without_a_certificate_is_refused_with_one_line(app):
+    with pytest.raises(ServerError, match="needs a certificate"):
+        MTLSServer(app)
+
+
+# ----------------------------------------------------------------- threads
+def test_every_thread_of_a_running_server_is_a_daemon(app, server_identity, root_ca, alice):
+    before = set(threading.enumerate())
+    with MTLSServer(app, server_identity, trust=root_ca, threads=3) as s:
+        alice.get(s.url + "/healthz", timeout=5).raise_for_status()
+        started = set(threading.enumerate()) - before
+        assert len(started) >= 4  # the selector thread and three workers
+        assert [t.name for t in started if not t.daemon] == []
+    assert settle(lambda: not (set(threading.enumerate()) - before))
+
+
+# --------------------------------------------------------------- resumption
+def connect_and_get(port, context, session=None):
+    """One request on a new connection, offering ``session``; (status line, session, resumed)."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    with context.wrap_socket(raw, server_hostname="localhost", session=session) as tls:
+        tls.sendall(b"GET /api/secure HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        answer = read_until(tls, b"\r\n\r\n")  # reading the answer also collects the ticket
+        return answer.split(b"\r\n")[0].decode(), tls.session, tls.session_reused
+
+
+def test_the_server_counts_resumed_handshakes(serve, client_identity, root_ca):
+    s = serve()
+    ctx = tlsconfig.client_context(client_identity, root_ca)
+    _, session, resumed = connect_and_get(s.port, ctx)
+    assert not resumed
+    assert connect_and_get(s.port, ctx, session)[0] == "HTTP/1.1 200 OK"
+    assert (s.handshakes, s.resumed) == (2, 1)
+
+
+def test_a_resumed_session_is_accepted_after_the_client_certificate_expired(
+    serve, intermediate_ca, root_ca
+):
+    """RFC 8446 2.2: a resumed handshake sends no Certificate, so TLS checks nothing again.
+    The demo app's CertificateAuth checks validity on every request, and refuses (403)."""
+    s = serve()
+    soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+    short_lived = intermediate_ca.issue_client("short-lived", not_after=soon)
+    ctx = tlsconfig.client_context(short_lived, root_ca)
+    status, session, _ = connect_and_get(s.port, ctx)
+    assert status == "HTTP/1.1 200 OK"
+    time.sleep(
+        max(0.0, (soon - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) + 1.2
+    )
+    status, _, resumed = connect_and_get(s.port, ctx, session)  # the certificate has expired now
+    assert (status, resumed) == ("HTTP/1.1 403 FORBIDDEN", True)  # TLS let it in; the app did not
+    assert s.handshake_failures == []
+    n = len(s.handshake_failures)
+    with pytest.raises((ssl.SSLError, OSError)):
+        connect_and_get(s.port, ctx)  # a full handshake checks it, and refuses it
+    assert (
+        s.wait_for_handshake_failure(after=n).reason
+        == "certificate verify failed: certificate has expired"
+    )

@@ -5,8 +5,8 @@ Kept apart from :mod:`lab.bench` so that measuring never imports matplotlib
 so bars can be compared within a panel; the absolute heights depend on the
 machine and its load.
 
-1. **Connections**: new connection per request, resumed session, keep-alive,
-   for plain HTTP, server-only TLS and mTLS (with the raw ssl baseline).
+1. **Connections**: new connection per request, resumed session, keep-alive, all through
+   the lab server's one code path: plain HTTP, server-only TLS and mTLS (and the raw ssl baseline).
 2. **Key types**: mTLS handshakes per second and key generation time.
 3. **TLS versions**: full versus resumed handshake, TLS 1.2 and 1.3.
 """
@@ -75,7 +75,7 @@ def plot(result: BenchResult):
             COLORS["keepalive"],
             COLORS["keepalive"],
         ],
-        "Lab server: what a connection costs",
+        "Lab server with and without TLS: what a connection costs",
         "requests/s",
     )
 
