@@ -77,8 +77,9 @@ def sign_request(
     write_private(d / "rootCA.key", Path(ca_key).read_bytes())  # a private key stays 0600
     (d / f"{name}.ext").write_text(extfile)
     command = SIGN_COMMAND.format(name=name, days=days).split()
-    if echo:
-        print("$ " + " ".join(command))
+    if echo:  # on two lines, as the guide writes it
+        shown = " ".join(command).replace(" -CAcreateserial", " \\\n    -CAcreateserial")
+        print("$ " + shown)
     result = subprocess.run([exe, *command[1:]], cwd=d, capture_output=True, text=True)
     if result.returncode != 0:
         raise LabError(f"openssl refused {name}.ext: {openssl_reason(result.stderr)}")
