@@ -7,6 +7,8 @@
 * :mod:`lab.course.diagnose`: ``explain()`` for a pasted error.
 * :mod:`lab.course.wire`: the handshake's messages by name, from ``openssl s_client -trace``.
 * :mod:`lab.course.table`: one set of rows as an HTML table in a notebook, aligned text elsewhere.
+* :mod:`lab.course.extensions`, :mod:`lab.course.extfile`: every extension of a certificate as a
+  table; the guide's ``openssl x509 -req`` with an ``-extfile`` (notebook 01).
 * :mod:`lab.course.scenarios`: the failure catalogue of notebook 05.
 * :mod:`lab.course.openssl_guide`, :mod:`lab.course.rollover`, :mod:`lab.course.production`,
   :mod:`lab.course.env`: the demonstrations of notebooks 01, 08, 10 and 00.

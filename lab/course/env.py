@@ -14,6 +14,8 @@ import ssl
 import sys
 from importlib import metadata
 
+from lab.course.table import Table
+
 PACKAGES = (
     "cryptography",
     "requests",
@@ -44,12 +46,26 @@ def find_tool(name: str) -> str | None:
     )
 
 
+def ca_bundle_variables(environ=None) -> Table:
+    """Which CA-bundle variables are set in ``environ`` (``os.environ``), and what each changes.
+
+    A table, not part of :func:`report`: its answer differs from machine to machine.
+    """
+    environ = os.environ if environ is None else environ
+    return Table(
+        ["Variable", "Here", "What it changes"],
+        [
+            (name, "set" if environ.get(name) else "not set", effect)
+            for name, effect in CA_BUNDLE_VARIABLES.items()
+        ],
+    )
+
+
 def report() -> bool:
     """Print the environment check; return True when everything the course needs is there."""
     ok = True
-    print(
-        f"Python {platform.python_version()} ({'ok' if sys.version_info >= (3, 10) else 'too old: need 3.10+'})"
-    )
+    verdict = "ok" if sys.version_info >= (3, 10) else "too old: need 3.10+"
+    print(f"Python {platform.python_version()} ({verdict})")
     ok &= sys.version_info >= (3, 10)
     print(f"{ssl.OPENSSL_VERSION} (TLS 1.3: {'yes' if ssl.HAS_TLSv1_3 else 'NO'})")
     ok &= ssl.HAS_TLSv1_3
@@ -63,10 +79,11 @@ def report() -> bool:
         found = find_tool(tool)
         print(f"{tool}: {'found' if found else 'MISSING, install with: ' + how}")
         ok &= bool(found) or tool == "nginx"
-    for var, effect in CA_BUNDLE_VARIABLES.items():
-        if os.environ.get(var):
-            print(f"{var}: set. Careful: {effect}. Lab sessions ignore it (notebook 03 shows why).")
-        else:
-            print(f"{var}: not set.")
+    # The same two lines on every machine: whether a variable is set is shown by
+    # ca_bundle_variables(), on request, so a saved notebook never alarms a clean machine.
+    print(
+        "CA-bundle variables (" + ", ".join(CA_BUNDLE_VARIABLES) + ") change what a client trusts;"
+    )
+    print("lab sessions ignore them. See which are set here: env.ca_bundle_variables()")
     print("environment ready" if ok else "environment NOT ready: fix the lines above")
     return ok
