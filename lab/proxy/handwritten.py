@@ -213,3 +213,29 @@ def advertised_ca_names(port: int, cafile: str, host: str = "127.0.0.1") -> list
                 names.append(name)
             return names
     raise NginxError("openssl s_client printed no CertificateRequest section:\n" + out[-500:])
+
+
+def stapled_ocsp(port: int, cafile: str, host: str = "127.0.0.1") -> str:
+    """What a client finds stapled to the server's handshake (``openssl s_client -status``).
+
+    ``"none"`` when the server sent no OCSP response, else the response status
+    and the certificate status it vouches for, e.g. ``"successful (0x0), good"``.
+    """
+    require_loopback(host)
+    out = subprocess.run(
+        ["openssl", "s_client", "-connect", f"{host}:{port}", "-servername", "localhost"]
+        + ["-status", "-CAfile", cafile],
+        input=b"",
+        capture_output=True,
+        timeout=30,
+    ).stdout.decode(errors="replace")
+    if "OCSP response: no response sent" in out:
+        return "none"
+    fields = {}
+    for line in out.splitlines():
+        key, _, value = line.strip().partition(": ")
+        if key in ("OCSP Response Status", "Cert Status") and key not in fields:
+            fields[key] = value.strip()
+    if "OCSP Response Status" not in fields:
+        raise NginxError("openssl s_client printed no OCSP section:\n" + out[-500:])
+    return f"{fields['OCSP Response Status']}, {fields.get('Cert Status', '?')}"
