@@ -72,8 +72,8 @@ def gateway(
     """A Gateway that terminates TLS and requires a client certificate from ``ca_configmap``.
 
     Frontend validation is set per Gateway (``default``), not per listener: HTTP/2
-    lets a browser reuse one connection for several hostnames on the same port,
-    so the check has to hold for the whole port.
+    lets a client reuse one connection for another hostname the same certificate
+    covers (connection coalescing), so the check has to hold for the whole port.
     """
     if mode not in VALIDATION_MODES:
         raise ValueError(f"mode must be one of {', '.join(VALIDATION_MODES)}, not {mode!r}")
