@@ -14,6 +14,7 @@ which CA names a TLS server puts in its CertificateRequest.
 
 from __future__ import annotations
 
+import atexit
 import grp
 import os
 import pwd
@@ -51,6 +52,12 @@ http {{
     }}
 }}
 """
+
+
+#: Running instances, stopped at interpreter exit (a crashed kernel's are left to ``lab reset``,
+#: which finds them by their ``mtls-lab-nginx-*`` prefix like any lab nginx).
+_RUNNING: set = set()
+atexit.register(lambda: [n.stop() for n in list(_RUNNING)])
 
 
 def _user_line() -> str:
@@ -113,6 +120,7 @@ class HandWrittenNginx:
             try:
                 self._wait_ready()
                 self.port = port
+                _RUNNING.add(self)
                 return self
             except NginxError as exc:
                 last = str(exc)
@@ -151,6 +159,7 @@ class HandWrittenNginx:
     def stop(self) -> None:
         """SIGTERM (nginx's fast shutdown), wait, remove the prefix. Idempotent."""
         proc, self.process = self.process, None
+        _RUNNING.discard(self)
         if proc is not None:
             if proc.poll() is None:
                 proc.terminate()
