@@ -17,8 +17,8 @@ def exercise_rollover_order(order):
         return report(
             False,
             "",
-            'put the step names in a list, e.g. my_order = ["server trusts new root", ...]; '
-            "the names are the keys of rollover.STEPS",
+            'list the step names, e.g. my_order = ["server trusts new root", ...] '
+            "(the keys of rollover.STEPS)",
         )
     unknown = [s for s in order if s not in STEPS]
     if unknown:

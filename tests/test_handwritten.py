@@ -1,0 +1,138 @@
+"""lab.proxy.handwritten against the real nginx: its defaults, its CA list, stapling, the 07 exercise."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lab import proxy
+from lab.course import check, coursepki
+from lab.proxy import INSTALL_HINT, NginxError, NginxNotFoundError
+from lab.proxy.handwritten import HandWrittenNginx, advertised_ca_names, stapled_ocsp
+from lab.revocation import Revocations, ocsp_access
+from lab.revocation.ocsp import OCSPResponder
+from lab.tls import client
+from lab.tls.server import MTLSServer
+
+pytestmark = pytest.mark.interop
+
+MTLS = """\
+ssl_certificate        certs/server.crt;
+ssl_certificate_key    certs/server.key;
+ssl_client_certificate certs/client-ca.pem;
+ssl_verify_client      on;
+location / { return 200 "hello $ssl_client_s_dn\\n"; }"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nginx_binary():
+    try:
+        return proxy.find_nginx()
+    except NginxNotFoundError:
+        pytest.fail(INSTALL_HINT)
+
+
+@pytest.fixture(scope="module")
+def course(shared_course_dir):
+    return coursepki.load(shared_course_dir)
+
+
+def files_for(course, server=None):
+    server = server or course.server
+    return {
+        "certs/server.crt": server.chain_pem,
+        "certs/server.key": server.key_pem(),
+        "certs/client-ca.pem": course.ca_file.read_bytes(),
+    }
+
+
+def test_out_of_the_box_nginx_answers_400_not_496_or_495(course, unrelated_ca):
+    stranger = unrelated_ca.issue_client("MyTrustedClient")
+    with HandWrittenNginx(MTLS, files_for(course)) as nginx:
+        missing = client.session(None, trust=course.ca).get(nginx.url + "/")
+        refused = client.session(stranger, trust=course.ca).get(nginx.url + "/")
+        ok = client.session(course.client, trust=course.ca).get(nginx.url + "/")
+        logged = nginx.log_messages("info")
+    assert missing.status_code == 400 and "No required SSL certificate was sent" in missing.text
+    assert refused.status_code == 400 and "The SSL certificate error" in refused.text
+    assert ok.status_code == 200 and "CN=MyTrustedClient" in ok.text
+    assert any("client sent no required SSL certificate" in m for m in logged)
+
+
+def test_the_key_is_private_and_the_prefix_is_removed(course):
+    nginx = HandWrittenNginx(MTLS, files_for(course)).start()
+    prefix = nginx.prefix
+    try:
+        assert (prefix / "certs/server.key").stat().st_mode & 0o777 == 0o600
+        assert prefix.stat().st_mode & 0o777 == 0o700
+    finally:
+        nginx.stop()
+    assert not prefix.exists() and nginx.process is None
+
+
+def test_nginx_names_its_client_cas_and_python_ssl_names_none(course):
+    with HandWrittenNginx(MTLS, files_for(course)) as nginx:
+        from_nginx = advertised_ca_names(nginx.port, str(course.ca_file))
+    with MTLSServer(lambda e, s: [], certificate=course.server, trust=course.ca) as app:
+        from_python = advertised_ca_names(app.port, str(course.ca_file))
+    assert from_nginx[0] == "Acceptable client certificate CA names"
+    assert from_nginx[1:] == ["O = mTLS Lab, CN = mTLS Lab Root CA"]
+    assert from_python == ["No client certificate CA names sent"]
+
+
+def test_a_bad_directive_stops_nginx_with_its_own_message(course):
+    nginx = HandWrittenNginx("ssl_certificat certs/server.crt;", files_for(course))
+    with pytest.raises(NginxError, match="unknown directive"):
+        nginx.start()
+    assert nginx.prefix is None
+    assert any("ssl_certificat" in m for m in nginx.log_messages("emerg"))
+
+
+STAPLING = """\
+ssl_certificate         certs/server.crt;
+ssl_certificate_key     certs/server.key;
+ssl_stapling            on;
+ssl_stapling_verify     on;
+ssl_trusted_certificate certs/client-ca.pem;
+location / { return 200; }"""
+
+
+def test_stapling_needs_a_responder_url_in_the_server_certificate(course):
+    with HandWrittenNginx(STAPLING, files_for(course)) as nginx:
+        assert stapled_ocsp(nginx.port, str(course.ca_file)) == "none"
+        warned = [m for m in nginx.log_messages("warn") if "ssl_stapling" in m]
+    assert warned and "no OCSP responder URL" in warned[0]
+
+
+def test_stapling_with_an_aia_responder_staples_a_good_answer(course):
+    with OCSPResponder(Revocations(course.ca)) as responder:
+        server = course.ca.issue_server(
+            "localhost", "127.0.0.1", extra_extensions=[ocsp_access(responder.url)]
+        )
+        with HandWrittenNginx(STAPLING, files_for(course, server)) as nginx:
+            for _ in range(100):  # nginx fetches the answer in the background, then staples it
+                stapled = stapled_ocsp(nginx.port, str(course.ca_file))
+                if stapled != "none":
+                    break
+                time.sleep(0.1)
+    assert stapled == "successful (0x0), good"
+    assert [a.status for a in responder.answers] == ["good"]  # once: the answer is cached
+
+
+@pytest.mark.parametrize(
+    "directive, passes",
+    [
+        ("proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;", True),
+        ("add_header X-SSL-Client-Cert $ssl_client_escaped_cert;", False),
+        ("proxy_set_header X-SSL-Client-Cert $ssl_client_s_dn;", False),
+        ("proxy_set_header X-SSL-Client-Cert $ssl_client_raw_cert;", False),
+        ("proxy_set_headr X-SSL-Client-Cert $ssl_client_escaped_cert;", False),
+        ("", False),
+    ],
+)
+def test_the_07_exercise_check_runs_the_directive_in_real_nginx(course, directive, passes, capsys):
+    assert bool(check.exercise_forward_directive(directive, course)) is passes
+    out = capsys.readouterr().out
+    assert out.startswith("✅" if passes else "💡")
+    assert "ssl_client_escaped_cert" not in out  # a hint never gives the answer away
