@@ -7,7 +7,8 @@
 * :mod:`lab.course.diagnose`: ``explain()`` for a pasted error.
 * :mod:`lab.course.wire`: the handshake's messages by name, from ``openssl s_client -trace``.
 * :mod:`lab.course.table`: one set of rows as an HTML table in a notebook, aligned text elsewhere.
-* :mod:`lab.course.scenarios`: the failure catalogue of notebook 05.
+* :mod:`lab.course.scenarios`, :mod:`lab.course.faults`: the failure catalogue of notebook 05, and
+  its notebook views (both sides of one call, the catalogue as one HTML table).
 * :mod:`lab.course.openssl_guide`, :mod:`lab.course.rollover`, :mod:`lab.course.production`,
   :mod:`lab.course.env`: the demonstrations of notebooks 01, 08, 10 and 00.
 * :mod:`lab.course.check` and :mod:`lab.course.checks`: the exercises' self-checks.
