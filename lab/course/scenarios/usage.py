@@ -3,7 +3,8 @@
 A client certificate that is only good for serverAuth, a CA certificate used as
 a client identity, and a server certificate that is only good for clientAuth.
 OpenSSL enforces the EKU, but it does NOT refuse a CA certificate as a client
-identity: that one needs a stricter check in the application.
+identity when the CA's Key Usage includes digitalSignature (the lab's roots do):
+that one needs a stricter check in the application.
 """
 
 from __future__ import annotations
