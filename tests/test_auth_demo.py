@@ -35,29 +35,65 @@ def test_call_as_prints_one_line_per_caller_for_each_kind_of_outcome(root, capsy
     ]
 
 
-def test_payments_exercise_accepts_the_solution(root, capsys):
-    solution = policies.san_matches(
-        "spiffe://lab.test/ns/payments/*", kind="uri"
-    ) & policies.issued_by("mTLS Lab Root CA")
-    assert bool(check.exercise_payments_policy(solution, root))
+PAYMENTS = "spiffe://lab.test/ns/payments/*"
+
+
+def test_payments_exercise_accepts_trust_by_key_and_the_spiffe_pattern(root, capsys):
+    policy = policies.san_matches(PAYMENTS, kind="uri")
+    assert bool(check.exercise_payments_policy({"trust": root}, policy, root))
     assert capsys.readouterr().out.startswith("✅")
 
 
-def test_payments_exercise_catches_a_policy_that_forgets_the_issuer(root, capsys):
-    assert not check.exercise_payments_policy(
-        policies.san_matches("spiffe://lab.test/ns/payments/*"), root
-    )
-    assert "another CA" in capsys.readouterr().out
+def test_payments_exercise_refuses_an_issuer_name_check_with_a_hint_about_keys(root, capsys):
+    by_name = policies.san_matches(PAYMENTS, kind="uri") & policies.issued_by("mTLS Lab Root CA")
+    assert not check.exercise_payments_policy({}, by_name, root)
+    out = capsys.readouterr().out
+    assert "OTHER CA" in out and "trust=course.ca" in out
 
 
 def test_payments_exercise_catches_a_prefix_without_the_slash(root, capsys):
-    sloppy = policies.san_matches("spiffe://lab.test/ns/payments*") & policies.issued_by(
-        "mTLS Lab Root CA"
-    )
-    assert not check.exercise_payments_policy(sloppy, root)
+    sloppy = policies.san_matches("spiffe://lab.test/ns/payments*")
+    assert not check.exercise_payments_policy({"trust": root}, sloppy, root)
     assert "payments-evil" in capsys.readouterr().out
 
 
+def test_payments_exercise_names_the_refused_caller_and_the_403_detail(root, capsys):
+    too_strict = policies.allow_subjects("api")
+    assert not check.exercise_payments_policy({"trust": root}, too_strict, root)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "refused another payments workload" in out and "not in the allow-list" in out
+
+
 def test_payments_exercise_gives_a_hint_when_nothing_is_assigned(root, capsys):
-    assert not check.exercise_payments_policy(None, root)
+    assert not check.exercise_payments_policy(None, None, root)
     assert capsys.readouterr().out.startswith("💡 Not yet")
+
+
+def test_payments_exercise_reports_bad_options_in_one_line(root, capsys):
+    policy = policies.san_matches(PAYMENTS, kind="uri")
+    assert not check.exercise_payments_policy({"allowed_certificate_types": "x"}, policy, root)
+    assert "CertificateAuth(**payments_options) failed" in capsys.readouterr().out
+
+
+def test_a_labelled_check_says_so_on_its_line(root, capsys):
+    policy = policies.san_matches(PAYMENTS, kind="uri")
+    check.exercise_payments_policy({"trust": root}, policy, root, label="Solution check")
+    assert capsys.readouterr().out.startswith("Solution check: ✅")
+
+
+def test_call_as_wraps_long_lines_only_when_asked(root, capsys, monkeypatch):
+    from lab.course import auth_demo
+
+    srv = root.issue_server("localhost", "127.0.0.1")
+    with MTLSServer(
+        demo.create_app(allow_subjects=["a rather long allowed name " * 2]),
+        certificate=srv,
+        trust=root,
+    ) as s:
+        call_as(s, {"bob": root.issue_client("bob")}, trust=root)
+        monkeypatch.setattr(auth_demo, "WRAP_AT", 60)
+        call_as(s, {"bob": root.issue_client("bob")}, trust=root)
+    first, *wrapped = capsys.readouterr().out.splitlines()
+    assert len(first) > 100 and len(wrapped) > 1
+    assert all(len(line) <= 60 for line in wrapped)
+    assert all(line.startswith(" " * 7) for line in wrapped[1:])

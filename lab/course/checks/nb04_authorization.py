@@ -1,69 +1,127 @@
-"""Self-check for notebook 04's exercise: a policy for the payments API."""
+"""Self-check for notebook 04's exercise: the payments API's authentication options and policy.
+
+The check builds the learner's app (``CertificateAuth(app, **options)`` and one route
+behind ``@authorize(policy)``), runs it behind a real mTLS server whose TLS layer trusts
+TWO CAs, and calls it with real certificates. The second CA carries the same name as the
+course CA (``mTLS Lab Root CA``, the lab's default name, so any team running
+``pki init`` makes one): a policy that compares issuer *names* lets its payments workload
+in, which is the guide's ``Issuer.Contains`` weakness. Only trust by key
+(``CertificateAuth(trust=...)``) tells the two CAs apart.
+"""
 
 from __future__ import annotations
 
-from lab.course.check import report
-from lab.pki import CertificateAuthority
-from lab.tls.identity import ClientIdentity
+import functools
+import textwrap
+
+from lab.course.check import CheckResult
+
+ROUTE = "/api/payments"
 
 
-def exercise_payments_policy(policy, course_ca):
-    """Only payments workloads (SPIFFE ID under spiffe://lab.test/ns/payments/) issued by the course CA."""
-    if policy is None:
-        return report(
-            False,
-            "",
-            "build the policy from lab.policies (san_matches, issued_by) and assign it to payments",
-        )
-    if not callable(policy):
-        return report(
-            False, "", "a policy is called with a ClientIdentity; use the functions in lab.policies"
-        )
-    ca = getattr(course_ca, "ca", course_ca)
-    stranger_ca = CertificateAuthority.create("Stranger CA")
+def _say(ok: bool, text: str, label: str) -> CheckResult:
+    line = (f"{label}: " if label else "") + (f"✅ {text}" if ok else f"💡 Not yet: {text}")
+    print(textwrap.fill(line, 110, subsequent_indent="   ", break_on_hyphens=False))
+    return CheckResult(ok, line)
 
-    def who(issuer, name, uri=None):
-        return ClientIdentity.from_certificate(issuer.issue_client(name, uri=uri).cert)
 
-    cases = [
+@functools.lru_cache(maxsize=4)
+def _callers(course_ca):
+    """(label, identity, allowed?) for every caller the check sends, and the twin CA."""
+    from lab.pki import CertificateAuthority
+    from lab.pki.certinfo import common_name
+
+    twin = CertificateAuthority.create(common_name(course_ca.cert.subject))  # same DN, new key
+
+    def workload(ca, name, namespace=None):
+        uri = f"spiffe://lab.test/ns/{namespace}/sa/{name}" if namespace else None
+        return ca.issue_client(name, uri=uri)
+
+    callers = (
+        ("a payments workload from the course CA", workload(course_ca, "api", "payments"), True),
+        ("another payments workload", workload(course_ca, "batch", "payments"), True),
+        ("a payroll workload", workload(course_ca, "api", "payroll"), False),
         (
-            "a payments workload from the course CA",
-            who(ca, "api", "spiffe://lab.test/ns/payments/sa/api"),
-            True,
-        ),
-        (
-            "another payments workload from the course CA",
-            who(ca, "batch", "spiffe://lab.test/ns/payments/sa/batch"),
-            True,
-        ),
-        ("a payroll workload", who(ca, "payroll", "spiffe://lab.test/ns/payroll/sa/api"), False),
-        (
-            "a look-alike namespace (payments-evil)",
-            who(ca, "evil", "spiffe://lab.test/ns/payments-evil/sa/api"),
+            "a look-alike namespace (spiffe://lab.test/ns/payments-evil/...)",
+            workload(course_ca, "api", "payments-evil"),
             False,
         ),
+        ("MyTrustedClient, which has no SPIFFE ID", workload(course_ca, "MyTrustedClient"), False),
         (
-            "a payments SPIFFE ID from another CA",
-            who(stranger_ca, "api", "spiffe://lab.test/ns/payments/sa/api"),
+            "a payments workload from the OTHER CA that is also named 'mTLS Lab Root CA'",
+            workload(twin, "api", "payments"),
             False,
         ),
-        ("MyTrustedClient, which has no SPIFFE ID", who(ca, "MyTrustedClient"), False),
-    ]
-    for label, identity, should_pass in cases:
-        try:
-            allowed = policy(identity) is None
-        except Exception as exc:  # noqa: BLE001 - a learner's policy may raise; say so
-            return report(False, "", f"the policy raised {type(exc).__name__} for {label}: {exc}")
-        if allowed != should_pass:
-            verb = "let in" if allowed else "refused"
-            return report(
-                False,
-                "",
-                f"your policy {verb} {label}; "
-                f"{'it should be refused' if allowed else 'it should be allowed'}",
+    )
+    return twin, callers
+
+
+def _app(options: dict, policy):
+    from flask import Flask
+
+    from lab.auth import CertificateAuth, authorize
+
+    app = Flask("payments-exercise")
+    CertificateAuth(app, **options)
+
+    @app.get(ROUTE)
+    @authorize(policy)
+    def payments():
+        return "payments: ok"
+
+    return app
+
+
+def _hint(label: str, allowed_wrongly: bool, options: dict, detail: str) -> str:
+    if not allowed_wrongly:
+        return f"your app refused {label} ({detail}); it should get in"
+    if "OTHER CA" in label:
+        if "trust" not in options:
+            return (
+                f"your app let in {label}: an issuer name is a label any CA can carry, so compare "
+                f"keys, not names: give CertificateAuth a trust store (options trust=course.ca)"
             )
-    return report(
+        return f"your app let in {label}: its trust= must hold the course CA only"
+    if "payments-evil" in label:
+        return f"your app let in {label}: end the SAN pattern with '/' before the '*'"
+    return f"your app let in {label}; it should be refused (match the SPIFFE ID, kind='uri')"
+
+
+def exercise_payments_policy(options, policy, course, *, label: str = "") -> CheckResult:
+    """``options`` for ``CertificateAuth`` (a dict) and ``policy`` (from lab.policies), tried live."""
+    from lab.course.observe import observe
+    from lab.tls.client import session
+    from lab.tls.server import MTLSServer
+
+    if options is None or policy is None:
+        return _say(
+            False,
+            "set payments_options (a dict of CertificateAuth options) and payments_policy "
+            "(built from lab.policies)",
+            label,
+        )
+    if not isinstance(options, dict):
+        return _say(False, "payments_options must be a dict, e.g. {'trust': ...}", label)
+    if not callable(policy):
+        return _say(False, "payments_policy must be a policy from lab.policies", label)
+    ca = getattr(course, "ca", course)
+    twin, callers = _callers(ca)
+    try:
+        app = _app(options, policy)
+    except Exception as exc:  # noqa: BLE001 - a learner's options may be wrong; say how
+        return _say(False, f"CertificateAuth(**payments_options) failed: {exc}", label)
+    server_cert = getattr(course, "server", None) or ca.issue_server("localhost", "127.0.0.1")
+    with MTLSServer(app, certificate=server_cert, trust=[ca, twin]) as server:
+        for who, identity, should_pass in callers:
+            with session(identity, trust=ca) as caller:
+                obs = observe(server, lambda: caller.get(server.url + ROUTE, timeout=10))  # noqa: B023
+            allowed = obs.status == 200
+            if allowed != should_pass:
+                detail = obs.client_saw if obs.status else obs.server_saw
+                return _say(False, _hint(who, allowed, options, detail), label)
+    return _say(
         True,
-        "only payments workloads issued by the course CA get in (look-alikes and strangers do not)",
-        "",
+        "only payments workloads from the course CA's key get in (look-alike names, other "
+        "namespaces and the other CA do not)",
+        label,
     )

@@ -1,9 +1,11 @@
-"""Notebook 05's exercise: diagnose three "mystery" failures with explain and doctor.
+"""Notebook 05's exercise: diagnose three "mystery" failures by reading them, then check with explain.
 
 The mysteries are made live, every run: a curl line captured from a real refusal,
 an exception raised by a real call, and a folder of real files with a fault in it.
-The self-check compares categories and, when one is wrong, says which tool to
-point at which mystery, never the answer.
+The learner names each one's category from :data:`CATEGORIES` *without* calling
+``diagnose.explain``; the self-check then runs ``explain`` on the same evidence and
+compares. A wrong or missing answer gets a hint that says where to look, never the
+answer, and the success line names no category either.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.course.check import report
+from lab.course.check import CheckResult
 
 
 @dataclass
@@ -22,6 +25,7 @@ class Mysteries:
     curl_line: str  # mystery 1: what a colleague pasted from their terminal
     error: BaseException  # mystery 2: the exception your own code just raised
     folder: Path  # mystery 3: the files a deployment is about to use
+    categories: tuple = ()  # the names to choose from
 
 
 #: The curl line of mystery 1, as curl 7.88 printed it against a lab server.
@@ -56,33 +60,65 @@ def mysteries() -> Mysteries:
     atexit.register(shutil.rmtree, folder, True)
     ca.write(folder / "rootCA")
     ca.issue_server("api.lab.test", mismatched_key=True).write(folder / "api-server")
-    return Mysteries(CURL_LINE, error, folder)
+    return Mysteries(CURL_LINE, error, folder, CATEGORIES)
 
 
-_EXPECTED = {1: "no-client-certificate", 2: "expired", 3: "key-mismatch"}
-_HOW = {
-    1: "pass the curl line to explain()",
-    2: "pass the exception itself to explain()",
-    3: "run doctor.examine(directory=...) on the folder, then explain() its error finding",
+#: The categories to choose from (the names ``diagnose.explain`` uses), with decoys.
+CATEGORIES = (
+    "no-client-certificate",
+    "untrusted-ca",
+    "unknown-issuer",
+    "expired",
+    "not-yet-valid",
+    "hostname-mismatch",
+    "wrong-purpose",
+    "key-mismatch",
+    "protocol-version",
+    "forbidden",
+)
+
+_HINTS = {
+    1: "the words after 'SSL routines::' are an alert, so the server is talking: read what it "
+    "says it required, and which piece the client never sent",
+    2: "print(m.error) and read the words after 'certificate verify failed:'; this side refused "
+    "the server's certificate: what is wrong with it?",
+    3: "run doctor.examine(directory=m.folder) and read its ERROR line: which file does not "
+    "belong with which?",
 }
 
 
-def exercise_mysteries(answers: dict) -> bool:
-    """``answers`` maps 1, 2, 3 to the category you found for each mystery."""
-    answers = answers or {}
-    wrong = [n for n in (1, 2, 3) if answers.get(n) != _EXPECTED[n]]
-    if not wrong:
-        return report(
-            True,
-            "all three diagnosed: a missing client certificate, an expired server certificate, "
-            "and a key that belongs to another certificate",
-            "",
-        )
-    n = wrong[0]
-    given = answers.get(n)
-    hint = (
-        f"mystery {n} has no answer yet: {_HOW[n]}"
-        if given is None
-        else f"mystery {n} is not {given!r}: {_HOW[n]} and use its .category"
-    )
-    return report(False, "", hint)
+def _explained(m: Mysteries) -> dict:
+    """What ``diagnose.explain`` says about each mystery (the check's reference)."""
+    from lab.course.diagnose import explain
+    from lab.ops.doctor import examine
+
+    errors = examine(directory=m.folder).errors
+    return {
+        1: explain(m.curl_line).category,
+        2: explain(m.error).category,
+        3: explain(errors[0].message).category if errors else None,
+    }
+
+
+def exercise_mysteries(answers: dict, m: Mysteries, *, label: str = "") -> bool:
+    """``answers`` maps 1, 2, 3 to the category you read for each mystery (one of CATEGORIES)."""
+
+    def say(ok: bool, text: str) -> CheckResult:
+        line = (f"{label}: " if label else "") + (f"✅ {text}" if ok else f"💡 Not yet: {text}")
+        print(textwrap.fill(line, 110, subsequent_indent="   ", break_on_hyphens=False))
+        return CheckResult(ok, line)
+
+    if not isinstance(answers, dict):
+        return say(False, "answers must be a dict: {1: 'category', 2: ..., 3: ...}")
+    expected = _explained(m)
+    for n in (1, 2, 3):
+        given = answers.get(n)
+        if given is None:
+            return say(False, f"mystery {n} has no answer yet: {_HINTS[n]}")
+        if given not in CATEGORIES:
+            return say(
+                False, f"mystery {n}: {given!r} is not one of m.categories; pick one of them"
+            )
+        if given != expected[n]:
+            return say(False, f"mystery {n} is not {given!r}: {_HINTS[n]}")
+    return say(True, "all three match what explain() says, and you read them without it")

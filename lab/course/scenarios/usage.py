@@ -3,7 +3,8 @@
 A client certificate that is only good for serverAuth, a CA certificate used as
 a client identity, and a server certificate that is only good for clientAuth.
 OpenSSL enforces the EKU, but it does NOT refuse a CA certificate as a client
-identity: that one needs a stricter check in the application.
+identity when the CA's Key Usage includes digitalSignature (the lab's roots do):
+that one needs a stricter check in the application.
 """
 
 from __future__ import annotations
@@ -48,10 +49,11 @@ def ca_cert_as_client() -> ScenarioResult:
         identity=root_as_client,
         expect_server="handshake ok",
         category="ca-as-leaf",
-        cause="OpenSSL ACCEPTED the handshake: the root is itself a trust anchor, so its 'chain' is "
-        "complete, and a certificate without EKU passes the client-purpose check. Only checks in the "
-        "application refuse it: lab.auth (its reason is in the server's record) and "
-        f"lab.verify.verify_chain, which says: {strict.reason}",
+        cause="OpenSSL ACCEPTED the handshake: the root is its own trust anchor, it has no EKU, and "
+        "its Key Usage includes digitalSignature, which is all OpenSSL's 'SSL client' purpose check "
+        "looks at (a root with only keyCertSign and cRLSign fails it: 'unsuitable certificate "
+        "purpose'). Only checks in the application refuse it reliably: lab.auth (its reason is in "
+        f"the server's record) and lab.verify.verify_chain, which says: {strict.reason}",
         fix="authenticate in the app too (lab.auth, ASP.NET's AddCertificate), refuse CA:TRUE client "
         "certificates (lab.verify.verify_chain), authorize named leaves only, keep CA keys off clients",
     )

@@ -20,7 +20,9 @@ def expired_client() -> ScenarioResult:
         expect_server="certificate has expired",
         category="expired",
         cause="the client certificate's notAfter is in the past; the server checks the dates of every "
-        "certificate in the chain during the handshake (Kestrel: ValidateValidityPeriod)",
+        "certificate in the chain during the handshake (in Kestrel the TLS layer's chain check, seen "
+        "as RemoteCertificateChainErrors; AddCertificate's ValidateValidityPeriod checks them again "
+        "per request)",
         fix="renew the client certificate before it expires (python -m lab pki issue NAME), and watch "
         "days left (python -m lab doctor)",
     )
