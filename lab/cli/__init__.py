@@ -2,20 +2,25 @@
 
 Conventions every command follows: ``--help`` everywhere; exit code 0 for success,
 1 for a failure (with one clear line on stderr, never a traceback), 2 for a usage
-error. Set ``LAB_DEBUG=1`` to see the traceback of an unexpected error.
+error. Set ``LAB_DEBUG=1`` to see the traceback of an unexpected error. Output piped
+into a reader that stops early (``| head``) ends quietly, as ``ls`` does.
+
+Each command is a module in :mod:`lab.cli.commands` with ``register(subparsers)``;
+:data:`COMMANDS` lists them, in the order ``--help`` shows them.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import pkgutil
 import sys
 
 from lab import __version__
-from lab.cli import commands
+from lab.cli.commands import bench, break_, doctor, ocsp, pki, reset, serve
 from lab.errors import LabError
+
+#: Every command, as ``--help`` lists it. A new command: write its module, add it here.
+COMMANDS = (bench, break_, doctor, ocsp, pki, reset, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,10 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mtls-lab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        if hasattr(module, "register"):
-            module.register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 
@@ -38,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        return _reader_went_away()
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -52,6 +57,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _reader_went_away() -> int:
+    """``| head`` closed the pipe: stop quietly, as ``ls`` does (the exit code a shell shows for SIGPIPE).
+
+    Python's own advice (the ``signal`` module docs, "Note on SIGPIPE"): point stdout
+    at devnull so the interpreter's final flush at exit does not raise again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + 13  # 141: what a shell reports for a command ended by SIGPIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

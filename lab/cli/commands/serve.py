@@ -7,11 +7,13 @@ until Ctrl-C. Missing certificates and a taken port are reported in one line.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import shlex
 import sys
 from pathlib import Path
 
+from lab.cli.args import port
 from lab.cli.commands._foreground import until_stopped
 from lab.course import coursepki
 from lab.course.demo import create_app
@@ -27,13 +29,14 @@ def register(subparsers) -> None:
         description="Serve the guide's SecureController (/api/secure answers 'Hello {subject}') "
         "over mutual TLS, with the course PKI.",
     )
-    p.add_argument("--certs", type=Path, default=None, help="the PKI folder (default: certs/)")
+    p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
+    p.add_argument("--certs", dest="dir", type=Path, help=argparse.SUPPRESS)  # the old name
     p.add_argument(
         "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
     )
     p.add_argument(
         "--port",
-        type=int,
+        type=port,
         default=5001,
         help="TCP port (default 5001, as in the guide; 0 = any free)",
     )
@@ -146,7 +149,7 @@ def show_decisions() -> None:
 
 
 def run(args) -> int:
-    directory = args.certs or certs_dir()
+    directory = args.dir or certs_dir()
     course = load_course(directory)
     show_decisions()
     if getattr(args, "behind_nginx", False):
