@@ -1,7 +1,10 @@
-"""lab reset: stops lab processes, removes the generated PKI, keeps certs/README.md."""
+"""lab reset: stops what this checkout started (and nothing else), removes the PKI, keeps README.md."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -30,31 +33,66 @@ def test_reset_command_without_yes_and_without_input_changes_nothing(tmp_path):
     assert (tmp_path / "rootCA.pem").exists()
 
 
-def test_reset_stops_a_running_serve_process_and_removes_the_pki(tmp_path):
-    subprocess.run(
-        [sys.executable, "-m", "lab", "pki", "init", "--dir", str(tmp_path)],
-        check=True,
-        capture_output=True,
-    )
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "lab", "serve", "--certs", str(tmp_path), "--port", "0"],
+def _serve(pki, state):
+    """``python -m lab serve`` of the checkout whose state folder is ``state``; waits for its banner."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab", "serve", "--dir", str(pki), "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "LAB_STATE_DIR": str(state)},
     )
+    assert "mTLS demo API on" in proc.stdout.readline(), proc.stderr.read()
+    return proc
+
+
+def _reset(pki, state):
+    return subprocess.run(
+        [sys.executable, "-m", "lab", "reset", "--dir", str(pki), "--yes"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LAB_STATE_DIR": str(state)},
+        timeout=60,
+    )
+
+
+def test_reset_stops_only_the_serve_its_own_checkout_started_and_removes_its_pki(
+    tmp_path, shared_course_dir
+):
+    # Two checkouts on one machine, each with its own state folder and PKI, each serving.
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for checkout in (ours, theirs):
+        shutil.copytree(shared_course_dir, checkout / "certs")
+    serve_ours = _serve(ours / "certs", ours / ".lab-state")
+    serve_theirs = _serve(theirs / "certs", theirs / ".lab-state")
     try:
-        assert "mTLS demo API on" in serve.stdout.readline()
-        assert any(pid == serve.pid for pid, _ in housekeeping.lab_processes())
-        proc = subprocess.run(
-            [sys.executable, "-m", "lab", "reset", "--dir", str(tmp_path), "--yes"],
-            capture_output=True,
-            text=True,
-        )
+        proc = _reset(ours / "certs", ours / ".lab-state")
         assert proc.returncode == 0, proc.stderr
-        assert serve.wait(timeout=10) == 0  # it stopped cleanly on SIGTERM
-        assert [p.name for p in tmp_path.iterdir()] == []
-        assert "stopped 1 lab process" in proc.stdout or "lab process(es)" in proc.stdout
+        assert serve_ours.wait(timeout=10) == 0  # it stopped cleanly on SIGTERM
+        assert "stopped 1 lab process(es)" in proc.stdout
+        assert [p.name for p in (ours / "certs").iterdir()] == []
+        assert serve_theirs.poll() is None, "reset stopped another checkout's server"
+        assert (theirs / "certs" / "rootCA.pem").exists()
     finally:
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait()
+        for serve in (serve_ours, serve_theirs):
+            if serve.poll() is None:
+                serve.terminate()
+                serve.wait(timeout=10)
+    assert serve_theirs.returncode == 0
+
+
+def test_reset_leaves_a_process_alone_when_its_pid_now_names_another_process(tmp_path, monkeypatch):
+    # A record whose pid was reused: same pid, other start time. reset must not signal it.
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / ".lab-state"))
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        housekeeping.record_process(sleeper.pid, kind="serve")
+        record = tmp_path / ".lab-state" / "processes" / f"{sleeper.pid}.json"
+        data = json.loads(record.read_text())
+        record.write_text(json.dumps({**data, "start": "1"}))  # started long ago: not this one
+        assert housekeeping.lab_processes() == []
+        assert housekeeping.stop_processes() == []
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
