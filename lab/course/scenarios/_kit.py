@@ -26,7 +26,7 @@ from typing import Callable
 from flask import Flask, request
 
 from lab.course import observe
-from lab.course.scenarios import ScenarioResult
+from lab.course.scenarios._model import ScenarioResult
 from lab.pki import CertificateAuthority, IssuedCertificate
 from lab.pki.certinfo import common_name
 from lab.tls.identity import peer_certificate
@@ -265,29 +265,3 @@ class PlainHTTPListener:
                 f"was expected; answered 400 Bad Request in plain text"
             )
         return f"{first[:40]!r}"
-
-
-# --------------------------------------------------------------- env vars
-class env_var:
-    """Set (or, with ``None``, remove) an environment variable for a block, then restore it."""
-
-    def __init__(self, name: str, value: str | None):
-        self.name, self.value, self.saved = name, value, None
-
-    def __enter__(self):
-        import os
-
-        self.saved = os.environ.get(self.name)
-        if self.value is None:
-            os.environ.pop(self.name, None)
-        else:
-            os.environ[self.name] = self.value
-        return self
-
-    def __exit__(self, *exc):
-        import os
-
-        if self.saved is None:
-            os.environ.pop(self.name, None)
-        else:
-            os.environ[self.name] = self.saved

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lab.course import observe
 from lab.course.demo import create_app
-from lab.course.scenarios import ScenarioResult, scenario
+from lab.course.scenarios._model import ScenarioResult, scenario
 from lab.pki import CertificateAuthority
 from lab.revocation import Revocations
 from lab.tls.client import session
@@ -73,3 +73,7 @@ def revoked_client_certificate() -> ScenarioResult:
             else ""
         ),
     )
+
+
+#: This module's scenarios, in the order the catalogue lists them.
+SCENARIOS = (revoked_client_certificate,)
