@@ -15,12 +15,14 @@ its README.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -115,6 +117,24 @@ def forget_leftover(path: str | os.PathLike) -> None:
     """The folder was removed by whoever made it: drop its record."""
     name = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
     (state_dir() / "leftovers" / name).unlink(missing_ok=True)
+
+
+def temporary_folder(name: str) -> Path:
+    """A private folder (0700) in the system temp folder, for files that include private keys.
+
+    Removed when this process exits (``atexit``; :func:`lab.cli.main` turns SIGTERM
+    into an exit too), and recorded, so that ``lab reset`` removes it after a SIGKILL.
+    """
+    path = Path(tempfile.mkdtemp(prefix=f"mtls-lab-{name}-"))
+    record_leftover(path)
+    atexit.register(remove_folder, path)
+    return path
+
+
+def remove_folder(path: str | os.PathLike) -> None:
+    """Remove a folder :func:`temporary_folder` made (idempotent) and its record."""
+    shutil.rmtree(path, ignore_errors=True)
+    forget_leftover(path)
 
 
 def remove_leftovers() -> int:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from lab import housekeeping
 
@@ -96,3 +99,62 @@ def test_reset_leaves_a_process_alone_when_its_pid_now_names_another_process(tmp
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def _lab_env(tmp_path):
+    """The temp folder and state folder of a checkout, both inside ``tmp_path``."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "LAB_STATE_DIR": str(tmp_path / "state")}
+
+
+def test_break_all_stopped_by_sigterm_leaves_no_folder_with_keys(tmp_path):
+    env = _lab_env(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab", "break", "--all"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "tmp").glob("mtls-lab-scenarios-*/*.key")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not list((tmp_path / "tmp").glob("mtls-lab-*")), "break left a folder with keys"
+
+
+GUIDE = "from lab.course import openssl_guide; print(openssl_guide.run().dir, flush=True)"
+
+
+def test_the_openssl_guide_folder_is_removed_at_exit(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-c", GUIDE], capture_output=True, text=True, env=_lab_env(tmp_path)
+    )
+    assert out.returncode == 0, out.stderr
+    assert Path(out.stdout.strip()).name.startswith("mtls-lab-guide-")
+    assert not Path(out.stdout.strip()).exists()
+
+
+def test_reset_removes_the_folder_a_killed_process_left_and_only_its_own_checkouts(
+    tmp_path, monkeypatch
+):
+    killed = GUIDE + "; import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    out = subprocess.run(
+        [sys.executable, "-c", killed], capture_output=True, text=True, env=_lab_env(tmp_path)
+    )
+    assert out.returncode == -signal.SIGKILL
+    folder = Path(out.stdout.strip())
+    assert list(folder.glob("*.key")), "SIGKILL leaves the folder: nothing in-process can help"
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "another-checkout"))
+    assert housekeeping.reset(tmp_path / "certs")["leftovers"] == 0
+    assert folder.exists()
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+    assert housekeeping.reset(tmp_path / "certs")["leftovers"] == 1
+    assert not folder.exists()

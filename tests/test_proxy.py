@@ -514,3 +514,33 @@ def test_serve_behind_nginx_says_hello_to_curl_with_the_client_certificate_and_r
     assert refused.stdout.endswith("\n496") and "Client certificate required" in refused.stdout
     assert proc.returncode == 0 and out.strip().endswith("stopped"), err
     assert not list(tmp_path.glob(proxy.PREFIX_STEM + "*")), "serve left its nginx prefix behind"
+
+
+def test_serve_behind_nginx_killed_leaves_no_key_on_disk_and_reset_stops_its_nginx(
+    shared_course_dir, tmp_path, monkeypatch
+):
+    import signal
+
+    state = tmp_path / "state"
+    env = {**os.environ, "LAB_NGINX_DIR": str(tmp_path), "LAB_STATE_DIR": str(state)}
+    cmd = [sys.executable, "-m", "lab", "serve", "--behind-nginx", "--dir", str(shared_course_dir)]
+    proc = subprocess.Popen(
+        [*cmd, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout.readline().startswith("nginx https://localhost:"), proc.stderr.read()
+        proc.send_signal(signal.SIGKILL)  # no handler runs: nothing in-process can clean up
+        proc.wait(timeout=30)
+        (prefix,) = tmp_path.glob(proxy.PREFIX_STEM + "*")
+        nginx = int((prefix / "nginx.pid").read_text())
+        assert _alive(nginx), "nginx outlives a SIGKILLed parent"
+        assert not list(prefix.rglob("*.key")), "a private key stayed on disk"
+        monkeypatch.setenv("LAB_STATE_DIR", str(state))
+        done = housekeeping.reset(tmp_path / "certs")
+        assert done["nginx"] == 1 and done["leftovers"] == 1
+        assert not _alive(nginx) and not prefix.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid_file in tmp_path.glob(proxy.PREFIX_STEM + "*/nginx.pid"):
+            os.killpg(int(pid_file.read_text()), signal.SIGKILL)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 from lab import __version__
 from lab.cli.commands import bench, break_, doctor, ocsp, pki, reset, serve
@@ -39,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = _exit_on_sigterm()
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:
@@ -57,6 +60,25 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm():
+    """SIGTERM ends the command as an exit, not a kill: ``finally`` blocks and ``atexit`` run.
+
+    Python's default for SIGTERM is to die on the spot, which would leave the
+    temporary folders with keys (scenarios, the OpenSSL guide) behind. Returns the
+    previous handler (None when not in the main thread, where handlers cannot be set).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 def _reader_went_away() -> int:

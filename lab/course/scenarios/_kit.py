@@ -15,16 +15,14 @@ saw, so ``behaved`` and the printed outcome are the same on every run.
 
 from __future__ import annotations
 
-import atexit
 import functools
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from flask import Flask, request
 
+from lab import housekeeping
 from lab.course import observe
 from lab.course.scenarios._model import ScenarioResult
 from lab.pki import CertificateAuthority, IssuedCertificate
@@ -63,8 +61,7 @@ def shared_pki() -> ScenarioPKI:
     server = root.issue_server("localhost", "127.0.0.1")
     alice = root.issue_client("alice")
     bob = root.issue_client("bob")
-    d = Path(tempfile.mkdtemp(prefix="mtls-lab-scenarios-"))
-    atexit.register(shutil.rmtree, d, True)
+    d = housekeeping.temporary_folder("scenarios")  # holds keys: removed at exit, or by reset
     root.write(d / "rootCA")
     other.write(d / "otherCA")
     alice.write(d / "alice")
