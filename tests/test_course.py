@@ -234,3 +234,19 @@ def test_each_agenda_adds_up_to_its_length(agenda):
     body = section(guide, f"Agenda: {agenda}")
     minutes = [int(m) for m in re.findall(r"^\| \d:\d{2} \| (\d+) \|", body, re.M)]
     assert sum(minutes) == (180 if agenda.startswith("3") else 90)
+
+
+def test_check_lists_every_exercise_of_every_notebook_module():
+    import importlib
+    import pkgutil
+
+    from lab.course import check, checks
+
+    defined = {
+        name: info.name
+        for info in pkgutil.iter_modules(checks.__path__)
+        for name in dir(importlib.import_module(f"{checks.__name__}.{info.name}"))
+        if name.startswith("exercise_")
+    }
+    assert check.EXERCISES == defined
+    assert all(callable(getattr(check, name)) for name in defined)

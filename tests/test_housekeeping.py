@@ -1,9 +1,15 @@
-"""lab reset: stops lab processes, removes the generated PKI, keeps certs/README.md."""
+"""lab reset: stops what this checkout started (and nothing else), removes the PKI, keeps README.md."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from lab import housekeeping
 
@@ -30,31 +36,125 @@ def test_reset_command_without_yes_and_without_input_changes_nothing(tmp_path):
     assert (tmp_path / "rootCA.pem").exists()
 
 
-def test_reset_stops_a_running_serve_process_and_removes_the_pki(tmp_path):
-    subprocess.run(
-        [sys.executable, "-m", "lab", "pki", "init", "--dir", str(tmp_path)],
-        check=True,
-        capture_output=True,
-    )
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "lab", "serve", "--certs", str(tmp_path), "--port", "0"],
+def _serve(pki, state):
+    """``python -m lab serve`` of the checkout whose state folder is ``state``; waits for its banner."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab", "serve", "--dir", str(pki), "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "LAB_STATE_DIR": str(state)},
+    )
+    assert "mTLS demo API on" in proc.stdout.readline(), proc.stderr.read()
+    return proc
+
+
+def _reset(pki, state):
+    return subprocess.run(
+        [sys.executable, "-m", "lab", "reset", "--dir", str(pki), "--yes"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LAB_STATE_DIR": str(state)},
+        timeout=60,
+    )
+
+
+def test_reset_stops_only_the_serve_its_own_checkout_started_and_removes_its_pki(
+    tmp_path, shared_course_dir
+):
+    # Two checkouts on one machine, each with its own state folder and PKI, each serving.
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for checkout in (ours, theirs):
+        shutil.copytree(shared_course_dir, checkout / "certs")
+    serve_ours = _serve(ours / "certs", ours / ".lab-state")
+    serve_theirs = _serve(theirs / "certs", theirs / ".lab-state")
+    try:
+        proc = _reset(ours / "certs", ours / ".lab-state")
+        assert proc.returncode == 0, proc.stderr
+        assert serve_ours.wait(timeout=10) == 0  # it stopped cleanly on SIGTERM
+        assert "stopped 1 lab process(es)" in proc.stdout
+        assert [p.name for p in (ours / "certs").iterdir()] == []
+        assert serve_theirs.poll() is None, "reset stopped another checkout's server"
+        assert (theirs / "certs" / "rootCA.pem").exists()
+    finally:
+        for serve in (serve_ours, serve_theirs):
+            if serve.poll() is None:
+                serve.terminate()
+                serve.wait(timeout=10)
+    assert serve_theirs.returncode == 0
+
+
+def test_reset_leaves_a_process_alone_when_its_pid_now_names_another_process(tmp_path, monkeypatch):
+    # A record whose pid was reused: same pid, other start time. reset must not signal it.
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / ".lab-state"))
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        housekeeping.record_process(sleeper.pid, kind="serve")
+        record = tmp_path / ".lab-state" / "processes" / f"{sleeper.pid}.json"
+        data = json.loads(record.read_text())
+        record.write_text(json.dumps({**data, "start": "1"}))  # started long ago: not this one
+        assert housekeeping.lab_processes() == []
+        assert housekeeping.stop_processes() == []
+        assert sleeper.poll() is None
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def _lab_env(tmp_path):
+    """The temp folder and state folder of a checkout, both inside ``tmp_path``."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "LAB_STATE_DIR": str(tmp_path / "state")}
+
+
+def test_break_all_stopped_by_sigterm_leaves_no_folder_with_keys(tmp_path):
+    env = _lab_env(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab", "break", "--all"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
-        assert "mTLS demo API on" in serve.stdout.readline()
-        assert any(pid == serve.pid for pid, _ in housekeeping.lab_processes())
-        proc = subprocess.run(
-            [sys.executable, "-m", "lab", "reset", "--dir", str(tmp_path), "--yes"],
-            capture_output=True,
-            text=True,
-        )
-        assert proc.returncode == 0, proc.stderr
-        assert serve.wait(timeout=10) == 0  # it stopped cleanly on SIGTERM
-        assert [p.name for p in tmp_path.iterdir()] == []
-        assert "stopped 1 lab process" in proc.stdout or "lab process(es)" in proc.stdout
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "tmp").glob("mtls-lab-scenarios-*/*.key")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     finally:
-        if serve.poll() is None:
-            serve.kill()
-            serve.wait()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not list((tmp_path / "tmp").glob("mtls-lab-*")), "break left a folder with keys"
+
+
+GUIDE = "from lab.course import openssl_guide; print(openssl_guide.run().dir, flush=True)"
+
+
+def test_the_openssl_guide_folder_is_removed_at_exit(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-c", GUIDE], capture_output=True, text=True, env=_lab_env(tmp_path)
+    )
+    assert out.returncode == 0, out.stderr
+    assert Path(out.stdout.strip()).name.startswith("mtls-lab-guide-")
+    assert not Path(out.stdout.strip()).exists()
+
+
+def test_reset_removes_the_folder_a_killed_process_left_and_only_its_own_checkouts(
+    tmp_path, monkeypatch
+):
+    killed = GUIDE + "; import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    out = subprocess.run(
+        [sys.executable, "-c", killed], capture_output=True, text=True, env=_lab_env(tmp_path)
+    )
+    assert out.returncode == -signal.SIGKILL
+    folder = Path(out.stdout.strip())
+    assert list(folder.glob("*.key")), "SIGKILL leaves the folder: nothing in-process can help"
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "another-checkout"))
+    assert housekeeping.reset(tmp_path / "certs")["leftovers"] == 0
+    assert folder.exists()
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+    assert housekeeping.reset(tmp_path / "certs")["leftovers"] == 1
+    assert not folder.exists()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 import yaml  # PyYAML is in .venv (a Jupyter dependency); the lab itself does not need it
 
@@ -71,12 +69,6 @@ def test_rsa_keys_become_rsa_private_key_specs_with_key_encipherment(rsa4096_roo
     assert "key encipherment" in spec["usages"]
 
 
-def test_the_client_ca_secret_holds_only_the_ca_certificate(root_ca):
-    doc = yaml.safe_load(k.to_yaml(k.client_ca_secret(root_ca)))
-    assert list(doc["data"]) == ["ca.crt"]
-    assert base64.b64decode(doc["data"]["ca.crt"]) == root_ca.cert_pem
-
-
 def test_ingress_for_the_course_uses_its_server_name_and_chain(shared_course_dir):
     from lab.course import coursepki
 
@@ -108,3 +100,18 @@ def test_strings_yaml_would_misread_are_quoted(value):
         "v": value,
         "items": [value],
     }
+
+
+def test_manifests_keep_their_key_order_and_indent_lists_as_kubectl_does():
+    text = k.to_yaml(k.ingress(host="api.lab.test"))
+    assert text.splitlines()[:3] == [
+        "apiVersion: networking.k8s.io/v1",
+        "kind: Ingress",
+        "metadata:",
+    ]
+    assert "  tls:\n    - hosts:\n        - api.lab.test\n" in text
+
+
+def test_several_manifests_are_separate_documents():
+    docs = [{"kind": "Issuer"}, {"kind": "Certificate"}]
+    assert list(yaml.safe_load_all(k.to_yaml(docs))) == docs

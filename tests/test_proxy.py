@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from flask import Flask, request
 
-from lab import proxy
+from lab import housekeeping, proxy
 from lab.errors import PortInUseError, ServerError
 from lab.proxy import INSTALL_HINT, NginxError, NginxNotFoundError, NginxProxy, ProxyConfig
 from lab.tls import client
@@ -276,7 +276,7 @@ def test_nginx_t_accepts_every_generated_configuration(
         proxy_certificate=throwaway_pki.client if proxy_cert else None,
         workdir=workdir,
     )
-    assert p.test_config() == "nginx -t: the configuration is valid"
+    assert nginx_t(p) == 0
 
 
 def test_nginx_t_accepts_a_plain_http_upstream_and_tls_1_3_only(throwaway_pki, workdir):
@@ -288,7 +288,7 @@ def test_nginx_t_accepts_a_plain_http_upstream_and_tls_1_3_only(throwaway_pki, w
         workdir=workdir,
     )
     assert "proxy_ssl" not in p.config_text and "ssl_protocols       TLSv1.3;" in p.config_text
-    assert p.test_config() == "nginx -t: the configuration is valid"
+    assert nginx_t(p) == 0
 
 
 def test_rendered_configuration_names_every_mtls_directive():
@@ -365,27 +365,45 @@ def test_stop_ends_nginx_and_its_workers_and_removes_the_prefix(upstream, throwa
     assert not prefix.exists()
 
 
-def test_stop_all_stops_an_nginx_left_behind_by_another_process(throwaway_pki, tmp_path):
+def test_reset_stops_an_nginx_this_checkout_left_behind_and_no_other_checkouts(
+    throwaway_pki, tmp_path, monkeypatch
+):
     crt, key = throwaway_pki.server.write(tmp_path / "files" / "server")
     ca, _ = throwaway_pki.root.write(tmp_path / "files" / "root")
+    ours, theirs = tmp_path / "ours" / ".lab-state", tmp_path / "theirs" / ".lab-state"
     script = (
         "import os; from lab.proxy import NginxProxy; "
-        f"p = NginxProxy('https://127.0.0.1:9', certificate=({str(crt)!r}, {str(key)!r}), trust={str(ca)!r}, "
-        f"workdir={str(tmp_path)!r}).start(); print(p.process.pid, flush=True); os._exit(0)"
+        f"p = NginxProxy('https://127.0.0.1:9', certificate=({str(crt)!r}, {str(key)!r}), "
+        f"trust={str(ca)!r}, workdir={str(tmp_path)!r}).start(); "
+        "print(p.process.pid, flush=True); os._exit(0)"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "LAB_STATE_DIR": str(ours)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env
+    )
     assert out.returncode == 0, out.stderr
     pid = int(out.stdout.split()[0])
-    assert _alive(pid), "the nginx of the exited process should still be running (orphaned)"
-    assert proxy.stop_all(tmp_path) == 1
-    assert not _alive(pid)
-    assert not list(tmp_path.glob(proxy.PREFIX_STEM + "*"))
+    try:
+        assert _alive(pid), "the nginx of the exited process should still be running (orphaned)"
+        (prefix,) = tmp_path.glob(proxy.PREFIX_STEM + "*")
+        assert not list(prefix.rglob("*.key")), "no private key stays on disk once nginx runs"
+        monkeypatch.setenv("LAB_STATE_DIR", str(theirs))  # another checkout's reset
+        assert housekeeping.reset(tmp_path / "their-certs")["nginx"] == 0
+        assert _alive(pid) and prefix.exists()
+        monkeypatch.setenv("LAB_STATE_DIR", str(ours))  # this checkout's reset
+        done = housekeeping.reset(tmp_path / "our-certs")
+        assert done["nginx"] == 1 and done["leftovers"] == 1
+        assert not _alive(pid)
+        assert not prefix.exists()
+    finally:
+        if _alive(pid):
+            os.killpg(pid, 9)
 
 
 def test_missing_nginx_raises_the_install_instruction(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("LAB_NGINX", raising=False)
-    monkeypatch.setattr(proxy, "_SEARCH_PATH", "/nonexistent")
+    monkeypatch.setattr(proxy.binary, "SEARCH_PATH", "/nonexistent")
     with pytest.raises(NginxNotFoundError, match="apt-get install nginx.*brew install nginx"):
         proxy.find_nginx()
 
@@ -417,6 +435,17 @@ def test_error_log_lines_are_parsed_without_timestamps_or_pids():
 
 
 # ---------------------------------------------------------------- helpers
+def nginx_t(p: NginxProxy) -> int:
+    """``nginx -t`` on the prefix ``p`` would run with: 0 when nginx accepts the configuration."""
+    p.prefix = p._write_prefix()
+    try:
+        out = subprocess.run(p._command("-t", "-q"), capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, p.error_log() + out.stderr
+        return out.returncode
+    finally:
+        p.stop()
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -485,3 +514,33 @@ def test_serve_behind_nginx_says_hello_to_curl_with_the_client_certificate_and_r
     assert refused.stdout.endswith("\n496") and "Client certificate required" in refused.stdout
     assert proc.returncode == 0 and out.strip().endswith("stopped"), err
     assert not list(tmp_path.glob(proxy.PREFIX_STEM + "*")), "serve left its nginx prefix behind"
+
+
+def test_serve_behind_nginx_killed_leaves_no_key_on_disk_and_reset_stops_its_nginx(
+    shared_course_dir, tmp_path, monkeypatch
+):
+    import signal
+
+    state = tmp_path / "state"
+    env = {**os.environ, "LAB_NGINX_DIR": str(tmp_path), "LAB_STATE_DIR": str(state)}
+    cmd = [sys.executable, "-m", "lab", "serve", "--behind-nginx", "--dir", str(shared_course_dir)]
+    proc = subprocess.Popen(
+        [*cmd, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout.readline().startswith("nginx https://localhost:"), proc.stderr.read()
+        proc.send_signal(signal.SIGKILL)  # no handler runs: nothing in-process can clean up
+        proc.wait(timeout=30)
+        (prefix,) = tmp_path.glob(proxy.PREFIX_STEM + "*")
+        nginx = int((prefix / "nginx.pid").read_text())
+        assert _alive(nginx), "nginx outlives a SIGKILLed parent"
+        assert not list(prefix.rglob("*.key")), "a private key stayed on disk"
+        monkeypatch.setenv("LAB_STATE_DIR", str(state))
+        done = housekeeping.reset(tmp_path / "certs")
+        assert done["nginx"] == 1 and done["leftovers"] == 1
+        assert not _alive(nginx) and not prefix.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid_file in tmp_path.glob(proxy.PREFIX_STEM + "*/nginx.pid"):
+            os.killpg(int(pid_file.read_text()), signal.SIGKILL)

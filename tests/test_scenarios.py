@@ -108,7 +108,7 @@ NO_STATUS = {
 
 
 def test_the_catalogue_has_at_least_24_runnable_scenarios_in_known_groups():
-    runnable = [sc for sc in scenarios.all_scenarios() if not sc.pending]
+    runnable = scenarios.all_scenarios()
     assert len(runnable) >= 24
     assert {sc.group for sc in runnable} == set(GROUPS)
 
@@ -148,27 +148,10 @@ def test_works_locally_scenario_restores_the_environment(monkeypatch):
     assert os.environ["CURL_CA_BUNDLE"] == "/etc/ssl/certs/ca-certificates.crt"
 
 
-def test_a_pending_scenario_says_why_and_refuses_to_run(monkeypatch):
-    scenarios.all_scenarios()  # import every module first, so they register in the real registry
-    monkeypatch.setattr(scenarios, "REGISTRY", dict(scenarios.REGISTRY))
-    scenarios.scenario("not-yet", "trust", "placeholder", pending="arrives later")(lambda: None)
-    with pytest.raises(RuntimeError, match="pending: arrives later"):
-        scenarios.run("not-yet")
-
-
-def test_every_catalogued_scenario_can_run_now():
-    assert [sc.name for sc in scenarios.all_scenarios() if sc.pending] == []
-
-
-def test_a_placeholder_never_replaces_a_real_scenario(monkeypatch):
-    monkeypatch.setattr(scenarios, "REGISTRY", {})
-    real = lambda: None  # noqa: E731
-    scenarios.scenario("x", "trust", "real")(real)
-    scenarios.scenario("x", "trust", "placeholder", pending="later")(lambda: None)
-    assert scenarios.REGISTRY["x"].pending is None
-    scenarios.scenario("y", "trust", "placeholder", pending="later")(lambda: None)
-    scenarios.scenario("y", "trust", "real")(real)
-    assert scenarios.REGISTRY["y"].pending is None
+def test_the_catalogue_is_the_explicit_list_of_every_module(capsys):
+    listed = [sc for module in scenarios.MODULES for sc in module.SCENARIOS]
+    assert scenarios.all_scenarios() == listed
+    assert len({sc.name for sc in listed}) == len(listed), "two scenarios share a name"
 
 
 def test_break_list_prints_one_scenario_a_line_with_its_description(capsys):
@@ -178,7 +161,7 @@ def test_break_list_prints_one_scenario_a_line_with_its_description(capsys):
     first = {line.split()[0]: line for line in lines}
     assert "the client connects without a client certificate" in first["no-client-cert"]
     for sc in scenarios.all_scenarios():
-        assert ("(pending: " in first[sc.name]) == bool(sc.pending)
+        assert first[sc.name].split(None, 1)[1] == sc.description
 
 
 def test_break_name_prints_the_five_parts(capsys):
@@ -211,19 +194,12 @@ def _fake(name, behaved):
 
 
 def test_break_all_exits_1_when_a_scenario_misbehaves_and_0_when_all_behave(monkeypatch, capsys):
-    monkeypatch.setattr(scenarios, "_load_all", lambda: None)
     monkeypatch.setattr(
-        scenarios,
-        "REGISTRY",
-        {
-            "good": _fake("good", True),
-            "bad": _fake("bad", False),
-            "later": Scenario("later", "trust", "p", None, "soon"),
-        },
+        scenarios, "REGISTRY", {"good": _fake("good", True), "bad": _fake("bad", False)}
     )
     assert cli.main(["break", "--all"]) == 1
     out = capsys.readouterr().out
-    assert "UNEXPECTED" in out and "1/2 scenarios behaved as expected, 1 pending" in out
+    assert "UNEXPECTED" in out and "1/2 scenarios behaved as expected" in out
     monkeypatch.setitem(scenarios.REGISTRY, "bad", _fake("bad", True))
     assert cli.main(["break", "--all"]) == 0
 

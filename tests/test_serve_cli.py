@@ -231,7 +231,7 @@ def test_serve_help_exits_0_and_lists_the_modes(run_lab):
     result = run_lab("serve", "--help", timeout=60)
     assert result.rc == 0
     assert "--mode {require,optional,none}" in result.stdout
-    assert "--certs" in result.stdout and "--port" in result.stdout
+    assert "--dir" in result.stdout and "--port" in result.stdout
 
 
 def test_serve_logs_each_authorization_decision_as_one_line(serve, certs):

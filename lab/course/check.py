@@ -1,48 +1,44 @@
 """Self-checks for the "Your turn" exercises: print ✅ or a hint, never the answer.
 
 Each notebook's checks live in ``lab/course/checks/nbNN_*.py`` as functions named
-``exercise_*``; this module gathers them, so a notebook calls
-``check.exercise_second_client(...)`` without knowing which file holds it.
+``exercise_*``; :data:`EXERCISES` says which module holds each one, so a notebook
+calls ``check.exercise_second_client(...)`` without knowing the file. A new
+exercise: write it in its notebook's module, add one line to :data:`EXERCISES`.
+
+The checks import :func:`report` from here, so they are imported on first use
+(PEP 562 module ``__getattr__``), not when this module loads: no import cycle,
+whichever module a notebook imports first.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 
-from lab.course import checks as _checks
+from lab.course.feedback import CheckResult, report
 
+#: exercise function -> the module of lab.course.checks that defines it.
+EXERCISES = {
+    "exercise_second_client": "nb01_pki",
+    "exercise_optional_server": "nb02_server",
+    "exercise_pfx_session": "nb03_client",
+    "exercise_payments_policy": "nb04_authorization",
+    "exercise_mysteries": "nb05_breaking_it",
+    "exercise_revoke_carol": "nb06_revocation",
+    "exercise_only_the_proxy": "nb07_behind_nginx",
+    "exercise_rollover_order": "nb08_rotation",
+    "exercise_one_handshake": "nb09_performance",
+    "exercise_quiz": "nb10_production",
+}
 
-class CheckResult:
-    """True or false like a bool, but displays nothing extra in a notebook (the line is printed)."""
-
-    def __init__(self, ok: bool, line: str):
-        self.ok = bool(ok)
-        self.line = line
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def __repr__(self) -> str:
-        return self.line
-
-    def _ipython_display_(self) -> None:
-        """Already printed by :func:`report`; showing it again as a result would only repeat it."""
+__all__ = ["CheckResult", "report", *EXERCISES]
 
 
-def report(ok: bool, success: str, hint: str) -> CheckResult:
-    """Print one line: ✅ and what was achieved, or 💡 and a hint. Truthy when ``ok``."""
-    line = f"✅ {success}" if ok else f"💡 Not yet: {hint}"
-    print(line)
-    return CheckResult(ok, line)
+def __getattr__(name: str):
+    if name not in EXERCISES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"lab.course.checks.{EXERCISES[name]}")
+    return getattr(module, name)
 
 
-def _gather() -> None:
-    for info in pkgutil.iter_modules(_checks.__path__):
-        module = importlib.import_module(f"{_checks.__name__}.{info.name}")
-        for name in dir(module):
-            if name.startswith("exercise_"):
-                globals()[name] = getattr(module, name)
-
-
-_gather()
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -15,6 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab import housekeeping
 from lab.course.env import find_tool
 from lab.errors import LabError
 
@@ -48,15 +49,22 @@ class GuideFiles:
 
 
 def run(
-    directory: str | os.PathLike, password: str = "pfx-password", *, echo: bool = False
+    directory: str | os.PathLike | None = None,
+    password: str = "pfx-password",
+    *,
+    echo: bool = False,
 ) -> GuideFiles:
-    """Run every guide command in ``directory`` and return where the files are."""
+    """Run every guide command in ``directory`` and return where the files are.
+
+    Without ``directory``, a private temporary folder: its keys are removed when
+    the process (the notebook's kernel) exits, or by ``python -m lab reset``.
+    """
     openssl = find_tool("openssl")
     if not openssl:
         raise LabError(
             "openssl is not installed: apt-get install openssl (Linux) or brew install openssl (macOS)"
         )
-    d = Path(directory)
+    d = Path(directory) if directory is not None else housekeeping.temporary_folder("guide")
     d.mkdir(parents=True, exist_ok=True)
     done = []
     for template in GUIDE_COMMANDS:

@@ -11,20 +11,18 @@ that *is* the CA, and one Certificate per server or client, with the same key
 type, lifetime, names and usages the lab chose (read from the lab's own
 certificates, so the manifests cannot drift from what the notebooks used).
 
-YAML without a YAML library: the lab does not depend on PyYAML, so
-:func:`to_yaml` is a small emitter for plain dicts, lists and scalars. It quotes
-every string YAML could read as something else (``"on"`` would become the
-boolean true in YAML 1.1, and Kubernetes annotation values must be strings).
-The tests parse its output with a real YAML parser.
+YAML by PyYAML: :func:`to_yaml` is ``yaml.safe_dump_all``, which quotes every
+string YAML could read as something else (``"on"`` would become the boolean true
+in YAML 1.1, and Kubernetes annotation values must be strings), keeps the keys
+in the order a manifest is written, and indents lists the way ``kubectl`` prints them.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from typing import Iterable
 
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -41,53 +39,24 @@ CERT_MANAGER = "cert-manager.io/v1"
 
 
 # ------------------------------------------------------------------ YAML out
-_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9._/-]*")
-_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"}
+class _ManifestDumper(yaml.SafeDumper):
+    """SafeDumper that indents a list under its key (``tls:`` then ``  - hosts:``), as kubectl does."""
 
-
-def _scalar(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    text = str(value)
-    if _PLAIN.fullmatch(text) and text.lower() not in _YAML_WORDS:
-        return text
-    return json.dumps(text)  # a JSON string is a valid YAML double-quoted scalar
-
-
-def _emit(obj, indent: int) -> list[str]:
-    pad = " " * indent
-    lines: list[str] = []
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            k = _scalar(key)
-            if isinstance(value, (dict, list)) and value:
-                lines.append(f"{pad}{k}:")
-                lines += _emit(value, indent + 2)
-            elif isinstance(value, (dict, list)):
-                lines.append(f"{pad}{k}: {'{}' if isinstance(value, dict) else '[]'}")
-            else:
-                lines.append(f"{pad}{k}: {_scalar(value)}")
-    elif isinstance(obj, list):
-        for item in obj:
-            if isinstance(item, (dict, list)) and item:
-                inner = _emit(item, indent + 2)
-                lines.append(f"{pad}- {inner[0].lstrip()}")
-                lines += inner[1:]
-            else:
-                lines.append(f"{pad}- {_scalar(item)}")
-    else:
-        lines.append(pad + _scalar(obj))
-    return lines
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
 
 
 def to_yaml(documents: dict | Iterable[dict]) -> str:
     """One YAML document per manifest, separated by ``---`` (what ``kubectl apply -f`` reads)."""
     docs = [documents] if isinstance(documents, dict) else list(documents)
-    return "\n---\n".join("\n".join(_emit(d, 0)) for d in docs) + "\n"
+    return yaml.dump_all(
+        docs,
+        Dumper=_ManifestDumper,
+        sort_keys=False,  # apiVersion, kind, metadata, spec: the order people read
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1000,  # never fold a long annotation value onto a second line
+    )
 
 
 # ------------------------------------------------------- from the lab's PKI
@@ -238,24 +207,6 @@ def cert_manager_manifests(
             }
         )
     return docs
-
-
-def client_ca_secret(ca, *, name: str = "client-ca", namespace: str = "mtls-lab") -> dict:
-    """The Secret ``auth-tls-secret`` points at: ``ca.crt`` only.
-
-    Not the CA Certificate's own secret: that one also holds ``tls.key``, the CA's
-    private key, which the ingress controller has no business reading.
-    """
-    from lab.tls.contexts import trust_pem
-
-    pem = trust_pem(ca).encode()
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": _meta(name, namespace),
-        "type": "Opaque",
-        "data": {"ca.crt": base64.b64encode(pem).decode()},
-    }
 
 
 def ingress(

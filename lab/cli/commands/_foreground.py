@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
+
+from lab import housekeeping
 
 
 @contextlib.contextmanager
@@ -14,13 +17,24 @@ def until_stopped():
     SIGINT is handled explicitly, not as KeyboardInterrupt: a shell that starts a
     command in the background ignores SIGINT for it, and Python would then never
     see Ctrl-C. The command's loop polls ``stop.wait(0.5)`` and reports as it goes.
+
+    While it runs, the process is recorded in this checkout's state folder, so
+    ``lab reset`` here stops it, and ``lab reset`` in another checkout does not.
     """
     stop = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
     }
+    housekeeping.record_process(kind=_command_name())
     try:
         yield stop
     finally:
+        housekeeping.forget_process()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _command_name() -> str:
+    """``serve`` or ``ocsp``: the first word after ``python -m lab`` (for reset's report)."""
+    words = [w for w in sys.argv[1:] if not w.startswith("-")]
+    return words[0] if words else "lab"

@@ -12,6 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from lab.cli.args import port
 from lab.cli.commands._foreground import until_stopped
 from lab.cli.commands.pki_revoke import CRL_FILE
 from lab.course import coursepki
@@ -31,7 +32,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
     )
-    p.add_argument("--port", type=int, default=8888, help="TCP port (default 8888; 0 = any free)")
+    p.add_argument("--port", type=port, default=8888, help="TCP port (default 8888; 0 = any free)")
     p.set_defaults(func=run)
 
 

@@ -12,9 +12,11 @@ from lab.paths import certs_dir, show
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "reset",
-        help="stop lab servers and nginx, remove the generated PKI",
-        description="Start again from scratch: stop `python -m lab serve/ocsp` processes "
-        "and lab-started nginx, then delete everything in certs/ but its README.",
+        help="stop this checkout's lab servers and nginx, remove the generated PKI",
+        description="Start again from scratch: stop the `python -m lab serve/ocsp` processes "
+        "and nginx that this checkout started (recorded in .lab-state/; nothing else is "
+        "touched), remove the folders with keys they left, then delete everything in "
+        "certs/ but its README.",
     )
     p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
@@ -27,7 +29,7 @@ def run(args) -> int:
     procs = housekeeping.lab_processes()
     if not args.yes:
         print(
-            f"This stops {len(procs)} lab process(es) and lab-started nginx, and deletes "
+            f"This stops {len(procs)} process(es) this checkout started, and deletes "
             f"{len(files)} item(s) in {show(directory)}."
         )
         try:
@@ -42,7 +44,8 @@ def run(args) -> int:
         print(f"stopped: {cmd}")
     print(
         f"stopped {len(done['processes'])} lab process(es), {done['nginx']} nginx; "
-        f"removed {done['files']} item(s) from {show(directory)}"
+        f"removed {done['leftovers']} leftover folder(s) and {done['files']} item(s) "
+        f"from {show(directory)}"
     )
     sys.stdout.flush()
     return 0

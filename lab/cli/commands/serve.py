@@ -7,6 +7,7 @@ until Ctrl-C. Missing certificates and a taken port are reported in one line.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import shlex
@@ -15,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from lab.auth.text import printable
+from lab.cli.args import port
 from lab.cli.commands._foreground import until_stopped
 from lab.course import coursepki
 from lab.course.demo import create_app
@@ -31,13 +33,14 @@ def register(subparsers) -> None:
         description="Serve the guide's SecureController (/api/secure answers 'Hello {subject}') "
         "over mutual TLS, with the course PKI.",
     )
-    p.add_argument("--certs", type=Path, default=None, help="the PKI folder (default: certs/)")
+    p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
+    p.add_argument("--certs", dest="dir", type=Path, help=argparse.SUPPRESS)  # the old name
     p.add_argument(
         "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
     )
     p.add_argument(
         "--port",
-        type=int,
+        type=port,
         default=5001,
         help="TCP port (default 5001, as in the guide; 0 = any free)",
     )
@@ -168,7 +171,7 @@ def show_decisions() -> None:
 
 
 def run(args) -> int:
-    directory = args.certs or certs_dir()
+    directory = args.dir or certs_dir()
     course = load_course(directory)
     with checked_crl(args, course.ca) as crl:
         args.crl = crl  # serve --behind-nginx hands nginx (ssl_crl) the checked copy too

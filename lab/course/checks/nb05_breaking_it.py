@@ -10,13 +10,11 @@ answer, and the success line names no category either.
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab import housekeeping
 from lab.course.check import CheckResult
 
 
@@ -56,8 +54,7 @@ def mysteries() -> Mysteries:
         raise RuntimeError(
             "mystery 2 did not fail; the lab client should refuse an expired server certificate"
         )
-    folder = Path(tempfile.mkdtemp(prefix="mtls-lab-mystery-"))
-    atexit.register(shutil.rmtree, folder, True)
+    folder = housekeeping.temporary_folder("mystery")  # removed at exit, or by lab reset
     ca.write(folder / "rootCA")
     ca.issue_server("api.lab.test", mismatched_key=True).write(folder / "api-server")
     return Mysteries(CURL_LINE, error, folder, CATEGORIES)

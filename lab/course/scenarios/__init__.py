@@ -6,97 +6,50 @@ saw, what the server recorded, the HTTP status (if any), the diagnosis (category
 and plain-language cause) and the fix. The server's record is the authority, so
 the one-line outcome is the same on every run.
 
-Scenarios live in the modules of this package, grouped by theme, and register
-themselves with the :func:`scenario` decorator; a module added here is picked up
-without touching any other file.
+Scenarios live in the modules of this package, grouped by theme; each module
+lists its own in ``SCENARIOS``, and :data:`MODULES` below lists the modules. A new
+scenario: write it with ``@scenario(...)``, add it to its module's ``SCENARIOS``.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from dataclasses import dataclass, field
-from typing import Callable
+from lab.course.scenarios import (
+    application,
+    headers,
+    identity,
+    kestrel,
+    revocation,
+    transport,
+    trust,
+    usage,
+    validity,
+)
+from lab.course.scenarios._model import GROUPS, Scenario, ScenarioResult, scenario
 
-GROUPS = ("trust", "identity", "time", "usage", "transport", "application")
+__all__ = ["GROUPS", "REGISTRY", "Scenario", "ScenarioResult", "scenario"]
 
+#: Every module of scenarios.
+MODULES = (
+    application,
+    headers,
+    identity,
+    kestrel,
+    revocation,
+    transport,
+    trust,
+    usage,
+    validity,
+)
 
-@dataclass
-class ScenarioResult:
-    """What happened, from both sides, and what it means."""
-
-    name: str
-    client_saw: str
-    server_saw: str
-    status: int | None
-    category: str
-    cause: str
-    fix: str
-    behaved: bool = True  # did the scenario produce the outcome it demonstrates?
-    notes: list[str] = field(default_factory=list)
-    #: the client's exception as raised (type: message, ports scrubbed). Under TLS 1.3
-    #: its wording can differ between runs (alert or EOF); ``client_saw`` is the stable view.
-    client_error: str = ""
-
-    def one_line(self) -> str:
-        mark = "as expected" if self.behaved else "UNEXPECTED"
-        return f"{self.name}: {self.category}: {self.cause} [{mark}]"
-
-    def __str__(self) -> str:
-        status = self.status if self.status is not None else "-"
-        return (
-            f"scenario:    {self.name}\n"
-            f"client saw:  {self.client_saw}\n"
-            f"server saw:  {self.server_saw}\n"
-            f"HTTP status: {status}\n"
-            f"diagnosis:   [{self.category}] {self.cause}\n"
-            f"fix:         {self.fix}"
-        )
-
-    __repr__ = __str__
-
-
-@dataclass
-class Scenario:
-    name: str
-    group: str
-    description: str
-    run: Callable[[], ScenarioResult]
-    pending: str | None = None  # reason, when the scenario cannot run yet
-
-
-REGISTRY: dict[str, Scenario] = {}
-
-
-def scenario(name: str, group: str, description: str, *, pending: str | None = None):
-    """Register a scenario function (no arguments, returns a ScenarioResult)."""
-    if group not in GROUPS:
-        raise ValueError(f"group must be one of {GROUPS}")
-
-    def decorate(fn: Callable[[], ScenarioResult]):
-        existing = REGISTRY.get(name)
-        # A pending placeholder never replaces a real scenario of the same name, and a
-        # real one always replaces a placeholder, whatever order the modules load in.
-        if existing is None or existing.pending or not pending:
-            REGISTRY[name] = Scenario(name, group, description, fn, pending)
-        return fn
-
-    return decorate
-
-
-def _load_all() -> None:
-    for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
+#: Every scenario by name.
+REGISTRY: dict[str, Scenario] = {sc.name: sc for module in MODULES for sc in module.SCENARIOS}
 
 
 def all_scenarios() -> list[Scenario]:
-    _load_all()
-    return [REGISTRY[k] for k in REGISTRY]
+    return list(REGISTRY.values())
 
 
 def get(name: str) -> Scenario:
-    _load_all()
     try:
         return REGISTRY[name]
     except KeyError:
@@ -106,10 +59,7 @@ def get(name: str) -> Scenario:
 
 
 def run(name: str) -> ScenarioResult:
-    sc = get(name)
-    if sc.pending:
-        raise RuntimeError(f"scenario {name} is pending: {sc.pending}")
-    return sc.run()
+    return get(name).run()
 
 
 def in_order() -> list[Scenario]:

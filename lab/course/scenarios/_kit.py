@@ -15,18 +15,16 @@ saw, so ``behaved`` and the printed outcome are the same on every run.
 
 from __future__ import annotations
 
-import atexit
 import functools
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from flask import Flask, request
 
+from lab import housekeeping
 from lab.course import observe
-from lab.course.scenarios import ScenarioResult
+from lab.course.scenarios._model import ScenarioResult
 from lab.pki import CertificateAuthority, IssuedCertificate
 from lab.pki.certinfo import common_name
 from lab.tls.identity import peer_certificate
@@ -63,8 +61,7 @@ def shared_pki() -> ScenarioPKI:
     server = root.issue_server("localhost", "127.0.0.1")
     alice = root.issue_client("alice")
     bob = root.issue_client("bob")
-    d = Path(tempfile.mkdtemp(prefix="mtls-lab-scenarios-"))
-    atexit.register(shutil.rmtree, d, True)
+    d = housekeeping.temporary_folder("scenarios")  # holds keys: removed at exit, or by reset
     root.write(d / "rootCA")
     other.write(d / "otherCA")
     alice.write(d / "alice")
@@ -265,29 +262,3 @@ class PlainHTTPListener:
                 f"was expected; answered 400 Bad Request in plain text"
             )
         return f"{first[:40]!r}"
-
-
-# --------------------------------------------------------------- env vars
-class env_var:
-    """Set (or, with ``None``, remove) an environment variable for a block, then restore it."""
-
-    def __init__(self, name: str, value: str | None):
-        self.name, self.value, self.saved = name, value, None
-
-    def __enter__(self):
-        import os
-
-        self.saved = os.environ.get(self.name)
-        if self.value is None:
-            os.environ.pop(self.name, None)
-        else:
-            os.environ[self.name] = self.value
-        return self
-
-    def __exit__(self, *exc):
-        import os
-
-        if self.saved is None:
-            os.environ.pop(self.name, None)
-        else:
-            os.environ[self.name] = self.saved

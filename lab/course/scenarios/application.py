@@ -11,7 +11,6 @@ from flask import Flask
 from lab.auth import CertificateAuth, authorize
 from lab.auth.policies import allow_subjects
 from lab.course import observe
-from lab.course.scenarios import ScenarioResult, scenario
 from lab.course.scenarios._kit import (
     handshake_result,
     raw_error,
@@ -19,6 +18,7 @@ from lab.course.scenarios._kit import (
     server_view,
     shared_pki,
 )
+from lab.course.scenarios._model import ScenarioResult, scenario
 from lab.tls.client import session
 from lab.tls.server import MTLSServer
 
@@ -119,3 +119,7 @@ def client_cert_not_detected() -> ScenarioResult:
         fix="ask for it at the TLS layer: mode='require' (Kestrel ClientCertificateMode.RequireCertificate, "
         "nginx ssl_verify_client on)",
     )
+
+
+#: This module's scenarios, in the order the catalogue lists them.
+SCENARIOS = (forbidden, missing_authorization, client_cert_not_detected)

@@ -15,8 +15,8 @@ from lab.auth.forwarding import (
     trust_header_from_anyone,
 )
 from lab.course import observe
-from lab.course.scenarios import ScenarioResult, scenario
 from lab.course.scenarios._kit import raw_error, record_requests, shared_pki
+from lab.course.scenarios._model import ScenarioResult, scenario
 from lab.proxy import CERT_HEADER
 from lab.tls.client import session
 from lab.tls.server import MTLSServer
@@ -69,3 +69,7 @@ def forged_header() -> ScenarioResult:
         notes=[f"with lab.forwarding: {strict.client_saw}"],
         client_error=raw_error(naive.client_error),
     )
+
+
+#: This module's scenarios, in the order the catalogue lists them.
+SCENARIOS = (forged_header,)

@@ -15,7 +15,6 @@ import ssl
 import requests
 
 from lab.course import observe
-from lab.course.scenarios import ScenarioResult, scenario
 from lab.course.scenarios._kit import (
     client_side_failure,
     demo_app,
@@ -24,6 +23,7 @@ from lab.course.scenarios._kit import (
     server_view,
     shared_pki,
 )
+from lab.course.scenarios._model import ScenarioResult, scenario
 from lab.errors import PassphraseRequiredError, WrongPasswordError
 from lab.tls.client import session
 from lab.tls.server import MTLSServer
@@ -194,3 +194,14 @@ def encrypted_key_without_passphrase() -> ScenarioResult:
         fix="give the passphrase (session(..., password=...), curl --pass), or use a .pfx with its "
         "password; store the secret in a secret manager, not next to the key",
     )
+
+
+#: This module's scenarios, in the order the catalogue lists them.
+SCENARIOS = (
+    no_client_cert,
+    server_cert_without_san,
+    wrong_hostname,
+    key_cert_mismatch,
+    wrong_pfx_password,
+    encrypted_key_without_passphrase,
+)

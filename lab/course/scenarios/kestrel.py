@@ -25,8 +25,8 @@ from cryptography.exceptions import InvalidSignature
 from flask import Flask
 
 from lab.auth.problem import problem
-from lab.course.scenarios import ScenarioResult, scenario
 from lab.course.scenarios._kit import record_requests, shared_pki
+from lab.course.scenarios._model import ScenarioResult, scenario
 from lab.pki import CertificateAuthority
 from lab.tls.identity import peer_certificate
 
@@ -112,3 +112,7 @@ def issuer_name_contains() -> ScenarioResult:
         notes=[f"with the key check: {fixed.client_saw}"],
         client_error=raw_error(obs.client_error),
     )
+
+
+#: This module's scenarios, in the order the catalogue lists them.
+SCENARIOS = (issuer_name_contains,)

@@ -10,13 +10,11 @@ real servers: accepted without a CRL, refused at the handshake with one.
 from __future__ import annotations
 
 import functools
-import shutil
-import tempfile
-from pathlib import Path
 
+from lab import housekeeping
 from lab.course import observe
 from lab.course.demo import create_app
-from lab.course.scenarios import ScenarioResult, scenario
+from lab.course.scenarios._model import ScenarioResult, scenario
 from lab.pki import CertificateAuthority
 from lab.revocation import Revocations
 from lab.tls.client import session
@@ -39,7 +37,7 @@ def revoked_client_certificate() -> ScenarioResult:
     ca, server_cert, client_cert = _pki()
     record = Revocations(ca)
     record.revoke(client_cert, "keyCompromise")
-    tmp = Path(tempfile.mkdtemp(prefix="mtls-lab-revocation-"))
+    tmp = housekeeping.temporary_folder("revocation")
     try:
         crl = record.write_crl(tmp / "crl.pem")
 
@@ -53,7 +51,7 @@ def revoked_client_certificate() -> ScenarioResult:
         ) as s:
             checked = observe.observe(s, call(s))
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        housekeeping.remove_folder(tmp)
     behaved = unchecked.status == 200 and "certificate revoked" in checked.server_saw
     return ScenarioResult(
         "revoked-client-certificate",
@@ -73,3 +71,7 @@ def revoked_client_certificate() -> ScenarioResult:
             else ""
         ),
     )
+
+
+#: This module's scenarios, in the order the catalogue lists them.
+SCENARIOS = (revoked_client_certificate,)

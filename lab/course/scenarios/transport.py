@@ -9,7 +9,6 @@ from __future__ import annotations
 import requests
 
 from lab.course import observe
-from lab.course.scenarios import ScenarioResult, scenario
 from lab.course.scenarios._kit import (
     PlainHTTPListener,
     demo_app,
@@ -17,6 +16,7 @@ from lab.course.scenarios._kit import (
     raw_error,
     shared_pki,
 )
+from lab.course.scenarios._model import ScenarioResult, scenario
 from lab.tls.client import session
 from lab.tls.server import MTLSServer
 
@@ -97,3 +97,7 @@ def tls_version_mismatch() -> ScenarioResult:
         fix="let both sides allow TLS 1.2 and 1.3 (the lab's default), or upgrade the old client; "
         "never go below 1.2",
     )
+
+
+#: This module's scenarios, in the order the catalogue lists them.
+SCENARIOS = (plain_http_to_tls_port, tls_to_plain_port, tls_version_mismatch)

@@ -8,21 +8,22 @@ complains tells you whose trust store to fix.
 
 from __future__ import annotations
 
+import os
 import warnings
+from unittest import mock
 
 import requests
 from flask import Flask, request
 
 from lab.course import observe
-from lab.course.scenarios import ScenarioResult, scenario
 from lab.course.scenarios._kit import (
     demo_app,
-    env_var,
     handshake_result,
     raw_error,
     server_view,
     shared_pki,
 )
+from lab.course.scenarios._model import ScenarioResult, scenario
 from lab.pki import CertificateAuthority, IssuedCertificate, self_signed_client
 from lab.tls.client import session
 from lab.tls.server import MTLSServer
@@ -142,13 +143,14 @@ def works_locally_fails_in_prod() -> ScenarioResult:
     plain.cert = (str(pki.file("alice.crt")), str(pki.file("alice.key")))
     with MTLSServer(app, certificate=pki.server, trust=pki.root) as s:
         call = lambda: plain.get(s.url + "/api/secure", timeout=10)  # noqa: E731
-        with env_var("REQUESTS_CA_BUNDLE", None), env_var("CURL_CA_BUNDLE", None):
+        # patch.dict puts os.environ back as it was when the block ends, removals included.
+        with mock.patch.dict(os.environ):
+            os.environ.pop("REQUESTS_CA_BUNDLE", None)
+            os.environ.pop("CURL_CA_BUNDLE", None)
             local = observe.observe(s, call)  # the developer's laptop: no such variable
         local_server = server_view(s, local, record)
-        with (
-            env_var("REQUESTS_CA_BUNDLE", str(pki.file("otherCA.pem"))),
-            env_var("CURL_CA_BUNDLE", None),
-        ):
+        with mock.patch.dict(os.environ, {"REQUESTS_CA_BUNDLE": str(pki.file("otherCA.pem"))}):
+            os.environ.pop("CURL_CA_BUNDLE", None)
             prod = observe.observe(s, call)  # the server: a corporate bundle in the env
     behaved = (
         local.status == 200
@@ -240,3 +242,15 @@ def verify_false_impostor() -> ScenarioResult:
         behaved=behaved,
         client_error=raw_error(careful.client_error),
     )
+
+
+#: This module's scenarios, in the order the catalogue lists them.
+SCENARIOS = (
+    unknown_client_ca,
+    self_signed,
+    client_does_not_trust_server,
+    missing_intermediate_client,
+    missing_intermediate_server,
+    works_locally_fails_in_prod,
+    verify_false_impostor,
+)

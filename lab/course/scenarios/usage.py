@@ -9,8 +9,8 @@ that one needs a stricter check in the application.
 
 from __future__ import annotations
 
-from lab.course.scenarios import ScenarioResult, scenario
 from lab.course.scenarios._kit import handshake_result, shared_pki
+from lab.course.scenarios._model import ScenarioResult, scenario
 from lab.pki import IssuedCertificate
 from lab.pki.verify import verify_chain
 
@@ -80,3 +80,7 @@ def server_clientauth_only() -> ScenarioResult:
         fix="issue server certificates with EKU serverAuth (the lab's issue_server does it); one "
         "certificate for both roles needs both EKUs, which is better avoided",
     )
+
+
+#: This module's scenarios, in the order the catalogue lists them.
+SCENARIOS = (serverauth_only_client, ca_cert_as_client, server_clientauth_only)

@@ -7,8 +7,8 @@ certificate. The side that checks the dates is the side that refuses.
 
 from __future__ import annotations
 
-from lab.course.scenarios import ScenarioResult, scenario
 from lab.course.scenarios._kit import handshake_result, shared_pki
+from lab.course.scenarios._model import ScenarioResult, scenario
 
 
 @scenario("expired-client", "time", "the client certificate has expired")
@@ -62,3 +62,7 @@ def expired_server() -> ScenarioResult:
         fix="renew and deploy the server certificate (hot swap: MTLSServer.set_certificate, nginx "
         "reload); monitor days left so it never lapses",
     )
+
+
+#: This module's scenarios, in the order the catalogue lists them.
+SCENARIOS = (expired_client, not_yet_valid_client, expired_server)
