@@ -261,25 +261,3 @@ def test_the_forged_header_scenario_shows_the_attack_and_the_refusal():
     assert result.behaved, str(result)
     assert result.status == 200 and result.client_saw == "HTTP 200: Hello CN=alice,O=mTLS Lab"
     assert "not a trusted proxy" in result.notes[0]
-
-
-def test_the_notebook_07_self_check_passes_the_solution_and_hints_at_an_address_only_source(
-    pki, nginx_binary, capsys
-):
-    from lab.course import check
-
-    class Course:
-        ca, server, client = pki.root, pki.server, pki.trusted
-
-    solution = CertificateForwarding(
-        pki.root,
-        intermediates=[pki.issuing.cert],
-        trusted_proxies=["127.0.0.1"],
-        proxy_certificate=pki.proxy_identity,
-    )
-    address_only = CertificateForwarding(
-        pki.root, intermediates=[pki.issuing.cert], trusted_proxies=["127.0.0.1"]
-    )
-    assert check.exercise_only_the_proxy(solution, Course, pki.proxy_identity)
-    assert not check.exercise_only_the_proxy(address_only, Course, pki.proxy_identity)
-    assert "what else does nginx have?" in capsys.readouterr().out

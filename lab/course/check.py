@@ -18,16 +18,17 @@ from lab.course.feedback import CheckResult, report
 
 #: exercise function -> the module of lab.course.checks that defines it.
 EXERCISES = {
-    "exercise_second_client": "nb01_pki",
-    "exercise_optional_server": "nb02_server",
-    "exercise_pfx_session": "nb03_client",
+    "exercise_client_extfile": "nb01_pki",
+    "exercise_require_client_certificates": "nb02_server",
+    "exercise_pfx_by_hand": "nb03_client",
     "exercise_payments_policy": "nb04_authorization",
     "exercise_mysteries": "nb05_breaking_it",
     "exercise_revoke_carol": "nb06_revocation",
-    "exercise_only_the_proxy": "nb07_behind_nginx",
+    "exercise_forward_directive": "nb07_behind_nginx",
     "exercise_rollover_order": "nb08_rotation",
     "exercise_one_handshake": "nb09_performance",
     "exercise_quiz": "nb10_production",
+    "exercise_audit": "nb10_production",
 }
 
 __all__ = ["CheckResult", "report", *EXERCISES]

@@ -20,53 +20,7 @@ from lab.course.observe import observe
 from lab.errors import LabError
 from lab.pki import IssuedCertificate, generate_key, load_certificate, write_private
 from lab.pki.certinfo import eku_names
-from lab.pki.verify import verify_chain
 from lab.tls import client, server
-
-
-def exercise_second_client(cert, ca) -> bool:
-    """bob: CN=bob, EKU clientAuth only, email SAN bob@lab.test, chains to ``ca``, not a CA."""
-    if cert is None:
-        return report(
-            False, "", "issue the certificate with issuing.issue_client(...) and assign it to bob2"
-        )
-    leaf = getattr(cert, "cert", cert)
-    cn = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if not cn or cn[0].value != "bob":
-        return report(
-            False, "", "the subject's CN should be bob (the first argument of issue_client)"
-        )
-    if eku_names(leaf) != ["clientAuth"]:
-        return report(
-            False,
-            "",
-            "a client certificate should carry the clientAuth EKU only; "
-            "issue it with issue_client, not issue_server",
-        )
-    try:
-        emails = leaf.extensions.get_extension_for_class(
-            x509.SubjectAlternativeName
-        ).value.get_values_for_type(x509.RFC822Name)
-    except x509.ExtensionNotFound:
-        emails = []
-    if "bob@lab.test" not in emails:
-        return report(
-            False, "", "the SAN should hold the email address: pass email=... to issue_client"
-        )
-    result = verify_chain(cert, ca, purpose="client")
-    if not result.ok:
-        return report(
-            False,
-            "",
-            f"the chain does not verify ({result.reason}); issue it from the issuing CA object",
-        )
-    return report(
-        True,
-        "bob's certificate is a proper client certificate: "
-        "clientAuth only, email SAN, chains to the root",
-        "",
-    )
-
 
 # ------------------------------------------------------------------ the extfile exercise
 #: The client the exercise's certificate is for, and the SAN entry that identifies him.
