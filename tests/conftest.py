@@ -230,3 +230,12 @@ def forge_client(ca: CertificateAuthority, common_name: str, organization: str |
         .sign(ca.key, hashes.SHA256())
     )
     return IssuedCertificate(cert, key, [] if ca.is_root else [ca.cert, *ca.chain])
+
+
+@pytest.fixture(autouse=True)
+def messages_on_one_line(monkeypatch):
+    """Tests read the lab's messages whole, as logs and the CLI print them; notebooks wrap them
+    at lab.course.text.WIDTH (tests/test_observe.py checks the wrapping itself)."""
+    from lab.course import text
+
+    monkeypatch.setattr(text, "WIDTH", None)

@@ -248,12 +248,35 @@ def test_attempt_prints_ok_with_the_result(capsys):
     assert capsys.readouterr().out == "ok: 42\n"
 
 
-def test_attempt_prints_the_lab_error_in_one_line(capsys, tmp_path, client_identity, root_ca):
+def test_attempt_prints_the_lab_error_as_one_message_wrapped_at_spaces(
+    capsys, tmp_path, client_identity, root_ca, monkeypatch
+):
+    from lab.course import text
+
+    monkeypatch.setattr(text, "WIDTH", 100)  # as in a notebook
     pfx = client_identity.to_pkcs12(tmp_path / "alice.pfx", "right")
     assert attempt(client.session, pfx, trust=root_ca, password="wrong") is None
     out = capsys.readouterr().out
-    assert out.startswith(f"refused: {WrongPasswordError.__name__}: could not open ")
-    assert out.count("\n") == 1
+    assert out.startswith(f"refused: {WrongPasswordError.__name__}: could not open")
+    lines = out.rstrip("\n").split("\n")
+    assert all(len(line) <= 100 for line in lines)
+    assert all(line.startswith("    ") for line in lines[1:])  # continuations, indented
+    words = " ".join(line.strip() for line in lines)
+    assert "wrong password" in words  # folded at spaces: no word cut in two
+
+
+def test_wrap_folds_at_spaces_only_and_keeps_short_lines_and_long_words_whole():
+    from lab.course.text import wrap
+
+    assert wrap("short", 100) == "short"
+    long = "client saw: " + " ".join(["certificate"] * 20)
+    folded = wrap(long, 40, indent=12).split("\n")
+    assert all(len(line) <= 40 for line in folded)
+    assert all(line.rstrip().endswith("certificate") for line in folded)
+    assert wrap("x" * 150, 100) == "x" * 150  # a single word (a PEM line, a URL) is never cut
+    assert wrap(long) == long  # WIDTH None (as these tests set it): the one-line form
+    dated = "403 refused: the certificate expired at 2026-12-01 08:26:49 UTC (checked per request)"
+    assert "2026-12-01 08:26:49 UTC" in wrap(dated, 50)  # a date never folds: nbval hides it whole
 
 
 def test_scrub_drops_ports_object_ids_and_c_line_numbers():

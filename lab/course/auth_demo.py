@@ -11,28 +11,19 @@ it, so the notebook stays about the ~10 lines that matter.
 from __future__ import annotations
 
 import json
-import textwrap
 
 from lab.course.observe import observe
+from lab.course.text import wrap
 from lab.tls import client
 from lab.tls.identity import ClientIdentity
 
-#: Wrap each printed line at this many columns (None: one line per caller, however long).
-#: Notebook 04 sets 110 so that its text output stays under 120 columns.
+#: Wrap each printed line at this many columns (None: the page width, lab.course.text.WIDTH).
 WRAP_AT: int | None = None
 
 
 def wrapped(line: str, indent: int = 4) -> str:
     """``line`` wrapped at :data:`WRAP_AT` (at spaces only), continuation lines indented."""
-    if WRAP_AT is None or len(line) <= WRAP_AT:
-        return line
-    return textwrap.fill(
-        line,
-        WRAP_AT,
-        subsequent_indent=" " * indent,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
+    return wrap(line, WRAP_AT, indent)
 
 
 def verdict(response) -> str:

@@ -6,6 +6,8 @@ while those checks import :func:`report` (through ``lab.course.check``) without 
 
 from __future__ import annotations
 
+from lab.course.text import wrap
+
 
 class CheckResult:
     """True or false like a bool, but displays nothing extra in a notebook (the line is printed)."""
@@ -27,5 +29,5 @@ class CheckResult:
 def report(ok: bool, success: str, hint: str) -> CheckResult:
     """Print one line: ✅ and what was achieved, or 💡 and a hint. Truthy when ``ok``."""
     line = f"✅ {success}" if ok else f"💡 Not yet: {hint}"
-    print(line)
+    print(wrap(line, indent=3))  # one line in the result; wrapped on the page
     return CheckResult(ok, line)

@@ -19,6 +19,8 @@ from typing import Callable
 
 import requests
 
+from lab.course.text import wrap
+
 #: What the client sees when the server hangs up during or right after the handshake.
 CLOSED_BY_SERVER = "the server closed the connection during the handshake (TLS alert or EOF)"
 
@@ -134,7 +136,10 @@ class Observation:
         return self.client_error is None and self.status is not None and self.status < 400
 
     def __str__(self) -> str:
-        return f"client saw: {self.client_saw}\nserver saw: {self.server_saw}"
+        return "\n".join(
+            wrap(line, indent=12)
+            for line in (f"client saw: {self.client_saw}", f"server saw: {self.server_saw}")
+        )
 
     __repr__ = __str__
 
@@ -204,7 +209,7 @@ def attempt(fn: Callable, *args, **kwargs):
     try:
         result = fn(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - showing the failure is the point
-        print(f"refused: {type(exc).__name__}: {scrub(_short_paths(str(exc)))}")
+        print(wrap(f"refused: {type(exc).__name__}: {scrub(_short_paths(str(exc)))}"))
         return None
     print(f"ok: {result!r}" if result is not None else "ok")
     return result
