@@ -16,6 +16,7 @@ from flask import Flask, request
 from lab import proxy
 from lab.auth import forwarding
 from lab.auth.forwarding import CertificateForwarding, ForwardedCertificateError, header_value
+from lab.course import demo
 from lab.errors import ForgedHeaderError
 from lab.proxy import INSTALL_HINT, NginxNotFoundError, NginxProxy
 from lab.tls import client
@@ -57,7 +58,7 @@ def source(pki, **options):
 
 def app_server(pki, certificate_source, mode="optional"):
     return MTLSServer(
-        forwarding.create_app(certificate_source), certificate=pki.server, trust=pki.root, mode=mode
+        demo.behind_proxy(certificate_source), certificate=pki.server, trust=pki.root, mode=mode
     )
 
 

@@ -43,8 +43,13 @@ from cryptography.hazmat.primitives import serialization
 from lab.errors import ForgedHeaderError, LabError
 from lab.pki.certinfo import common_name, thumbprint
 from lab.pki.verify import verify_chain
-from lab.proxy import CERT_HEADER, VERIFY_HEADER
 from lab.tls.identity import peer_certificate
+
+#: The headers a proxy in front sets for the app (nginx: lab.proxy writes them; ingress-nginx
+#: and ASP.NET's AddCertificateForwarding use other names, see lab.proxy.LOOKALIKE_HEADERS).
+CERT_HEADER = "X-SSL-Client-Cert"  # URL-encoded PEM of the client's leaf certificate
+VERIFY_HEADER = "X-SSL-Client-Verify"  # SUCCESS, NONE or FAILED:<reason>
+DN_HEADER = "X-SSL-Client-S-DN"  # the subject, RFC 2253 (CN=...,O=...)
 
 FORMATS = ("auto", "pem", "der")
 _CACHE_KEY = "lab.forwarded_certificate"
@@ -254,15 +259,3 @@ def header_value(cert, fmt: str = "pem") -> str:
     if fmt != "pem":
         raise ValueError("fmt must be 'pem' or 'der'")
     return quote(cert.public_bytes(serialization.Encoding.PEM).decode(), safe="")
-
-
-def create_app(certificate_source, name: str = "mtls-lab-behind-proxy", **options):
-    """The guide's SecureController (:mod:`lab.demo`, authenticated by :mod:`lab.auth`) behind a proxy.
-
-    ``GET /api/secure`` answers ``Hello {subject}`` for the certificate
-    ``certificate_source`` returns. A forged header (:class:`ForgedHeaderError`)
-    or a refused forwarded certificate is a 403 problem+json naming the reason.
-    """
-    from lab.course.demo import create_app as demo_app
-
-    return demo_app(name, certificate_source=certificate_source, **options)

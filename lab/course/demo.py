@@ -83,3 +83,13 @@ def create_app(
         return jsonify(status="ok")
 
     return app
+
+
+def behind_proxy(certificate_source, name: str = "mtls-lab-behind-proxy", **options):
+    """The guide's SecureController behind a proxy: the certificate comes from a header.
+
+    ``GET /api/secure`` answers ``Hello {subject}`` for the certificate
+    ``certificate_source`` (a :class:`lab.auth.forwarding.CertificateForwarding`) returns.
+    A forged header or a refused forwarded certificate is a 403 problem+json naming why.
+    """
+    return create_app(name, certificate_source=certificate_source, **options)

@@ -29,11 +29,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-from lab.course.observe import client_view
 from lab.ops.background import PollingThread
 from lab.pki import CertificateAuthority, IssuedCertificate, certificate_of
 from lab.pki import fields as _fields
 from lab.tls import client as _client
+from lab.tls.failures import client_view
 
 #: step-ca renews when this fraction of the certificate's lifetime has elapsed.
 RENEW_FRACTION = 2 / 3

@@ -34,12 +34,12 @@ from pathlib import Path
 
 from cryptography import x509
 
-from lab.course.observe import client_view
 from lab.errors import LabError
 from lab.ops.background import PollingThread
 from lab.pki import IssuedCertificate, load_pair
 from lab.pki.certinfo import thumbprint
 from lab.tls import contexts as tlsconfig
+from lab.tls.failures import client_view
 
 
 # ------------------------------------------------------------ one raw call

@@ -16,12 +16,11 @@ from dataclasses import asdict, dataclass, field
 
 import jinja2
 
+from lab.auth.forwarding import CERT_HEADER, DN_HEADER, VERIFY_HEADER
 from lab.tls import policy as tlspolicy
 
-#: The headers nginx sets for the app, and the nginx variable each one carries.
-CERT_HEADER = "X-SSL-Client-Cert"  # URL-encoded PEM of the client's leaf certificate
-VERIFY_HEADER = "X-SSL-Client-Verify"  # SUCCESS, NONE or FAILED:<reason>
-DN_HEADER = "X-SSL-Client-S-DN"  # the subject, RFC 2253 (CN=...,O=...)
+#: The headers nginx sets for the app (their names are the contract lab.auth.forwarding
+#: reads), and the nginx variable each one carries.
 FORWARDED = {
     CERT_HEADER: "$ssl_client_escaped_cert",
     VERIFY_HEADER: "$ssl_client_verify",

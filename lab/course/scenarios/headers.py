@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from lab.auth.forwarding import (
     CertificateForwarding,
-    create_app,
     header_value,
     trust_header_from_anyone,
 )
 from lab.course import observe
+from lab.course.demo import behind_proxy
 from lab.course.scenarios._kit import raw_error, record_requests, shared_pki
 from lab.course.scenarios._model import ScenarioResult, scenario
 from lab.proxy import CERT_HEADER
@@ -28,7 +28,7 @@ PROXY_ADDRESS = "127.0.0.2"
 def _attack(source):
     """A caller with NO client certificate sends alice's public certificate in the header."""
     pki = shared_pki()
-    app = create_app(source, "scenario-forwarded")
+    app = behind_proxy(source, "scenario-forwarded")
     record = record_requests(app)
     forged = {CERT_HEADER: header_value(pki.alice)}
     with MTLSServer(app, certificate=pki.server, trust=pki.root, mode="none") as s:
