@@ -12,6 +12,14 @@ from lab.ops import expiry
 NOW = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)  # certificates carry whole seconds
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _now_is_when_this_module_runs():
+    """NOW is read when these tests start, not at collection: a long test before them (the
+    browser run takes minutes) would otherwise leave NOW older than the CAs' backdated start."""
+    global NOW
+    NOW = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+
+
 # ------------------------------------------------------------ the CLI, end to end
 def test_status_exit_code_follows_a_three_day_client_certificate(run_lab, tmp_path):
     pki_dir = tmp_path / "pki"
