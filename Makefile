@@ -56,9 +56,15 @@ $(LAB_OVERRIDES): jupyter/overrides.json $(STAMP)
 # Jupyter refuses to run as root without --allow-root (containers, CI); add it only then.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# The kernel websocket's legacy message protocol. With the newer binary one, jupyter_server
+# 2.21 sometimes mixes the two up when JupyterLab reconnects after "Restart Kernel and Run
+# All" ("Replacing stale connection", then "unpack requires a buffer of ... bytes"), and
+# the kernel sits in "starting" with every cell queued. The legacy protocol has no such mix.
+KERNEL_WS := --ZMQChannelsWebsocketConnection.kernel_ws_protocol=''
+
 lab: venv $(LAB_OVERRIDES)
 	$(BIN)/python -m lab pki init --dir certs --if-missing
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(ROOT_ARGS) $(LAB_ARGS) $(FIRST)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(KERNEL_WS) $(ROOT_ARGS) $(LAB_ARGS) $(FIRST)
 
 test-tools: $(TEST_STAMP)
 

@@ -140,6 +140,16 @@ RUN_FINISHED_JS = """() => {
     && prompts.every(p => !p.textContent.includes('*'));
 }"""
 
+RUN_STATE_JS = """() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  const cells = [...panel.querySelectorAll('.jp-CodeCell')];
+  const busy = cells.map((c, i) => [i, c.querySelector('.jp-InputArea-prompt')])
+    .filter(([, p]) => p && p.textContent.includes('*')).map(([i]) => i);
+  const indicator = panel.querySelector('.jp-Notebook-ExecutionIndicator');
+  return {ran: window.__ranCells ? window.__ranCells.size : -1, busyCodeCells: busy,
+          kernel: indicator ? indicator.dataset.status : 'no indicator'};
+}"""
+
 NOTEBOOK_STATE_JS = """() => {
   const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
   const indicator = panel && panel.querySelector('.jp-Notebook-ExecutionIndicator');
@@ -203,3 +213,17 @@ def shut_down_kernels(lab: MakeLab, path: str) -> list:
             if session["path"] == path:
                 http.delete(f"{base}/sessions/{session['id']}", headers=auth, timeout=60)
         return http.get(f"{base}/kernels", headers=auth, timeout=30).json()
+
+
+def clear_kernels(lab: MakeLab) -> list:
+    """Shut down every kernel of this test's own JupyterLab; return the ids it had to stop.
+
+    Run before each notebook, so that a kernel a failed test left behind fails that test
+    only, not every notebook after it.
+    """
+    base, auth = f"http://127.0.0.1:{lab.port}/api", {"Authorization": f"token {lab.token}"}
+    with plain_http() as http:
+        left = http.get(f"{base}/kernels", headers=auth, timeout=30).json()
+        for kernel in left:
+            http.delete(f"{base}/kernels/{kernel['id']}", headers=auth, timeout=60)
+        return [k["id"] for k in left]

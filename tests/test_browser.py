@@ -40,9 +40,11 @@ from browser_lab import (
     MEASURE_JS,
     NEWS_PROMPT_JS,
     RUN_FINISHED_JS,
+    RUN_STATE_JS,
     VIEWPORT,
     WATCH_RUNNING_JS,
     LabTab,
+    clear_kernels,
     full_page_screenshot,
     markdown_report,
     overflow_count,
@@ -65,7 +67,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-RUN_DEADLINE_S = 240  # a deadline for a hang, not a timing assertion (the machine is shared)
+RUN_DEADLINE_S = 150  # a deadline for a hang, not a timing assertion (the machine is shared)
 
 # Lines that do not fit their box at 1400x900 with the file browser open, per notebook,
 # as measured after long explanations learned to wrap (output lines that wrap or scroll + code lines
@@ -202,14 +204,58 @@ def mermaid_sources(notebook: nbformat.NotebookNode) -> int:
     )
 
 
+def restart_and_run_all(page) -> None:
+    """Kernel › Restart Kernel and Run All Cells, from the notebook's toolbar, and confirm."""
+    page.click(".jp-NotebookPanel-toolbar [data-command='notebook:restart-run-all']")
+    dialog = page.wait_for_selector(".jp-Dialog", timeout=30_000)
+    assert "Restart Kernel?" in dialog.inner_text()
+    page.click(".jp-Dialog .jp-mod-accept")
+
+
+#: Seconds an idle kernel may sit under a queued cell before the run counts as lost.
+STALL_S = 20
+
+
+def wait_for_the_run(page, relative: str, stem: str) -> int:
+    """Wait until Run All finishes; return how many runs JupyterLab lost and we asked again.
+
+    JupyterLab can lose a Run All across the kernel restart: the cells stay queued ([*])
+    under a kernel that is idle or stuck "starting" (jupyter_server mixing up the kernel
+    websocket protocols on reconnect; ``make lab`` selects the legacy one to avoid it). A learner clicks Run All again, and so does
+    this test, once, saying so in its printed line; a second loss, or a notebook that is
+    busy past the deadline, fails with the cells still queued and a screenshot.
+    """
+    deadline, lost = time.monotonic() + RUN_DEADLINE_S, 0
+    last, since = None, time.monotonic()
+    while not page.evaluate(RUN_FINISHED_JS):
+        state = page.evaluate(RUN_STATE_JS)
+        if state != last:
+            last, since = state, time.monotonic()
+        # queued cells under a kernel that is not running any: idle, or stuck "starting"
+        stalled = state["kernel"] != "busy" and state["busyCodeCells"]
+        if stalled and time.monotonic() - since > STALL_S and lost == 0:
+            lost, since = 1, time.monotonic()
+            restart_and_run_all(page)
+        elif (stalled and time.monotonic() - since > STALL_S) or time.monotonic() > deadline:
+            full_page_screenshot(page, artefact_dir() / f"{stem}-unfinished.png")
+            pytest.fail(
+                f"{relative}: Run All did not finish (runs lost and asked again: {lost}): "
+                f"{state} (screenshot: {stem}-unfinished.png)"
+            )
+        time.sleep(0.25)
+    return lost
+
+
 @pytest.mark.parametrize("notebook_file", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_restarts_and_runs_clean_in_jupyterlab(notebook_file, jupyterlab, lab_tab, report):
+
     notebook = nbformat.read(notebook_file, as_version=4)
     expected_mermaid = mermaid_sources(notebook)
     code_cells = sum(cell.cell_type == "code" for cell in notebook.cells)
     relative = notebook_file.relative_to(ROOT).as_posix()
     before = notebook_file.read_bytes()
 
+    clear_kernels(jupyterlab)  # a kernel an earlier failure left must not fail this notebook
     started = time.monotonic()
     closed = False
     try:
@@ -218,11 +264,8 @@ def test_notebook_restarts_and_runs_clean_in_jupyterlab(notebook_file, jupyterla
         assert page.is_visible("#filebrowser"), "the file browser should be open"
         phases = {"open": time.monotonic() - started}
         page.evaluate(WATCH_RUNNING_JS)
-        page.click(".jp-NotebookPanel-toolbar [data-command='notebook:restart-run-all']")
-        dialog = page.wait_for_selector(".jp-Dialog", timeout=30_000)
-        assert "Restart Kernel?" in dialog.inner_text()
-        page.click(".jp-Dialog .jp-mod-accept")
-        page.wait_for_function(RUN_FINISHED_JS, timeout=RUN_DEADLINE_S * 1000, polling=250)
+        restart_and_run_all(page)
+        stalls = wait_for_the_run(page, relative, notebook_file.stem)
         phases["run"] = time.monotonic() - started - sum(phases.values())
         ran = page.evaluate("() => window.__ranCells.size")
         measured = page.evaluate(MEASURE_JS)
@@ -242,11 +285,13 @@ def test_notebook_restarts_and_runs_clean_in_jupyterlab(notebook_file, jupyterla
     measured["seconds"] = round(time.monotonic() - started, 1)
     measured["phases"] = {name: round(seconds, 1) for name, seconds in phases.items()}
     measured["ready"] = ready
+    measured["lostRuns"] = stalls  # Run All that JupyterLab lost and the test asked again
     measured["overflow"] = overflow_count(measured)
     measured["budget"] = OVERFLOW_BUDGET.get(notebook_file.stem, 0)
     report[notebook_file.stem] = measured
     print(
         f"{notebook_file.stem}: {measured['seconds']} s {measured['phases']} {ready}, "
+        f"Run All lost and asked again: {stalls}, "
         f"overflow {measured['overflow']} (budget {measured['budget']}): {len(measured['outputLinesWrapped'])} output lines "
         f"wrap, {len(measured['outputLinesOverflowing'])} scroll, "
         f"{len(measured['codeLinesOverflowing'])} code lines too wide"
