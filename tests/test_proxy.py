@@ -464,11 +464,11 @@ def test_serve_behind_nginx_says_hello_to_curl_with_the_client_certificate_and_r
     import shutil
     import signal
 
-    from lab.proxy import _free_port
+    from lab.proxy import free_port
 
     curl = shutil.which("curl")
     assert curl, "the curl binary is missing: install it (apt-get install curl), .ci/run does"
-    port = _free_port("127.0.0.1")
+    port = free_port("127.0.0.1")
     env = {**os.environ, "LAB_NGINX_DIR": str(tmp_path)}
     cmd = [
         sys.executable,

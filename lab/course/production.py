@@ -36,6 +36,7 @@ from cryptography.x509.oid import NameOID
 
 from lab.errors import LabError
 from lab.pki import BACKDATE, CertificateAuthority, IssuedCertificate, generate_key
+from lab.pki.fields import ca_key_usage, utcnow
 
 
 class SpiffeIdError(LabError, ValueError):
@@ -105,7 +106,7 @@ def constrained_intermediate(
             "CertificateAuthority.create_intermediate"
         )
     key = generate_key(key_type)
-    now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    now = utcnow()
     attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)] if organization else []
     subject = x509.Name([*attrs, x509.NameAttribute(NameOID.COMMON_NAME, name)])
     cert = (
@@ -117,20 +118,7 @@ def constrained_intermediate(
         .not_valid_before(now - BACKDATE)
         .not_valid_after(now + _dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(ca_key_usage(), critical=True)
         .add_extension(
             x509.NameConstraints(
                 permitted_subtrees=permitted_trees or None, excluded_subtrees=excluded_trees or None

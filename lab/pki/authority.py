@@ -12,7 +12,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from lab.errors import (
     KeyMismatchError,
 )
-from lab.pki.fields import EKU_NAMES, _ca_key_usage, _leaf_key_usage, _name, _san_entries, _validity
+from lab.pki.fields import EKU_NAMES, _leaf_key_usage, _name, _san_entries, _validity, ca_key_usage
 from lab.pki.files import (
     _key_pem,
     _mismatch_message,
@@ -76,7 +76,7 @@ class CertificateAuthority:
             .not_valid_before(start)
             .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(_ca_key_usage(), critical=True)
+            .add_extension(ca_key_usage(), critical=True)
             .add_extension(
                 x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
             )
@@ -99,7 +99,7 @@ class CertificateAuthority:
         builder = (
             self._builder(_name(name, organization), key.public_key(), start, end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-            .add_extension(_ca_key_usage(), critical=True)
+            .add_extension(ca_key_usage(), critical=True)
         )
         cert = builder.sign(self.key, signature_hash(self.key))
         return CertificateAuthority(cert, key, parent=self, chain=self._chain_below())

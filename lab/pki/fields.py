@@ -145,7 +145,8 @@ def _san_entries(names: Iterable[str]) -> list[x509.GeneralName]:
     return out
 
 
-def _ca_key_usage() -> x509.KeyUsage:
+def ca_key_usage() -> x509.KeyUsage:
+    """A CA's Key Usage: it signs certificates and CRLs (and, as the lab's CAs do, OCSP answers)."""
     return x509.KeyUsage(
         digital_signature=True,
         content_commitment=False,

@@ -52,7 +52,7 @@ from lab.proxy.logs import LogLine, parse_log
 from lab.proxy.process import (
     PREFIX_STEM,
     NginxProxy,
-    _free_port,
+    free_port,
     loopback_alias_available,
     running_proxies,
     runtime_dir,
@@ -74,7 +74,7 @@ __all__ = [
     "NginxNotFoundError",
     "NginxProxy",
     "ProxyConfig",
-    "_free_port",
+    "free_port",
     "find_nginx",
     "loopback_alias_available",
     "nginx_version",

@@ -101,7 +101,7 @@ class ProxyConfig:
     host: str = "127.0.0.1"
     min_tls: str = "1.2"
     tls_profile: str = "intermediate"
-    user: str | None = field(default_factory=lambda: _worker_user())
+    user: str | None = field(default_factory=lambda: worker_user())
 
     def __post_init__(self):
         if self.verify_client not in VERIFY_CLIENT_MODES:
@@ -147,7 +147,7 @@ class ProxyConfig:
         return "\n".join(line[4:] for line in lines[start : end + 1])
 
 
-def _worker_user() -> str | None:
+def worker_user() -> str | None:
     """``user NAME GROUP`` for the workers when root (else nginx ignores the directive with a warning)."""
     if os.geteuid() != 0:
         return None

@@ -15,19 +15,18 @@ which CA names a TLS server puts in its CertificateRequest.
 from __future__ import annotations
 
 import atexit
-import grp
-import os
-import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from lab import housekeeping
 from lab.net import require_loopback
 from lab.pki import write_private, write_public
 from lab.proxy import PREFIX_STEM, NginxError, find_nginx, parse_log, runtime_dir
+from lab.proxy.config import worker_user
+from lab.proxy.process import free_port, terminate
 
 _HTTP = """\
 worker_processes 1;
@@ -60,19 +59,6 @@ _RUNNING: set = set()
 atexit.register(lambda: [n.stop() for n in list(_RUNNING)])
 
 
-def _user_line() -> str:
-    """As root, nginx's workers would switch to ``nobody``, who cannot read the 0700 prefix."""
-    if os.geteuid() != 0:
-        return ""
-    return f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};"
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 class HandWrittenNginx:
     """nginx serving ``body`` (the directives inside ``server { }``) on a loopback port.
 
@@ -101,13 +87,16 @@ class HandWrittenNginx:
 
     def config_text(self, port: int) -> str:
         body = "\n".join("        " + line if line else "" for line in self.body.splitlines())
-        return _HTTP.format(user=_user_line(), host=self.host, port=port, body=body)
+        user = worker_user()
+        return _HTTP.format(
+            user=f"user {user};" if user else "", host=self.host, port=port, body=body
+        )
 
     def start(self) -> "HandWrittenNginx":
         """Write the prefix, start nginx and return once it listens; raise NginxError with its log."""
         last = ""
         for _ in range(5):  # another process may take the free port before nginx binds it
-            port = _free_port(self.host)
+            port = free_port(self.host)
             self._write_prefix(port)
             self.process = subprocess.Popen(
                 [self.binary, "-p", f"{self.prefix}/", "-c", "nginx.conf", "-e", "logs/error.log"]
@@ -117,6 +106,7 @@ class HandWrittenNginx:
                 stderr=subprocess.PIPE,
                 start_new_session=True,
             )
+            housekeeping.record_process(self.process.pid, kind="nginx")  # reset finds it
             try:
                 self._wait_ready()
                 self.port = port
@@ -133,6 +123,7 @@ class HandWrittenNginx:
         base = runtime_dir()
         base.mkdir(parents=True, exist_ok=True)
         self.prefix = Path(tempfile.mkdtemp(prefix=PREFIX_STEM, dir=base))  # 0700
+        housekeeping.record_leftover(self.prefix)  # holds keys until stop(); reset removes it
         for sub in ("logs", "temp", "certs"):
             (self.prefix / sub).mkdir()
         for name, data in self.files.items():
@@ -161,17 +152,13 @@ class HandWrittenNginx:
         proc, self.process = self.process, None
         _RUNNING.discard(self)
         if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            terminate(proc.pid, wait=proc.wait)
+            housekeeping.forget_process(proc.pid)
             proc.stderr.close()
         if self.prefix is not None:
             self.final_log = self.error_log()
             shutil.rmtree(self.prefix, ignore_errors=True)
+            housekeeping.forget_leftover(self.prefix)
             self.prefix = None
         self.port = None
 

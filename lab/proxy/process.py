@@ -188,7 +188,7 @@ class NginxProxy:
         attempts = 1 if self.requested_port else 5
         last = ""
         for _ in range(attempts):
-            port = self.requested_port or _free_port(self.host)
+            port = self.requested_port or free_port(self.host)
             self.config = ProxyConfig(port=port, upstream=self._upstream_url(), **self._options)
             self.prefix = self._write_prefix()
             with open(self.prefix / "logs" / "stderr.log", "wb") as log:
@@ -251,7 +251,7 @@ class NginxProxy:
         with _lock:
             _RUNNING.discard(self)
         if proc is not None:
-            _terminate(proc.pid, wait=proc.wait)
+            terminate(proc.pid, wait=proc.wait)
             housekeeping.forget_process(proc.pid)
         if self.prefix is not None:
             self.final_log = self._read_log()
@@ -319,7 +319,7 @@ class NginxProxy:
         return f"curl --cert {cert} --key {key} --cacert {cacert} {self.url}{path}"
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
@@ -335,7 +335,7 @@ def _der_crl_to_pem(data: bytes) -> bytes:
         raise NginxError("the CRL is neither PEM nor DER; pass the file `pki crl` wrote") from None
 
 
-def _terminate(pid: int, *, wait, timeout: float = 5.0) -> None:
+def terminate(pid: int, *, wait, timeout: float = 5.0) -> None:
     """SIGTERM the nginx master, wait, then SIGKILL its process group (ours: start_new_session)."""
     try:
         os.kill(pid, signal.SIGTERM)
