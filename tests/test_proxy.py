@@ -108,6 +108,18 @@ def test_valid_client_certificate_gets_200_and_the_app_receives_its_identity(
     )
 
 
+def test_access_log_waits_for_the_line_nginx_writes_after_replying(
+    upstream, throwaway_pki, workdir
+):
+    with behind(upstream, throwaway_pki, workdir) as p:
+        for n in range(1, 4):
+            assert get(throwaway_pki.client, throwaway_pki, p.url + "/api/secure").ok
+            lines = p.access_log(at_least=n)  # read at once, the nth line may not be there yet
+            assert len(lines) >= n
+            assert '"GET /api/secure HTTP/1.1" 200 verify=SUCCESS' in lines[n - 1]
+        assert len(p.access_log(at_least=99, timeout=0.2)) == 3  # no more lines than requests
+
+
 def test_no_client_certificate_gets_496_as_problem_json(upstream, throwaway_pki, workdir):
     with behind(upstream, throwaway_pki, workdir) as p:
         r = get(None, throwaway_pki, p.url + "/api/secure")

@@ -299,8 +299,20 @@ class NginxProxy:
             if "certificate" in ln.message
         ]
 
-    def access_log(self) -> list[str]:
-        """The access log (no timestamps: remote address, request, status, verify result, DN)."""
+    def access_log(self, at_least: int = 0, timeout: float = 3.0) -> list[str]:
+        """The access log (no timestamps: remote address, request, status, verify result, DN).
+
+        nginx writes a request's line when it finalises the request, which can be after the
+        client has read the response: ``at_least=N`` waits (up to ``timeout``) for N lines.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self._access_lines()
+            if len(lines) >= at_least or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.02)
+
+    def _access_lines(self) -> list[str]:
         if self.prefix is None:
             return []
         try:
