@@ -14,6 +14,9 @@ AUDIT_STAMP := $(AUDIT_VENV)/.installed
 # JupyterLab reads default settings from overrides.json in its application folder, which
 # for the .venv's JupyterLab is .venv/share/jupyter/lab (`jupyter lab path` prints it).
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+# The course's Jupyter server settings (jupyter/jupyter_server_config.json), in the .venv's
+# own config folder, which jupyter_server reads (`jupyter --paths` lists it under config).
+SERVER_CONFIG := $(VENV)/etc/jupyter/jupyter_server_config.json
 NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 FIRST     := notebooks/00_welcome.ipynb
 # Extra arguments for JupyterLab (the launch test passes --no-browser and a port).
@@ -56,15 +59,18 @@ $(LAB_OVERRIDES): jupyter/overrides.json $(STAMP)
 # Jupyter refuses to run as root without --allow-root (containers, CI); add it only then.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# The kernel websocket's legacy message protocol. With the newer binary one, jupyter_server
-# 2.21 sometimes mixes the two up when JupyterLab reconnects after "Restart Kernel and Run
-# All" ("Replacing stale connection", then "unpack requires a buffer of ... bytes"), and
-# the kernel sits in "starting" with every cell queued. The legacy protocol has no such mix.
-KERNEL_WS := --ZMQChannelsWebsocketConnection.kernel_ws_protocol=''
+# The kernel websocket's legacy message protocol (jupyter/jupyter_server_config.json).
+# With the newer binary one, jupyter_server 2.21 sometimes mixes the two up when JupyterLab
+# reconnects after "Restart Kernel and Run All" ("Replacing stale connection", then "unpack
+# requires a buffer of ... bytes"), and the kernel sits in "starting" with every cell
+# queued. The legacy protocol has no such mix. Binder's postBuild installs the same file.
+$(SERVER_CONFIG): jupyter/jupyter_server_config.json $(STAMP)
+	mkdir -p $(dir $@)
+	cp jupyter/jupyter_server_config.json $@
 
-lab: venv $(LAB_OVERRIDES)
+lab: venv $(LAB_OVERRIDES) $(SERVER_CONFIG)
 	$(BIN)/python -m lab pki init --dir certs --if-missing
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(KERNEL_WS) $(ROOT_ARGS) $(LAB_ARGS) $(FIRST)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(ROOT_ARGS) $(LAB_ARGS) $(FIRST)
 
 test-tools: $(TEST_STAMP)
 

@@ -7,11 +7,13 @@ JupyterLab and anything they started, and the test can check that nothing is lef
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -159,6 +161,65 @@ def test_make_lab_refuses_the_contents_api_without_the_token(make_lab):
         anonymous = http.get(make_lab.notebook_url, timeout=30)
     assert anonymous.status_code == 403
     assert "cells" not in anonymous.text
+
+
+COURSE_SERVER_CONFIG = ROOT / "jupyter" / "jupyter_server_config.json"
+# What jupyter_server itself makes of the config files it finds (JUPYTER_CONFIG_PATH included).
+PROBE = (
+    "import json; from jupyter_server.serverapp import ServerApp; app = ServerApp(); "
+    "app.load_config_file(); print(json.dumps({k: dict(v) for k, v in app.config.items()}))"
+)
+
+
+def server_config(**env: str) -> dict:
+    run = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.splitlines()[-1])
+
+
+def test_make_lab_runs_jupyter_server_with_the_legacy_kernel_websocket_protocol(make_lab):
+    """The course's server settings are where this environment's jupyter_server reads them.
+
+    Without them, jupyter_server 2.21 can leave a kernel "starting" after Restart and Run All.
+    """
+    installed = Path(sys.prefix) / "etc" / "jupyter" / "jupyter_server_config.json"
+    assert json.loads(installed.read_text()) == json.loads(COURSE_SERVER_CONFIG.read_text())
+    assert server_config()["ZMQChannelsWebsocketConnection"] == {"kernel_ws_protocol": ""}
+
+
+def test_binder_post_build_checks_the_image_and_installs_the_course_settings(tmp_path):
+    """binder/postBuild, run as repo2docker runs it, into a throwaway NB_PYTHON_PREFIX that
+    already holds a server setting of its own (which must survive)."""
+    prefix = tmp_path / "prefix"
+    config_dir = prefix / "etc" / "jupyter"
+    config_dir.mkdir(parents=True)
+    image_setting = {"ServerApp": {"shutdown_no_activity_timeout": 600}}
+    (config_dir / "jupyter_server_config.json").write_text(json.dumps(image_setting))
+    env = {
+        **os.environ,
+        "NB_PYTHON_PREFIX": str(prefix),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    run = subprocess.run(
+        ["bash", str(ROOT / "binder" / "postBuild")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "imports" in run.stdout
+    overrides = prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert overrides.read_text() == (ROOT / "jupyter" / "overrides.json").read_text()
+    seen = server_config(JUPYTER_CONFIG_PATH=str(config_dir))
+    assert seen["ZMQChannelsWebsocketConnection"] == {"kernel_ws_protocol": ""}
+    assert seen["ServerApp"]["shutdown_no_activity_timeout"] == 600
 
 
 def test_stopping_make_lab_leaves_no_process_in_its_group(make_lab):
