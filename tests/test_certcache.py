@@ -1,4 +1,4 @@
-"""lab.certcache: bounded, expiring, and never serves an expired certificate."""
+"""lab.auth.cache: bounded, expiring, and never serves an expired certificate."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""lab.certinfo: the summary shows every field that matters, and its fingerprints agree with openssl."""
+"""lab.pki.certinfo: the summary shows every field that matters, and its fingerprints agree with openssl."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""lab.client against a real mTLS server on loopback: every way to give an identity,
+"""lab.tls.client against a real mTLS server on loopback: every way to give an identity,
 trust that nothing in the environment can change, and the curl command it prints.
 
 The REQUESTS_CA_BUNDLE trap (requests issue #3829) is shown both ways: the lab

@@ -1,4 +1,4 @@
-"""lab.forwarding: the certificate header is believed only from the proxy, against real nginx.
+"""lab.auth.forwarding: the certificate header is believed only from the proxy, against real nginx.
 
 Every test that involves the proxy runs the real nginx (a course prerequisite:
 missing nginx FAILS with the install instruction, it does not skip).

@@ -1,9 +1,9 @@
-"""lab.identity: the connection's client certificate inside a view, and its claims.
+"""lab.tls.identity: the connection's client certificate inside a view, and its claims.
 
 The view-side tests run behind a real MTLSServer, so SSL_CLIENT_CERT is what
 cheroot really put in the WSGI environ after a real handshake. Expected values
 are computed here from the certificate itself (hashlib, cryptography), not
-through lab.certinfo, so a wrong helper cannot agree with itself.
+through lab.pki.certinfo, so a wrong helper cannot agree with itself.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""lab.observe: one stable sentence per failure class, from exceptions captured in real calls.
+"""lab.course.observe: one stable sentence per failure class, from exceptions captured in real calls.
 
 Each test provokes the failure for real (a TLS server on loopback, a port with
 nothing behind it, a plain-HTTP server, a socket that never answers) and checks

@@ -238,7 +238,7 @@ def test_ed25519_ca_signs_without_a_separate_hash(ed25519_ca):
 
 
 def test_ed25519_certificates_complete_a_real_mtls_request_in_python_ssl(ed25519_ca):
-    """Ed25519 works end to end in OpenSSL-based TLS (lab.verify refuses it: see test_verify)."""
+    """Ed25519 works end to end in OpenSSL-based TLS (lab.pki.verify refuses it: see test_verify)."""
     from lab.course import demo
     from lab.tls import client, server
 

@@ -1,4 +1,4 @@
-"""lab.policies: each rule allows what it names, refuses the rest, and says why."""
+"""lab.auth.policies: each rule allows what it names, refuses the rest, and says why."""
 
 from __future__ import annotations
 

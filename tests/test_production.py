@@ -1,4 +1,4 @@
-"""lab.production: the constrained issuing CA, SPIFFE identities and the monitoring figures of notebook 10."""
+"""lab.course.production: the constrained issuing CA, SPIFFE identities and the monitoring figures of notebook 10."""
 
 from __future__ import annotations
 

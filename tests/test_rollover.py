@@ -1,4 +1,4 @@
-"""lab.rollover: replacing the root CA, in the right order and in the wrong ones."""
+"""lab.course.rollover: replacing the root CA, in the right order and in the wrong ones."""
 
 from __future__ import annotations
 

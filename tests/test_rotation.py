@@ -1,4 +1,4 @@
-"""lab.rotation: hot swap of a running server's certificate, proven under concurrent load."""
+"""lab.ops.rotation: hot swap of a running server's certificate, proven under concurrent load."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""lab.verify: good chains pass through the intermediate, and each refusal is explained in words."""
+"""lab.pki.verify: good chains pass through the intermediate, and each refusal is explained in words."""
 
 from __future__ import annotations
 

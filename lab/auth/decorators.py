@@ -45,7 +45,7 @@ def current_identity() -> ClientIdentity | None:
 def authorize(*policies):
     """``[Authorize]``: the view runs only for an authenticated caller every policy allows.
 
-    Policies are :mod:`lab.policies` objects, names registered with
+    Policies are :mod:`lab.auth.policies` objects, names registered with
     :meth:`CertificateAuth.add_policy`, or plain callables ``(identity) -> None | reason``.
     Stack decorators or pass several policies: all must pass.
     """

@@ -67,7 +67,7 @@ class CertificateAuth:
         Intermediates used to build the chain to ``trust``. The app only receives
         the leaf (Python's ssl before 3.13 does not expose the client's chain).
     ``cache``
-        None, True (a default :class:`~lab.certcache.CertificateCache`) or a cache.
+        None, True (a default :class:`~lab.auth.cache.CertificateCache`) or a cache.
     ``certificate_source``
         ``(environ) -> certificate | None``; may raise :class:`~lab.errors.ForgedHeaderError`.
     ``allow_ca_certificates``
@@ -383,5 +383,5 @@ class CertificateAuth:
         if callable(policy):  # a bare function (identity) -> None | reason
             return Policy(getattr(policy, "__name__", "policy"), policy)
         raise AuthConfigurationError(
-            f"{policy!r} is not a policy: use lab.policies, a name, or a callable"
+            f"{policy!r} is not a policy: use lab.auth.policies, a name, or a callable"
         )

@@ -21,7 +21,7 @@ strict) is a certificate source ``(environ) -> x509.Certificate | None`` for
    connection itself must be authenticated with the proxy's own client
    certificate (nginx ``proxy_ssl_certificate``), which no address trick can fake;
 3. re-validates the forwarded certificate against the trust store
-   (:func:`lab.verify.verify_chain`), and honours the proxy's own verdict
+   (:func:`lab.pki.verify.verify_chain`), and honours the proxy's own verdict
    (``X-SSL-Client-Verify``), which matters with ``ssl_verify_client optional_no_ca``.
 
 A header from anyone else raises :class:`~lab.errors.ForgedHeaderError` (403).

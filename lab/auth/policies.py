@@ -6,7 +6,7 @@ answers "may *this* caller use *this* route?", and the answer differs per route.
 ASP.NET Core spells it ``[Authorize(Policy = "...")]``; here a policy is a small
 object you pass to ``@authorize(...)``.
 
-A policy looks at a :class:`~lab.identity.ClientIdentity` and returns ``None``
+A policy looks at a :class:`~lab.tls.identity.ClientIdentity` and returns ``None``
 when the caller is allowed, or a sentence saying why not (that sentence becomes
 the ``detail`` of the 403 problem+json body). Policies combine:
 
@@ -163,7 +163,7 @@ def normalize_thumbprint(value: str) -> str:
     if not re.fullmatch(r"[0-9a-f]{64}", text):
         raise PolicyError(
             f"{value!r} is not a SHA-256 thumbprint (64 hex digits, colons allowed); "
-            f"get one with `python -m lab pki show CERT` or lab.certinfo.thumbprint(cert)"
+            f"get one with `python -m lab pki show CERT` or lab.pki.certinfo.thumbprint(cert)"
         )
     return text
 
@@ -180,7 +180,7 @@ def normalize_spki(value: str) -> str:
     if not ok:
         raise PolicyError(
             f"{value!r} is not an SPKI SHA-256 pin (base64 of 32 bytes, optionally prefixed with sha256//); "
-            f"get one with lab.certinfo.spki_pin(cert)"
+            f"get one with lab.pki.certinfo.spki_pin(cert)"
         )
     return text
 

@@ -75,7 +75,7 @@ RULES: tuple[_Rule, ...] = (
         "passphrase-required",
         "the private key is encrypted and no passphrase was given (OpenSSL then prompts on the terminal, "
         "which hangs a service or a notebook)",
-        "pass the passphrase (lab.client.session(..., password=...), curl --pass), or use a .pfx with its password",
+        "pass the passphrase (lab.tls.client.session(..., password=...), curl --pass), or use a .pfx with its password",
     ),
     _Rule(
         r"unable to set private key file",
@@ -118,7 +118,7 @@ RULES: tuple[_Rule, ...] = (
         r"No required SSL certificate was sent",
         "no-client-certificate",
         "the server requires a client certificate and the client sent none",
-        "give the client its certificate and key (lab.client.session(('client.crt', 'client.key'), ...), "
+        "give the client its certificate and key (lab.tls.client.session(('client.crt', 'client.key'), ...), "
         "curl --cert client.crt --key client.key)",
     ),
     # -- versions and protocol confusion
@@ -163,7 +163,7 @@ RULES: tuple[_Rule, ...] = (
         "untrusted-ca",
         "the peer sent a chain that ends in a root this side does not trust (its trust store lacks "
         "that CA; an environment bundle such as REQUESTS_CA_BUNDLE may have replaced yours)",
-        "trust the CA that issued the peer's certificate (lab.client.session(trust=...), curl --cacert, "
+        "trust the CA that issued the peer's certificate (lab.tls.client.session(trust=...), curl --cacert, "
         "MTLSServer(trust=...)); never switch verification off",
     ),
     _Rule(

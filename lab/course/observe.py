@@ -96,7 +96,7 @@ def observe(server, call: Callable[[], requests.Response], *, wait: float = 3.0)
         response = call()
     except Exception as exc:  # noqa: BLE001 - a failure is what we came to see
         return Observation(None, "", client_view(exc), _server_view(server, before, wait), exc)
-    if hasattr(response, "returncode"):  # a lab.curl.CurlResult
+    if hasattr(response, "returncode"):  # a lab.course.curl.CurlResult
         if not response.ok:
             return Observation(
                 None, "", curl_view(response.error), _server_view(server, before, wait)

@@ -225,8 +225,8 @@ def issue_svid(
 def failure_tally(server_or_failures) -> collections.Counter:
     """Refused handshakes counted by reason: the figure to graph and alert on.
 
-    Takes an :class:`~lab.server.MTLSServer` (its record) or a list of
-    :class:`~lab.server.HandshakeFailure`. A sudden rise of one reason says
+    Takes an :class:`~lab.tls.server.MTLSServer` (its record) or a list of
+    :class:`~lab.tls.record.HandshakeFailure`. A sudden rise of one reason says
     what broke: ``certificate has expired`` after a missed renewal, ``unknown
     ca`` after a CA rollover done in the wrong order, ``peer did not return a
     certificate`` from a client deployed without its certificate.
@@ -311,7 +311,7 @@ def freshness(item, *, now: _dt.datetime | None = None, warn_fraction: float = 0
     )
     if this_update is None:
         raise TypeError(
-            "freshness() takes a CRL (cryptography) or an OCSP answer (lab.ocsp.query's result)"
+            "freshness() takes a CRL (cryptography) or an OCSP answer (lab.revocation.ocsp_client.query's result)"
         )
     if next_update is None:
         return Freshness("unknown", this_update, None, None)

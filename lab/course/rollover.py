@@ -24,7 +24,7 @@ cross-signed by IdenTrust's DST Root CA X3 for years).
 
 Each step starts a fresh server with the fleet's configuration (one server per
 step keeps the demonstration readable); in production each machine changes its
-own files and hot-swaps (:mod:`lab.rotation`).
+own files and hot-swaps (:mod:`lab.ops.rotation`).
 """
 
 from __future__ import annotations

@@ -140,7 +140,7 @@ def unhardened_context(certificate, trust) -> ssl.SSLContext:
     What an audit catches: Python 3.11's default TLS 1.2 list (``ECDH+AES``) still
     has CBC suites, OpenSSL 3's default groups include X448 and secp521r1, and the
     certificate file carries the root (a "full chain" copied with its anchor). Only
-    for demonstrations: :func:`lab.tlsconfig.server_context` is the hardened one.
+    for demonstrations: :func:`lab.tls.contexts.server_context` is the hardened one.
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -3,7 +3,7 @@
 Why this module exists: "rotate certificates regularly" (the guide's advice) is
 only safe when a rotation is a non-event. A restart drops the requests in flight
 and refuses new ones while the process comes back; a hot swap does neither.
-:meth:`lab.server.MTLSServer.set_certificate` builds a complete new SSLContext and
+:meth:`lab.tls.server.MTLSServer.set_certificate` builds a complete new SSLContext and
 puts it in place with one assignment, so every handshake uses either the old
 context or the new one, never a half-built one. This module *proves* that claim
 instead of asserting it:

@@ -30,7 +30,7 @@ from lab.pki.certinfo import common_name, eku_names
 from lab.proxy import VERIFY_CLIENT_MODES
 
 ANNOTATION = "nginx.ingress.kubernetes.io/"
-#: The headers ingress-nginx sets for the app (point lab.forwarding at these).
+#: The headers ingress-nginx sets for the app (point lab.auth.forwarding at these).
 INGRESS_CERT_HEADER = "ssl-client-cert"
 INGRESS_VERIFY_HEADER = "ssl-client-verify"
 INGRESS_DN_HEADER = "ssl-client-subject-dn"

@@ -51,7 +51,7 @@ class NginxProxy:
     >>> with NginxProxy(app_server, certificate=srv, trust=ca) as proxy:
     ...     client.session(alice, trust=ca).get(proxy.url + "/api/secure")
 
-    ``upstream`` is a running :class:`~lab.server.MTLSServer` (nginx then reaches it
+    ``upstream`` is a running :class:`~lab.tls.server.MTLSServer` (nginx then reaches it
     over TLS and verifies it against ``upstream_trust``, default ``trust``) or a URL.
     ``certificate`` is what nginx presents to clients; ``trust`` the CA(s) client
     certificates must chain to; ``crl`` a CRL file (path or bytes, PEM or DER) that

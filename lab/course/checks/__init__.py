@@ -1,1 +1,1 @@
-"""One module per notebook, each with ``exercise_*`` functions; see :mod:`lab.check`."""
+"""One module per notebook, each with ``exercise_*`` functions; see :mod:`lab.course.check`."""

@@ -88,7 +88,7 @@ def _hint(label: str, allowed_wrongly: bool, options: dict, detail: str) -> str:
 
 
 def exercise_payments_policy(options, policy, course, *, label: str = "") -> CheckResult:
-    """``options`` for ``CertificateAuth`` (a dict) and ``policy`` (from lab.policies), tried live."""
+    """``options`` for ``CertificateAuth`` (a dict) and ``policy`` (from lab.auth.policies), tried live."""
     from lab.course.observe import observe
     from lab.tls.client import session
     from lab.tls.server import MTLSServer
@@ -97,13 +97,13 @@ def exercise_payments_policy(options, policy, course, *, label: str = "") -> Che
         return _say(
             False,
             "set payments_options (a dict of CertificateAuth options) and payments_policy "
-            "(built from lab.policies)",
+            "(built from lab.auth.policies)",
             label,
         )
     if not isinstance(options, dict):
         return _say(False, "payments_options must be a dict, e.g. {'trust': ...}", label)
     if not callable(policy):
-        return _say(False, "payments_policy must be a policy from lab.policies", label)
+        return _say(False, "payments_policy must be a policy from lab.auth.policies", label)
     ca = getattr(course, "ca", course)
     twin, callers = _callers(ca)
     try:

@@ -1,7 +1,7 @@
 """Self-check for notebook 08's exercise: a CA rollover plan that never breaks a client.
 
 The check does not compare the list with an answer key: it *plays* the plan
-against real servers and clients (:func:`lab.rollover.run_plan`), so any order
+against real servers and clients (:func:`lab.course.rollover.run_plan`), so any order
 that genuinely works passes, and the hint names the first step that broke whom.
 """
 

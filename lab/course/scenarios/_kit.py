@@ -94,7 +94,7 @@ def record_requests(app: Flask) -> list[str]:
 
 
 def demo_app() -> tuple[Flask, list[str]]:
-    """The guide's SecureController (``lab.demo``), with a request record."""
+    """The guide's SecureController (``lab.course.demo``), with a request record."""
     from lab.course.demo import create_app
 
     app = create_app("scenario-demo")

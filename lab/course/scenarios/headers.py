@@ -62,11 +62,11 @@ def forged_header() -> ScenarioResult:
         "and no key, only alice's public certificate (certificates are not secrets), and the app "
         "answered as if alice had called. Re-validating the certificate cannot catch it: it is "
         "alice's real certificate",
-        fix="accept the header only from the proxy (lab.forwarding.CertificateForwarding with "
+        fix="accept the header only from the proxy (lab.auth.forwarding.CertificateForwarding with "
         "trusted_proxies, better also proxy_certificate: nginx proxy_ssl_certificate), let nothing "
         "but the proxy reach the app, and have the proxy overwrite or clear every certificate header",
         behaved=fooled and refused,
-        notes=[f"with lab.forwarding: {strict.client_saw}"],
+        notes=[f"with lab.auth.forwarding: {strict.client_saw}"],
         client_error=raw_error(naive.client_error),
     )
 

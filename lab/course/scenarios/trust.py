@@ -167,7 +167,7 @@ def works_locally_fails_in_prod() -> ScenarioResult:
         cause="the same code trusted a different CA bundle: with REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) "
         "set, requests replaces Session.verify by the environment's bundle on every request "
         "(requests issue #3829), and that bundle lacks your private CA",
-        fix="pass verify= on each request, or set session.trust_env = False (lab.client.session does "
+        fix="pass verify= on each request, or set session.trust_env = False (lab.tls.client.session does "
         "both); on the server side, check which CA file the process really loads",
         behaved=behaved,
         client_error=raw_error(prod.client_error),

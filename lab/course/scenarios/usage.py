@@ -53,9 +53,9 @@ def ca_cert_as_client() -> ScenarioResult:
         "its Key Usage includes digitalSignature, which is all OpenSSL's 'SSL client' purpose check "
         "looks at (a root with only keyCertSign and cRLSign fails it: 'unsuitable certificate "
         "purpose'). Only checks in the application refuse it reliably: lab.auth (its reason is in "
-        f"the server's record) and lab.verify.verify_chain, which says: {strict.reason}",
+        f"the server's record) and lab.pki.verify.verify_chain, which says: {strict.reason}",
         fix="authenticate in the app too (lab.auth, ASP.NET's AddCertificate), refuse CA:TRUE client "
-        "certificates (lab.verify.verify_chain), authorize named leaves only, keep CA keys off clients",
+        "certificates (lab.pki.verify.verify_chain), authorize named leaves only, keep CA keys off clients",
     )
     result.behaved = result.behaved and result.status == 403 and not strict.ok
     return result
