@@ -156,6 +156,28 @@ def test_a_pfx_with_the_wrong_password_is_an_error(tmp_path, root_ca):
     assert "alice.pfx: client certificate CN=alice, ECDSA P-256" in opened.messages("info")
 
 
+def test_an_explicit_empty_password_is_used_not_the_password_file(tmp_path, root_ca):
+    """``--password ""`` is a password (a .pfx can be exported with it), not "none given": the
+    doctor must try it, not quietly open the bundle with pfx-password.txt instead."""
+    root_ca.issue_client("alice").to_pkcs12(tmp_path / "alice.pfx", "saved-password")
+    (tmp_path / "pfx-password.txt").write_text("saved-password\n")
+    from_file = doctor.examine([tmp_path / "alice.pfx"])
+    assert "alice.pfx: client certificate CN=alice, ECDSA P-256" in from_file.messages("info")
+    empty = doctor.examine([tmp_path / "alice.pfx"], password="")
+    assert "alice.pfx: could not open the .pfx" in _errors(empty)
+
+
+def test_a_wrong_password_is_named_so_whatever_the_folder_is_called(tmp_path, root_ca):
+    folder = tmp_path / "empty-or-truncated"  # words the doctor must not read in a path
+    folder.mkdir()
+    root_ca.issue_client("alice").to_pkcs12(folder / "alice.pfx", "right-password")
+    report = doctor.examine([folder / "alice.pfx"], password="wrong-password")
+    assert (
+        _errors(report)
+        == "alice.pfx: could not open the .pfx: wrong password, or not a PKCS#12 file"
+    )
+
+
 def test_a_weak_rsa_key_is_an_error(tmp_path, openssl):
     assert (
         openssl(

@@ -19,7 +19,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from lab.errors import LabError, PassphraseRequiredError
+from lab.errors import LabError, PassphraseRequiredError, WrongPasswordError
 from lab.ops.lint import (
     SEVERITIES,
     Finding,
@@ -151,7 +151,8 @@ def _load_key(path: Path, name: str, password, report: Report, keys: list) -> No
 
 def _load_pfx(path: Path, name: str, password, report: Report, certs: list, keys: list) -> None:
     try:
-        pw = password or read_password(path.parent)
+        # an explicit password, even "", is used as given; only None falls back to the file
+        pw = read_password(path.parent) if password is None else password
         ident = load_pkcs12(path, pw)
     except PassphraseRequiredError:
         report.add(
@@ -162,7 +163,7 @@ def _load_pfx(path: Path, name: str, password, report: Report, certs: list, keys
         report.add(
             "error",
             name,
-            _pfx_problem(str(exc)),
+            _pfx_problem(exc, path),
             "give the password it was exported with (--password), or re-export it",
         )
         return
@@ -178,13 +179,21 @@ def _load_pfx(path: Path, name: str, password, report: Report, certs: list, keys
         )
 
 
-def _pfx_problem(message: str) -> str:
+def _pfx_problem(exc: LabError, path: Path) -> str:
+    """The doctor's one line for a .pfx that did not open.
+
+    Read from the error's type and its own words, never from the path: a folder named
+    "empty-test" must not turn a wrong password into "the file is empty".
+    """
+    if isinstance(exc, WrongPasswordError):
+        return "could not open the .pfx: wrong password, or not a PKCS#12 file"
+    message = str(exc).replace(str(path), "")
+    if PASSWORD_FILE in message:
+        return str(exc)
     if "truncated" in message or "empty" in message:
         return "unreadable .pfx: the file is empty or truncated"
     if "no certificate and key pair" in message:
         return ".pfx holds no certificate and key pair"
-    if PASSWORD_FILE in message:
-        return message
     return "could not open the .pfx: wrong password, or not a PKCS#12 file"
 
 
