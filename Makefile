@@ -82,13 +82,26 @@ $(AUDIT_STAMP): requirements-audit.txt
 	$(AUDIT_VENV)/bin/python -m pip install --quiet -r requirements-audit.txt
 	touch $@
 
+# The test files run in parallel, one file per worker at a time (pytest-xdist, loadgroup), on
+# TEST_JOBS workers (auto: one per core). The course PKI is made first, so that no two
+# workers race to create certs/; the agenda runs use a PKI of their own.
+TEST_JOBS ?= auto
+PYTEST_PARALLEL = -n $(TEST_JOBS) --dist loadgroup
+# Strict nbval: every saved output must come out again (volatile values through the
+# sanitize file).
+NBVAL_ARGS = --nbval --nbval-current-env --nbval-cell-timeout=180 \
+	--nbval-sanitize-with tests/nbval-sanitize.cfg
+
+# The tests and strict nbval in one parallel run; tests/conftest.py puts the notebooks and
+# the browser test (which also runs them in certs/) on one worker, one after the other.
 test: test-tools audit-tools
 	$(MAKE) --no-print-directory lint
-	$(BIN)/python -m pytest tests
-	$(MAKE) --no-print-directory nbval
+	$(BIN)/python -m lab pki init --dir certs --if-missing
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(NBVAL_ARGS) tests $(NOTEBOOKS)
 
 unit: test-tools audit-tools
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m lab pki init --dir certs --if-missing
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) tests
 
 # Style: ruff at 100 columns (pyproject.toml), on the library, the tests and the notebooks.
 lint: test-tools
@@ -102,9 +115,7 @@ format: test-tools
 # The only place the nbval command line is spelled out. Strict (--nbval), with the
 # sanitize file for volatile values and the .venv kernel.
 nbval: venv audit-tools
-	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-cell-timeout=180 \
-	    --nbval-sanitize-with tests/nbval-sanitize.cfg -p no:cacheprovider \
-	    --rootdir=$(CURDIR) -o testpaths= $(NOTEBOOKS)
+	$(BIN)/python -m pytest $(NBVAL_ARGS) --rootdir=$(CURDIR) -o testpaths= $(NOTEBOOKS)
 
 # Re-run notebooks and save their outputs (after editing one).
 notebooks: venv audit-tools

@@ -62,6 +62,22 @@ class ThrowawayPKI:
     client: IssuedCertificate
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks
+def pytest_collection_modifyitems(config, items):
+    """Group the tests for pytest-xdist's ``--dist loadgroup`` (how ``make test`` runs them).
+
+    One group per test file, so that a file's module fixtures (a JupyterLab, an nginx) start
+    once. The browser test and strict nbval share one group: both run the notebooks against
+    certs/, and two kernels running the same notebook at once would write the same files.
+    """
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        path = str(item.path)
+        in_certs = path.endswith((".ipynb", "test_browser.py"))
+        item.add_marker(pytest.mark.xdist_group("notebooks in certs/" if in_certs else path))
+
+
 @pytest.fixture(scope="session")
 def throwaway_pki() -> ThrowawayPKI:
     root = CertificateAuthority.create("Test Root CA")

@@ -95,8 +95,18 @@ def test_every_agenda_has_a_machine_readable_block():
             assert list(ROOT.glob(f"notebooks/{number}_*.ipynb")), f"no notebook {number}"
 
 
+@pytest.fixture(scope="module")
+def agenda_certs(tmp_path_factory):
+    """A course PKI of the agendas' own: the kernels write beside it (nb03/, nb05/, ...), and
+    under ``make test``'s parallel workers the browser test runs the same notebooks in certs/."""
+    return tmp_path_factory.mktemp("agendas") / "certs"
+
+
 @pytest.mark.parametrize("agenda, number, tokens", CASES)
-def test_agenda_cells_run_in_order_in_a_fresh_kernel(agenda, number, tokens, tmp_path):
+def test_agenda_cells_run_in_order_in_a_fresh_kernel(
+    agenda, number, tokens, agenda_certs, monkeypatch
+):
+    monkeypatch.setenv("LAB_CERTS_DIR", str(agenda_certs))  # the kernel inherits it
     path = next(ROOT.glob(f"notebooks/{number}_*.ipynb"))
     nb = nbformat.reads(path.read_text(), as_version=4)
     kept = selected_cells(path, tokens)
