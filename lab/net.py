@@ -8,6 +8,7 @@ every one of them refuses any address but loopback, with the same sentence.
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 from lab.errors import ServerError
 
@@ -24,3 +25,22 @@ def require_loopback(host: str) -> None:
     raise ServerError(
         f"refusing to bind {host!r}: the lab binds only loopback addresses (127.0.0.0/8 or ::1)"
     )
+
+
+def free_port(host: str) -> int:
+    """A port the kernel has just handed out on ``host``, for a program that must be told
+    its port up front (nginx's ``listen``); servers of our own bind port 0 themselves."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def loopback_alias_available(address: str = "127.0.0.2") -> bool:
+    """Can we connect *from* ``address``? Linux routes all of 127/8; macOS configures only
+    127.0.0.1 until an alias is added (``sudo ifconfig lo0 alias 127.0.0.2``)."""
+    try:
+        with socket.socket() as s:
+            s.bind((address, 0))
+        return True
+    except OSError:
+        return False

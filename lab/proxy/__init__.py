@@ -30,6 +30,7 @@ private keys 0600, readable by nobody else.
 Imports: lab.pki, lab.tls, lab.net, lab.errors, lab.housekeeping (never lab.course).
 """
 
+from lab.net import free_port, loopback_alias_available
 from lab.proxy.binary import (
     INSTALL_HINT,
     NginxError,
@@ -52,8 +53,6 @@ from lab.proxy.logs import LogLine, parse_log
 from lab.proxy.process import (
     PREFIX_STEM,
     NginxProxy,
-    free_port,
-    loopback_alias_available,
     running_proxies,
     runtime_dir,
     stop_all,

@@ -15,18 +15,17 @@ which CA names a TLS server puts in its CertificateRequest.
 from __future__ import annotations
 
 import atexit
-import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from lab import housekeeping
-from lab.net import require_loopback
+from lab.net import free_port, require_loopback
 from lab.pki import write_private, write_public
 from lab.proxy import PREFIX_STEM, NginxError, find_nginx, parse_log, runtime_dir
 from lab.proxy.config import worker_user
-from lab.proxy.process import free_port, terminate
+from lab.proxy.process import shut_down
 
 _HTTP = """\
 worker_processes 1;
@@ -151,15 +150,8 @@ class HandWrittenNginx:
         """SIGTERM (nginx's fast shutdown), wait, remove the prefix. Idempotent."""
         proc, self.process = self.process, None
         _RUNNING.discard(self)
-        if proc is not None:
-            terminate(proc.pid, wait=proc.wait)
-            housekeeping.forget_process(proc.pid)
-            proc.stderr.close()
-        if self.prefix is not None:
-            self.final_log = self.error_log()
-            shutil.rmtree(self.prefix, ignore_errors=True)
-            housekeeping.forget_leftover(self.prefix)
-            self.prefix = None
+        self.final_log = shut_down(proc, self.prefix, self.error_log, self.final_log)
+        self.prefix = None
         self.port = None
 
     def __enter__(self) -> "HandWrittenNginx":

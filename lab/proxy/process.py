@@ -19,7 +19,6 @@ import atexit
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -28,7 +27,7 @@ from pathlib import Path
 
 from lab import housekeeping
 from lab.errors import PortInUseError
-from lab.net import require_loopback
+from lab.net import free_port, require_loopback
 from lab.pki import write_private, write_public
 from lab.proxy.binary import NginxError, find_nginx
 from lab.proxy.config import FILES, ProxyConfig
@@ -119,6 +118,7 @@ class NginxProxy:
         self.prefix: Path | None = None
         self.process: subprocess.Popen | None = None
         self._port: int | None = None
+        self.final_log = ""  # the log as it was at stop(), once the prefix is gone
         self.config = ProxyConfig(port=port or 1, upstream=self._upstream_url(), **self._options)
 
     # ----------------------------------------------------------- addresses
@@ -250,14 +250,8 @@ class NginxProxy:
         proc, self.process = self.process, None
         with _lock:
             _RUNNING.discard(self)
-        if proc is not None:
-            terminate(proc.pid, wait=proc.wait)
-            housekeeping.forget_process(proc.pid)
-        if self.prefix is not None:
-            self.final_log = self._read_log()
-            shutil.rmtree(self.prefix, ignore_errors=True)
-            housekeeping.forget_leftover(self.prefix)
-            self.prefix = None
+        self.final_log = shut_down(proc, self.prefix, self._read_log, self.final_log)
+        self.prefix = None
         self._port = None
 
     def __enter__(self) -> "NginxProxy":
@@ -269,7 +263,7 @@ class NginxProxy:
     # ----------------------------------------------------------------- logs
     def _read_log(self) -> str:
         if self.prefix is None:
-            return getattr(self, "final_log", "")
+            return self.final_log
         parts = []
         for name in ("error.log", "stderr.log"):
             try:
@@ -331,12 +325,6 @@ class NginxProxy:
         return f"curl --cert {cert} --key {key} --cacert {cacert} {self.url}{path}"
 
 
-def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def _der_crl_to_pem(data: bytes) -> bytes:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
@@ -365,6 +353,26 @@ def terminate(pid: int, *, wait, timeout: float = 5.0) -> None:
     wait(timeout=timeout)
 
 
+def shut_down(proc: subprocess.Popen | None, prefix: Path | None, read_log, last_log: str) -> str:
+    """Stop an nginx this checkout started and remove its prefix; return its last log.
+
+    The one shutdown for every nginx the lab runs (the proxy and the hand-written one): the
+    master is stopped first, so the log is complete when it is read, and the prefix (which
+    held the keys until nginx loaded them) is removed and forgotten by ``lab reset``.
+    """
+    if proc is not None:
+        terminate(proc.pid, wait=proc.wait)
+        housekeeping.forget_process(proc.pid)
+        if proc.stderr is not None:
+            proc.stderr.close()
+    if prefix is None:
+        return last_log
+    last_log = read_log()
+    shutil.rmtree(prefix, ignore_errors=True)
+    housekeeping.forget_leftover(prefix)
+    return last_log
+
+
 def running_proxies() -> list[NginxProxy]:
     with _lock:
         return list(_RUNNING)
@@ -385,13 +393,3 @@ def stop_all() -> int:
 
 
 atexit.register(stop_all)
-
-
-def loopback_alias_available(address: str = "127.0.0.2") -> bool:
-    """Can we connect *from* ``address``? Linux routes all of 127/8; macOS has only 127.0.0.1 by default."""
-    try:
-        with socket.socket() as s:
-            s.bind((address, 0))
-        return True
-    except OSError:
-        return False
