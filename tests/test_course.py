@@ -228,6 +228,19 @@ def test_facilitator_guide_minutes_match_each_notebooks_time_to_learn():
         )
 
 
+def test_readme_course_map_minutes_match_each_notebooks_time_to_learn():
+    readme = (ROOT / "README.md").read_text()
+    table = dict(
+        re.findall(r"^\| (\d{2}) \| \[[^\]]+\]\(notebooks/[^)]+\) \| .+ \| (\d+) \|$", readme, re.M)
+    )
+    assert sorted(table) == NUMBERS, f"the README's course map should list 00-10: {sorted(table)}"
+    for number in NUMBERS:
+        assert int(table[number]) == time_to_learn(notebook(number)), (
+            f"the README says {table[number]} minutes for {number}, "
+            f"the notebook says {time_to_learn(notebook(number))}"
+        )
+
+
 @pytest.mark.parametrize("agenda", ["3-hour workshop", "90 minutes"])
 def test_each_agenda_adds_up_to_its_length(agenda):
     guide = (ROOT / "docs" / "facilitator-guide.md").read_text()
