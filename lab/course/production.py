@@ -15,8 +15,9 @@ modules do not have, because they are about running mTLS rather than doing it:
   certificate that a mesh would reject later.
 * **Monitoring figures.** :func:`failure_tally` counts a server's refused
   handshakes by reason (the figure to alert on), :func:`prometheus_lines`
-  renders it as a metrics exporter would, and :func:`freshness` judges a CRL or
-  OCSP answer by its thisUpdate/nextUpdate window.
+  renders it as a metrics exporter would, and :func:`freshness` (from
+  :mod:`lab.revocation.freshness`, which ``pki status`` uses too) judges a CRL or OCSP
+  answer by its thisUpdate/nextUpdate window.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import collections
 import datetime as _dt
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Sequence
 from urllib.parse import urlsplit
 
@@ -37,6 +37,10 @@ from cryptography.x509.oid import NameOID
 from lab.errors import LabError
 from lab.pki import BACKDATE, CertificateAuthority, IssuedCertificate, generate_key
 from lab.pki.fields import ca_key_usage, utcnow
+
+# re-exported: notebook 10 judges CRLs and OCSP answers with production.freshness
+from lab.revocation.freshness import Freshness as Freshness
+from lab.revocation.freshness import freshness as freshness
 
 
 class SpiffeIdError(LabError, ValueError):
@@ -266,60 +270,3 @@ def prometheus_lines(
             f"mtls_handshakes_total {handshakes_ok}",
         ]
     return "\n".join(out)
-
-
-@dataclass(frozen=True)
-class Freshness:
-    """How a CRL or an OCSP answer stands against its own validity window."""
-
-    state: str  # fresh, due (in the last ``warn_fraction`` of its window), stale
-    this_update: _dt.datetime
-    next_update: _dt.datetime | None
-    remaining: _dt.timedelta | None
-
-    def __str__(self) -> str:
-        if self.next_update is None:
-            return "unknown: no nextUpdate, so a verifier cannot tell when it stops being current"
-        hours = abs(self.remaining.total_seconds()) / 3600
-        span = (
-            f"{hours / 24:.0f} days"
-            if hours >= 48
-            else f"{hours:.0f} hour{'' if round(hours) == 1 else 's'}"
-        )
-        if self.state == "stale":
-            return (
-                f"stale: nextUpdate passed {span} ago; verifiers that check it refuse every client"
-            )
-        if self.state == "due":
-            return f"due: {span} left; publish the next one now"
-        return f"fresh: {span} until nextUpdate"
-
-
-def freshness(item, *, now: _dt.datetime | None = None, warn_fraction: float = 0.25) -> Freshness:
-    """Judge a CRL (``last_update_utc``/``next_update_utc``) or an OCSP result (``this_update``/``next_update``).
-
-    ``due`` means less than ``warn_fraction`` of the window remains: the time to
-    re-sign the CRL (or notice that the responder stopped answering) before
-    verifiers start refusing.
-    """
-    now = now or _dt.datetime.now(_dt.timezone.utc)
-    this_update = getattr(item, "last_update_utc", None) or getattr(item, "this_update", None)
-    next_update = (
-        getattr(item, "next_update_utc", None)
-        if hasattr(item, "last_update_utc")
-        else getattr(item, "next_update", None)
-    )
-    if this_update is None:
-        raise TypeError(
-            "freshness() takes a CRL (cryptography) or an OCSP answer (lab.revocation.ocsp_client.query's result)"
-        )
-    if next_update is None:
-        return Freshness("unknown", this_update, None, None)
-    remaining = next_update - now
-    if remaining.total_seconds() <= 0:
-        state = "stale"
-    elif remaining <= (next_update - this_update) * warn_fraction:
-        state = "due"
-    else:
-        state = "fresh"
-    return Freshness(state, this_update, next_update, remaining)

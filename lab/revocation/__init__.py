@@ -9,6 +9,7 @@ valid until it expires, whatever happened to its key; revocation is only a
   time) and the signed CRLs it issues, numbered by one persistent counter;
 * :mod:`~lab.revocation.crl`: reason codes, the CDP/AIA extensions, reading CRL files,
   and :func:`trusted_crl_file` (what may be handed to OpenSSL as a CRL file);
+* :mod:`~lab.revocation.freshness`: whether a CRL or OCSP answer is fresh, due or stale;
 * :mod:`~lab.revocation.checkers`: :class:`CRLChecker` and :class:`OCSPChecker`, revocation
   hooks for :mod:`lab.auth` with hard- or soft-fail;
 * :mod:`~lab.revocation.ocsp_responder` and :mod:`~lab.revocation.ocsp_client` (both
@@ -39,6 +40,7 @@ from lab.revocation.crl import (
     revoked_reason,
     trusted_crl_file,
 )
+from lab.revocation.freshness import Freshness, freshness
 from lab.revocation.records import Revocations, Revoked
 
 __all__ = [
@@ -61,6 +63,8 @@ __all__ = [
     "parse_crl",
     "download_crl",
     "describe_crl",
+    "Freshness",
+    "freshness",
     "FailurePolicy",
     "CRLChecker",
     "OCSPChecker",

@@ -242,7 +242,7 @@ def load_crls(path: str | os.PathLike, trust) -> list[x509.CertificateRevocation
         ):
             raise CorruptFileError(
                 f"{path}: CRL {i + 1} of {len(crls)} (issuer {crl.issuer.rfc4514_string()}) is not "
-                f"signed by a CA this server trusts ({', '.join(a.subject.rfc4514_string() for a in anchors)})"
+                f"signed by a trusted CA ({', '.join(a.subject.rfc4514_string() for a in anchors) or 'none given'})"
             )
     return crls
 

@@ -1,0 +1,72 @@
+"""Is a CRL or an OCSP answer still current: fresh, due for its successor, or stale.
+
+Why a module of its own: both revocation answers carry a window (thisUpdate to
+nextUpdate, RFC 5280 §5.1.2.4-5 and RFC 6960 §4.2.2.1), and past nextUpdate a verifier
+that checks them refuses *every* certificate under the CA (OpenSSL: "CRL has expired").
+The same judgement serves notebook 10's monitoring figures and ``pki status``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How a CRL or an OCSP answer stands against its own validity window."""
+
+    state: str  # fresh, due (in the last ``warn_fraction`` of its window), stale
+    this_update: _dt.datetime
+    next_update: _dt.datetime | None
+    remaining: _dt.timedelta | None
+
+    def __str__(self) -> str:
+        if self.next_update is None:
+            return "unknown: no nextUpdate, so a verifier cannot tell when it stops being current"
+        hours = abs(self.remaining.total_seconds()) / 3600
+        span = (
+            f"{hours / 24:.0f} days"
+            if hours >= 48
+            else f"{hours:.0f} hour{'' if round(hours) == 1 else 's'}"
+        )
+        if self.state == "stale":
+            return (
+                f"stale: nextUpdate passed {span} ago; verifiers that check it refuse every client"
+            )
+        if self.state == "due":
+            return f"due: {span} left; publish the next one now"
+        return f"fresh: {span} until nextUpdate"
+
+
+def freshness(item, *, now: _dt.datetime | None = None, warn_fraction: float = 0.25) -> Freshness:
+    """Judge a CRL (``last_update_utc``/``next_update_utc``) or an OCSP result (``this_update``/``next_update``).
+
+    ``due`` means less than ``warn_fraction`` of the window remains: the time to
+    re-sign the CRL (or notice that the responder stopped answering) before
+    verifiers start refusing.
+    """
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    this_update = getattr(item, "last_update_utc", None) or getattr(item, "this_update", None)
+    next_update = (
+        getattr(item, "next_update_utc", None)
+        if hasattr(item, "last_update_utc")
+        else getattr(item, "next_update", None)
+    )
+    if this_update is None:
+        raise TypeError(
+            "freshness() takes a CRL (cryptography) or an OCSP answer (lab.revocation.ocsp_client.query's result)"
+        )
+    if next_update is None:
+        return Freshness("unknown", this_update, None, None)
+    remaining = next_update - now
+    if remaining.total_seconds() <= 0:
+        state = "stale"
+    elif remaining <= (next_update - this_update) * warn_fraction:
+        state = "due"
+    else:
+        state = "fresh"
+    return Freshness(state, this_update, next_update, remaining)
+
+
+__all__ = ["Freshness", "freshness"]
