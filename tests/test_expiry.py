@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as _dt
 
 import pytest
+from cryptography.x509.oid import NameOID
 
 from lab.errors import MissingFileError
 from lab.ops import expiry
+from lab.pki import CertificateAuthority
+from lab.revocation import Revocations
 
 NOW = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)  # certificates carry whole seconds
 
@@ -103,14 +106,132 @@ def test_file_expires_with_its_earliest_chain_certificate(root_ca, tmp_path):
     assert "Short Issuing CA" in entry.detail
 
 
-def test_keys_crls_and_other_files_are_not_mistaken_for_certificates(intermediate_ca, tmp_path):
+def test_keys_and_other_files_are_not_mistaken_for_certificates(intermediate_ca, tmp_path):
     intermediate_ca.issue_client("alice").write(tmp_path / "alice")
     (tmp_path / "key-as.pem").write_bytes(intermediate_ca.key_pem())
-    (tmp_path / "crl.pem").write_text("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")
+    (tmp_path / "request.pem").write_text(
+        "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+    )
     (tmp_path / "notes.txt").write_text("hello")
     report = expiry.scan(tmp_path, now=NOW)
     assert [e.file.name for e in report.entries] == ["alice.crt"]
     assert report.exit_code == 0
+
+
+def test_a_damaged_crl_is_unreadable_not_skipped(intermediate_ca, tmp_path):
+    """A monitor that cannot read the CRL cannot say that nothing in the folder is revoked."""
+    intermediate_ca.issue_client("alice").write(tmp_path / "alice")
+    (tmp_path / "crl.pem").write_text("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")
+    report = expiry.scan(tmp_path, now=NOW)
+    assert [(e.file.name, e.state, e.role) for e in report.entries] == [
+        ("alice.crt", expiry.OK, "client"),
+        ("crl.pem", expiry.UNREADABLE, "CRL"),
+    ]
+    assert report.exit_code == 1
+    assert report.summary().endswith("1 unusable CRL")
+
+
+# ------------------------------------------------------------------ revocation
+def test_status_marks_what_pki_revoke_revoked(run_lab, tmp_path):
+    pki_dir = tmp_path / "pki"
+    assert run_lab("pki", "init", "--dir", pki_dir).rc == 0
+    assert run_lab("pki", "issue", "client", "alice", "--dir", pki_dir).rc == 0
+    assert run_lab("pki", "revoke", "alice", "--reason", "keyCompromise", "--dir", pki_dir).rc == 0
+
+    status = run_lab("pki", "status", "--dir", pki_dir)
+    assert status.rc == 1, status.stdout + status.stderr
+    rows = {line.split()[3]: line for line in status.stdout.splitlines()[1:-1]}
+    for name in ("alice.crt", "alice.pfx"):
+        assert rows[name].startswith("REVOKED") and "keyCompromise" in rows[name]
+    assert rows["client.crt"].startswith("ok")
+    assert rows["crl.pem"].split()[:3] == ["ok", "6", "CRL"]  # 7 days, less the part begun
+    assert status.stdout.splitlines()[-1].endswith("checked (warning window 30 days): 2 revoked")
+    assert "7 certificate files and 1 CRL" in status.stdout
+
+    for suffix in (".crt", ".key", ".pfx"):
+        (pki_dir / f"alice{suffix}").unlink()
+    clean = run_lab("pki", "status", "--dir", pki_dir)
+    assert clean.rc == 0 and "all valid beyond the window" in clean.stdout
+
+
+def _crl(ca, path, *, revoke=(), issued, next_update):
+    record = Revocations(ca)
+    for cert in revoke:
+        record.revoke(cert, at=issued)
+    record.write_crl(path, this_update=issued, next_update=next_update)
+
+
+@pytest.mark.parametrize(
+    "issued_days_ago, next_update_in_days, state",
+    [(1, 6, expiry.OK), (6, 1, expiry.WARN), (8, -1, expiry.STALE), (-1, 6, expiry.NOT_YET_VALID)],
+)
+def test_a_crl_is_stale_past_its_next_update_and_warns_in_its_last_quarter(
+    root_ca, tmp_path, issued_days_ago, next_update_in_days, state
+):
+    root_ca.write(tmp_path / "rootCA")
+    day = _dt.timedelta(days=1)
+    _crl(
+        root_ca,
+        tmp_path / "crl.pem",
+        issued=NOW - issued_days_ago * day,
+        next_update=NOW + next_update_in_days * day,
+    )
+    report = expiry.scan(tmp_path, now=NOW)
+    (crl,) = [e for e in report.entries if e.role == "CRL"]
+    assert crl.state == state
+    assert report.exit_code == (0 if state == expiry.OK else 1)
+    if state == expiry.STALE:
+        assert (
+            "stale: nextUpdate passed 24 hours ago; verifiers that check it refuse every client"
+            in crl.detail
+        )
+        assert report.summary().endswith("1 stale CRL")
+
+
+def test_a_crl_counts_only_when_a_ca_in_the_folder_signed_it(root_ca, tmp_path):
+    """A forged CRL (another key, the same CA name) revokes nothing and is reported."""
+    root_ca.write(tmp_path / "rootCA")
+    alice = root_ca.issue_client("alice")
+    alice.write(tmp_path / "alice")
+    forger = CertificateAuthority.create(
+        root_ca.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    )
+    _crl(
+        forger, tmp_path / "crl.pem", revoke=[alice], issued=NOW, next_update=NOW + _dt.timedelta(7)
+    )
+    report = expiry.scan(tmp_path, now=NOW)
+    states = {e.file.name: e.state for e in report.entries}
+    assert states == {"alice.crt": expiry.OK, "crl.pem": expiry.UNREADABLE, "rootCA.pem": expiry.OK}
+    (crl,) = [e for e in report.entries if e.file.name == "crl.pem"]
+    assert "not signed by a trusted CA" in crl.detail
+    assert report.exit_code == 1
+
+
+def test_a_crl_revokes_only_certificates_of_its_own_ca(root_ca, intermediate_ca, tmp_path):
+    """Serial numbers are unique per CA, not across CAs (RFC 5280 §4.1.2.2)."""
+    root_ca.write(tmp_path / "rootCA")
+    (tmp_path / "issuing.pem").write_bytes(intermediate_ca.cert_pem)
+    alice = intermediate_ca.issue_client("alice")
+    alice.write(tmp_path / "alice")
+    # the root revokes a serial equal to alice's: not alice, whose issuer is the intermediate
+    _crl(
+        root_ca,
+        tmp_path / "crl.pem",
+        revoke=[alice.cert.serial_number],
+        issued=NOW,
+        next_update=NOW + _dt.timedelta(7),
+    )
+    report = expiry.scan(tmp_path, now=NOW)
+    assert {e.file.name: e.state for e in report.entries}["alice.crt"] == expiry.OK
+    _crl(
+        intermediate_ca,
+        tmp_path / "crl.pem",
+        revoke=[alice],
+        issued=NOW,
+        next_update=NOW + _dt.timedelta(7),
+    )
+    report = expiry.scan(tmp_path, now=NOW)
+    assert {e.file.name: e.state for e in report.entries}["alice.crt"] == expiry.REVOKED
 
 
 def test_pfx_without_a_password_is_unreadable_not_skipped(intermediate_ca, tmp_path):

@@ -11,6 +11,13 @@ window, or a file the check cannot read (a monitor that cannot read a file
 cannot vouch for it). A certificate file's effective expiry is the earliest
 ``notAfter`` of everything in it: a valid leaf sent with an expired intermediate
 fails the handshake just the same.
+
+Revocation too, from the CRLs in the folder (``crl.pem``, which ``pki revoke`` writes):
+a certificate its CA has revoked is REVOKED, however many days it has left, and a CRL
+past its nextUpdate is STALE, because OpenSSL and nginx then refuse *every* certificate
+under that CA ("CRL has expired"). A CRL counts only when a CA certificate in the folder
+signed it; one that cannot be checked is UNREADABLE, like any file the monitor cannot
+vouch for.
 """
 
 from __future__ import annotations
@@ -32,16 +39,21 @@ from lab.pki import (
     load_pkcs12,
     read_password,
 )
-from lab.pki.certinfo import common_name, days_left, role
+from lab.pki.certinfo import common_name, days_left, is_ca, role
 from lab.pki.fields import utcnow
+from lab.revocation.crl import load_crls, reason_name, revoked_reason
+from lab.revocation.freshness import freshness
 
-OK, WARN, EXPIRED, NOT_YET_VALID, UNREADABLE = (
+OK, WARN, EXPIRED, NOT_YET_VALID, UNREADABLE, REVOKED, STALE = (
     "ok",
     "WARN",
     "EXPIRED",
     "NOT YET VALID",
     "UNREADABLE",
+    "REVOKED",
+    "STALE",
 )
+CRL_SUFFIXES = (".crl",)
 
 
 @dataclass(frozen=True)
@@ -84,8 +96,46 @@ def judge(
     return CertificateStatus(path, state, role(leaf), leaf.subject.rfc4514_string(), left, detail)
 
 
+def judge_crl(
+    crl: x509.CertificateRevocationList, path: Path, *, now: _dt.datetime
+) -> CertificateStatus:
+    """One CRL: STALE past its nextUpdate, WARN in the last quarter of its window (due)."""
+    fresh = freshness(crl, now=now)
+    state = {"stale": STALE, "due": WARN}.get(fresh.state, OK)
+    if now < crl.last_update_utc:
+        state = NOT_YET_VALID
+    left = None if fresh.next_update is None else days_left(fresh.next_update, now)
+    detail = f"{len(crl)} revoked; {fresh}"
+    return CertificateStatus(path, state, "CRL", crl.issuer.rfc4514_string(), left, detail)
+
+
+def revoked(status: CertificateStatus, leaf: x509.Certificate, crls) -> CertificateStatus:
+    """``status``, or REVOKED when a CRL of the leaf's own CA lists its serial number."""
+    for crl in crls:
+        entry = crl.get_revoked_certificate_by_serial_number(leaf.serial_number)
+        if crl.issuer == leaf.issuer and entry is not None:
+            when = entry.revocation_date_utc.strftime("%Y-%m-%d %H:%M UTC")
+            why = reason_name(revoked_reason(entry))
+            detail = f"revoked {when}, {why}" + (f"; {status.detail}" if status.detail else "")
+            return CertificateStatus(
+                status.file, REVOKED, status.role, status.subject, status.days_left, detail
+            )
+    return status
+
+
 def _looks_like_certificate_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in CERT_SUFFIXES + PFX_SUFFIXES
+    suffixes = CERT_SUFFIXES + PFX_SUFFIXES + CRL_SUFFIXES
+    return path.is_file() and path.suffix.lower() in suffixes
+
+
+def _is_crl_file(path: Path) -> bool:
+    if path.suffix.lower() in CRL_SUFFIXES:
+        return True
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    return b"-----BEGIN X509 CRL-----" in data and b"-----BEGIN CERTIFICATE-----" not in data
 
 
 def check_file(
@@ -97,7 +147,16 @@ def check_file(
 ) -> CertificateStatus | None:
     """Judge one file; None when it is not a certificate (a key, a CRL or a CSR saved as .pem)."""
     path = Path(path)
-    now = now or utcnow(exact=True)
+    loaded = _read(path, password)
+    if not isinstance(loaded, list):
+        return loaded
+    return judge(loaded, path, now=now or utcnow(exact=True), warn_days=warn_days)
+
+
+def _read(path: Path, password: str | None) -> list[x509.Certificate] | CertificateStatus | None:
+    """The certificates in ``path`` (leaf first), or its UNREADABLE status, or None."""
+    if path.suffix.lower() in CRL_SUFFIXES:
+        return None
     try:
         if path.suffix.lower() in PFX_SUFFIXES:
             pw = password if password is not None else read_password(path.parent)
@@ -124,7 +183,7 @@ def check_file(
         )
     if not certs:
         return CertificateStatus(path, UNREADABLE, detail="no certificate in the file")
-    return judge(certs, path, now=now, warn_days=warn_days)
+    return certs
 
 
 @dataclass
@@ -166,19 +225,28 @@ class StatusReport:
         return "\n".join(lines)
 
     def summary(self) -> str:
+        certificates = [e for e in self.entries if e.role != "CRL"]
+        crls = [e for e in self.entries if e.role == "CRL"]
         counts = {
-            s: sum(1 for e in self.entries if e.state == s)
-            for s in (EXPIRED, NOT_YET_VALID, WARN, UNREADABLE)
+            s: sum(1 for e in certificates if e.state == s)
+            for s in (EXPIRED, NOT_YET_VALID, WARN, UNREADABLE, REVOKED)
         }
-        n = len(self.entries)
-        head = f"{n} certificate file{'s' if n != 1 else ''} checked (warning window {self.warn_days:g} days)"
+        n = len(certificates)
+        head = f"{n} certificate file{'s' if n != 1 else ''}"
+        if crls:
+            head += f" and {len(crls)} CRL{'s' if len(crls) != 1 else ''}"
+        head += f" checked (warning window {self.warn_days:g} days)"
         if not self.problems:
             return f"{head}: all valid beyond the window"
         parts = [
+            f"{counts[REVOKED]} revoked",
             f"{counts[EXPIRED]} expired",
             f"{counts[WARN]} expiring within {self.warn_days:g} days",
             f"{counts[NOT_YET_VALID]} not yet valid",
             f"{counts[UNREADABLE]} unreadable",
+            _crls(sum(e.state == STALE for e in crls), "stale {}"),
+            _crls(sum(e.state == WARN for e in crls), "{} due for re-signing"),
+            _crls(sum(e.state in (UNREADABLE, NOT_YET_VALID) for e in crls), "unusable {}"),
         ]
         return f"{head}: " + ", ".join(p for p in parts if not p.startswith("0 "))
 
@@ -188,6 +256,10 @@ class StatusReport:
         return self.as_text()
 
 
+def _crls(n: int, phrase: str) -> str:
+    return f"{n} " + phrase.format("CRL" if n == 1 else "CRLs")
+
+
 def scan(
     directory: str | os.PathLike,
     *,
@@ -195,7 +267,11 @@ def scan(
     now: _dt.datetime | None = None,
     password: str | None = None,
 ) -> StatusReport:
-    """Check every certificate file directly in ``directory`` (not its subfolders)."""
+    """Check every certificate and CRL file directly in ``directory`` (not its subfolders).
+
+    CRLs are read last, against every CA certificate found in the folder (a root, or the
+    chain a leaf file carries), and then mark the certificates they list as REVOKED.
+    """
     d = Path(directory)
     if not d.is_dir():
         raise MissingFileError(
@@ -205,11 +281,32 @@ def scan(
         raise ValueError("warn_days must be 0 or more")
     now = now or utcnow(exact=True)
     report = StatusReport(d, warn_days)
-    for path in sorted(p for p in d.iterdir() if _looks_like_certificate_file(p)):
-        status = check_file(path, now=now, warn_days=warn_days, password=password)
-        if status is not None:
-            report.entries.append(status)
-    if not report.entries:
+    paths = sorted(p for p in d.iterdir() if _looks_like_certificate_file(p))
+    crl_paths = [p for p in paths if _is_crl_file(p)]
+    leaves: list[tuple[int, x509.Certificate]] = []
+    cas: list[x509.Certificate] = []
+    for path in paths:
+        loaded = None if path in crl_paths else _read(path, password)
+        if isinstance(loaded, list):
+            leaves.append((len(report.entries), loaded[0]))
+            cas += [c for c in loaded if is_ca(c)]
+            loaded = judge(loaded, path, now=now, warn_days=warn_days)
+        if loaded is not None:
+            report.entries.append(loaded)
+    crls = []
+    for path in crl_paths:
+        try:
+            found = load_crls(path, cas)
+        except LabError as exc:
+            detail = str(exc).replace(str(path), path.name)
+            report.entries.append(CertificateStatus(path, UNREADABLE, "CRL", detail=detail))
+            continue
+        crls += found
+        report.entries += [judge_crl(crl, path, now=now) for crl in found]
+    for index, leaf in leaves:
+        report.entries[index] = revoked(report.entries[index], leaf, crls)
+    report.entries.sort(key=lambda e: e.file.name)
+    if not any(e.role != "CRL" for e in report.entries):
         raise MissingFileError(
             f"no certificate files (*.crt, *.pem, *.cer, *.der, *.pfx) in {show(d)}; check --dir "
             f"(a monitor that finds nothing must not report success)"
@@ -217,4 +314,14 @@ def scan(
     return report
 
 
-__all__ = ["scan", "check_file", "judge", "StatusReport", "CertificateStatus", "role", "days_left"]
+__all__ = [
+    "scan",
+    "check_file",
+    "judge",
+    "judge_crl",
+    "revoked",
+    "StatusReport",
+    "CertificateStatus",
+    "role",
+    "days_left",
+]
