@@ -39,13 +39,7 @@ def register_pki(pki_subparsers) -> None:
         default="unspecified",
         help="RFC 5280 reason code (default: unspecified; a stolen key is keyCompromise)",
     )
-    p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
-    p.add_argument(
-        "--days",
-        type=days_type("--days"),
-        default=7,
-        help="days until the CRL's nextUpdate (default 7)",
-    )
+    _crl_options(p)
     p.set_defaults(func=_revoke)
 
     p = pki_subparsers.add_parser(
@@ -53,6 +47,12 @@ def register_pki(pki_subparsers) -> None:
         help="re-sign crl.pem with a fresh nextUpdate (a stale CRL refuses everyone)",
         description="Sign the CRL again without revoking anything: new thisUpdate/nextUpdate.",
     )
+    _crl_options(p)
+    p.set_defaults(func=_resign)
+
+
+def _crl_options(p) -> None:
+    """The options both commands take: the PKI folder, and the new CRL's lifetime."""
     p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
     p.add_argument(
         "--days",
@@ -60,7 +60,13 @@ def register_pki(pki_subparsers) -> None:
         default=7,
         help="days until the CRL's nextUpdate (default 7)",
     )
-    p.set_defaults(func=_resign)
+
+
+def _published(record: Revocations, path: Path, days: float) -> None:
+    print(
+        f"{show(path)}: CRL number {record.crl_number}, {len(record)} revoked certificate(s), "
+        f"next update in {days:g} day(s)"
+    )
 
 
 def _certificate_path(name: str, directory: Path) -> Path:
@@ -88,10 +94,7 @@ def _revoke(args) -> int:
     print(
         f"{what} {cert.subject.rfc4514_string()} (serial {cert.serial_number:x}): {entry.reason_name}"
     )
-    print(
-        f"{show(path)}: CRL number {record.crl_number}, {len(record)} revoked certificate(s), "
-        f"next update in {args.days:g} day(s)"
-    )
+    _published(record, path, args.days)
     print(f"servers that loaded the CRL must be restarted: python -m lab serve --crl {show(path)}")
     return 0
 
@@ -100,8 +103,5 @@ def _resign(args) -> int:
     directory = args.dir or certs_dir()
     record = Revocations.load(coursepki.load_ca(directory), directory / CRL_FILE)
     path = record.write_crl(directory / CRL_FILE, validity=_dt.timedelta(days=args.days))
-    print(
-        f"{show(path)}: CRL number {record.crl_number}, {len(record)} revoked certificate(s), "
-        f"next update in {args.days:g} day(s)"
-    )
+    _published(record, path, args.days)
     return 0
