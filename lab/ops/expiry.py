@@ -54,6 +54,12 @@ OK, WARN, EXPIRED, NOT_YET_VALID, UNREADABLE, REVOKED, STALE = (
     "STALE",
 )
 CRL_SUFFIXES = (".crl",)
+#: What each freshness state means for the CRL's row (the DAYS column has the number).
+CRL_STATES = {
+    "fresh": "fresh until its nextUpdate",
+    "due": "in the last quarter of its window: publish the next one now (pki crl)",
+    "stale": "past its nextUpdate: verifiers that check it refuse every client",
+}
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ def judge_crl(
     if now < crl.last_update_utc:
         state = NOT_YET_VALID
     left = None if fresh.next_update is None else days_left(fresh.next_update, now)
-    detail = f"{len(crl)} revoked; {fresh}"
+    detail = f"{len(crl)} revoked; " + CRL_STATES.get(fresh.state, str(fresh))
     return CertificateStatus(path, state, "CRL", crl.issuer.rfc4514_string(), left, detail)
 
 
