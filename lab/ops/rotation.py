@@ -138,6 +138,10 @@ def swap_under_load(
     triggered by progress, not by a clock, once ``swap_after`` requests have
     completed (half of them by default), so the run has the same shape on a fast
     or a busy machine. The total is fixed: ``threads * requests_per_thread``.
+    Requests keep going while the new context is built, one round per thread at
+    most; later ones wait for the swap, so that some connections always open after
+    it (on a busy machine the workers could otherwise finish before the swapper
+    thread runs, and the run would prove nothing about the new certificate).
     """
     total = threads * requests_per_thread
     swap_after = total // 2 if swap_after is None else swap_after
@@ -151,8 +155,15 @@ def swap_under_load(
     ctx = tlsconfig.client_context(identity, trust)
     trigger = threading.Event()
 
+    started = 0
+
     def one_request() -> None:
-        nonlocal done
+        nonlocal done, started
+        with lock:
+            started += 1
+            held_back = started > swap_after + threads
+        if held_back:
+            swapped.wait(timeout=30.0)
         opened_after_swap = swapped.is_set()
         served = None
         conn = _connection("localhost", server.port, ctx, 10.0)
