@@ -180,6 +180,11 @@ def test_a_crl_is_stale_past_its_next_update_and_warns_in_its_last_quarter(
     (crl,) = [e for e in report.entries if e.role == "CRL"]
     assert crl.state == state
     assert report.exit_code == (0 if state == expiry.OK else 1)
+    if state == expiry.NOT_YET_VALID:
+        assert (
+            crl.detail
+            == "0 revoked; its thisUpdate is still ahead (a clock, or a CRL signed early)"
+        )
     if state == expiry.STALE:
         assert (
             crl.detail

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -108,24 +108,28 @@ def judge_crl(
     """One CRL: STALE past its nextUpdate, WARN in the last quarter of its window (due)."""
     fresh = freshness(crl, now=now)
     state = {"stale": STALE, "due": WARN}.get(fresh.state, OK)
+    meaning = CRL_STATES.get(fresh.state, str(fresh))
     if now < crl.last_update_utc:
-        state = NOT_YET_VALID
+        state, meaning = (
+            NOT_YET_VALID,
+            "its thisUpdate is still ahead (a clock, or a CRL signed early)",
+        )
     left = None if fresh.next_update is None else days_left(fresh.next_update, now)
-    detail = f"{len(crl)} revoked; " + CRL_STATES.get(fresh.state, str(fresh))
+    detail = f"{len(crl)} revoked; {meaning}"
     return CertificateStatus(path, state, "CRL", crl.issuer.rfc4514_string(), left, detail)
 
 
 def revoked(status: CertificateStatus, leaf: x509.Certificate, crls) -> CertificateStatus:
     """``status``, or REVOKED when a CRL of the leaf's own CA lists its serial number."""
     for crl in crls:
+        if crl.issuer != leaf.issuer:
+            continue
         entry = crl.get_revoked_certificate_by_serial_number(leaf.serial_number)
-        if crl.issuer == leaf.issuer and entry is not None:
+        if entry is not None:
             when = entry.revocation_date_utc.strftime("%Y-%m-%d %H:%M UTC")
             why = reason_name(revoked_reason(entry))
             detail = f"revoked {when}, {why}" + (f"; {status.detail}" if status.detail else "")
-            return CertificateStatus(
-                status.file, REVOKED, status.role, status.subject, status.days_left, detail
-            )
+            return replace(status, state=REVOKED, detail=detail)
     return status
 
 
@@ -135,13 +139,14 @@ def _looks_like_certificate_file(path: Path) -> bool:
 
 
 def _is_crl_file(path: Path) -> bool:
+    """A file that held no certificate: a .crl, or PEM with a CRL block (crl.pem)."""
     if path.suffix.lower() in CRL_SUFFIXES:
         return True
     try:
         data = path.read_bytes()
     except OSError:
         return False
-    return b"-----BEGIN X509 CRL-----" in data and b"-----BEGIN CERTIFICATE-----" not in data
+    return b"-----BEGIN X509 CRL-----" in data
 
 
 def check_file(
@@ -287,31 +292,32 @@ def scan(
         raise ValueError("warn_days must be 0 or more")
     now = now or utcnow(exact=True)
     report = StatusReport(d, warn_days)
-    paths = sorted(p for p in d.iterdir() if _looks_like_certificate_file(p))
-    crl_paths = [p for p in paths if _is_crl_file(p)]
-    leaves: list[tuple[int, x509.Certificate]] = []
+    judged: list[tuple[CertificateStatus, x509.Certificate | None]] = []
     cas: list[x509.Certificate] = []
-    for path in paths:
-        loaded = None if path in crl_paths else _read(path, password)
+    crl_paths: list[Path] = []
+    for path in sorted(p for p in d.iterdir() if _looks_like_certificate_file(p)):
+        loaded = _read(path, password)
         if isinstance(loaded, list):
-            leaves.append((len(report.entries), loaded[0]))
             cas += [c for c in loaded if is_ca(c)]
-            loaded = judge(loaded, path, now=now, warn_days=warn_days)
-        if loaded is not None:
-            report.entries.append(loaded)
-    crls = []
+            judged.append((judge(loaded, path, now=now, warn_days=warn_days), loaded[0]))
+        elif loaded is not None:
+            judged.append((loaded, None))
+        elif _is_crl_file(path):  # read once more only when it held no certificate
+            crl_paths.append(path)
+    crls, crl_rows = [], []
     for path in crl_paths:
         try:
             found = load_crls(path, cas)
         except LabError as exc:
             detail = str(exc).replace(str(path), path.name)
-            report.entries.append(CertificateStatus(path, UNREADABLE, "CRL", detail=detail))
+            crl_rows.append(CertificateStatus(path, UNREADABLE, "CRL", detail=detail))
             continue
         crls += found
-        report.entries += [judge_crl(crl, path, now=now) for crl in found]
-    for index, leaf in leaves:
-        report.entries[index] = revoked(report.entries[index], leaf, crls)
-    report.entries.sort(key=lambda e: e.file.name)
+        crl_rows += [judge_crl(crl, path, now=now) for crl in found]
+    report.entries = [
+        status if leaf is None else revoked(status, leaf, crls) for status, leaf in judged
+    ]
+    report.entries = sorted(report.entries + crl_rows, key=lambda e: e.file.name)
     if not any(e.role != "CRL" for e in report.entries):
         raise MissingFileError(
             f"no certificate files (*.crt, *.pem, *.cer, *.der, *.pfx) in {show(d)}; check --dir "
