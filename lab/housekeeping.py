@@ -120,12 +120,16 @@ def forget_leftover(path: str | os.PathLike) -> None:
 
 
 def temporary_folder(name: str) -> Path:
-    """A private folder (0700) in the system temp folder, for files that include private keys.
+    """A private folder (0700) for files that include private keys, inside this checkout.
 
-    Removed when this process exits (``atexit``; :func:`lab.cli.main` turns SIGTERM
-    into an exit too), and recorded, so that ``lab reset`` removes it after a SIGKILL.
+    It lives under the state folder (``.lab-state/scratch/NAME-xxxx``), never in the
+    system temp folder: a kernel that JupyterLab's "Shut Down" or nbval stops never runs
+    ``atexit``, and a folder left in ``/tmp`` would keep its keys after the clone is
+    deleted. Here ``reset`` and ``git clean -X`` reach it. It is still removed when this
+    process exits normally (``atexit``; :func:`lab.cli.main` turns SIGTERM into an exit
+    too), and recorded, so that ``lab reset`` removes it after a SIGKILL.
     """
-    path = Path(tempfile.mkdtemp(prefix=f"mtls-lab-{name}-"))
+    path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_folder("scratch")))
     record_leftover(path)
     atexit.register(remove_folder, path)
     return path

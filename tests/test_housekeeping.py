@@ -118,7 +118,7 @@ def test_break_all_stopped_by_sigterm_leaves_no_folder_with_keys(tmp_path):
     )
     try:
         deadline = time.monotonic() + 120
-        while not list((tmp_path / "tmp").glob("mtls-lab-scenarios-*/*.key")):
+        while not list((tmp_path / "state" / "scratch").glob("scenarios-*/*.key")):
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
             time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
@@ -127,7 +127,8 @@ def test_break_all_stopped_by_sigterm_leaves_no_folder_with_keys(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert not list((tmp_path / "tmp").glob("mtls-lab-*")), "break left a folder with keys"
+    assert not list((tmp_path / "state" / "scratch").glob("*")), "break left a folder with keys"
+    assert not list((tmp_path / "tmp").glob("*")), "break wrote into the system temp folder"
 
 
 GUIDE = "from lab.course import openssl_guide; print(openssl_guide.run().dir, flush=True)"
@@ -138,7 +139,8 @@ def test_the_openssl_guide_folder_is_removed_at_exit(tmp_path):
         [sys.executable, "-c", GUIDE], capture_output=True, text=True, env=_lab_env(tmp_path)
     )
     assert out.returncode == 0, out.stderr
-    assert Path(out.stdout.strip()).name.startswith("mtls-lab-guide-")
+    folder = Path(out.stdout.strip())
+    assert folder.name.startswith("guide-") and folder.parent == tmp_path / "state" / "scratch"
     assert not Path(out.stdout.strip()).exists()
 
 
