@@ -87,6 +87,11 @@ $(AUDIT_STAMP): requirements-audit.txt
 # workers race to create certs/; the agenda runs use a PKI of their own.
 TEST_JOBS ?= auto
 PYTEST_PARALLEL = -n $(TEST_JOBS) --dist loadgroup
+# The tests and nbval run with their own temp folder, outside /tmp (as macOS's TMPDIR is), so
+# that a notebook printing a temp path fails strict nbval here as it would on a Mac, and so
+# that tests/conftest.py can tell what a run left behind.
+TEST_TMP = $(CURDIR)/build/tmp
+TEST_ENV = mkdir -p $(TEST_TMP) && TMPDIR=$(TEST_TMP)
 # Strict nbval: every saved output must come out again (volatile values through the
 # sanitize file).
 NBVAL_ARGS = --nbval --nbval-current-env --nbval-cell-timeout=180 \
@@ -97,11 +102,11 @@ NBVAL_ARGS = --nbval --nbval-current-env --nbval-cell-timeout=180 \
 test: test-tools audit-tools
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m lab pki init --dir certs --if-missing
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(NBVAL_ARGS) tests $(NOTEBOOKS)
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_PARALLEL) $(NBVAL_ARGS) tests $(NOTEBOOKS)
 
 unit: test-tools audit-tools
 	$(BIN)/python -m lab pki init --dir certs --if-missing
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) tests
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_PARALLEL) tests
 
 # Style: ruff at 100 columns (pyproject.toml), on the library, the tests and the notebooks.
 lint: test-tools
@@ -115,7 +120,7 @@ format: test-tools
 # The only place the nbval command line is spelled out. Strict (--nbval), with the
 # sanitize file for volatile values and the .venv kernel.
 nbval: venv audit-tools
-	$(BIN)/python -m pytest $(NBVAL_ARGS) --rootdir=$(CURDIR) -o testpaths= $(NOTEBOOKS)
+	$(TEST_ENV) $(BIN)/python -m pytest $(NBVAL_ARGS) --rootdir=$(CURDIR) -o testpaths= $(NOTEBOOKS)
 
 # Re-run notebooks and save their outputs (after editing one).
 notebooks: venv audit-tools

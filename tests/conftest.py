@@ -32,6 +32,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,48 @@ def pytest_collection_modifyitems(config, items):
         path = str(item.path)
         in_certs = path.endswith((".ipynb", "test_browser.py"))
         item.add_marker(pytest.mark.xdist_group("notebooks in certs/" if in_certs else path))
+
+
+# ------------------------------------------------- no keys left in the temp folder
+#: What the lab names the folders it makes (nginx prefixes, scratch folders) when it uses the
+#: system temp folder. Any such folder still there after the run may hold private keys.
+LEFTOVER_GLOB = "mtls-lab-*"
+
+
+def _temp_folders() -> list[Path]:
+    """The system temp folder ($TMPDIR, which macOS points elsewhere) and /tmp."""
+    return sorted({Path(tempfile.gettempdir()), Path("/tmp")})
+
+
+def _lab_leftovers() -> set[Path]:
+    return {p for d in _temp_folders() if d.is_dir() for p in d.glob(LEFTOVER_GLOB)}
+
+
+def pytest_sessionstart(session):
+    session.config._lab_leftovers_before = _lab_leftovers()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if it left a new ``mtls-lab-*`` folder in the system temp folder.
+
+    Why a session hook and not a test: the folders are left by whatever ran last (a
+    notebook's kernel, stopped by nbval without running ``atexit``; a test's nginx), so the
+    check can only run once everything, on every xdist worker, has finished. It runs in the
+    controller (or the only process), never in an xdist worker.
+    """
+    if hasattr(session.config, "workerinput"):
+        return
+    new = sorted(_lab_leftovers() - session.config._lab_leftovers_before)
+    if new:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = [f"this run left {len(new)} folder(s) that may hold keys in the temp folder:"]
+        lines += [f"  {p}" for p in new]
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line("\n".join(lines), red=True)
+        else:
+            print("\n".join(lines))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
