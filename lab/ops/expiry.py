@@ -149,21 +149,6 @@ def _is_crl_file(path: Path) -> bool:
     return b"-----BEGIN X509 CRL-----" in data
 
 
-def check_file(
-    path: str | os.PathLike,
-    *,
-    now: _dt.datetime | None = None,
-    warn_days: float = 30,
-    password: str | None = None,
-) -> CertificateStatus | None:
-    """Judge one file; None when it is not a certificate (a key, a CRL or a CSR saved as .pem)."""
-    path = Path(path)
-    loaded = _read(path, password)
-    if not isinstance(loaded, list):
-        return loaded
-    return judge(loaded, path, now=now or utcnow(exact=True), warn_days=warn_days)
-
-
 def _read(path: Path, password: str | None) -> list[x509.Certificate] | CertificateStatus | None:
     """The certificates in ``path`` (leaf first), or its UNREADABLE status, or None."""
     if path.suffix.lower() in CRL_SUFFIXES:
@@ -328,7 +313,6 @@ def scan(
 
 __all__ = [
     "scan",
-    "check_file",
     "judge",
     "judge_crl",
     "revoked",
