@@ -23,11 +23,9 @@ loopback). Per-request ``verify=False`` is refused with an explanation.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 from pathlib import Path
-from unittest import mock
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -182,37 +180,10 @@ def session(
     )
 
 
-def cert_tuple_session(cert_file, key_file, ca_file) -> requests.Session:
-    """The plain-requests way, made correct: ``cert=(crt, key)`` and ``verify=ca``.
-
-    Shown in notebook 03 next to :func:`session`. It works only with unencrypted
-    PEM keys, and only because ``trust_env`` is switched off: with it on,
-    REQUESTS_CA_BUNDLE would replace ``verify``.
-    """
-    s = requests.Session()
-    s.trust_env = False
-    s.cert = (str(cert_file), str(key_file))
-    s.verify = str(ca_file)
-    return s
-
-
-@contextlib.contextmanager
-def ca_bundle_environment(bundle: str | os.PathLike):
-    """Set REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE to ``bundle`` inside the block, then restore them.
-
-    Used to demonstrate the trap the same way on every machine (many already set
-    these variables, as corporate machines and these lab machines do).
-    """
-    with mock.patch.dict(os.environ, dict.fromkeys(CA_BUNDLE_VARIABLES, str(bundle))):
-        yield
-
-
 __all__ = [
     "session",
     "MTLSSession",
     "MTLSAdapter",
     "InsecureRequestRefused",
-    "cert_tuple_session",
-    "ca_bundle_environment",
     "IssuedCertificate",
 ]
