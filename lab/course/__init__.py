@@ -5,7 +5,6 @@
   notebook 04's printouts.
 * :mod:`lab.course.observe`, :mod:`lab.course.curl`: one call seen from both ends; the real curl.
 * :mod:`lab.course.diagnose`: ``explain()`` for a pasted error.
-* :mod:`lab.course.wire`: the handshake's messages by name, from ``openssl s_client -trace``.
 * :mod:`lab.course.table`: one set of rows as an HTML table in a notebook, aligned text elsewhere.
 * :mod:`lab.course.extensions`, :mod:`lab.course.extfile`: every extension of a certificate as a
   table; the guide's ``openssl x509 -req`` with an ``-extfile`` (notebook 01).
