@@ -8,7 +8,7 @@ does the first and refuses the second: the server must chain to the CA you name.
 Why not just ``requests.Session(cert=..., verify=ca)``? Two traps:
 
 * **REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.** When either is set (common on corporate
-  machines, and set on the lab machines), requests replaces ``Session.verify``
+  machines and CI runners), requests replaces ``Session.verify``
   with the environment's bundle on every request (requests issue #3829): your
   private CA is silently ignored and the call fails, or worse, a public CA is
   trusted for your internal server.
