@@ -34,9 +34,6 @@ from lab.errors import LabError
 from lab.pki import IssuedCertificate, identity_files
 from lab.tls import contexts as tlsconfig
 
-#: the variables requests (and curl) read a CA bundle from, replacing the session's own trust
-CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-
 
 class InsecureRequestRefused(ValueError):
     """Raised when someone passes verify=False to a lab session."""
