@@ -17,6 +17,7 @@ from typing import Callable
 import requests
 
 from lab.course.text import wrap
+from lab.paths import ROOT
 from lab.tls.failures import CLOSED_BY_SERVER, client_view, innermost, scrub
 
 # The one-line account of a client failure lives in the mTLS core (lab.tls.failures), so that
@@ -157,6 +158,4 @@ def attempt(fn: Callable, *args, **kwargs):
 
 
 def _short_paths(text: str) -> str:
-    from lab.paths import ROOT
-
     return text.replace(str(ROOT) + "/", "")
