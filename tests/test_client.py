@@ -176,11 +176,6 @@ def test_plain_requests_session_with_trust_env_off_keeps_its_verify(
     assert plain.get(server.url + "/api/secure", timeout=5).text == ALICE
 
 
-def test_cert_tuple_session_works_with_env_bundles_set(server, files, foreign_env_bundle):
-    s = client.cert_tuple_session(files["crt"], files["key"], files["ca"])
-    assert s.get(server.url + "/api/secure", timeout=5).text == ALICE
-
-
 def test_lab_session_refuses_a_server_from_a_ca_that_only_the_env_bundle_trusts(
     impostor, files, foreign_env_bundle
 ):

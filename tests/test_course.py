@@ -253,6 +253,18 @@ def test_readme_course_map_minutes_match_each_notebooks_time_to_learn():
         )
 
 
+def test_welcome_course_map_minutes_match_each_notebooks_time_to_learn():
+    """00's course map is what a learner plans by: its minutes are each notebook's own."""
+    welcome = markdown(notebook("00"))
+    table = dict(re.findall(r"^\| (\d{2}) \| [^|]+ \| .+ \| (\d+) \|$", welcome, re.M))
+    assert sorted(table) == NUMBERS, f"00's course map should list 00-10: {sorted(table)}"
+    for number in NUMBERS:
+        assert int(table[number]) == time_to_learn(notebook(number)), (
+            f"00's course map says {table[number]} minutes for {number}, "
+            f"the notebook says {time_to_learn(notebook(number))}"
+        )
+
+
 @pytest.mark.parametrize("agenda", ["3-hour workshop", "90 minutes"])
 def test_each_agenda_adds_up_to_its_length(agenda):
     guide = (ROOT / "docs" / "facilitator-guide.md").read_text()

@@ -898,3 +898,45 @@ def test_a_resumed_session_is_accepted_after_the_client_certificate_expired(
         s.wait_for_handshake_failure(after=n).reason
         == "certificate verify failed: certificate has expired"
     )
+
+
+# ------------------------------------------------------------ close_notify
+def read_to_the_end(tls) -> bytes:
+    """Everything the server sends; b"" from recv means it ended with close_notify.
+
+    With ``suppress_ragged_eofs=False`` a TCP close without the alert raises SSLEOFError.
+    """
+    data = b""
+    while chunk := tls.recv(65536):
+        data += chunk
+    return data
+
+
+def test_the_server_ends_a_tls_connection_with_close_notify(serve, client_identity, root_ca):
+    """RFC 8446 section 6.1: close_notify before closing the write side."""
+    s = serve()
+    ctx = tlsconfig.client_context(client_identity, root_ca)
+    raw = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    with ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False) as tls:
+        tls.sendall(b"GET /api/secure HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        answer = read_to_the_end(tls)  # SSLEOFError here if the alert is missing
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(ALICE.encode())
+
+
+def test_openssl_s_client_reads_the_answer_without_unexpected_eof(
+    serve, tmp_path, openssl, client_identity, intermediate_ca, root_ca
+):
+    """The docs' s_client call needs no -ignore_unexpected_eof: it ends cleanly, exit status 0."""
+    s = serve()
+    crt, key = client_identity.write(tmp_path / "alice")
+    (tmp_path / "root.pem").write_bytes(root_ca.cert_pem)
+    (tmp_path / "issuer.pem").write_bytes(intermediate_ca.cert_pem)  # -cert sends the leaf only
+    request = "GET /api/secure HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    run = openssl(
+        "s_client", "-quiet", "-connect", f"127.0.0.1:{s.port}", "-verify_return_error",
+        "-cert", crt, "-key", key, "-cert_chain", tmp_path / "issuer.pem",
+        "-CAfile", tmp_path / "root.pem",
+        input=request,
+    )  # fmt: skip
+    assert "unexpected eof" not in run.stderr.lower(), run.stderr
+    assert run.returncode == 0 and run.stdout.rstrip().endswith(ALICE), run.stderr

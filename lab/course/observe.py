@@ -2,11 +2,11 @@
 
 Why: under TLS 1.3 the client sends its certificate *after* it considers the
 handshake done, so when the server refuses it the client sees either the
-server's alert or a bare EOF/reset, whichever wins the race. Printing the raw
-client error would make every notebook output flaky and would teach the wrong
-lesson. So the client's view is normalised into a stable sentence (the raw error
-is kept alongside), and the server's own record, which is deterministic, is the
-authority on *why*.
+server's alert or a bare EOF/reset, whichever wins the race. Where a notebook
+shows what the learner's own code prints, it prints the exception's type and
+quotes one run's text; ``observe`` is for the cells where the point is elsewhere:
+the client's view becomes one stable sentence (the raw exception is kept in
+``client_error``), and the server's own record, which is deterministic, says *why*.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Callable
 import requests
 
 from lab.course.text import wrap
+from lab.paths import ROOT
 from lab.tls.failures import CLOSED_BY_SERVER, client_view, innermost, scrub
 
 # The one-line account of a client failure lives in the mTLS core (lab.tls.failures), so that
@@ -157,6 +158,4 @@ def attempt(fn: Callable, *args, **kwargs):
 
 
 def _short_paths(text: str) -> str:
-    from lab.paths import ROOT
-
     return text.replace(str(ROOT) + "/", "")

@@ -8,7 +8,7 @@ does the first and refuses the second: the server must chain to the CA you name.
 Why not just ``requests.Session(cert=..., verify=ca)``? Two traps:
 
 * **REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.** When either is set (common on corporate
-  machines, and set on the lab machines), requests replaces ``Session.verify``
+  machines and CI runners), requests replaces ``Session.verify``
   with the environment's bundle on every request (requests issue #3829): your
   private CA is silently ignored and the call fails, or worse, a public CA is
   trusted for your internal server.
@@ -23,11 +23,9 @@ loopback). Per-request ``verify=False`` is refused with an explanation.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 from pathlib import Path
-from unittest import mock
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -35,9 +33,6 @@ from requests.adapters import HTTPAdapter
 from lab.errors import LabError
 from lab.pki import IssuedCertificate, identity_files
 from lab.tls import contexts as tlsconfig
-
-#: the variables requests (and curl) read a CA bundle from, replacing the session's own trust
-CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 class InsecureRequestRefused(ValueError):
@@ -182,37 +177,10 @@ def session(
     )
 
 
-def cert_tuple_session(cert_file, key_file, ca_file) -> requests.Session:
-    """The plain-requests way, made correct: ``cert=(crt, key)`` and ``verify=ca``.
-
-    Shown in notebook 03 next to :func:`session`. It works only with unencrypted
-    PEM keys, and only because ``trust_env`` is switched off: with it on,
-    REQUESTS_CA_BUNDLE would replace ``verify``.
-    """
-    s = requests.Session()
-    s.trust_env = False
-    s.cert = (str(cert_file), str(key_file))
-    s.verify = str(ca_file)
-    return s
-
-
-@contextlib.contextmanager
-def ca_bundle_environment(bundle: str | os.PathLike):
-    """Set REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE to ``bundle`` inside the block, then restore them.
-
-    Used to demonstrate the trap the same way on every machine (many already set
-    these variables, as corporate machines and these lab machines do).
-    """
-    with mock.patch.dict(os.environ, dict.fromkeys(CA_BUNDLE_VARIABLES, str(bundle))):
-        yield
-
-
 __all__ = [
     "session",
     "MTLSSession",
     "MTLSAdapter",
     "InsecureRequestRefused",
-    "cert_tuple_session",
-    "ca_bundle_environment",
     "IssuedCertificate",
 ]

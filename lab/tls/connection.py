@@ -5,7 +5,7 @@
   would stop the whole server, so the handshake runs in a worker (:meth:`Connection.handshake`).
 * :class:`HeadClock` and :class:`Request`: a deadline for the whole request head.
 * :class:`Connection`: cheroot's connection, handshaking first and recording a refusal in the
-  server's record (:mod:`lab.tls.record`).
+  server's record (:mod:`lab.tls.record`), and ending a TLS connection with ``close_notify``.
 
 Used by :mod:`lab.tls.server`, whose docstring explains the behaviour under slow clients.
 """
@@ -104,7 +104,23 @@ class Connection(HTTPConnection):
 
     def __init__(self, server, sock, makefile=MakeFile):
         super().__init__(server, HeadClock(sock), makefile)
-        self.new = True
+        self.new, self.secured = True, False
+
+    def close(self):
+        """Send TLS ``close_notify`` before cheroot closes the socket (RFC 8446 section 6.1).
+
+        Without it a client cannot tell the end of the data from a cut connection: OpenSSL 3
+        reports "unexpected eof while reading". ``unwrap()`` sends the alert and then waits for
+        the peer's; the socket is made non-blocking first, so the alert goes out if the
+        socket can take it at once and nobody waits for an answer. cheroot also closes idle
+        connections from its one selector thread, where any wait would hold up every client.
+        """
+        if self.secured:
+            self.secured = False
+            with contextlib.suppress(OSError, ValueError):  # ssl.SSLError is an OSError
+                self.socket.settimeout(0)
+                self.socket.sock.unwrap()
+        super().close()
 
     def communicate(self):
         if self.new:
@@ -132,6 +148,7 @@ class Connection(HTTPConnection):
                 answer_plain_http(sock)
             return False
         sock.settimeout(server.timeout)
+        self.secured = True
         self.ssl_env = server.ssl_adapter.get_environ(sock.sock)
         record._record_success(resumed=sock.session_reused)
         return True

@@ -13,20 +13,19 @@ start/stop, daemon threads only, servers stopped at interpreter exit), loopback-
 binding, :meth:`MTLSServer.set_certificate` for rotation, and ``tls=False``: the same server
 without TLS, so that comparing the two measures TLS and nothing else.
 
-Slow clients, and the limits. cheroot's selector thread accepts and never waits for a
-client: the handshake runs in a worker, bounded as a whole by ``handshake_timeout``
-(:mod:`lab.tls.connection`). A handshaken connection then waits for its request in its
-worker only while another worker is idle, else in the selector (as kept-alive connections
-do between requests), holding no thread: idle clients never take the last idle worker. The
-whole request head must arrive within ``head_timeout`` of cheroot queueing the connection for
-a worker, as its bytes start to arrive (nginx's ``client_header_timeout``, Kestrel's ``RequestHeadersTimeout``), or cheroot answers
-408 and closes. A connection that waited in cheroot's queue past that deadline is read only
-as far as its bytes have already arrived: a head sent whole is served, a head still dripping
-is cut. So clients dripping their heads hold workers for ``head_timeout`` at most, however
-many they are. Limits: a handshake in progress holds a worker, so N clients stalling their
-handshakes delay new ones by up to N / ``threads`` x ``handshake_timeout``; a request body
-has only cheroot's per-read ``timeout`` (10 s). A service facing the internet puts an
-event-driven proxy such as nginx in front.
+Slow clients, and the limit of this design. cheroot's selector thread accepts and never
+waits for a client: the handshake runs in a worker, bounded as a whole by ``handshake_timeout``
+(:mod:`lab.tls.connection`); a handshaken connection waits for its request in the selector
+unless another worker is idle, so idle clients never take the last worker; the whole request
+head must arrive within ``head_timeout`` (nginx's ``client_header_timeout``), or cheroot
+answers 408 and closes. Still, this is a thread-per-connection server: a client that stalls
+its handshake or drips its request holds a worker thread until its timeout. Measured against
+``lab serve`` on a 2-core machine: with 64 reconnecting clients stalling their handshakes,
+2 of 3 legitimate curl calls timed out at 10 s (the server recovered afterwards); with 16 to
+48 clients dripping their request heads, legitimate calls took 4 to 9 s. A request
+body has only cheroot's per-read ``timeout`` (10 s). That is what an event-driven proxy is
+for: a service that strangers can reach puts nginx in front (notebook 07), which holds slow
+clients in an event loop and passes on only whole requests.
 """
 
 from __future__ import annotations
@@ -59,7 +58,6 @@ __all__ = ["MTLSServer", "HandshakeFailure", "ServerErrorRecord", "handshake_rea
 __all__ += ["running_servers", "stop_all"]
 
 log = logging.getLogger("lab.server")
-access_log = logging.getLogger("lab.server.access")
 _RUNNING: "weakref.WeakSet[MTLSServer]" = weakref.WeakSet()
 _ids = itertools.count(1)
 
@@ -114,7 +112,6 @@ class MTLSServer(ServerRecord):
         handshake_timeout: float = 2.0,
         head_timeout: float = 5.0,
         tls: bool = True,
-        log_requests: bool = False,
         raise_errors: bool = True,
         profile: str = "intermediate",
         on_handshake_failure: Callable[[HandshakeFailure], None] | None = None,
@@ -125,7 +122,7 @@ class MTLSServer(ServerRecord):
         self.id, self.app, self.mode, self.host, self.tls = next(_ids), app, mode, host, tls
         self.requested_port, self.threads = port, threads
         self.handshake_timeout, self.head_timeout = handshake_timeout, head_timeout
-        self.log_requests, self.raise_errors = log_requests, raise_errors
+        self.raise_errors = raise_errors
         self.on_handshake_failure = on_handshake_failure
         self._tls_options = dict(
             trust=trust,
@@ -238,12 +235,10 @@ class MTLSServer(ServerRecord):
             self._server.ssl_adapter = TLSAdapter(identity, context)
 
     def _wsgi_app(self, environ, start_response):
-        where = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
-        if self.log_requests:
-            access_log.info("%s %s", environ.get("REMOTE_ADDR"), where)
         try:
             return self.app(environ, start_response)
         except Exception as exc:  # noqa: BLE001 - recorded and answered, never lost
+            where = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
             self._record_error(where, f"{type(exc).__name__}: {exc}", _traceback.format_exc())
             body = b"internal server error (recorded in the lab server's errors)"
             headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]

@@ -14,6 +14,7 @@ import ssl
 import threading
 
 from lab.course.check import report
+from lab.tls.contexts import client_context
 
 _TIMEOUT = 5.0
 
@@ -71,8 +72,6 @@ class _Outcome:
 
 def _handshake(server_ctx: ssl.SSLContext, course, identity) -> _Outcome:
     """One handshake on 127.0.0.1: the learner's context serves, a client context connects."""
-    from lab.tls.contexts import client_context
-
     client_ctx = client_context(identity, course.ca)
     listener = socket.create_server(("127.0.0.1", 0))
     results: queue.Queue[_Outcome] = queue.Queue()

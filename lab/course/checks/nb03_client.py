@@ -15,21 +15,20 @@ import tempfile
 from pathlib import Path
 from unittest import mock
 
+import requests
+
 from lab.course.check import report
+from lab.course.demo import create_app
+from lab.course.observe import client_view
+from lab.pki import CertificateAuthority
+from lab.tls.client import MTLSSession
+from lab.tls.server import MTLSServer
 
 EXPECTED = "Hello CN=MyTrustedClient,O=mTLS Lab"
 
 
 def exercise_pfx_by_hand(sess, course) -> bool:
     """The session presents client.pfx, trusts only the course CA, and ignores the environment."""
-    import requests
-
-    from lab.course.demo import create_app
-    from lab.course.observe import client_view
-    from lab.pki import CertificateAuthority
-    from lab.tls.client import MTLSSession
-    from lab.tls.server import MTLSServer
-
     if not isinstance(sess, requests.Session):
         return report(False, "", "pass a requests.Session with your adapter mounted on https://")
     if isinstance(sess, MTLSSession):
