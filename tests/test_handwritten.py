@@ -134,19 +134,43 @@ def test_stapling_with_an_aia_responder_staples_a_good_answer(course):
     assert [a.status for a in responder.answers] == ["good"]  # once: the answer is cached
 
 
+PAYMENTS = """\
+ssl_certificate        certs/server.crt;
+ssl_certificate_key    certs/server.key;
+ssl_client_certificate certs/rootCA.pem;
+ssl_verify_client      on;
+error_page 496 =496 @missing;
+location @missing { return 496 "client certificate required\\n"; }
+location / {
+    proxy_pass APP_URL;
+    proxy_set_header X-Client-Cert     $ssl_client_escaped_cert;
+    proxy_set_header X-SSL-Client-Cert "";
+}"""
+
+
 @pytest.mark.parametrize(
-    "directive, passes",
+    "body, passes, hint",
     [
-        ("proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;", True),
-        ("add_header X-SSL-Client-Cert $ssl_client_escaped_cert;", False),
-        ("proxy_set_header X-SSL-Client-Cert $ssl_client_s_dn;", False),
-        ("proxy_set_header X-SSL-Client-Cert $ssl_client_raw_cert;", False),
-        ("proxy_set_headr X-SSL-Client-Cert $ssl_client_escaped_cert;", False),
-        ("", False),
+        (PAYMENTS, True, ""),
+        (PAYMENTS.replace("ssl_verify_client      on;", ""), False, "without a certificate"),
+        (PAYMENTS.replace("error_page 496 =496 @missing;", ""), False, "got 400, not 496"),
+        (PAYMENTS.replace('proxy_set_header X-SSL-Client-Cert "";', ""), False, "own X-SSL"),
+        (PAYMENTS.replace("escaped_cert", "s_dn"), False, "URL-encoded PEM"),
+        (
+            PAYMENTS.replace("add_header", "x").replace(
+                "proxy_set_header X-Client", "add_header X-Client"
+            ),
+            False,
+            "URL-encoded PEM",
+        ),
+        ("ssl_certificat certs/server.crt; proxy_pass APP_URL;", False, "unknown directive"),
+        ("", False, "APP_URL"),
     ],
 )
-def test_the_07_exercise_check_runs_the_directive_in_real_nginx(course, directive, passes, capsys):
-    assert bool(check.exercise_forward_directive(directive, course)) is passes
+def test_the_07_exercise_check_runs_the_server_block_in_real_nginx(
+    course, body, passes, hint, capsys
+):
+    assert bool(check.exercise_forward_directive(body, course)) is passes
     out = capsys.readouterr().out
-    assert out.startswith("✅" if passes else "💡")
+    assert out.startswith("✅" if passes else "💡") and hint in out
     assert "ssl_client_escaped_cert" not in out  # a hint never gives the answer away
