@@ -6,13 +6,8 @@ missing or bad certificate (400 out of the box, 496/495 internally), what
 ``$ssl_client_escaped_cert`` looks like, and that ``proxy_set_header`` replaces a
 client's header of the same name but passes every other header through untouched.
 
-* :mod:`~lab.proxy.process`: :class:`Nginx`, the one launcher (a private prefix in this
-  checkout's state folder, a loopback port, stop and clean up), and :func:`stop_all`.
-* :mod:`~lab.proxy.config`: :class:`ProxyConfig` (``templates/nginx.conf.j2``) and
-  :class:`NginxProxy`, the hardened set-up ``serve --behind-nginx`` runs.
-* :mod:`~lab.proxy.handwritten`: :class:`HandWrittenNginx`, nginx with only your lines.
-* :mod:`~lab.proxy.binary`
-  finds nginx (or says how to install it).
+Where things are: :mod:`~lab.proxy.process` (:class:`Nginx`, the one launcher),
+:mod:`~lab.proxy.config` (:class:`NginxProxy`, the hardened set-up), :mod:`~lab.proxy.binary`.
 
 Imports: lab.pki, lab.tls, lab.auth, lab.net, lab.paths, lab.errors (never lab.course, and
 never lab.housekeeping, whose ``reset`` calls :func:`stop_all`).
