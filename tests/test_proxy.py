@@ -413,8 +413,8 @@ def test_missing_nginx_raises_the_install_instruction(monkeypatch):
         proxy.find_nginx()
 
 
-def test_an_https_upstream_without_upstream_trust_is_refused(throwaway_pki):
-    with pytest.raises(ValueError, match="upstream_trust is required"):
+def test_an_https_upstream_without_trust_is_refused(throwaway_pki):
+    with pytest.raises(ValueError, match="trust is required"):
         NginxProxy("https://127.0.0.1:9", certificate=throwaway_pki.server, verify_client="off")
 
 

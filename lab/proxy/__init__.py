@@ -17,7 +17,6 @@ from lab.net import loopback_alias_available
 from lab.proxy.binary import INSTALL_HINT, NginxError, NginxNotFoundError, find_nginx, require_nginx
 from lab.proxy.config import (
     CERT_HEADER,
-    FILES,
     LOOKALIKE_HEADERS,
     VERIFY_CLIENT_MODES,
     NginxProxy,
@@ -35,7 +34,6 @@ from lab.proxy.process import (
 
 __all__ = [
     "CERT_HEADER",
-    "FILES",
     "INSTALL_HINT",
     "LOOKALIKE_HEADERS",
     "PREFIX_STEM",

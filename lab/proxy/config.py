@@ -84,10 +84,7 @@ class ProxyConfig:
     crl: bool = False
     clear_client_headers: bool = True
     proxy_certificate: bool = False
-    upstream_verify: bool = True
-    upstream_name: str = "localhost"
     proxy_bind: str | None = None
-    server_name: str = "localhost"
     host: str = "127.0.0.1"
     min_tls: str = "1.2"
     tls_profile: str = "intermediate"
@@ -139,7 +136,7 @@ class NginxProxy(Nginx):
     ...     client.session(alice, trust=ca).get(proxy.url + "/api/secure")
 
     ``upstream`` is a running :class:`~lab.tls.server.MTLSServer` (nginx reaches it over
-    TLS and verifies it against ``upstream_trust``, default ``trust``) or a URL.
+    TLS and verifies it against ``trust`` too) or a URL.
     ``certificate`` is what nginx presents to clients; ``trust`` the CA(s) client
     certificates must chain to; ``crl`` a PEM CRL (path or bytes, what ``pki crl`` writes) that becomes
     ``ssl_crl``; ``proxy_certificate`` the client certificate nginx presents to the app.
@@ -156,19 +153,15 @@ class NginxProxy(Nginx):
         trust=None,
         proxy_certificate=None,
         crl=None,
-        upstream_trust=None,
         workdir=None,
         **settings,
     ):
         port, host = settings.pop("port", 0), settings.get("host", "127.0.0.1")
         url = upstream.rstrip("/") if isinstance(upstream, str) else _server_url(upstream)
-        upstream_trust = upstream_trust if upstream_trust is not None else trust
-        if settings.get("verify_client", "on") != "off" and trust is None:
-            raise ValueError("trust is required: the CA(s) that client certificates must chain to")
-        if upstream_trust is None and url.startswith("https://"):
+        if trust is None and (settings.get("verify_client") != "off" or "https:" in url):
             raise ValueError(
-                "upstream_trust is required for an https upstream: the CA that signed the "
-                "app's certificate (nginx verifies the app, as any client should)"
+                "trust is required: the CA(s) that client certificates must chain to, and that "
+                "signed an https app's certificate (nginx verifies the app, as any client should)"
             )
         self.config = ProxyConfig(
             port=port or 1,
@@ -180,9 +173,7 @@ class NginxProxy(Nginx):
         identity = as_identity(certificate)
         files = {FILES["server_cert"]: identity.chain_pem, FILES["server_key"]: identity.key_pem()}
         if trust is not None:
-            files[FILES["client_ca"]] = trust_pem(trust).encode()
-        if upstream_trust is not None:
-            files[FILES["upstream_ca"]] = trust_pem(upstream_trust).encode()
+            files[FILES["client_ca"]] = files[FILES["upstream_ca"]] = trust_pem(trust).encode()
         if crl is not None:
             files[FILES["crl"]] = crl if isinstance(crl, bytes) else Path(crl).read_bytes()
         if proxy_certificate is not None:
@@ -198,5 +189,5 @@ class NginxProxy(Nginx):
 
 def _server_url(server) -> str:
     """A lab server by IP (nginx would resolve "localhost" to ::1 too); nginx verifies the name."""
-    host = server.host if server.host not in ("localhost", "0.0.0.0") else "127.0.0.1"
+    host = "127.0.0.1" if server.host == "localhost" else server.host
     return f"https://{listen_address(host, server.port)}"
