@@ -1,15 +1,17 @@
-"""lab.proxy.handwritten against the real nginx: its defaults, its CA list, stapling, the 07 exercise."""
+"""nginx with only the lines you write, against the real binary: its defaults, its CA list,
+stapling, the 07 exercise."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
+from test_proxy import nginx_binary  # noqa: F401 (autouse: fails with the install hint)
 
-from lab import proxy
 from lab.course import check, coursepki
-from lab.proxy import INSTALL_HINT, NginxError, NginxNotFoundError
-from lab.proxy.handwritten import HandWrittenNginx, advertised_ca_names, stapled_ocsp
+from lab.proxy import NginxError
+from lab.proxy.handwritten import HandWrittenNginx, stapled_ocsp
 from lab.revocation import Revocations, ocsp_access
 from lab.revocation.ocsp import OCSPResponder
 from lab.tls import client
@@ -23,14 +25,6 @@ ssl_certificate_key    certs/server.key;
 ssl_client_certificate certs/client-ca.pem;
 ssl_verify_client      on;
 location / { return 200 "hello $ssl_client_s_dn\\n"; }"""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def nginx_binary():
-    try:
-        return proxy.find_nginx()
-    except NginxNotFoundError:
-        pytest.fail(INSTALL_HINT)
 
 
 @pytest.fixture(scope="module")
@@ -60,25 +54,45 @@ def test_out_of_the_box_nginx_answers_400_not_496_or_495(course, unrelated_ca):
     assert any("client sent no required SSL certificate" in m for m in logged)
 
 
-def test_the_key_is_private_and_the_prefix_is_removed(course):
-    nginx = HandWrittenNginx(MTLS, files_for(course)).start()
+def test_the_key_is_private_gone_once_nginx_listens_and_the_prefix_is_removed(course):
+    nginx = HandWrittenNginx(MTLS, files_for(course))
+    nginx.write_prefix(8443)
+    assert (nginx.prefix / "certs/server.key").stat().st_mode & 0o777 == 0o600
+    nginx.stop()
+    nginx.start()
     prefix = nginx.prefix
     try:
-        assert (prefix / "certs/server.key").stat().st_mode & 0o777 == 0o600
+        assert not (prefix / "certs/server.key").exists()  # nginx holds it in memory
         assert prefix.stat().st_mode & 0o777 == 0o700
+        assert client.session(course.client, trust=course.ca).get(nginx.url + "/").ok
     finally:
         nginx.stop()
     assert not prefix.exists() and nginx.process is None
 
 
+def ca_names(port, course):
+    """What notebook 07's ``openssl s_client`` line shows: the CertificateRequest's CA list."""
+    out = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-CAfile", str(course.ca_file)],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout.splitlines()
+    i = next(i for i, line in enumerate(out) if "client certificate CA names" in line)
+    return out[i : i + 2]
+
+
 def test_nginx_names_its_client_cas_and_python_ssl_names_none(course):
     with HandWrittenNginx(MTLS, files_for(course)) as nginx:
-        from_nginx = advertised_ca_names(nginx.port, str(course.ca_file))
+        from_nginx = ca_names(nginx.port, course)
     with MTLSServer(lambda e, s: [], certificate=course.server, trust=course.ca) as app:
-        from_python = advertised_ca_names(app.port, str(course.ca_file))
-    assert from_nginx[0] == "Acceptable client certificate CA names"
-    assert from_nginx[1:] == ["O = mTLS Lab, CN = mTLS Lab Root CA"]
-    assert from_python == ["No client certificate CA names sent"]
+        from_python = ca_names(app.port, course)
+    assert from_nginx == [
+        "Acceptable client certificate CA names",
+        "O = mTLS Lab, CN = mTLS Lab Root CA",
+    ]
+    assert from_python[0] == "No client certificate CA names sent"
 
 
 def test_a_bad_directive_stops_nginx_with_its_own_message(course):
@@ -120,19 +134,43 @@ def test_stapling_with_an_aia_responder_staples_a_good_answer(course):
     assert [a.status for a in responder.answers] == ["good"]  # once: the answer is cached
 
 
+PAYMENTS = """\
+ssl_certificate        certs/server.crt;
+ssl_certificate_key    certs/server.key;
+ssl_client_certificate certs/rootCA.pem;
+ssl_verify_client      on;
+error_page 496 =496 @missing;
+location @missing { return 496 "client certificate required\\n"; }
+location / {
+    proxy_pass APP_URL;
+    proxy_set_header X-Client-Cert     $ssl_client_escaped_cert;
+    proxy_set_header X-SSL-Client-Cert "";
+}"""
+
+
 @pytest.mark.parametrize(
-    "directive, passes",
+    "body, passes, hint",
     [
-        ("proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;", True),
-        ("add_header X-SSL-Client-Cert $ssl_client_escaped_cert;", False),
-        ("proxy_set_header X-SSL-Client-Cert $ssl_client_s_dn;", False),
-        ("proxy_set_header X-SSL-Client-Cert $ssl_client_raw_cert;", False),
-        ("proxy_set_headr X-SSL-Client-Cert $ssl_client_escaped_cert;", False),
-        ("", False),
+        (PAYMENTS, True, ""),
+        (PAYMENTS.replace("ssl_verify_client      on;", ""), False, "without a certificate"),
+        (PAYMENTS.replace("error_page 496 =496 @missing;", ""), False, "got 400, not 496"),
+        (PAYMENTS.replace('proxy_set_header X-SSL-Client-Cert "";', ""), False, "own X-SSL"),
+        (PAYMENTS.replace("escaped_cert", "s_dn"), False, "URL-encoded PEM"),
+        (
+            PAYMENTS.replace("add_header", "x").replace(
+                "proxy_set_header X-Client", "add_header X-Client"
+            ),
+            False,
+            "URL-encoded PEM",
+        ),
+        ("ssl_certificat certs/server.crt; proxy_pass APP_URL;", False, "unknown directive"),
+        ("", False, "APP_URL"),
     ],
 )
-def test_the_07_exercise_check_runs_the_directive_in_real_nginx(course, directive, passes, capsys):
-    assert bool(check.exercise_forward_directive(directive, course)) is passes
+def test_the_07_exercise_check_runs_the_server_block_in_real_nginx(
+    course, body, passes, hint, capsys
+):
+    assert bool(check.exercise_forward_directive(body, course)) is passes
     out = capsys.readouterr().out
-    assert out.startswith("✅" if passes else "💡")
+    assert out.startswith("✅" if passes else "💡") and hint in out
     assert "ssl_client_escaped_cert" not in out  # a hint never gives the answer away

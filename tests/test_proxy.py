@@ -7,6 +7,7 @@ tests FAIL with the install instruction, they do not skip.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import itertools
 import os
 import subprocess
@@ -20,8 +21,10 @@ from flask import Flask, request
 
 from lab import housekeeping, proxy
 from lab.errors import PortInUseError, ServerError
+from lab.paths import ROOT
 from lab.proxy import INSTALL_HINT, NginxError, NginxNotFoundError, NginxProxy, ProxyConfig
 from lab.tls import client
+from lab.tls.contexts import client_context
 from lab.tls.server import MTLSServer
 
 pytestmark = pytest.mark.interop
@@ -108,22 +111,10 @@ def test_valid_client_certificate_gets_200_and_the_app_receives_its_identity(
     )
 
 
-def test_access_log_waits_for_the_line_nginx_writes_after_replying(
-    upstream, throwaway_pki, workdir
-):
-    with behind(upstream, throwaway_pki, workdir) as p:
-        for n in range(1, 4):
-            assert get(throwaway_pki.client, throwaway_pki, p.url + "/api/secure").ok
-            lines = p.access_log(at_least=n)  # read at once, the nth line may not be there yet
-            assert len(lines) >= n
-            assert '"GET /api/secure HTTP/1.1" 200 verify=SUCCESS' in lines[n - 1]
-        assert len(p.access_log(at_least=99, timeout=0.2)) == 3  # no more lines than requests
-
-
 def test_no_client_certificate_gets_496_as_problem_json(upstream, throwaway_pki, workdir):
     with behind(upstream, throwaway_pki, workdir) as p:
         r = get(None, throwaway_pki, p.url + "/api/secure")
-        log = p.client_certificate_log()
+        log = [m for m in p.log_messages("info") if "certificate" in m]
     assert r.status_code == 496
     assert r.headers["Content-Type"] == "application/problem+json"
     assert r.json()["title"] == "Client certificate required"
@@ -136,7 +127,7 @@ def test_certificate_from_an_unknown_ca_gets_495_naming_the_reason(
     stranger = unrelated_ca.issue_client("alice")
     with behind(upstream, throwaway_pki, workdir) as p:
         r = get(stranger, throwaway_pki, p.url + "/api/secure")
-        log = p.client_certificate_log()
+        log = [m for m in p.log_messages("info") if "certificate" in m]
     assert r.status_code == 495
     body = r.json()
     assert body["status"] == 495 and "FAILED:" in body["detail"]
@@ -299,7 +290,8 @@ def test_nginx_t_accepts_a_plain_http_upstream_and_tls_1_3_only(throwaway_pki, w
         min_tls="1.3",
         workdir=workdir,
     )
-    assert "proxy_ssl" not in p.config_text and "ssl_protocols       TLSv1.3;" in p.config_text
+    text = p.config_text(8443)
+    assert "proxy_ssl" not in text and "ssl_protocols       TLSv1.3;" in text
     assert nginx_t(p) == 0
 
 
@@ -386,9 +378,10 @@ def test_reset_stops_an_nginx_this_checkout_left_behind_and_no_other_checkouts(
     script = (
         "import os; from lab.proxy import NginxProxy; "
         f"p = NginxProxy('https://127.0.0.1:9', certificate=({str(crt)!r}, {str(key)!r}), "
-        f"trust={str(ca)!r}, workdir={str(tmp_path)!r}).start(); "
-        "print(p.process.pid, flush=True); os._exit(0)"
+        f"trust={str(ca)!r}).start(); "
+        "print(p.process.pid, flush=True); os._exit(0)"  # no atexit: a kernel nbval stopped
     )
+    monkeypatch.delenv("LAB_NGINX_DIR", raising=False)
     env = {**os.environ, "LAB_STATE_DIR": str(ours)}
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env
@@ -397,14 +390,14 @@ def test_reset_stops_an_nginx_this_checkout_left_behind_and_no_other_checkouts(
     pid = int(out.stdout.split()[0])
     try:
         assert _alive(pid), "the nginx of the exited process should still be running (orphaned)"
-        (prefix,) = tmp_path.glob(proxy.PREFIX_STEM + "*")
+        (prefix,) = (ours / "nginx").glob(proxy.PREFIX_STEM + "*")  # in the checkout, not /tmp
         assert not list(prefix.rglob("*.key")), "no private key stays on disk once nginx runs"
         monkeypatch.setenv("LAB_STATE_DIR", str(theirs))  # another checkout's reset
         assert housekeeping.reset(tmp_path / "their-certs")["nginx"] == 0
         assert _alive(pid) and prefix.exists()
         monkeypatch.setenv("LAB_STATE_DIR", str(ours))  # this checkout's reset
         done = housekeeping.reset(tmp_path / "our-certs")
-        assert done["nginx"] == 1 and done["leftovers"] == 1
+        assert done["nginx"] == 1
         assert not _alive(pid)
         assert not prefix.exists()
     finally:
@@ -420,8 +413,8 @@ def test_missing_nginx_raises_the_install_instruction(monkeypatch):
         proxy.find_nginx()
 
 
-def test_an_https_upstream_without_upstream_trust_is_refused(throwaway_pki):
-    with pytest.raises(ValueError, match="upstream_trust is required"):
+def test_an_https_upstream_without_trust_is_refused(throwaway_pki):
+    with pytest.raises(ValueError, match="trust is required"):
         NginxProxy("https://127.0.0.1:9", certificate=throwaway_pki.server, verify_client="off")
 
 
@@ -440,18 +433,62 @@ def test_error_log_lines_are_parsed_without_timestamps_or_pids():
         "2026/11/26 21:40:45 [info] 8603#8603: *3 client SSL certificate verify error: (21:unable to verify "
         "the first certificate) while reading client request headers, client: 127.0.0.1, server: localhost\n"
     )
-    assert [str(x) for x in proxy.parse_log(text)] == [
-        "[info] client SSL certificate verify error: (21:unable to verify the first certificate) "
-        "while reading client request headers"
+    assert proxy.parse_log(text) == [
+        proxy.LogLine(
+            "info",
+            "client SSL certificate verify error: (21:unable to verify the first certificate) "
+            "while reading client request headers",
+        )
     ]
+
+
+def test_prefixes_live_in_the_checkouts_state_folder_never_in_the_system_temp_folder(
+    monkeypatch, tmp_path
+):
+    monkeypatch.delenv("LAB_NGINX_DIR", raising=False)
+    monkeypatch.delenv("LAB_STATE_DIR", raising=False)
+    assert proxy.process.runtime_dir() == ROOT / ".lab-state" / "nginx"
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
+    assert proxy.process.runtime_dir() == tmp_path / "nginx"
+
+
+def test_an_ipv6_loopback_host_is_written_in_brackets_and_nginx_accepts_it(throwaway_pki, workdir):
+    p = NginxProxy(
+        "https://[::1]:9",
+        certificate=throwaway_pki.server,
+        trust=throwaway_pki.root,
+        host="::1",
+        workdir=workdir,
+    )
+    assert "listen [::1]:8443 ssl;" in p.config_text(8443)
+    assert nginx_t(p) == 0  # nginx refuses "listen ::1:8443"
+
+
+def test_a_room_of_keep_alive_clients_is_served_without_resets(upstream, throwaway_pki, workdir):
+    """Every open keep-alive connection holds one of nginx's worker_connections (64 reset
+    requests of 50 keep-alive clients): 120 open connections must all get their answer."""
+    ctx = client_context(throwaway_pki.client, trust=throwaway_pki.root)
+    with behind(upstream, throwaway_pki, workdir) as p:
+        conns = [http.client.HTTPSConnection("localhost", p.port, context=ctx) for _ in range(120)]
+        try:
+            for c in conns:
+                c.connect()  # all open at once, as a room of browsers and scripts keeps them
+            statuses = []
+            for c in conns:
+                c.request("GET", "/api/secure")
+                statuses.append(c.getresponse().status)
+        finally:
+            for c in conns:
+                c.close()
+    assert statuses == [200] * 120
 
 
 # ---------------------------------------------------------------- helpers
 def nginx_t(p: NginxProxy) -> int:
     """``nginx -t`` on the prefix ``p`` would run with: 0 when nginx accepts the configuration."""
-    p.prefix = p._write_prefix()
+    p.write_prefix(8443)
     try:
-        out = subprocess.run(p._command("-t", "-q"), capture_output=True, text=True, timeout=30)
+        out = subprocess.run(p.command("-t", "-q"), capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, p.error_log() + out.stderr
         return out.returncode
     finally:
@@ -470,62 +507,57 @@ def _alive(pid: int) -> bool:
 
 
 # ------------------------------------------------------ serve --behind-nginx
-def test_serve_behind_nginx_says_hello_to_curl_with_the_client_certificate_and_refuses_without(
-    shared_course_dir, tmp_path
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_serve_behind_nginx_says_hello_to_the_printed_curl_command_and_refuses_without(
+    shared_course_dir, tmp_path, host
 ):
+    """The banner's curl line, pasted into a shell, works, also from a folder whose name holds
+    a space and ``;$(...)``; on ``--host ::1`` nginx listens on ``[::1]`` (``::1:PORT`` is refused)."""
     import shutil
     import signal
 
-    from lab.proxy import free_port
-
     curl = shutil.which("curl")
     assert curl, "the curl binary is missing: install it (apt-get install curl), .ci/run does"
-    port = free_port("127.0.0.1")
-    env = {**os.environ, "LAB_NGINX_DIR": str(tmp_path)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "lab",
-        "serve",
-        "--behind-nginx",
-        "--certs",
-        str(shared_course_dir),
-        "--port",
-        str(port),
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    d = tmp_path / "my certs;$(touch PWNED)"
+    shutil.copytree(shared_course_dir, d)
+    port = proxy.free_port(host)
+    env = {**os.environ, "LAB_NGINX_DIR": str(tmp_path / "nginx")}
+    cmd = [sys.executable, "-m", "lab", "serve", "--behind-nginx", "--certs", str(d)]
+    proc = subprocess.Popen(
+        [*cmd, "--host", host, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     try:
         banner = [proc.stdout.readline() for _ in range(4)]
-        assert banner[0].startswith(f"nginx https://localhost:{port} terminates mTLS"), banner
-        assert banner[1].startswith("app   https://localhost:") and "behind it" in banner[1]
-        assert (
-            banner[2].startswith("try:  curl --cert ")
-            and f"https://localhost:{port}/api/secure" in banner[2]
+        assert banner[0].startswith(f"nginx https://localhost:{port} terminates mTLS"), (
+            banner,
+            proc.stderr.read() if proc.poll() is not None else "",
         )
-        d = shared_course_dir
-        base = [
-            curl,
-            "-s",
-            "--cacert",
-            str(d / "rootCA.pem"),
-            f"https://localhost:{port}/api/secure",
-        ]
+        assert banner[1].startswith("app   https://") and "behind it" in banner[1]
+        assert banner[2].startswith("try:  curl --cert ")
+        pasted = banner[2].removeprefix("try:  ").strip()
         hello = subprocess.run(
-            base + ["--cert", str(d / "client.crt"), "--key", str(d / "client.key")],
+            ["bash", "-c", pasted], capture_output=True, text=True, timeout=30, cwd=tmp_path
+        )
+        refused = subprocess.run(
+            [curl, "-s", "--cacert", str(d / "rootCA.pem"), "-w", "\n%{http_code}"]
+            + [f"https://localhost:{port}/api/secure"],
             capture_output=True,
             text=True,
             timeout=30,
         )
-        refused = subprocess.run(
-            base + ["-w", "\n%{http_code}"], capture_output=True, text=True, timeout=30
-        )
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-    assert hello.stdout == "Hello CN=MyTrustedClient,O=mTLS Lab"
+    assert hello.stdout == "Hello CN=MyTrustedClient,O=mTLS Lab", hello.stderr
+    assert not (tmp_path / "PWNED").exists(), "the printed command ran the folder name"
     assert refused.stdout.endswith("\n496") and "Client certificate required" in refused.stdout
     assert proc.returncode == 0 and out.strip().endswith("stopped"), err
-    assert not list(tmp_path.glob(proxy.PREFIX_STEM + "*")), "serve left its nginx prefix behind"
+    assert not list((tmp_path / "nginx").glob(proxy.PREFIX_STEM + "*")), "prefix left behind"
 
 
 def test_serve_behind_nginx_killed_leaves_no_key_on_disk_and_reset_stops_its_nginx(
@@ -534,7 +566,8 @@ def test_serve_behind_nginx_killed_leaves_no_key_on_disk_and_reset_stops_its_ngi
     import signal
 
     state = tmp_path / "state"
-    env = {**os.environ, "LAB_NGINX_DIR": str(tmp_path), "LAB_STATE_DIR": str(state)}
+    monkeypatch.delenv("LAB_NGINX_DIR", raising=False)
+    env = {**os.environ, "LAB_STATE_DIR": str(state)}
     cmd = [sys.executable, "-m", "lab", "serve", "--behind-nginx", "--dir", str(shared_course_dir)]
     proc = subprocess.Popen(
         [*cmd, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
@@ -543,16 +576,16 @@ def test_serve_behind_nginx_killed_leaves_no_key_on_disk_and_reset_stops_its_ngi
         assert proc.stdout.readline().startswith("nginx https://localhost:"), proc.stderr.read()
         proc.send_signal(signal.SIGKILL)  # no handler runs: nothing in-process can clean up
         proc.wait(timeout=30)
-        (prefix,) = tmp_path.glob(proxy.PREFIX_STEM + "*")
+        (prefix,) = (state / "nginx").glob(proxy.PREFIX_STEM + "*")
         nginx = int((prefix / "nginx.pid").read_text())
         assert _alive(nginx), "nginx outlives a SIGKILLed parent"
         assert not list(prefix.rglob("*.key")), "a private key stayed on disk"
         monkeypatch.setenv("LAB_STATE_DIR", str(state))
         done = housekeeping.reset(tmp_path / "certs")
-        assert done["nginx"] == 1 and done["leftovers"] == 1
+        assert done["nginx"] == 1
         assert not _alive(nginx) and not prefix.exists()
     finally:
         if proc.poll() is None:
             proc.kill()
-        for pid_file in tmp_path.glob(proxy.PREFIX_STEM + "*/nginx.pid"):
+        for pid_file in state.glob("nginx/" + proxy.PREFIX_STEM + "*/nginx.pid"):
             os.killpg(int(pid_file.read_text()), signal.SIGKILL)

@@ -46,13 +46,8 @@ def find_nginx() -> str:
     return found
 
 
-def nginx_version(binary: str | None = None) -> str:
-    """``nginx/1.22.1``: what ``nginx -v`` prints (on stderr), without the prefix."""
-    out = subprocess.run([binary or find_nginx(), "-v"], capture_output=True, text=True, timeout=30)
-    text = (out.stderr or out.stdout).strip()
-    return text.split(": ", 1)[-1]
-
-
 def require_nginx() -> str:
-    """One line for the top of notebook 07: the version, or the exact install instruction."""
-    return f"{nginx_version()} found: the proxy in this notebook is the real thing"
+    """One line for the top of notebook 07: ``nginx -v`` (``nginx/1.22.1``) or how to install it."""
+    out = subprocess.run([find_nginx(), "-v"], capture_output=True, text=True, timeout=30)
+    version = (out.stderr or out.stdout).strip().split(": ", 1)[-1]
+    return f"{version} found: the proxy in this notebook is the real thing"

@@ -1,23 +1,24 @@
-"""``nginx.conf`` as data: the headers nginx forwards, the prefix layout, and :class:`ProxyConfig`.
+"""The hardened nginx in front of the app: :class:`ProxyConfig` renders it, :class:`NginxProxy` runs it.
 
-The text itself lives in ``templates/nginx.conf.j2``, a Jinja2 template that reads
-like the configuration it produces (Jinja2 ships with Flask); this module only
-checks the options and hands them to the template. Every path in the text is
+Notebook 07 has the learner write the few directives mTLS needs; ``serve --behind-nginx``
+and the tests need the whole set (problem+json for 495/496, look-alike headers cleared,
+mTLS from nginx to the app, the Mozilla TLS profile) without repeating it. The text lives
+in ``templates/nginx.conf.j2``, a Jinja2 template that reads like the configuration it
+produces; this module checks the options and hands them to it. Every path in the text is
 relative to the prefix (``nginx -p PREFIX``), so it reads the same on every machine.
 """
 
 from __future__ import annotations
 
-import grp
-import os
-import pwd
+import dataclasses
 import re
 from dataclasses import asdict, dataclass, field
-
-import jinja2
+from pathlib import Path
 
 from lab.auth.forwarding import CERT_HEADER, DN_HEADER, VERIFY_HEADER
+from lab.proxy.process import TEMPLATES, Nginx, listen_address, worker_user
 from lab.tls import policy as tlspolicy
+from lab.tls.contexts import as_identity, trust_pem
 
 #: The headers nginx sets for the app (their names are the contract lab.auth.forwarding
 #: reads), and the nginx variable each one carries.
@@ -62,17 +63,6 @@ def _pad(name: str, names) -> str:
     return name.ljust(max(len(n) for n in names))
 
 
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("lab.proxy", "templates"),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-    undefined=jinja2.StrictUndefined,  # a misspelt name fails loudly, never renders as ""
-    autoescape=False,  # nginx.conf, not HTML
-)
-_TEMPLATES.filters["pad"] = _pad
-
-
 @dataclass
 class ProxyConfig:
     """Everything ``nginx.conf`` says, and :meth:`render` to write it.
@@ -94,10 +84,7 @@ class ProxyConfig:
     crl: bool = False
     clear_client_headers: bool = True
     proxy_certificate: bool = False
-    upstream_verify: bool = True
-    upstream_name: str = "localhost"
     proxy_bind: str | None = None
-    server_name: str = "localhost"
     host: str = "127.0.0.1"
     min_tls: str = "1.2"
     tls_profile: str = "intermediate"
@@ -129,7 +116,9 @@ class ProxyConfig:
         tlspolicy.check_profile(self.tls_profile)
         modern = self.tls_profile == "modern"
         protocols = "TLSv1.2 TLSv1.3" if self.min_tls == "1.2" and not modern else "TLSv1.3"
-        return _TEMPLATES.get_template("nginx.conf.j2").render(
+        values["host"] = listen_address(self.host, self.port).rsplit(":", 1)[0]
+        return TEMPLATES.get_template("nginx.conf.j2").render(
+            pad=_pad,
             **values,
             protocols=protocols,
             mozilla_version=tlspolicy.MOZILLA_VERSION,
@@ -139,21 +128,66 @@ class ProxyConfig:
             lookalike_headers=LOOKALIKE_HEADERS,
         )
 
-    def server_block(self) -> str:
-        """Only the ``server { ... }`` block: the part that is about mTLS (what notebook 07 prints)."""
-        lines = self.render().splitlines()
-        start = lines.index("    server {")
-        end = lines.index("    }", start)
-        return "\n".join(line[4:] for line in lines[start : end + 1])
+
+class NginxProxy(Nginx):
+    """The real nginx, terminating mTLS on a loopback port and forwarding to ``upstream``.
+
+    >>> with NginxProxy(app_server, certificate=srv, trust=ca) as proxy:
+    ...     client.session(alice, trust=ca).get(proxy.url + "/api/secure")
+
+    ``upstream`` is a running :class:`~lab.tls.server.MTLSServer` (nginx reaches it over
+    TLS and verifies it against ``trust`` too) or a URL.
+    ``certificate`` is what nginx presents to clients; ``trust`` the CA(s) client
+    certificates must chain to; ``crl`` a PEM CRL (path or bytes, what ``pki crl`` writes) that becomes
+    ``ssl_crl``; ``proxy_certificate`` the client certificate nginx presents to the app.
+    Every other keyword is a :class:`ProxyConfig` field (``verify_client``,
+    ``verify_depth``, ``clear_client_headers``, ``proxy_bind``, ``host``, ``min_tls``,
+    ``tls_profile``) or ``port``.
+    """
+
+    def __init__(
+        self,
+        upstream,
+        *,
+        certificate,
+        trust=None,
+        proxy_certificate=None,
+        crl=None,
+        workdir=None,
+        **settings,
+    ):
+        port, host = settings.pop("port", 0), settings.get("host", "127.0.0.1")
+        url = upstream.rstrip("/") if isinstance(upstream, str) else _server_url(upstream)
+        if trust is None and (settings.get("verify_client") != "off" or "https:" in url):
+            raise ValueError(
+                "trust is required: the CA(s) that client certificates must chain to, and that "
+                "signed an https app's certificate (nginx verifies the app, as any client should)"
+            )
+        self.config = ProxyConfig(
+            port=port or 1,
+            upstream=url,
+            crl=crl is not None,
+            proxy_certificate=proxy_certificate is not None,
+            **settings,
+        )
+        identity = as_identity(certificate)
+        files = {FILES["server_cert"]: identity.chain_pem, FILES["server_key"]: identity.key_pem()}
+        if trust is not None:
+            files[FILES["client_ca"]] = files[FILES["upstream_ca"]] = trust_pem(trust).encode()
+        if crl is not None:
+            files[FILES["crl"]] = crl if isinstance(crl, bytes) else Path(crl).read_bytes()
+        if proxy_certificate is not None:
+            own = as_identity(proxy_certificate)
+            files[FILES["proxy_cert"]], files[FILES["proxy_key"]] = own.chain_pem, own.key_pem()
+        super().__init__("", files, host=host, port=port, workdir=workdir)
+
+    def config_text(self, port: int) -> str:
+        """The whole ``nginx.conf`` for ``port``, from the template."""
+        self.config = dataclasses.replace(self.config, port=port)
+        return self.config.render()
 
 
-def worker_user() -> str | None:
-    """``user NAME GROUP`` for the workers when root (else nginx ignores the directive with a warning)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        name = pwd.getpwuid(os.getuid()).pw_name
-        group = grp.getgrgid(os.getgid()).gr_name
-    except KeyError:  # pragma: no cover - a uid without a passwd entry
-        return None
-    return f"{name} {group}"
+def _server_url(server) -> str:
+    """A lab server by IP (nginx would resolve "localhost" to ::1 too); nginx verifies the name."""
+    host = "127.0.0.1" if server.host == "localhost" else server.host
+    return f"https://{listen_address(host, server.port)}"

@@ -1,13 +1,17 @@
-"""Run a command in the foreground until Ctrl-C or SIGTERM: shared by serve, serve --behind-nginx and ocsp."""
+"""Run a command in the foreground until Ctrl-C or SIGTERM, and the curl line it prints: shared by serve,
+serve --behind-nginx and ocsp."""
 
 from __future__ import annotations
 
 import contextlib
+import shlex
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from lab import housekeeping
+from lab.paths import show
 
 
 @contextlib.contextmanager
@@ -38,3 +42,22 @@ def _command_name() -> str:
     """``serve`` or ``ocsp``: the first word after ``python -m lab`` (for reset's report)."""
     words = [w for w in sys.argv[1:] if not w.startswith("-")]
     return words[0] if words else "lab"
+
+
+def curl_command(url: str, directory: Path, *, client: str = "client") -> str:
+    """The guide's curl test, made correct (--cacert so curl verifies our server), shell-quoted:
+    a folder name with spaces or ``;$(...)`` is pasted as a name, never run."""
+    d = show(directory)
+    return " ".join(
+        shlex.quote(p)
+        for p in [
+            "curl",
+            "--cert",
+            f"{d}/{client}.crt",
+            "--key",
+            f"{d}/{client}.key",
+            "--cacert",
+            f"{d}/rootCA.pem",
+            f"{url}/api/secure",
+        ]
+    )

@@ -12,8 +12,7 @@ from __future__ import annotations
 import sys
 
 from lab.auth.forwarding import CertificateForwarding
-from lab.cli.commands._foreground import until_stopped
-from lab.paths import show
+from lab.cli.commands._foreground import curl_command, until_stopped
 from lab.proxy import NginxProxy, loopback_alias_available, parse_log
 from lab.tls.server import MTLSServer
 
@@ -24,9 +23,12 @@ PROXY_NAME = "mTLS Lab Proxy (nginx)"
 
 def run_behind_nginx(args, directory, course, build_app) -> int:
     proxy_identity = course.ca.issue_client(PROXY_NAME, days=1)
-    bind = "127.0.0.2" if loopback_alias_available("127.0.0.2") else None
+    ipv6 = ":" in args.host  # nginx then reaches the app over ::1, where no alias exists
+    bind = "127.0.0.2" if not ipv6 and loopback_alias_available("127.0.0.2") else None
     source = CertificateForwarding(
-        course.ca, trusted_proxies=[bind or "127.0.0.1"], proxy_certificate=proxy_identity
+        course.ca,
+        trusted_proxies=[bind or ("::1" if ipv6 else "127.0.0.1")],
+        proxy_certificate=proxy_identity,
     )
     args.app_options = {**args.app_options, "certificate_source": source}
     app = MTLSServer(
@@ -59,7 +61,6 @@ def run_behind_nginx(args, directory, course, build_app) -> int:
     except BaseException:
         app.stop()
         raise
-    d = show(directory)
     with until_stopped() as stop:
         try:
             print(
@@ -69,18 +70,14 @@ def run_behind_nginx(args, directory, course, build_app) -> int:
                 f"app   {app.url} behind it: accepts only nginx's certificate ({PROXY_NAME}) and "
                 f"believes X-SSL-Client-Cert only from it"
             )
-            print(
-                f"try:  {proxy.curl_command(cert=f'{d}/client.crt', key=f'{d}/client.key', cacert=f'{d}/rootCA.pem')}"
-            )
+            print(f"try:  {curl_command(proxy.url, directory)}")
             print("Ctrl-C to stop both", flush=True)
             seen, reported = 0, 0
             while not stop.wait(0.5):
                 lines = parse_log(proxy.error_log())
-                for line in lines[seen:]:
-                    if line.level == "info" and "certificate" in line.message:
-                        print(
-                            f"nginx refused a client: {line.message}", file=sys.stderr, flush=True
-                        )
+                for level, message in lines[seen:]:
+                    if level == "info" and "certificate" in message:
+                        print(f"nginx refused a client: {message}", file=sys.stderr, flush=True)
                 seen = len(lines)
                 for err in app.errors[reported:]:
                     print(f"app error: {err}", file=sys.stderr, flush=True)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import shlex
 import sys
 import tempfile
 from pathlib import Path
 
 from lab.auth.text import printable
 from lab.cli.args import port
-from lab.cli.commands._foreground import until_stopped
+from lab.cli.commands._foreground import curl_command, until_stopped
 from lab.course import coursepki
 from lab.course.demo import create_app
 from lab.errors import MissingFileError
@@ -95,24 +94,6 @@ def register(subparsers) -> None:
         "certificate); the app listens on another loopback port, behind it",
     )
     p.set_defaults(func=run, app_options={})
-
-
-def curl_command(url: str, directory: Path, *, client: str = "client") -> str:
-    """The guide's curl test, made correct: --cacert so curl verifies our server."""
-    d = show(directory)
-    return " ".join(
-        shlex.quote(p)
-        for p in [
-            "curl",
-            "--cert",
-            f"{d}/{client}.crt",
-            "--key",
-            f"{d}/{client}.key",
-            "--cacert",
-            f"{d}/rootCA.pem",
-            f"{url}/api/secure",
-        ]
-    )
 
 
 def load_course(directory: Path):

@@ -1,108 +1,128 @@
-"""Self-check for notebook 07's exercise: believe the certificate header only from the proxy's certificate."""
+"""Self-check for notebook 07's exercise: the payments API's nginx ``server`` block, run for real.
+
+The learner writes the whole body a team would put in ``nginx.conf`` for a second app;
+the check runs it with the real nginx in front of a small app that reports the headers it
+received, and calls it as four different clients. Each hint names the requirement that
+failed and where to look, never the directive itself.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
+from urllib.parse import unquote
+
+from cryptography import x509
+from flask import Flask, request
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from lab.course.check import report
+from lab.pki import CertificateAuthority
+from lab.proxy import NginxError
+from lab.proxy.handwritten import HandWrittenNginx
+from lab.tls.client import session
 
-#: The nginx server block the exercise's directive goes into: only what it needs.
-_EXERCISE_BODY = """\
-ssl_certificate        certs/server.crt;
-ssl_certificate_key    certs/server.key;
-ssl_client_certificate certs/client-ca.pem;
-ssl_verify_client      on;
-
-location / {{
-    proxy_pass https://127.0.0.1:{port};
-    proxy_ssl_trusted_certificate certs/client-ca.pem;
-    proxy_ssl_verify              on;
-    proxy_ssl_name                localhost;
-    {directive}
-}}"""
+APP_HEADER, OTHER_HEADER = "X-Client-Cert", "X-SSL-Client-Cert"
 
 
-def _echo_app():
-    """The app behind nginx: answers with the X-SSL-Client-Cert header it received, nothing else."""
-    from flask import Flask, request
+class _Quiet(WSGIRequestHandler):
+    """No request log lines under the learner's cell."""
 
-    from lab.proxy import CERT_HEADER
+    def log_request(self, *args) -> None:
+        pass
 
-    app = Flask("nb07-directive")
+
+def _headers_app() -> Flask:
+    """The payments app: answers with the two certificate headers it received (or null)."""
+    app = Flask("nb07-payments")
 
     @app.get("/")
     def echo():
-        return {"header": request.headers.get(CERT_HEADER)}
+        return {name: request.headers.get(name) for name in (APP_HEADER, OTHER_HEADER)}
 
     return app
 
 
-def exercise_forward_directive(directive, course):
-    """Put ``directive`` into a real nginx ``location``, call it with the course client, read the app.
-
-    Passes when the app receives ``X-SSL-Client-Cert`` holding the client's
-    certificate as URL-encoded PEM (what :class:`CertificateForwarding` reads).
-    """
-    from lab.auth.forwarding import ForwardedCertificateError, parse_certificate_header
-    from lab.proxy import CERT_HEADER, NginxError
-    from lab.proxy.handwritten import HandWrittenNginx
-    from lab.tls.client import session
-    from lab.tls.contexts import trust_pem
-    from lab.tls.server import MTLSServer
-
-    if not isinstance(directive, str) or not directive.strip():
-        return report(False, "", "write one nginx directive as a string: 'NAME ARGUMENTS;'")
-    line = directive.strip()
-    if "\n" in line or "{" in line or "}" in line or not line.endswith(";"):
-        return report(False, "", "one directive on one line, ending with ';' (no blocks)")
+def _calls(body: str, course) -> dict:
+    """Run ``body`` in nginx in front of the app; return each caller's response (or the error)."""
+    stranger = CertificateAuthority.create("Unknown Corp Root CA").issue_client("MyTrustedClient")
     files = {
         "certs/server.crt": course.server.chain_pem,
         "certs/server.key": course.server.key_pem(),
-        "certs/client-ca.pem": trust_pem(course.ca).encode(),
+        "certs/rootCA.pem": course.ca_file.read_bytes(),
     }
-    with MTLSServer(_echo_app(), certificate=course.server, trust=course.ca, mode="none") as app:
-        nginx = HandWrittenNginx(_EXERCISE_BODY.format(port=app.port, directive=line), files)
-        try:
-            nginx.start()
-        except NginxError:
-            said = (nginx.log_messages("emerg") or ["(no message)"])[-1]
-            said = re.sub(r" in \S*nginx\.conf:\d+$", "", said)
-            return report(False, "", f"nginx refused to start with your line: {said}")
-        try:
-            r = session(course.client, trust=course.ca).get(nginx.url + "/", timeout=10)
-        finally:
-            nginx.stop()
-    if r.status_code == 400:
-        return report(
-            False,
-            "",
-            "the app refused the request nginx sent (HTTP 400): a header value cannot hold the "
-            "line breaks of a PEM certificate; which $ssl_client_* variable escapes them?",
+    app = make_server("127.0.0.1", 0, _headers_app(), threaded=True, request_handler=_Quiet)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    nginx = HandWrittenNginx(body.replace("APP_URL", f"http://127.0.0.1:{app.port}"), files)
+    try:
+        nginx.start()
+        get = lambda who: session(who, trust=course.ca).get(  # noqa: E731
+            nginx.url + "/", headers={OTHER_HEADER: "forged"}, timeout=10
         )
-    if r.status_code != 200:
-        return report(False, "", f"the call through nginx got HTTP {r.status_code}, not 200")
-    value = r.json()["header"]
-    if value is None:
+        return {"none": get(None), "stranger": get(stranger), "client": get(course.client)}
+    except NginxError:
+        said = (nginx.log_messages("emerg") or ["(no message)"])[-1]
+        return {"error": re.sub(r" in \S*nginx\.conf:\d+$", "", said)}
+    finally:
+        nginx.stop()
+        app.shutdown()
+        app.server_close()
+
+
+def exercise_forward_directive(body, course):
+    """The payments nginx: requires a course certificate, answers 496 without one, forwards
+    the certificate in ``X-Client-Cert`` and never lets a client's ``X-SSL-Client-Cert`` through.
+    """
+    if not isinstance(body, str) or "proxy_pass APP_URL;" not in body:
+        return report(False, "", "write the server body as a string, with 'proxy_pass APP_URL;'")
+    r = _calls(body, course)
+    if "error" in r:
+        return report(False, "", f"nginx refused to start with your configuration: {r['error']}")
+    if r["none"].status_code == 200:
         return report(
             False,
             "",
-            f"the app received no {CERT_HEADER} header: which directive sets a header on the "
-            "request nginx sends upstream (add_header only touches nginx's response)?",
+            "a caller without a certificate reached the app: which "
+            "directive makes nginx require one, and which names the CAs?",
+        )
+    if r["none"].status_code != 496:
+        return report(
+            False,
+            "",
+            f"a caller without a certificate got {r['none'].status_code}, "
+            "not 496: nginx's default is 400; see section 3",
+        )
+    if r["stranger"].status_code == 200:
+        return report(
+            False,
+            "",
+            "a certificate from another CA reached the app: which file "
+            "says which CAs may vouch for clients?",
+        )
+    if r["client"].status_code != 200:
+        return report(False, "", f"the course client got {r['client'].status_code}, not 200")
+    got = r["client"].json()
+    if got[OTHER_HEADER] is not None:
+        return report(
+            False,
+            "",
+            f"the client's own {OTHER_HEADER} header reached the app "
+            f"({got[OTHER_HEADER]!r}): proxy_set_header replaces only the names it sets",
         )
     try:
-        cert = parse_certificate_header(value, "pem", CERT_HEADER)
-    except ForwardedCertificateError:
+        cert = x509.load_pem_x509_certificate(unquote(got[APP_HEADER] or "").encode())
+    except ValueError:
         return report(
             False,
             "",
-            f"the app got {CERT_HEADER}: {value[:40]!r}..., not a URL-encoded PEM certificate: "
-            "which $ssl_client_* variable holds the whole certificate, escaped for a header?",
+            f"the app got {APP_HEADER}: {str(got[APP_HEADER])[:40]!r}, "
+            "not the client's certificate as URL-encoded PEM",
         )
     if cert != course.client.cert:
-        return report(False, "", "the header holds a certificate, but not the caller's")
+        return report(False, "", f"{APP_HEADER} holds a certificate, but not the caller's")
     return report(
         True,
-        f"nginx forwards the verified certificate in {CERT_HEADER}; the app read back "
-        "the caller's certificate",
+        "the payments nginx requires a course certificate, answers 496 "
+        f"without one, forwards it in {APP_HEADER} and drops a client's {OTHER_HEADER}",
         "",
     )
