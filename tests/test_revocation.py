@@ -581,20 +581,43 @@ def test_certificate_auth_reports_the_checker_mode_and_refuses_revoked(
     assert alice_seen.status == 200
 
 
-def test_exercise_check_accepts_the_right_crl_and_rejects_the_wrong_reason(
-    tmp_path, ca, alice, capsys
+def test_exercise_check_wants_the_right_reason_every_earlier_entry_and_a_higher_number(
+    tmp_path, ca, alice, bob, capsys
 ):
     from lab.course import check
 
     carol = ca.issue_client("carol")
-    wrong, right = Revocations(ca), Revocations(ca)
-    wrong.revoke(carol, "keyCompromise")
-    right.revoke(carol, "affiliationChanged")
-    assert not check.exercise_revoke_carol(
-        wrong.write_crl(tmp_path / "wrong.pem"), ca, carol, alice
+    previous = Revocations(ca)
+    previous.revoke(bob, "keyCompromise")
+    previous_file = previous.write_crl(tmp_path / "previous.pem")
+
+    def crl(name, *entries, number_after=previous):
+        record = Revocations(ca, crl_number=number_after.crl_number)
+        for who, reason in entries:
+            record.revoke(who, reason)
+        return record.write_crl(tmp_path / f"{name}.pem")
+
+    def verdict(path):
+        ok = check.exercise_revoke_carol(
+            path, ca, carol, alice, still_revoked=[bob], previous=previous_file
+        )
+        return bool(ok), capsys.readouterr().out
+
+    wrong_reason = verdict(crl("wrong", (bob, "keyCompromise"), (carol, "keyCompromise")))
+    bob_dropped = verdict(crl("dropped", (carol, "affiliationChanged")))
+    same_number = verdict(
+        crl(
+            "same",
+            (bob, "keyCompromise"),
+            (carol, "affiliationChanged"),
+            number_after=Revocations(ca),
+        )
     )
-    assert "affiliationChanged" in capsys.readouterr().out
-    assert check.exercise_revoke_carol(right.write_crl(tmp_path / "right.pem"), ca, carol, alice)
+    right = verdict(crl("right", (bob, "keyCompromise"), (carol, "affiliationChanged")))
+    assert not wrong_reason[0] and "affiliationChanged" in wrong_reason[1]
+    assert not bob_dropped[0] and "bob is missing" in bob_dropped[1]
+    assert not same_number[0] and "must be higher than the last one (1)" in same_number[1]
+    assert right[0], right[1]
     assert not check.exercise_revoke_carol(None, ca, carol, alice)
 
 
