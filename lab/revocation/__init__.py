@@ -20,8 +20,6 @@ This package stands on :mod:`lab.pki` (and :mod:`lab.net`); never on course code
 """
 
 from lab.revocation.crl import (
-    DEFAULT_CRL_VALIDITY,
-    REASON_NAMES,
     REASONS,
     RevocationError,
     load_crl,
@@ -29,34 +27,13 @@ from lab.revocation.crl import (
     ocsp_access,
     ocsp_urls,
     parse_crl,
-    reason_flag,
     reason_name,
-    require_signed_by,
     revoked_reason,
     trusted_crl_file,
 )
-from lab.revocation.freshness import Freshness, freshness
 from lab.revocation.ocsp import OCSPChecker
 from lab.revocation.records import Revocations, Revoked
 
-__all__ = [
-    "REASONS",
-    "REASON_NAMES",
-    "DEFAULT_CRL_VALIDITY",
-    "RevocationError",
-    "reason_flag",
-    "reason_name",
-    "revoked_reason",
-    "require_signed_by",
-    "ocsp_access",
-    "ocsp_urls",
-    "Revoked",
-    "Revocations",
-    "load_crl",
-    "load_crls",
-    "trusted_crl_file",
-    "parse_crl",
-    "Freshness",
-    "freshness",
-    "OCSPChecker",
-]
+__all__ = ["REASONS", "RevocationError", "load_crl", "load_crls", "ocsp_access", "ocsp_urls"]
+__all__ += ["parse_crl", "reason_name", "revoked_reason", "trusted_crl_file"]
+__all__ += ["OCSPChecker", "Revocations", "Revoked"]

@@ -30,22 +30,15 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from lab.errors import LabError
 from lab.revocation.crl import ocsp_urls, reason_name
-from lab.revocation.ocsp_responder import (
-    DEFAULT_RESPONSE_VALIDITY,
-    OCSP_RESPONSE,
-    Answer,
-    MalformedOCSPRequest,
-    OCSPResponder,
-    delegated_signer,
-    parse_request,
-)
+from lab.revocation.ocsp_responder import DEFAULT_RESPONSE_VALIDITY as DEFAULT_RESPONSE_VALIDITY
+from lab.revocation.ocsp_responder import OCSP_RESPONSE as OCSP_RESPONSE
+from lab.revocation.ocsp_responder import Answer as Answer
+from lab.revocation.ocsp_responder import MalformedOCSPRequest as MalformedOCSPRequest
+from lab.revocation.ocsp_responder import OCSPResponder as OCSPResponder
+from lab.revocation.ocsp_responder import delegated_signer as delegated_signer
+from lab.revocation.ocsp_responder import parse_request as parse_request
 
 OCSP_REQUEST = "application/ocsp-request"
-_STATUS = {
-    ocsp.OCSPCertStatus.GOOD: "good",
-    ocsp.OCSPCertStatus.REVOKED: "revoked",
-    ocsp.OCSPCertStatus.UNKNOWN: "unknown",
-}
 
 
 class OCSPUnavailable(LabError, ConnectionError):
@@ -136,7 +129,7 @@ def parse_response(der: bytes, cert, issuer, nonce: bytes | None = None, *, cloc
         now = (clock or (lambda: _dt.datetime.now(_dt.timezone.utc)))()
         if resp.next_update_utc is not None and now >= resp.next_update_utc:
             raise OCSPUnavailable("the OCSP answer is stale (its nextUpdate has passed)")
-        status = _STATUS[resp.certificate_status]
+        status = resp.certificate_status.name.lower()  # good, revoked, unknown
         return OCSPResult(
             status=status,
             reason=reason_name(resp.revocation_reason) if status == "revoked" else None,
@@ -269,21 +262,3 @@ class OCSPChecker:
             self.last_note = f"OCSP says revoked ({result.reason})"
             return f"certificate revoked ({result.reason}) according to OCSP"
         return self._unavailable("the OCSP responder does not know this certificate (unknown)")
-
-
-__all__ = [
-    "OCSP_REQUEST",
-    "OCSP_RESPONSE",
-    "DEFAULT_RESPONSE_VALIDITY",
-    "Answer",
-    "MalformedOCSPRequest",
-    "OCSPChecker",
-    "OCSPResponder",
-    "OCSPResult",
-    "OCSPUnavailable",
-    "build_request",
-    "delegated_signer",
-    "parse_request",
-    "parse_response",
-    "query",
-]

@@ -83,23 +83,12 @@ class MalformedOCSPRequest(LabError, ValueError):
     """A request the responder cannot answer; it answers ``malformedRequest`` (RFC 6960 §2.3)."""
 
 
-@dataclass(frozen=True)
-class ParsedRequest:
-    """What the responder needs from a request: the certificate id and the nonce."""
-
-    serial: int
-    issuer_name_hash: bytes
-    issuer_key_hash: bytes
-    algorithm: hashes.HashAlgorithm
-    nonce: bytes | None
-
-
 #: The certificate-id hashes a response can be built with (cryptography's OCSP builder).
 CERT_ID_HASHES = (hashes.SHA1, hashes.SHA224, hashes.SHA256, hashes.SHA384, hashes.SHA512)
 
 
-def parse_request(der: bytes) -> ParsedRequest:
-    """Read a DER OCSP request, or raise :class:`MalformedOCSPRequest` saying why not.
+def parse_request(der: bytes) -> ocsp.OCSPRequest:
+    """Read a DER OCSP request whose every field is readable, or raise :class:`MalformedOCSPRequest`.
 
     RFC 6960 §4.1.1 lets one request ask about several certificates, but a response
     built with cryptography holds one answer, so such a request is refused as
@@ -116,20 +105,22 @@ def parse_request(der: bytes) -> ParsedRequest:
     except ValueError:
         raise MalformedOCSPRequest("the body is not a DER OCSP request") from None
     try:
-        algorithm, extensions = req.hash_algorithm, list(req.extensions)
-        serial, name_hash, key_hash = req.serial_number, req.issuer_name_hash, req.issuer_key_hash
+        algorithm, nonce = req.hash_algorithm, _nonce(req)
+        name_hash, key_hash = req.issuer_name_hash, req.issuer_key_hash
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise MalformedOCSPRequest(f"the request's certificate id is unreadable ({exc})") from None
     if not isinstance(algorithm, CERT_ID_HASHES):
         raise MalformedOCSPRequest(f"the certificate id uses {algorithm.name}, not an OCSP hash")
     if len(name_hash) != algorithm.digest_size or len(key_hash) != algorithm.digest_size:
         raise MalformedOCSPRequest(f"the certificate id's hashes are not {algorithm.name} hashes")
-    nonces = [e.value.nonce for e in extensions if isinstance(e.value, x509.OCSPNonce)]
-    if nonces and len(nonces[0]) not in NONCE_OCTETS:
-        raise MalformedOCSPRequest(
-            f"the nonce is {len(nonces[0])} octets; RFC 9654 allows 1 to 128"
-        )
-    return ParsedRequest(serial, name_hash, key_hash, algorithm, nonces[0] if nonces else None)
+    if nonce is not None and len(nonce) not in NONCE_OCTETS:
+        raise MalformedOCSPRequest(f"the nonce is {len(nonce)} octets; RFC 9654 allows 1 to 128")
+    return req
+
+
+def _nonce(req: ocsp.OCSPRequest) -> bytes | None:
+    nonces = [e.value.nonce for e in req.extensions if isinstance(e.value, x509.OCSPNonce)]
+    return nonces[0] if nonces else None
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -220,16 +211,16 @@ class OCSPResponder:
             self._record(Answer(None, "malformed", str(exc)))
             return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
         ours = (req.issuer_name_hash, req.issuer_key_hash) == _issuer_hashes(
-            self.ca_cert, req.algorithm
+            self.ca_cert, req.hash_algorithm
         )
-        status, entry = self.status_of(req.serial) if ours else ("unknown", None)
-        self._record(Answer(req.serial, status))
+        status, entry = self.status_of(req.serial_number) if ours else ("unknown", None)
+        self._record(Answer(req.serial_number, status))
         now = self.clock().replace(microsecond=0)
         builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
             issuer_name_hash=req.issuer_name_hash,
             issuer_key_hash=req.issuer_key_hash,
-            serial_number=req.serial,
-            algorithm=req.algorithm,
+            serial_number=req.serial_number,
+            algorithm=req.hash_algorithm,
             cert_status=getattr(ocsp.OCSPCertStatus, status.upper()),
             this_update=now,
             next_update=now + self.validity,
@@ -241,8 +232,8 @@ class OCSPResponder:
         builder = builder.responder_id(
             ocsp.OCSPResponderEncoding.HASH, self.signer.cert
         ).certificates([self.signer.cert])
-        if req.nonce is not None:  # echo the nonce: proves the answer is fresh
-            builder = builder.add_extension(x509.OCSPNonce(req.nonce), critical=False)
+        if (nonce := _nonce(req)) is not None:  # echo the nonce: proves the answer is fresh
+            builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
         key = self.signer.key
         algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
         return builder.sign(key, algorithm).public_bytes(serialization.Encoding.DER)
