@@ -407,11 +407,9 @@ def _lab(*args, env_dir):
 
 
 @pytest.fixture
-def course_with_bob(tmp_path):
-    d = tmp_path / "certs"
-    coursepki.init(d)
-    coursepki.issue_client("bob", d)
-    return d
+def course_with_bob(course_dir):
+    coursepki.issue_client("bob", course_dir)
+    return course_dir
 
 
 def _start(args, env_dir, pattern):
