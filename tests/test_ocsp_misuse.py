@@ -167,3 +167,11 @@ def test_ocsp_command_answers_unknown_for_a_certificate_not_in_its_folder(course
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_a_damaged_published_crl_is_a_clear_503(tmp_path, root_ca):
+    path = Revocations(root_ca).write_crl(tmp_path / "crl.pem")
+    with OCSPResponder(Revocations.load(root_ca, path)) as r:
+        path.write_bytes(b"-----BEGIN X509 CRL-----\ncut short")
+        got = requests.get(r.crl_url, timeout=5)
+    assert got.status_code == 503 and got.text.startswith("the published CRL is unusable: ")

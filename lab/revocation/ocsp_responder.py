@@ -268,7 +268,10 @@ class OCSPResponder:
 
         @app.get("/crl")
         def crl():
-            der = self.published_crl()
+            try:
+                der = self.published_crl()
+            except LabError as exc:  # a damaged crl.pem: say so, never a stack trace
+                return Response(f"the published CRL is unusable: {exc}\n", 503)
             if der is None:
                 return Response("no CRL published yet (python -m lab pki crl)\n", 404)
             return Response(der, mimetype="application/pkix-crl")
