@@ -1,9 +1,10 @@
-"""Revocation for real: CRLs, the OCSP responder, the checkers, the TLS-layer check and the CLI.
+"""Revocation for real: CRLs, the OCSP responder and its checker, the TLS-layer check and the CLI.
 
 Every handshake is a real one on 127.0.0.1, every OCSP request a real HTTP POST
 to a real responder thread, and the interop tests call the real openssl and curl.
 Time-dependent behaviour (caches, stale answers) is tested with an injected
-clock, never by waiting.
+clock, never by waiting. The CA, the server and the stranger CA are conftest's
+shared PKI; the clients revoked here are issued by its root.
 """
 
 from __future__ import annotations
@@ -29,10 +30,8 @@ from lab.course import coursepki, observe
 from lab.course.demo import create_app
 from lab.errors import CorruptFileError
 from lab.revocation import (
-    CRLChecker,
     RevocationError,
     Revocations,
-    crl_distribution_point,
     load_crl,
     ocsp_access,
     ocsp_urls,
@@ -60,13 +59,13 @@ def _now():
 
 
 @pytest.fixture(scope="module")
-def ca():
-    return pki.CertificateAuthority.create("Revocation Test CA")
+def ca(root_ca):
+    return root_ca
 
 
 @pytest.fixture(scope="module")
-def server_cert(ca):
-    return ca.issue_server("localhost", "127.0.0.1")
+def server_cert(server_identity):
+    return server_identity  # from the intermediate, with its chain: the root verifies it
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +111,8 @@ def test_crl_carries_this_update_next_update_and_an_increasing_number(revoked_bo
     assert number(second) == number(first) + 1
 
 
-def test_revoking_a_certificate_of_another_ca_is_refused(ca):
-    stranger = pki.CertificateAuthority.create("Stranger CA").issue_client("mallory")
+def test_revoking_a_certificate_of_another_ca_is_refused(ca, unrelated_ca):
+    stranger = unrelated_ca.issue_client("mallory")
     with pytest.raises(RevocationError, match="revoke it with the CA that issued it"):
         Revocations(ca).revoke(stranger, "keyCompromise")
 
@@ -130,9 +129,8 @@ def test_crl_file_round_trips_entries_reason_and_number(tmp_path, ca, bob, revok
     assert again.crl_number == revoked_bob.crl_number
 
 
-def test_a_crl_signed_by_another_ca_is_refused_on_load(tmp_path, ca):
-    other = pki.CertificateAuthority.create("Other CA")
-    path = Revocations(other).write_crl(tmp_path / "crl.pem")
+def test_a_crl_signed_by_another_ca_is_refused_on_load(tmp_path, ca, unrelated_ca):
+    path = Revocations(unrelated_ca).write_crl(tmp_path / "crl.pem")
     with pytest.raises(CorruptFileError, match="not signed by"):
         Revocations.load(ca, path)
 
@@ -156,16 +154,8 @@ def test_refresh_picks_up_a_revocation_written_by_someone_else(tmp_path, ca, bob
     assert reader.status(bob.cert.serial_number).reason_name == "superseded"
 
 
-def test_distribution_point_and_aia_extensions_name_the_urls(ca):
-    cert = ca.issue_client(
-        "carol",
-        extra_extensions=[
-            crl_distribution_point("http://127.0.0.1:8888/crl"),
-            ocsp_access("http://127.0.0.1:8888/"),
-        ],
-    ).cert
-    points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
-    assert [n.value for dp in points for n in dp.full_name] == ["http://127.0.0.1:8888/crl"]
+def test_the_aia_extension_names_the_ocsp_url(ca):
+    cert = ca.issue_client("carol", extra_extensions=[ocsp_access("http://127.0.0.1:8888/")]).cert
     assert ocsp_urls(cert) == ["http://127.0.0.1:8888/"]
 
 
@@ -243,9 +233,9 @@ def test_chain_check_needs_a_crl_from_every_ca_in_the_chain(tmp_path, ca):
 
 
 # ------------------------------------------------------------------- OCSP
-def test_responder_answers_good_revoked_and_unknown(ca, alice, bob, revoked_bob):
+def test_responder_answers_good_revoked_and_unknown(ca, alice, bob, revoked_bob, unrelated_ca):
     never_issued = ca.issue_client("ghost")
-    stranger_ca = pki.CertificateAuthority.create("Stranger CA")
+    stranger_ca = unrelated_ca
     stranger = stranger_ca.issue_client("mallory")
     with OCSPResponder(revoked_bob, issued=[alice, bob]) as r:
         good, revoked = query(alice, ca, r.url), query(bob, ca, r.url)
@@ -367,60 +357,6 @@ def test_ocsp_checker_takes_the_issuer_from_the_chain(ca, bob, revoked_bob):
         )
 
 
-def test_crl_checker_refuses_revoked_and_passes_good(tmp_path, ca, alice, bob, revoked_bob):
-    check = CRLChecker(revoked_bob.write_crl(tmp_path / "crl.pem"), issuer=ca)
-    assert check(alice.cert, []) is None
-    assert check(bob.cert, []) == "certificate revoked (keyCompromise) according to the CRL"
-
-
-def test_crl_checker_stale_crl_hard_fail_refuses_soft_fail_lets_through(
-    tmp_path, ca, alice, revoked_bob
-):
-    path = revoked_bob.write_crl(
-        tmp_path / "stale.pem",
-        this_update=_now() - dt.timedelta(days=2),
-        next_update=_now() - dt.timedelta(days=1),
-    )
-    hard, soft = CRLChecker(path, issuer=ca), CRLChecker(path, issuer=ca, hard_fail=False)
-    assert (
-        hard(alice.cert, [])
-        == "revocation status unknown: the CRL is stale (its nextUpdate has passed)"
-    )
-    assert soft(alice.cert, []) is None and soft.last_note.startswith("soft-fail: the CRL is stale")
-
-
-def test_crl_checker_keeps_its_crl_until_next_update(tmp_path, ca, bob):
-    path = tmp_path / "crl.pem"
-    record = Revocations(ca)
-    record.write_crl(path, validity=dt.timedelta(hours=1))
-    clock = [_now()]
-    check = CRLChecker(path, issuer=ca, clock=lambda: clock[0])
-    assert check(bob.cert, []) is None
-    record.revoke(bob, "keyCompromise")
-    record.write_crl(path, validity=dt.timedelta(hours=1))
-    still_cached = check(bob.cert, [])
-    clock[0] += dt.timedelta(hours=1, seconds=1)
-    refetched = check(bob.cert, [])
-    assert still_cached is None
-    assert refetched == "certificate revoked (keyCompromise) according to the CRL"
-    assert check.fetches == 2
-
-
-def test_crl_checker_downloads_from_the_distribution_point(ca, bob, revoked_bob):
-    with OCSPResponder(revoked_bob) as r:
-        reason = CRLChecker(r.crl_url, issuer=ca)(bob.cert, [])
-    assert reason == "certificate revoked (keyCompromise) according to the CRL"
-
-
-def test_crl_checker_refuses_a_crl_from_the_wrong_ca(tmp_path, alice, ca):
-    other = pki.CertificateAuthority.create("Other CA")
-    path = Revocations(other).write_crl(tmp_path / "crl.pem")
-    assert (
-        CRLChecker(path, issuer=ca)(alice.cert, [])
-        == "revocation status unknown: the CRL is not signed by the certificate's issuer"
-    )
-
-
 def test_ocsp_checker_in_a_flask_view_refuses_the_revoked_client_with_403(
     server_cert, ca, alice, bob, revoked_bob
 ):
@@ -471,11 +407,9 @@ def _lab(*args, env_dir):
 
 
 @pytest.fixture
-def course_with_bob(tmp_path):
-    d = tmp_path / "certs"
-    coursepki.init(d)
-    coursepki.issue_client("bob", d)
-    return d
+def course_with_bob(course_dir):
+    coursepki.issue_client("bob", course_dir)
+    return course_dir
 
 
 def _start(args, env_dir, pattern):
@@ -618,17 +552,6 @@ def test_ocsp_command_answers_the_real_openssl_client(course_with_bob, tmp_path,
     assert "revoked" in out and rc == 0
 
 
-@pytest.fixture(scope="module")
-def openssl():
-    binary = shutil.which("openssl")
-    assert binary, "the openssl binary is missing: install it (apt-get install openssl)"
-
-    def run(*args):
-        return subprocess.run([binary, *map(str, args)], capture_output=True, text=True, timeout=60)
-
-    return run
-
-
 # ------------------------------------------------------------- lab.auth and the self-check
 def test_certificate_auth_reports_the_checker_mode_and_refuses_revoked(
     server_cert, ca, alice, bob, revoked_bob
@@ -656,29 +579,51 @@ def test_certificate_auth_reports_the_checker_mode_and_refuses_revoked(
     assert alice_seen.status == 200
 
 
-def test_exercise_check_accepts_the_right_crl_and_rejects_the_wrong_reason(
-    tmp_path, ca, alice, capsys
+def test_exercise_check_wants_the_right_reason_every_earlier_entry_and_a_higher_number(
+    tmp_path, ca, alice, bob, capsys
 ):
     from lab.course import check
 
     carol = ca.issue_client("carol")
-    wrong, right = Revocations(ca), Revocations(ca)
-    wrong.revoke(carol, "keyCompromise")
-    right.revoke(carol, "affiliationChanged")
-    assert not check.exercise_revoke_carol(
-        wrong.write_crl(tmp_path / "wrong.pem"), ca, carol, alice
+    previous = Revocations(ca)
+    previous.revoke(bob, "keyCompromise")
+    previous_file = previous.write_crl(tmp_path / "previous.pem")
+
+    def crl(name, *entries, number_after=previous):
+        record = Revocations(ca, crl_number=number_after.crl_number)
+        for who, reason in entries:
+            record.revoke(who, reason)
+        return record.write_crl(tmp_path / f"{name}.pem")
+
+    def verdict(path):
+        ok = check.exercise_revoke_carol(
+            path, ca, carol, alice, still_revoked=[bob], previous=previous_file
+        )
+        return bool(ok), capsys.readouterr().out
+
+    wrong_reason = verdict(crl("wrong", (bob, "keyCompromise"), (carol, "keyCompromise")))
+    bob_dropped = verdict(crl("dropped", (carol, "affiliationChanged")))
+    same_number = verdict(
+        crl(
+            "same",
+            (bob, "keyCompromise"),
+            (carol, "affiliationChanged"),
+            number_after=Revocations(ca),
+        )
     )
-    assert "affiliationChanged" in capsys.readouterr().out
-    assert check.exercise_revoke_carol(right.write_crl(tmp_path / "right.pem"), ca, carol, alice)
+    right = verdict(crl("right", (bob, "keyCompromise"), (carol, "affiliationChanged")))
+    assert not wrong_reason[0] and "affiliationChanged" in wrong_reason[1]
+    assert not bob_dropped[0] and "bob is missing" in bob_dropped[1]
+    assert not same_number[0] and "must be higher than the last one (1)" in same_number[1]
+    assert right[0], right[1]
     assert not check.exercise_revoke_carol(None, ca, carol, alice)
 
 
 # ------------------------------------------- a CRL file must not smuggle in a CA
 @pytest.fixture(scope="module")
-def intruder():
+def intruder(unrelated_ca):
     """Another CA, and its client that calls itself MyTrustedClient."""
-    other = pki.CertificateAuthority.create("Intruder CA")
-    return other, other.issue_client("MyTrustedClient")
+    return unrelated_ca, unrelated_ca.issue_client("MyTrustedClient")
 
 
 def _crl_with_a_ca_appended(tmp_path, revoked_bob, intruder) -> Path:
@@ -718,7 +663,8 @@ def test_trusted_crl_file_refuses_a_crl_no_trusted_ca_signed(tmp_path, ca, revok
     foreign = Revocations(intruder[0]).crl().public_bytes(serialization.Encoding.PEM)
     crl.write_bytes(crl.read_bytes() + foreign)
     with pytest.raises(
-        CorruptFileError, match=r"CRL 2 of 2 \(issuer CN=Intruder CA,O=mTLS Lab\) is not signed by"
+        CorruptFileError,
+        match=r"CRL 2 of 2 \(issuer CN=Unrelated Root CA,O=mTLS Lab\) is not signed by",
     ):
         trusted_crl_file(crl, ca, tmp_path / "out")
 
@@ -837,17 +783,18 @@ def _crl_number(crl) -> int:
     return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
 
 
-def test_crl_numbers_only_go_up_across_the_responder_and_pki_revoke(tmp_path, ca, bob):
-    """RFC 5280 5.2.3: every CRL a CA issues has a larger number than the one before."""
+def test_crl_numbers_only_go_up_and_the_responder_serves_the_published_crl(tmp_path, ca, bob):
+    """RFC 5280 5.2.3: every CRL a CA issues has a larger number; /crl serves the file, unsigned again."""
     path = tmp_path / "crl.pem"
     numbers = [_crl_number(load_crl(Revocations(ca).write_crl(path)))]
     with OCSPResponder(Revocations.load(ca, path)) as r:
-        for _ in range(2):
-            numbers.append(_crl_number(x509.load_der_x509_crl(requests.get(r.crl_url).content)))
+        served = [requests.get(r.crl_url, timeout=5).content for _ in range(2)]
         writer = Revocations.load(ca, path)  # what `pki revoke` does, in another process
         writer.revoke(bob, "keyCompromise")
         numbers.append(_crl_number(load_crl(writer.write_crl(path))))
-        os.utime(path, ns=(1, r.revocations._mtime + 1_000_000))
-        numbers.append(_crl_number(x509.load_der_x509_crl(requests.get(r.crl_url).content)))
+        after = x509.load_der_x509_crl(requests.get(r.crl_url, timeout=5).content)
     assert numbers == sorted(set(numbers)), numbers
+    assert served[0] == served[1]  # the same file twice, not two freshly signed CRLs
+    assert _crl_number(x509.load_der_x509_crl(served[0])) == numbers[0]
+    assert _crl_number(after) == numbers[-1]
     assert (tmp_path / "crl.crlnumber").read_text() == f"{numbers[-1]}\n"

@@ -1,4 +1,4 @@
-"""Revoke certificates and publish it: the CA's record, CRLs, OCSP, and the checkers that read them.
+"""Revoke certificates and publish it: the CA's record, CRLs, OCSP, and the checker that reads them.
 
 Why this package exists: the guide says "Enable CRL / OCSP" and then sets
 ``CheckCertificateRevocation = false``. A certificate stays cryptographically
@@ -7,65 +7,33 @@ valid until it expires, whatever happened to its key; revocation is only a
 
 * :mod:`~lab.revocation.records`: :class:`Revocations`, the CA's record (serial, reason,
   time) and the signed CRLs it issues, numbered by one persistent counter;
-* :mod:`~lab.revocation.crl`: reason codes, the CDP/AIA extensions, reading CRL files,
-  and :func:`trusted_crl_file` (what may be handed to OpenSSL as a CRL file);
+* :mod:`~lab.revocation.crl`: reason codes, the AIA extension, reading CRL files, and
+  :func:`trusted_crl_file` (what may be handed to OpenSSL as a CRL file);
 * :mod:`~lab.revocation.freshness`: whether a CRL or OCSP answer is fresh, due or stale;
-* :mod:`~lab.revocation.checkers`: :class:`CRLChecker` and :class:`OCSPChecker`, revocation
-  hooks for :mod:`lab.auth` with hard- or soft-fail;
-* :mod:`~lab.revocation.ocsp_responder` and :mod:`~lab.revocation.ocsp_client` (both
-  re-exported by :mod:`lab.revocation.ocsp`).
+* :mod:`~lab.revocation.ocsp`: the OCSP client, :class:`OCSPChecker` (a revocation hook
+  for :mod:`lab.auth`, hard- or soft-fail) and the responder
+  (:mod:`~lab.revocation.ocsp_responder`).
 
 Checking at the TLS layer needs only a CRL file: ``MTLSServer(..., crl=path)``
 hands it to OpenSSL (see :func:`lab.tls.contexts.server_context`).
 This package stands on :mod:`lab.pki` (and :mod:`lab.net`); never on course code.
 """
 
-from lab.revocation.checkers import CRLChecker, FailurePolicy, OCSPChecker
 from lab.revocation.crl import (
-    DEFAULT_CRL_VALIDITY,
-    REASON_NAMES,
     REASONS,
-    CRLUnavailable,
     RevocationError,
-    crl_distribution_point,
-    describe_crl,
-    download_crl,
     load_crl,
     load_crls,
     ocsp_access,
     ocsp_urls,
     parse_crl,
-    reason_flag,
     reason_name,
     revoked_reason,
     trusted_crl_file,
 )
-from lab.revocation.freshness import Freshness, freshness
+from lab.revocation.ocsp import OCSPChecker
 from lab.revocation.records import Revocations, Revoked
 
-__all__ = [
-    "REASONS",
-    "REASON_NAMES",
-    "DEFAULT_CRL_VALIDITY",
-    "RevocationError",
-    "CRLUnavailable",
-    "reason_flag",
-    "reason_name",
-    "revoked_reason",
-    "crl_distribution_point",
-    "ocsp_access",
-    "ocsp_urls",
-    "Revoked",
-    "Revocations",
-    "load_crl",
-    "load_crls",
-    "trusted_crl_file",
-    "parse_crl",
-    "download_crl",
-    "describe_crl",
-    "Freshness",
-    "freshness",
-    "FailurePolicy",
-    "CRLChecker",
-    "OCSPChecker",
-]
+__all__ = ["REASONS", "RevocationError", "load_crl", "load_crls", "ocsp_access", "ocsp_urls"]
+__all__ += ["parse_crl", "reason_name", "revoked_reason", "trusted_crl_file"]
+__all__ += ["OCSPChecker", "Revocations", "Revoked"]

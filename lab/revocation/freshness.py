@@ -55,7 +55,7 @@ def freshness(item, *, now: _dt.datetime | None = None, warn_fraction: float = 0
     )
     if this_update is None:
         raise TypeError(
-            "freshness() takes a CRL (cryptography) or an OCSP answer (lab.revocation.ocsp_client.query's result)"
+            "freshness() takes a CRL (cryptography) or an OCSP answer (lab.revocation.ocsp.query's result)"
         )
     if next_update is None:
         return Freshness("unknown", this_update, None, None)

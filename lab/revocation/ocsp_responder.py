@@ -1,20 +1,25 @@
 """An OCSP responder (and CRL distribution point) in a background thread, over plain HTTP.
 
 A small Flask app answering RFC 6960 POST and GET requests from the CA's
-:class:`~lab.revocation.Revocations`, signed by a *delegated* responder
-certificate (EKU OCSPSigning, see :func:`delegated_signer`), so the CA key never
-sits on the responder. It also serves the CRL at ``/crl``. Plain HTTP on
-127.0.0.1, as real OCSP is: the answers are signed, so they need no TLS.
+:class:`~lab.revocation.Revocations`, signed by a *delegated* responder certificate
+(EKU OCSPSigning, see :func:`delegated_signer`). It never signs with the CA's key:
+answers carry the delegate's signature, and ``/crl`` serves the CRL file the CA
+published (``pki revoke`` / ``pki crl`` sign it), byte for byte re-encoded as DER.
+Plain HTTP on 127.0.0.1, as real OCSP is: the answers are signed, so they need no TLS.
+
+It holds under misuse: a body over :data:`MAX_REQUEST_BYTES` is refused (413) before
+it is read, a client that stalls mid-request is dropped after ``read_timeout``
+seconds, and a nonce outside RFC 9654's 1..128 octets is ``malformedRequest``.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as _dt
+import socket
 import threading
 import traceback as _traceback
 from dataclasses import dataclass
-from typing import Callable, Iterable
 from urllib.parse import unquote
 
 from cryptography import x509
@@ -29,20 +34,32 @@ from lab.errors import LabError, ServerError
 from lab.net import require_loopback
 from lab.pki import CertificateAuthority, IssuedCertificate
 from lab.pki.fields import utcnow
+from lab.revocation.crl import load_crls
 from lab.revocation.records import Revocations
 
-OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"
 
-#: How long an answer is good for. Let's Encrypt answers are valid for days; a
+#: How long an answer is good for. Let's Encrypt answers were valid for days; a
 #: short window here makes the cache lesson visible.
 DEFAULT_RESPONSE_VALIDITY = _dt.timedelta(hours=1)
+
+#: A request about one certificate is about 100 bytes, 250 with a 128-octet nonce:
+#: 4 KiB leaves room for extensions and refuses a flood before it is read.
+MAX_REQUEST_BYTES = 4096
+
+#: RFC 9654 §2.1: a nonce is 1 to 128 octets; a responder that supports the
+#: extension answers anything else with malformedRequest.
+NONCE_OCTETS = range(1, 129)
+
+#: RFC 5280 §4.1.2.2: a serial is a positive integer of at most 20 octets, so
+#: nothing outside this range was ever issued by a conforming CA.
+SERIALS = range(1, 2**159)
 
 
 def delegated_signer(
     ca: CertificateAuthority, name: str = "mTLS Lab OCSP Responder", days: float = 30
 ) -> IssuedCertificate:
-    """A responder certificate the CA delegates OCSP signing to (RFC 6960 4.2.2.2).
+    """A responder certificate the CA delegates OCSP signing to (RFC 6960 §4.2.2.2).
 
     EKU OCSPSigning is what makes a client accept its signature on the CA's
     behalf; id-pkix-ocsp-nocheck tells clients not to ask whether the
@@ -53,7 +70,6 @@ def delegated_signer(
     )
 
 
-# ------------------------------------------------------------------ responder
 @dataclass(frozen=True)
 class Answer:
     """One request the responder answered, for its record."""
@@ -64,31 +80,21 @@ class Answer:
 
 
 class MalformedOCSPRequest(LabError, ValueError):
-    """A request the responder cannot answer; it answers ``malformedRequest`` (RFC 6960 2.3)."""
-
-
-@dataclass(frozen=True)
-class ParsedRequest:
-    """What the responder needs from a request: the certificate id and the nonce."""
-
-    serial: int
-    issuer_name_hash: bytes
-    issuer_key_hash: bytes
-    algorithm: hashes.HashAlgorithm
-    nonce: bytes | None
+    """A request the responder cannot answer; it answers ``malformedRequest`` (RFC 6960 §2.3)."""
 
 
 #: The certificate-id hashes a response can be built with (cryptography's OCSP builder).
 CERT_ID_HASHES = (hashes.SHA1, hashes.SHA224, hashes.SHA256, hashes.SHA384, hashes.SHA512)
 
 
-def parse_request(der: bytes) -> ParsedRequest:
-    """Read a DER OCSP request, or raise :class:`MalformedOCSPRequest` saying why not.
+def parse_request(der: bytes) -> ocsp.OCSPRequest:
+    """Read a DER OCSP request whose every field is readable, or raise :class:`MalformedOCSPRequest`.
 
-    RFC 6960 4.1.1 lets one request ask about several certificates, but a response
-    built with cryptography holds one answer ("Only one response per OCSPResponse"),
-    so such a request is refused as malformed rather than half answered: ask one
-    certificate per request, as browsers and ``openssl ocsp -cert`` do.
+    RFC 6960 §4.1.1 lets one request ask about several certificates, but a response
+    built with cryptography holds one answer, so such a request is refused as
+    malformed rather than half answered: ask one certificate per request, as browsers
+    and ``openssl ocsp -cert`` do. A nonce outside RFC 9654's 1..128 octets is
+    refused too: echoing 60,000 bytes signed by the responder helps only an attacker.
     """
     try:
         req = ocsp.load_der_ocsp_request(der)
@@ -99,17 +105,22 @@ def parse_request(der: bytes) -> ParsedRequest:
     except ValueError:
         raise MalformedOCSPRequest("the body is not a DER OCSP request") from None
     try:
-        algorithm = req.hash_algorithm
-        extensions = list(req.extensions)
-        serial, name_hash, key_hash = req.serial_number, req.issuer_name_hash, req.issuer_key_hash
+        algorithm, nonce = req.hash_algorithm, _nonce(req)
+        name_hash, key_hash = req.issuer_name_hash, req.issuer_key_hash
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise MalformedOCSPRequest(f"the request's certificate id is unreadable ({exc})") from None
     if not isinstance(algorithm, CERT_ID_HASHES):
         raise MalformedOCSPRequest(f"the certificate id uses {algorithm.name}, not an OCSP hash")
     if len(name_hash) != algorithm.digest_size or len(key_hash) != algorithm.digest_size:
         raise MalformedOCSPRequest(f"the certificate id's hashes are not {algorithm.name} hashes")
-    nonces = [e.value.nonce for e in extensions if isinstance(e.value, x509.OCSPNonce)]
-    return ParsedRequest(serial, name_hash, key_hash, algorithm, nonces[0] if nonces else None)
+    if nonce is not None and len(nonce) not in NONCE_OCTETS:
+        raise MalformedOCSPRequest(f"the nonce is {len(nonce)} octets; RFC 9654 allows 1 to 128")
+    return req
+
+
+def _nonce(req: ocsp.OCSPRequest) -> bytes | None:
+    nonces = [e.value.nonce for e in req.extensions if isinstance(e.value, x509.OCSPNonce)]
+    return nonces[0] if nonces else None
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -128,10 +139,22 @@ class OCSPResponder:
     >>> with OCSPResponder(revocations) as responder:
     ...     print(responder.url)          # http://127.0.0.1:PORT/
 
-    ``issued`` (certificates or serials) lists what the CA issued; a serial
-    outside it is answered "unknown". Without it, any serial of this CA that is
-    not revoked is "good", which is what CRL-backed responders do. Answers are
-    valid for ``validity`` from ``clock()`` (a parameter so that tests can move time).
+    ``issued`` lists what the CA issued (certificates or serials, or a callable
+    returning them, asked again for every request so that new certificates count).
+    A serial outside it is answered ``unknown``; so is a serial no conforming CA
+    can issue (0, negative, over 20 octets), with or without ``issued``. Without
+    it, any other serial that is not revoked is ``good``, as a responder that
+    knows only the CRL answers.
+
+    Why ``unknown`` and not ``revoked`` for a serial never issued: RFC 6960 §2.2
+    allows either, but ``revoked`` requires the extended-revoked-definition
+    extension (§4.4.8), a fake revocation time of 1970 and reason certificateHold;
+    ``unknown`` says exactly what the responder knows, and a hard-failing client
+    refuses it just the same.
+
+    Answers are valid for ``validity`` from ``clock()`` (a parameter so that tests
+    can move time). A client that stalls mid-request is dropped after
+    ``read_timeout`` seconds, so it cannot hold one of the responder's threads.
     """
 
     def __init__(
@@ -139,42 +162,44 @@ class OCSPResponder:
         revocations: Revocations,
         signer: IssuedCertificate | None = None,
         *,
-        issued: Iterable[object] | None = None,
+        issued=None,
         validity: _dt.timedelta = DEFAULT_RESPONSE_VALIDITY,
-        crl_validity: _dt.timedelta | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        clock: Callable[[], _dt.datetime] | None = None,
+        clock=None,
+        read_timeout: float = 5.0,
     ):
         require_loopback(host)
         self.clock = clock or utcnow
         self.revocations = revocations
-        self.ca = revocations.ca
-        self.signer = signer or delegated_signer(self.ca)
-        self.issued = (
-            None
-            if issued is None
-            else {getattr(getattr(c, "cert", c), "serial_number", c) for c in issued}
-        )
+        self.ca_cert = revocations.ca.cert
+        self.signer = signer or delegated_signer(revocations.ca)
+        self.issued = issued
         self.validity = validity
-        self.crl_validity = crl_validity
-        self.host = host
-        self.requested_port = port
+        self.host, self.requested_port = host, port
         self.answers: list[Answer] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
         self._server = None
         self._thread: threading.Thread | None = None
+        self._handler = type("Handler", (_QuietHandler,), {"timeout": read_timeout})
         self.app = self._create_app()
 
     # ------------------------------------------------------------- answering
+    def _issued_serials(self) -> set[int] | None:
+        found = self.issued() if callable(self.issued) else self.issued
+        if found is None:
+            return None
+        return {getattr(getattr(c, "cert", c), "serial_number", c) for c in found}
+
     def status_of(self, serial: int) -> tuple[str, object]:
         """("good" | "revoked" | "unknown", the revocation entry or None) for a serial of our CA."""
         self.revocations.refresh()
         entry = self.revocations.status(serial)
         if entry is not None:
             return "revoked", entry
-        if self.issued is not None and serial not in self.issued:
+        issued = self._issued_serials()
+        if serial not in SERIALS or (issued is not None and serial not in issued):
             return "unknown", None
         return "good", None
 
@@ -184,25 +209,19 @@ class OCSPResponder:
             req = parse_request(der)
         except MalformedOCSPRequest as exc:
             self._record(Answer(None, "malformed", str(exc)))
-            return ocsp.OCSPResponseBuilder.build_unsuccessful(
-                ocsp.OCSPResponseStatus.MALFORMED_REQUEST
-            ).public_bytes(serialization.Encoding.DER)
+            return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
         ours = (req.issuer_name_hash, req.issuer_key_hash) == _issuer_hashes(
-            self.ca.cert, req.algorithm
+            self.ca_cert, req.hash_algorithm
         )
-        status, entry = self.status_of(req.serial) if ours else ("unknown", None)
-        self._record(Answer(req.serial, status))
+        status, entry = self.status_of(req.serial_number) if ours else ("unknown", None)
+        self._record(Answer(req.serial_number, status))
         now = self.clock().replace(microsecond=0)
         builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
             issuer_name_hash=req.issuer_name_hash,
             issuer_key_hash=req.issuer_key_hash,
-            serial_number=req.serial,
-            algorithm=req.algorithm,
-            cert_status={
-                "good": ocsp.OCSPCertStatus.GOOD,
-                "revoked": ocsp.OCSPCertStatus.REVOKED,
-                "unknown": ocsp.OCSPCertStatus.UNKNOWN,
-            }[status],
+            serial_number=req.serial_number,
+            algorithm=req.hash_algorithm,
+            cert_status=getattr(ocsp.OCSPCertStatus, status.upper()),
             this_update=now,
             next_update=now + self.validity,
             revocation_time=entry.revoked_at if entry else None,
@@ -213,8 +232,8 @@ class OCSPResponder:
         builder = builder.responder_id(
             ocsp.OCSPResponderEncoding.HASH, self.signer.cert
         ).certificates([self.signer.cert])
-        if req.nonce is not None:  # echo the nonce: proves the answer is fresh
-            builder = builder.add_extension(x509.OCSPNonce(req.nonce), critical=False)
+        if (nonce := _nonce(req)) is not None:  # echo the nonce: proves the answer is fresh
+            builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
         key = self.signer.key
         algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
         return builder.sign(key, algorithm).public_bytes(serialization.Encoding.DER)
@@ -223,29 +242,38 @@ class OCSPResponder:
         with self._lock:
             self.answers.append(answer)
 
+    def published_crl(self) -> bytes | None:
+        """The CRL file the CA published, as DER (checked: only CRLs this CA signed), or None."""
+        path = self.revocations.path
+        if path is None or not path.exists():
+            return None
+        return load_crls(path, self.ca_cert)[0].public_bytes(serialization.Encoding.DER)
+
     def _create_app(self) -> Flask:
         app = Flask("lab-ocsp-responder")
+        app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 
         def answer(der: bytes) -> Response:
             try:
                 body = self.respond(der)
-            except Exception as exc:  # noqa: BLE001 - recorded, answered as internalError
+            except Exception as exc:  # recorded, answered as internalError, never a 500
                 with self._lock:
                     self.errors.append(f"{type(exc).__name__}: {exc}\n{_traceback.format_exc()}")
-                body = ocsp.OCSPResponseBuilder.build_unsuccessful(
-                    ocsp.OCSPResponseStatus.INTERNAL_ERROR
-                ).public_bytes(serialization.Encoding.DER)
+                body = _unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
             return Response(body, mimetype=OCSP_RESPONSE)
 
         @app.post("/")
-        def post():
+        def post():  # a body cut short by read_timeout is werkzeug's 400, then closed
             return answer(request.get_data())
 
         @app.get("/crl")
         def crl():
-            self.revocations.refresh()
-            options = {"validity": self.crl_validity} if self.crl_validity else {}
-            der = self.revocations.crl(**options).public_bytes(serialization.Encoding.DER)
+            try:
+                der = self.published_crl()
+            except LabError as exc:  # a damaged crl.pem: say so, never a stack trace
+                return Response(f"the published CRL is unusable: {exc}\n", 503)
+            if der is None:
+                return Response("no CRL published yet (python -m lab pki crl)\n", 404)
             return Response(der, mimetype="application/pkix-crl")
 
         @app.get("/<path:encoded>")
@@ -267,7 +295,7 @@ class OCSPResponder:
     def port(self) -> int:
         if self._server is None:
             raise ServerError("the OCSP responder is not running; call start() or use `with`")
-        return self._server.server_port
+        return self._server.socket.getsockname()[1]
 
     @property
     def url(self) -> str:
@@ -280,21 +308,26 @@ class OCSPResponder:
         return f"http://{self.host}:{self.port}/crl"
 
     def start(self) -> "OCSPResponder":
+        """Bind the port ourselves first: werkzeug prints its own text and exits on a busy port."""
         if self._server is not None:
             return self
         try:
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            sock = socket.create_server((self.host, self.requested_port), family=family)
+        except OSError as exc:
+            raise ServerError(
+                f"could not start the OCSP responder on {self.host}:{self.requested_port} "
+                f"({exc.strerror or exc}); choose another port (0 picks a free one)"
+            ) from None
+        with sock:  # werkzeug duplicates the descriptor
             self._server = make_server(
                 self.host,
                 self.requested_port,
                 self.app,
                 threaded=True,
-                request_handler=_QuietHandler,
+                request_handler=self._handler,
+                fd=sock.fileno(),
             )
-        except (OSError, SystemExit) as exc:
-            raise ServerError(
-                f"could not start the OCSP responder on {self.host}:{self.requested_port} "
-                f"({exc}); choose another port (0 picks a free one)"
-            ) from None
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -323,6 +356,12 @@ class OCSPResponder:
 
     def __repr__(self) -> str:
         return f"<OCSPResponder {'at ' + self.url if self.running else 'stopped'}>"
+
+
+def _unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
+    return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(
+        serialization.Encoding.DER
+    )
 
 
 def _issuer_hashes(issuer: x509.Certificate, algorithm) -> tuple[bytes, bytes]:

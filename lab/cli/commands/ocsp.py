@@ -2,8 +2,11 @@
 
 Answers from ``crl.pem`` in the PKI folder (re-read when ``pki revoke``
 changes it), signed by a delegated responder certificate (EKU OCSPSigning) made
-fresh at start and kept in memory only. Plain HTTP on loopback, as real OCSP is:
-the answers are signed, so they need no TLS. Also serves the CRL at ``/crl``.
+fresh at start and kept in memory only. The CA's key is read once, to issue that
+certificate, and dropped: the running responder holds only the CA's certificate.
+A serial the CA never issued (no certificate file in the folder) is ``unknown``.
+Plain HTTP on loopback, as real OCSP is: the answers are signed, so they need no
+TLS. Also serves the published ``crl.pem`` at ``/crl``.
 """
 
 from __future__ import annotations
@@ -12,11 +15,15 @@ import shlex
 import sys
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+
 from lab.cli.args import port
 from lab.cli.commands._foreground import until_stopped
 from lab.cli.commands.pki_revoke import CRL_FILE
 from lab.course import coursepki
 from lab.paths import certs_dir, show
+from lab.pki import CertificateAuthority
 from lab.revocation import Revocations
 from lab.revocation.ocsp import OCSPResponder, delegated_signer
 
@@ -56,11 +63,36 @@ def openssl_command(url: str, directory: Path, cert: str = "client.crt") -> str:
     )
 
 
+def issued_by(ca_cert: x509.Certificate, directory: Path) -> list[x509.Certificate]:
+    """The certificates of ``ca_cert`` in the folder: what the CA issued, read per request."""
+    found = []
+    for path in sorted(directory.glob("*.crt")) + sorted(directory.glob("*.pem")):
+        try:
+            certs = x509.load_pem_x509_certificates(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        for cert in certs:
+            try:
+                cert.verify_directly_issued_by(ca_cert)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            found.append(cert)
+    return found
+
+
 def run(args) -> int:
     directory = args.dir or certs_dir()
     ca = coursepki.load_ca(directory)
+    signer = delegated_signer(ca)
+    ca = CertificateAuthority(ca.cert, None)  # from here on, no CA key in this process
     record = Revocations.load(ca, directory / CRL_FILE)
-    responder = OCSPResponder(record, delegated_signer(ca), host=args.host, port=args.port).start()
+    responder = OCSPResponder(
+        record,
+        signer,
+        issued=lambda: issued_by(ca.cert, directory),
+        host=args.host,
+        port=args.port,
+    ).start()
     with until_stopped() as stop:
         try:
             print(

@@ -1,63 +1,71 @@
-"""Self-check for notebook 06's exercise: carol left the company; revoke her and prove it at the handshake."""
+"""Self-check for notebook 06's exercise: publish the CRL that revokes carol, as a CA would.
+
+Why these checks: a CRL replaces the one before it, so the new file must still list
+everyone revoked so far (bob), carry a higher CRL number (RFC 5280 §5.2.3), name the
+reason truthfully, and be fresh; and only a real server that loads it can prove it works.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
-from lab.course.check import report
+from cryptography import x509
+
+from lab.course import observe
+from lab.course.demo import create_app
+from lab.course.feedback import report
+from lab.errors import LabError
+from lab.revocation import load_crl, reason_name, revoked_reason
+from lab.tls.client import session
+from lab.tls.server import MTLSServer
 
 
-def exercise_revoke_carol(crl_path, ca, carol, still_good):
-    """``crl_path`` lists carol (affiliationChanged), is fresh, and a real server refuses her but not ``still_good``."""
-    import datetime as dt
+def _number(crl) -> int:
+    try:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        return -1
 
-    from cryptography import x509
 
-    from lab.course import observe
-    from lab.course.demo import create_app
-    from lab.errors import LabError
-    from lab.revocation import load_crl, reason_name
-    from lab.tls.client import session
-    from lab.tls.server import MTLSServer
-
+def _problem(crl_path, ca, carol, still_revoked, previous) -> str | None:
+    """What is wrong with the CRL file, in one sentence, or None."""
     if crl_path is None or not Path(crl_path).exists():
-        return report(
-            False,
-            "",
-            "write the CRL with record.write_crl(workdir / 'carol-crl.pem') and pass that path",
-        )
+        return "write the CRL to workdir / 'carol-crl.pem' and pass that path"
     try:
         crl = load_crl(crl_path)
     except LabError as exc:
-        return report(False, "", f"the file is not a CRL ({exc})")
+        return f"the file is not a CRL ({exc})"
     if crl.issuer != ca.cert.subject or not crl.is_signature_valid(ca.key.public_key()):
-        return report(
-            False,
-            "",
-            "the CRL must be signed by the course CA: build the record with Revocations(course.ca)",
-        )
+        return "the CRL must be signed by the course CA (course.ca.key)"
     entry = crl.get_revoked_certificate_by_serial_number(carol.cert.serial_number)
     if entry is None:
-        return report(
-            False,
-            "",
-            "carol's serial is not on the CRL: record.revoke(carol, ...) before write_crl",
-        )
-    try:
-        reason = reason_name(entry.extensions.get_extension_for_class(x509.CRLReason).value.reason)
-    except x509.ExtensionNotFound:
-        reason = "unspecified"
+        return "carol's serial is not on the CRL"
+    reason = reason_name(revoked_reason(entry))
     if reason != "affiliationChanged":
-        return report(
-            False,
-            "",
+        return (
             f"the reason on the CRL is {reason}; someone who left the company is "
-            f"'affiliationChanged' (her key was not stolen)",
+            f"'affiliationChanged' (her key was not stolen)"
         )
+    for who in still_revoked:
+        if crl.get_revoked_certificate_by_serial_number(who.cert.serial_number) is None:
+            return (
+                f"{who.common_name} is missing: a new CRL replaces the old one, so leaving "
+                f"an entry out un-revokes that certificate"
+            )
+    if previous is not None and _number(crl) <= _number(load_crl(previous)):
+        return f"the CRL number must be higher than the last one ({_number(load_crl(previous))})"
     if crl.next_update_utc is None or crl.next_update_utc <= dt.datetime.now(dt.timezone.utc):
-        return report(
-            False, "", "the CRL is stale (nextUpdate has passed): a stale CRL refuses everybody"
-        )
+        return "the CRL is stale (nextUpdate has passed): a stale CRL refuses everybody"
+    return None
+
+
+def exercise_revoke_carol(crl_path, ca, carol, still_good, still_revoked=(), previous=None):
+    """``crl_path`` revokes carol (affiliationChanged) and ``still_revoked``, numbered above
+    ``previous``, fresh; a real server with it refuses carol and admits ``still_good``."""
+    problem = _problem(crl_path, ca, carol, still_revoked, previous)
+    if problem:
+        return report(False, "", problem)
     server_cert = ca.issue_server("localhost", "127.0.0.1")
     with MTLSServer(create_app("nb06-check"), certificate=server_cert, trust=ca, crl=crl_path) as s:
 
@@ -68,21 +76,17 @@ def exercise_revoke_carol(crl_path, ca, carol, still_good):
 
         carol_seen, good_seen = call(carol), call(still_good)
     if "certificate revoked" not in carol_seen.server_saw:
-        return report(
-            False,
-            "",
-            f"a server with this CRL did not refuse carol (server saw: {carol_seen.server_saw})",
-        )
+        return report(False, "", f"a server with this CRL let carol in ({carol_seen.server_saw})")
     if good_seen.status != 200:
         return report(
             False,
             "",
-            f"the CRL also shuts out {still_good.common_name} "
-            f"(server saw: {good_seen.server_saw}); revoke only carol",
+            f"the CRL also shuts out {still_good.common_name} ({good_seen.server_saw}); "
+            f"revoke only who must go",
         )
     return report(
         True,
-        "carol is on the CRL (affiliationChanged); a real server refuses her at the "
-        f"handshake and lets {still_good.common_name} in",
+        "carol is on the CRL (affiliationChanged) beside every earlier entry, under a higher "
+        f"number; a real server refuses her at the handshake and lets {still_good.common_name} in",
         "",
     )
