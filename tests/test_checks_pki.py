@@ -1,4 +1,4 @@
-"""Notebook 01's extfile exercise, its openssl runner and its extension table.
+"""Notebook 01's extfile exercise: the real openssl signs the learner's lines.
 
 The check signs a real request with the real openssl and the learner's lines, then
 presents the certificate to a lab server; these tests assert the verdict and the hint's
@@ -17,10 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from lab.course import coursepki
-from lab.course.checks.nb01_pki import _extension_hint, exercise_client_extfile
-from lab.course.extensions import extension_table
-from lab.course.extfile import openssl_reason, sign_request
-from lab.errors import LabError
+from lab.course.checks.nb01_pki import _extension_hint, exercise_client_extfile, openssl_reason
 
 LINES = {
     "san": "subjectAltName = email:dave@lab.test",
@@ -42,10 +39,15 @@ def course(shared_course_dir, openssl):
     return coursepki.load(shared_course_dir)
 
 
-def test_the_six_lines_make_a_client_certificate_the_lab_server_accepts(course, capsys):
+def test_the_six_lines_make_a_client_certificate_the_lab_server_accepts(
+    course, capsys, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
     assert exercise_client_extfile(extfile(), course)
     out = capsys.readouterr().out
     assert out.startswith("✅") and "Hello CN=dave" in out
+    assert (tmp_path / "scratch").is_dir(), "openssl did not run in the checkout's scratch folder"
+    assert not list((tmp_path / "scratch").iterdir()), "the copy of the CA key was left behind"
 
 
 @pytest.mark.parametrize(
@@ -137,99 +139,6 @@ def test_missing_key_identifiers_get_their_own_hints():
     ski = x509.SubjectKeyIdentifier.from_public_key(cert.public_key())
     cert, _ = _hand_made(*_client_extensions(key), ski)
     assert "no authorityKeyIdentifier line" in _extension_hint(cert)
-
-
-def test_extension_table_lists_each_extension_with_its_criticality():
-    cert, key = _hand_made(*_client_extensions(ec.generate_private_key(ec.SECP256R1())))
-    rows = {row[0]: row[1:] for row in extension_table(cert).rows}
-    assert rows["Basic Constraints"] == ["", "CA:FALSE"]
-    assert rows["Key Usage"] == ["", "digitalSignature"]
-    assert rows["Extended Key Usage"] == ["", "clientAuth"]
-    assert rows["Subject Alternative Name"] == ["", "email:dave@lab.test"]
-
-
-def test_extension_table_says_when_a_certificate_has_no_extensions(tmp_path, openssl):
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        tmp_path / "k.pem",
-        "-out",
-        tmp_path / "ca.pem",
-        "-subj",
-        "/CN=ca",
-        check=True,
-    )
-    openssl(
-        "req",
-        "-new",
-        "-key",
-        tmp_path / "k.pem",
-        "-out",
-        tmp_path / "r.csr",
-        "-subj",
-        "/CN=leaf",
-        check=True,
-    )
-    openssl(
-        "x509",
-        "-req",
-        "-in",
-        tmp_path / "r.csr",
-        "-CA",
-        tmp_path / "ca.pem",
-        "-CAkey",
-        tmp_path / "k.pem",
-        "-out",
-        tmp_path / "v1.pem",
-        check=True,
-    )
-    v1 = x509.load_pem_x509_certificate((tmp_path / "v1.pem").read_bytes())
-    assert extension_table(v1).rows == [
-        ["(none)", "", "X.509 v1: a certificate without extensions"]
-    ]
-
-
-def test_sign_request_keeps_the_ca_key_private_and_reports_openssl_refusals(tmp_path, openssl):
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        tmp_path / "k.pem",
-        "-out",
-        tmp_path / "ca.pem",
-        "-subj",
-        "/CN=ca",
-        check=True,
-    )
-    openssl(
-        "req",
-        "-new",
-        "-key",
-        tmp_path / "k.pem",
-        "-out",
-        tmp_path / "r.csr",
-        "-subj",
-        "/CN=leaf",
-        check=True,
-    )
-    files = dict(csr=tmp_path / "r.csr", ca_cert=tmp_path / "ca.pem", ca_key=tmp_path / "k.pem")
-    crt = sign_request(tmp_path / "out", **files, extfile=LINES["eku"] + "\n", name="leaf")
-    assert (tmp_path / "out" / "rootCA.key").stat().st_mode & 0o777 == 0o600
-    cert = x509.load_pem_x509_certificate(crt.read_bytes())
-    assert extension_table(cert).rows[0][0] != "(none)"
-    with pytest.raises(LabError, match="openssl refused bad.ext: Error on line 1"):
-        sign_request(tmp_path / "bad", **files, extfile="no equal sign\n", name="bad")
 
 
 def test_openssl_reason_picks_the_line_that_names_the_problem():

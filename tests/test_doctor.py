@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
 import shutil
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from lab import cli, pki
 from lab.ops import doctor
@@ -50,6 +56,85 @@ def test_the_guides_certificates_are_flagged_for_their_missing_eku(guide_dir):
     assert ("server.crt", "no Extended Key Usage") in warned
     assert ("client.crt", "no Extended Key Usage") in warned
     assert any("X.509 v1" in f.message for f in report.warnings)
+
+
+def test_the_guides_root_without_key_usage_is_a_warning(guide_dir):
+    """`openssl req -x509` writes CA:TRUE but no Key Usage: OpenSSL accepts it, RFC 5280 does not."""
+    warnings = doctor.examine(directory=guide_dir).messages("warning")
+    assert any(m.startswith("rootCA.pem: CA certificate without Key Usage") for m in warnings)
+
+
+def _openssl_version(openssl) -> tuple[int, int]:
+    found = re.match(r"OpenSSL (\d+)\.(\d+)", openssl("version").stdout)
+    assert found, "not an OpenSSL version line"
+    return int(found.group(1)), int(found.group(2))
+
+
+def test_the_guides_certificate_gets_the_same_findings_before_and_after_openssl_3_2(
+    guide_dir, openssl, tmp_path
+):
+    """`openssl x509 -req` without -extfile: X.509 v1 up to OpenSSL 3.1; from 3.2, v3 with only
+    the key identifiers (openssl-x509(1)). The second kind is made here with an extfile of just
+    those two lines, whatever this machine's OpenSSL; both must get the same real findings."""
+    for name in ("rootCA.pem", "rootCA.key", "server.csr", "server.crt", "server.key"):
+        shutil.copy(guide_dir / name, tmp_path / name)
+    (tmp_path / "keyids.ext").write_text(
+        "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n"
+    )
+    sign = "x509 -req -in server.csr -CA rootCA.pem -CAkey rootCA.key -CAcreateserial -days 365"
+    done = openssl(*sign.split(), "-out", "server-v3.crt", "-extfile", "keyids.ext", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    guide, v3 = (pki.load_certificate(tmp_path / n) for n in ("server.crt", "server-v3.crt"))
+    newer = _openssl_version(openssl) >= (3, 2)
+    assert guide.version == (x509.Version.v3 if newer else x509.Version.v1)
+    assert v3.version == x509.Version.v3
+    assert {type(e.value) for e in v3.extensions} == {
+        x509.SubjectKeyIdentifier,
+        x509.AuthorityKeyIdentifier,
+    }
+    report = doctor.examine(directory=tmp_path)
+    for name, cert in (("server.crt", guide), ("server-v3.crt", v3)):
+        found = {(f.severity, f.message.split(":")[0]) for f in report.findings if f.file == name}
+        kind = "X.509 v1 certificate" if cert.version == x509.Version.v1 else "X.509 v3 certificate"
+        assert any(sev == "warning" and m.startswith(kind) for sev, m in found), found
+        assert (
+            "error",
+            "server certificate has no Subject Alternative Name (only CN=localhost)",
+        ) in found
+        assert ("warning", "no Extended Key Usage") in found
+    v3_words = " ".join(f.message for f in report.findings if f.file == "server-v3.crt")
+    assert "v1" not in v3_words and "from OpenSSL 3.2" in v3_words
+
+
+def test_a_client_key_usage_without_digital_signature_is_an_error(tmp_path, root_ca):
+    """OpenSSL refuses such a client certificate ('unsuitable certificate purpose')."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    bits = dict.fromkeys(
+        "content_commitment data_encipherment key_agreement key_cert_sign crl_sign".split(), False
+    )
+    usage = x509.KeyUsage(
+        digital_signature=False,
+        key_encipherment=True,
+        encipher_only=False,
+        decipher_only=False,
+        **bits,
+    )
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "erin")]))
+        .issuer_name(root_ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=90))
+        .add_extension(usage, critical=True)
+        .sign(root_ca.key, hashes.SHA256())
+    )
+    pki.IssuedCertificate(cert, key).write(tmp_path / "erin-client")
+    root_ca.write(tmp_path / "rootCA")
+    errors = _errors(doctor.examine(directory=tmp_path))
+    assert "erin-client.crt: Key Usage keyEncipherment does not let the key sign" in errors
 
 
 def test_the_guides_chain_and_key_pairs_are_otherwise_sound(guide_dir):

@@ -12,34 +12,17 @@ severity and a fix (:mod:`lab.ops.lint` judges each certificate on its own).
 
 from __future__ import annotations
 
-import datetime as _dt
 import stat
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from lab import pki
 from lab.errors import LabError, PassphraseRequiredError, WrongPasswordError
-from lab.ops.lint import (
-    SEVERITIES,
-    Finding,
-    LoadedCertificate,
-    Report,
-    certificate_role,
-    check_certificate,
-    check_key_strength,
-)
+from lab.ops import lint
+from lab.ops.lint import SEVERITIES, Finding, LoadedCertificate, Report
 from lab.paths import show
-from lab.pki import (
-    CERT_SUFFIXES,
-    KEY_SUFFIXES,
-    PASSWORD_FILE,
-    PFX_SUFFIXES,
-    load_certificates,
-    load_pkcs12,
-    load_private_key,
-    read_password,
-)
 from lab.pki.certinfo import common_name, is_ca
 from lab.pki.fields import utcnow
 from lab.pki.verify import issuer_chain
@@ -47,136 +30,78 @@ from lab.pki.verify import issuer_chain
 SKIPPED_SUFFIXES = (".csr", ".srl", ".txt", ".md", ".cnf", ".conf", ".ext")
 #: PEM blocks that are not certificates or keys but belong in a PKI folder: noted, not judged.
 OTHER_PEM = (b"-----BEGIN X509 CRL", b"-----BEGIN CERTIFICATE REQUEST", b"-----BEGIN PUBLIC KEY")
+WRONG_PASSWORD = "could not open the .pfx: wrong password, or not a PKCS#12 file"
 
 
-# ------------------------------------------------------------------ loading
-def _files(paths, directory) -> list[Path]:
-    out: list[Path] = []
-    if directory is not None:
-        out += sorted(
-            p for p in Path(directory).iterdir() if p.is_file() and not p.name.startswith(".")
-        )
-    for p in paths or ():
-        p = Path(p)
-        out += sorted(q for q in p.iterdir() if q.is_file()) if p.is_dir() else [p]
-    return out
+class _Reader:
+    """What the files hold: certificates (with their file and position) and private keys."""
 
+    def __init__(self, password: str | None, report: Report):
+        self.password, self.report = password, report
+        self.certs: list[LoadedCertificate] = []
+        self.keys: list = []  # (file name, private key)
 
-def _display(path: Path) -> str:
-    """Project files relative to the project (certs/server.crt); anything else by its name."""
-    shown = show(path)
-    return path.name if Path(shown).is_absolute() else shown
+    def check_mode(self, path: Path, name: str, what: str) -> None:
+        """A secret readable by the group or the world: the first copy of it that leaks."""
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            self.report.note("readable", name, what=what, mode=mode, file=name)
 
-
-def _check_mode(path: Path, name: str, what: str, report: Report) -> None:
-    """A secret readable by the group or the world: the first copy of it that leaks."""
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        report.add(
-            "warning", name, f"{what} is readable by others (mode {mode:o})", f"chmod 600 {name}"
-        )
-
-
-def _load(
-    path: Path, password: str | None, report: Report, certs: list[LoadedCertificate], keys: list
-):
-    name = _display(path)
-    suffix = path.suffix.lower()
-    if path.name == PASSWORD_FILE and path.is_file():
-        _check_mode(path, name, "the .pfx password file", report)
-    if suffix in SKIPPED_SUFFIXES:
-        return
-    if not path.exists():
-        report.add("error", name, "file does not exist", "check the path")
-        return
-    report.files.append(name)
-    if suffix in PFX_SUFFIXES:
-        _check_mode(path, name, ".pfx bundle (it holds a private key)", report)
-        _load_pfx(path, name, password, report, certs, keys)
-        return
-    data = path.read_bytes()
-    has_cert = b"-----BEGIN CERTIFICATE-----" in data
-    if b"PRIVATE KEY-----" in data or suffix in KEY_SUFFIXES:
-        _load_key(path, name, password, report, keys)
-        if suffix in CERT_SUFFIXES and not has_cert:
-            report.add(
-                "error",
-                name,
-                "a private key in a certificate file: it is deployed and shared like a "
-                "certificate, so the key leaks",
-                f"move the key to a .key file (mode 600) and put the certificate in {name}",
-            )
-        if not has_cert:
+    def read(self, path: Path) -> None:
+        shown = show(path)
+        name = path.name if Path(shown).is_absolute() else shown  # in the project: certs/x.crt
+        suffix, report = path.suffix.lower(), self.report
+        if path.name == pki.PASSWORD_FILE and path.is_file():
+            self.check_mode(path, name, "the .pfx password file")
+        if suffix in SKIPPED_SUFFIXES:
             return
-    if not has_cert and any(block in data for block in OTHER_PEM):
-        report.add("info", name, "not a certificate or key (a CRL, CSR or public key): skipped")
-        return
-    try:
-        loaded = load_certificates(path)
-    except LabError:
-        report.add(
-            "error",
-            name,
-            "not a readable PEM or DER certificate, key or .pfx",
-            "re-copy the file (it may be truncated), or check you pointed at the certificate",
-        )
-        return
-    for i, c in enumerate(loaded):
-        certs.append(LoadedCertificate(c, name, i, loaded[i + 1 :] if i == 0 else []))
+        if not path.exists():
+            return report.note("missing", name)
+        report.files.append(name)
+        if suffix in pki.PFX_SUFFIXES:
+            self.check_mode(path, name, ".pfx bundle (it holds a private key)")
+            return self.read_pfx(path, name)
+        data = path.read_bytes()
+        has_cert = b"-----BEGIN CERTIFICATE-----" in data
+        if b"PRIVATE KEY-----" in data or suffix in pki.KEY_SUFFIXES:
+            self.read_key(path, name)
+            if suffix in pki.CERT_SUFFIXES and not has_cert:
+                report.note("key-in-cert", name, file=name)
+            if not has_cert:
+                return
+        if not has_cert and any(block in data for block in OTHER_PEM):
+            return report.note("other-pem", name)
+        try:
+            loaded = pki.load_certificates(path)
+        except LabError:
+            return report.note("unreadable", name)
+        for i, c in enumerate(loaded):
+            self.certs.append(LoadedCertificate(c, name, i, loaded[1:] if i == 0 else []))
 
+    def read_key(self, path: Path, name: str) -> None:
+        self.check_mode(path, name, "private key file")
+        try:
+            key = pki.load_private_key(path, self.password)
+        except PassphraseRequiredError:
+            return self.report.note("key-encrypted", name)
+        except LabError:
+            return self.report.note("key-unreadable", name)
+        self.keys.append((name, key))
+        lint.check_key_strength(name, key.public_key(), self.report, "private key")
 
-def _load_key(path: Path, name: str, password, report: Report, keys: list) -> None:
-    _check_mode(path, name, "private key file", report)
-    try:
-        key = load_private_key(path, password)
-    except PassphraseRequiredError:
-        report.add(
-            "warning",
-            name,
-            "private key is encrypted; cannot check it without its passphrase",
-            "run the doctor with --password",
-        )
-        return
-    except LabError:
-        report.add(
-            "error",
-            name,
-            "not a readable private key (or the passphrase is wrong)",
-            "check the passphrase, or re-copy the key file",
-        )
-        return
-    keys.append((name, key))
-    check_key_strength(name, key.public_key(), report, "private key")
-
-
-def _load_pfx(path: Path, name: str, password, report: Report, certs: list, keys: list) -> None:
-    try:
-        # an explicit password, even "", is used as given; only None falls back to the file
-        pw = read_password(path.parent) if password is None else password
-        ident = load_pkcs12(path, pw)
-    except PassphraseRequiredError:
-        report.add(
-            "warning", name, ".pfx not opened: no password given", "run the doctor with --password"
-        )
-        return
-    except LabError as exc:
-        report.add(
-            "error",
-            name,
-            _pfx_problem(exc, path),
-            "give the password it was exported with (--password), or re-export it",
-        )
-        return
-    certs.append(LoadedCertificate(ident.cert, name, 0, ident.chain))
-    certs += [LoadedCertificate(c, name, i, []) for i, c in enumerate(ident.chain, 1)]
-    keys.append((name, ident.key))
-    if not ident.key_matches:
-        report.add(
-            "error",
-            name,
-            "the .pfx key does not belong to its certificate",
-            "re-export the right pair",
-        )
+    def read_pfx(self, path: Path, name: str) -> None:
+        try:  # an explicit password, even "", is used as given; only None falls back to the file
+            pw = pki.read_password(path.parent) if self.password is None else self.password
+            ident = pki.load_pkcs12(path, pw)
+        except PassphraseRequiredError:
+            return self.report.note("pfx-no-password", name)
+        except LabError as exc:
+            return self.report.note("pfx-unopened", name, problem=_pfx_problem(exc, path))
+        self.certs.append(LoadedCertificate(ident.cert, name, 0, ident.chain))
+        self.certs += [LoadedCertificate(c, name, i, []) for i, c in enumerate(ident.chain, 1)]
+        self.keys.append((name, ident.key))
+        if not ident.key_matches:
+            self.report.note("pfx-mismatch", name)
 
 
 def _pfx_problem(exc: LabError, path: Path) -> str:
@@ -185,90 +110,63 @@ def _pfx_problem(exc: LabError, path: Path) -> str:
     Read from the error's type and its own words, never from the path: a folder named
     "empty-test" must not turn a wrong password into "the file is empty".
     """
-    if isinstance(exc, WrongPasswordError):
-        return "could not open the .pfx: wrong password, or not a PKCS#12 file"
     message = str(exc).replace(str(path), "")
-    if PASSWORD_FILE in message:
+    if isinstance(exc, WrongPasswordError):
+        return WRONG_PASSWORD
+    if pki.PASSWORD_FILE in message:
         return str(exc)
     if "truncated" in message or "empty" in message:
         return "unreadable .pfx: the file is empty or truncated"
     if "no certificate and key pair" in message:
         return ".pfx holds no certificate and key pair"
-    return "could not open the .pfx: wrong password, or not a PKCS#12 file"
+    return WRONG_PASSWORD
 
 
-# ------------------------------------------------------------------ checks
-def _check_chain(
-    c: LoadedCertificate,
-    pool: list[x509.Certificate],
-    roots: list[x509.Certificate],
-    report: Report,
-) -> None:
+def _check_chain(c: LoadedCertificate, pool: list, roots: list, report: Report) -> None:
     """Build the chain by signature; note intermediates the leaf's file does not carry.
 
     By signature, not with cryptography's verifier: that verifier refuses what OpenSSL
-    accepts (the guide's v1 certificates, a root without Key Usage), and the doctor reports
-    those as findings of their own instead of "no chain".
+    accepts (the guide's certificates, a root without Key Usage), and the doctor reports
+    those as findings of their own (:mod:`lab.ops.lint`) instead of "no chain".
     """
     chain = [c.cert, *issuer_chain(c.cert, [*c.bundled, *pool])]
     anchor = next((i for i, x in enumerate(chain) if any(_is_root(x, r) for r in roots)), None)
     if anchor is None:
+        issuer = common_name(chain[-1].issuer) or chain[-1].issuer.rfc4514_string()
         names = ", ".join(common_name(x.subject) for x in chain)
-        top = chain[-1]
-        report.add(
-            "error",
-            c.label,
-            f"chain does not reach a trusted root: no certificate here issued "
-            f"{common_name(top.issuer) or top.issuer.rfc4514_string()!r} (chain so far: {names})",
-            "give the root with --root, or put the CA certificate (and any intermediate) in the folder",
-        )
-        return
+        return report.note("no-root", c.label, issuer=issuer, names=names)
     chain = chain[: anchor + 1]
-    from_elsewhere = [
-        common_name(x.subject) for x in chain[1:] if x not in c.bundled and x.issuer != x.subject
-    ]
-    report.add(
-        "info", c.label, "chain: " + " -> ".join(common_name(x.subject) or "?" for x in chain)
-    )
-    if from_elsewhere:
-        report.add(
-            "warning",
-            c.label,
-            f"the file does not carry its intermediate ({', '.join(from_elsewhere)}); "
-            "a peer presenting only this file sends an incomplete chain",
-            "append the intermediate(s) to the certificate file (leaf first)",
-        )
+    report.note("chain", c.label, names=" -> ".join(common_name(x.subject) or "?" for x in chain))
+    elsewhere = [x for x in chain[1:] if x not in c.bundled and x.issuer != x.subject]
+    if elsewhere:
+        names = ", ".join(common_name(x.subject) for x in elsewhere)
+        report.note("no-intermediate", c.label, names=names)
 
 
 def _is_root(cert: x509.Certificate, root: x509.Certificate) -> bool:
     return cert.subject == root.subject and cert.public_key() == root.public_key()
 
 
-def examine(
-    paths=(),
-    *,
-    directory=None,
-    roots=(),
-    password: str | None = None,
-    now: _dt.datetime | None = None,
-) -> Report:
+def _files(paths, directory) -> list[Path]:
+    found = []
+    if directory is not None:
+        found += sorted(p for p in Path(directory).iterdir() if p.is_file() and p.name[0] != ".")
+    for p in map(Path, paths or ()):
+        found += sorted(q for q in p.iterdir() if q.is_file()) if p.is_dir() else [p]
+    return found
+
+
+def examine(paths=(), *, directory=None, roots=(), password=None, now=None) -> Report:
     """Lint certificates, keys and .pfx files; ``roots`` are extra trusted CA files."""
-    report = Report()
-    certs: list[LoadedCertificate] = []
-    keys: list = []
-    now = now or utcnow(exact=True)
+    reader = _Reader(password, Report())
+    report, now = reader.report, now or utcnow(exact=True)
     files = _files(paths, directory)
     if not files:
-        report.add(
-            "error",
-            str(directory or "."),
-            "no certificate, key or .pfx files found",
-            "point the doctor at a folder (--dir) or at files",
-        )
-        return report
+        report.note("no-files", str(directory or "."))
     for p in files:
-        _load(p, password, report, certs, keys)
-    root_certs = [cert for r in roots for cert in load_certificates(r)]
+        reader.read(p)
+    certs = reader.certs
+    root_certs = [cert for r in roots for cert in pki.load_certificates(r)]
     root_certs += [c.cert for c in certs if c.cert.issuer == c.cert.subject and is_ca(c.cert)]
     pool = [c.cert for c in certs if is_ca(c.cert)] + root_certs
     seen: set[bytes] = set()
@@ -277,60 +175,36 @@ def examine(
         if fp in seen and c.index > 0:
             continue
         seen.add(fp)
-        role = certificate_role(c)
-        check_certificate(c, role, now, report)
-        if role != "ca" or c.cert.issuer != c.cert.subject:
-            if c.cert.issuer == c.cert.subject and role != "ca":
-                report.add(
-                    "error",
-                    c.label,
-                    "self-signed leaf: no CA vouches for it",
-                    "have it issued by your CA",
-                )
-            else:
-                _check_chain(c, pool, root_certs, report)
-    _pair_keys(certs, keys, report)
+        role = lint.certificate_role(c)
+        lint.check_certificate(c, role, now, report)
+        self_signed = c.cert.issuer == c.cert.subject
+        if self_signed and role != "ca":
+            report.note("self-signed", c.label)
+        elif not self_signed:
+            _check_chain(c, pool, root_certs, report)
+    _pair_keys(certs, reader.keys, report)
     return report
 
 
 def _pair_keys(certs: list[LoadedCertificate], keys: list, report: Report) -> None:
-    """Every key must match a certificate; a cert and key that share a file stem must match each other."""
-    by_stem = {
+    """Every key must match a certificate; a key and a certificate that share a file stem, each other."""
+    leaves = {
         Path(c.file).with_suffix("").as_posix(): c
         for c in certs
-        if c.index == 0 and Path(c.file).suffix.lower() not in PFX_SUFFIXES
+        if c.index == 0 and Path(c.file).suffix.lower() not in pki.PFX_SUFFIXES
     }
     for name, key in keys:
-        if Path(name).suffix.lower() in PFX_SUFFIXES:
-            continue
-        stem = Path(name).with_suffix("").as_posix()
-        partner = by_stem.get(stem)
-        if partner is not None:
-            if partner.cert.public_key() == key.public_key():
-                report.add("info", name, f"matches {partner.file}")
-            else:
-                owner = next(
-                    (c.file for c in certs if c.cert.public_key() == key.public_key()),
-                    None,
-                )
-                report.add(
-                    "error",
-                    name,
-                    f"does not belong to {partner.file} (different public key)"
-                    + (f"; it is the key of {owner}" if owner else ""),
-                    f"use the key generated with {partner.file}, or reissue the pair",
-                )
+        if Path(name).suffix.lower() in pki.PFX_SUFFIXES:
             continue
         owner = next((c.file for c in certs if c.cert.public_key() == key.public_key()), None)
-        if owner:
-            report.add("info", name, f"matches {owner}")
+        partner = leaves.get(Path(name).with_suffix("").as_posix())
+        if partner is not None and partner.cert.public_key() != key.public_key():
+            also = f"; it is the key of {owner}" if owner else ""
+            report.note("key-mismatch", name, file=partner.file, owner=also)
+        elif owner or partner:
+            report.note("key-matches", name, file=partner.file if partner else owner)
         else:
-            report.add(
-                "warning",
-                name,
-                "matches none of the certificates examined",
-                "check which certificate this key belongs to",
-            )
+            report.note("key-orphan", name)
 
 
 __all__ = ["Finding", "Report", "examine", "SEVERITIES"]
