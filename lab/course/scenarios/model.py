@@ -1,8 +1,4 @@
-"""What a scenario is and what it returns: the types every scenario module uses.
-
-Kept apart from the package ``__init__`` so the scenario modules can import them
-while the package imports the modules (no import cycle, no registration by side effect).
-"""
+"""What a scenario is and what it returns (kept apart so the catalogue and the registry share it)."""
 
 from __future__ import annotations
 
@@ -17,17 +13,15 @@ class ScenarioResult:
     """What happened, from both sides, and what it means."""
 
     name: str
-    client_saw: str
-    server_saw: str
+    client_saw: str  # what the client's code raised (type: text), or "HTTP status: body"
+    server_saw: str  # the server's own record
     status: int | None
     category: str
     cause: str
     fix: str
     behaved: bool = True  # did the scenario produce the outcome it demonstrates?
     notes: list[str] = field(default_factory=list)
-    #: the client's exception as raised (type: message, ports scrubbed). Under TLS 1.3
-    #: its wording can differ between runs (alert or EOF); ``client_saw`` is the stable view.
-    client_error: str = ""
+    client_error: str = ""  # kept for callers of the earlier API; client_saw is already raw
 
     def one_line(self) -> str:
         mark = "as expected" if self.behaved else "UNEXPECTED"
@@ -49,30 +43,15 @@ class ScenarioResult:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One entry of the catalogue: its name, group, one-line description, and the function that runs it."""
+    """One entry of the catalogue: its name, group, one-line description, and how to run it."""
 
     name: str
     group: str
     description: str
     run: Callable[[], ScenarioResult]
 
-    #: Every scenario in the catalogue runs; notebook 05 counts the pending ones (0).
+    #: Every scenario runs; kept so that older callers reading ``pending`` still work.
     pending = None
 
     def __call__(self) -> ScenarioResult:
         return self.run()
-
-
-def scenario(name: str, group: str, description: str):
-    """Make a function (no arguments, returns a ScenarioResult) a :class:`Scenario`.
-
-    Nothing is registered: each module lists its scenarios in ``SCENARIOS`` and
-    :mod:`lab.course.scenarios` lists the modules.
-    """
-    if group not in GROUPS:
-        raise ValueError(f"group must be one of {GROUPS}")
-
-    def decorate(fn: Callable[[], ScenarioResult]) -> Scenario:
-        return Scenario(name, group, description, fn)
-
-    return decorate
