@@ -31,17 +31,9 @@ CURL_LINE = (
 )
 
 #: The categories to choose from (the names ``diagnose.explain`` uses), with decoys.
-CATEGORIES = (
-    "no-client-certificate",
-    "untrusted-ca",
-    "unknown-issuer",
-    "expired",
-    "not-yet-valid",
-    "hostname-mismatch",
-    "wrong-purpose",
-    "key-mismatch",
-    "protocol-version",
-    "forbidden",
+CATEGORIES = tuple(
+    "no-client-certificate untrusted-ca unknown-issuer expired not-yet-valid hostname-mismatch "
+    "wrong-purpose key-mismatch protocol-version forbidden".split()
 )
 
 HINTS = {

@@ -17,7 +17,7 @@ The scenarios themselves are in :mod:`lab.course.scenarios.catalogue`.
 from __future__ import annotations
 
 from lab.course.scenarios.catalogue import SCENARIOS
-from lab.course.scenarios.model import GROUPS, Scenario, ScenarioResult
+from lab.course.scenarios.kit import GROUPS, Scenario, ScenarioResult
 
 
 def in_order() -> list[Scenario]:

@@ -1,52 +1,48 @@
-"""The scenarios of ``python -m lab break``, and the little they share.
+"""The scenarios of ``python -m lab break``, one function each.
 
-Each scenario returns what the two ends saw, whether the fault showed as it should (judged
-on the server's record, which never varies), and a category; the cause and the fix are the
-words :mod:`lab.course.diagnose` gives that category, or :data:`WORDS` for the faults only
-the catalogue shows.
-
-Why one shared PKI: key generation and signing are the slow part, and most faults need only
-*one* odd certificate beside a good set, made once per process. Its files go to a private
-folder under the checkout's state folder (they include keys), for the faults that live in a
-file (a .pfx, an encrypted key, a bundle named by REQUESTS_CA_BUNDLE).
+Each returns what the two ends saw, whether the fault showed as it should (judged on the
+server's record, which never varies), and a category; the cause and the fix are the words
+:mod:`lab.course.diagnose` gives that category, or :data:`WORDS` for the faults only the
+catalogue shows.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import ssl
-import threading
 import warnings
-from dataclasses import dataclass
-from pathlib import Path
 from unittest import mock
 
 import requests
 from flask import Flask, request
 
-from lab import housekeeping
 from lab.auth import CertificateAuth, authorize
 from lab.auth.forwarding import CertificateForwarding, header_value, trust_header_from_anyone
 from lab.auth.policies import allow_subjects
-from lab.course import demo, diagnose, observe
-from lab.course.scenarios.model import GROUPS, Scenario, ScenarioResult
+from lab.course import demo, diagnose
+from lab.course.scenarios.kit import (
+    GROUPS,
+    NO_CLIENT_HELLO,
+    Listener,
+    Scenario,
+    ScenarioResult,
+    Seen,
+    call,
+    handshake,
+    kit,
+    plain,
+    raw,
+    recording,
+    refused,
+)
 from lab.pki import CertificateAuthority, IssuedCertificate, self_signed_client
-from lab.pki.certinfo import common_name
 from lab.pki.verify import verify_chain
 from lab.proxy import CERT_HEADER
 from lab.revocation import Revocations
 from lab.tls.client import session
-from lab.tls.failures import scrub
 from lab.tls.identity import peer_certificate
 from lab.tls.server import MTLSServer
-
-PFX_PASSWORD = "correct-horse-battery"
-KEY_PASSPHRASE = "alice-passphrase"
-NO_CLIENT_HELLO = (
-    "a TCP connection that closed before any byte arrived: no ClientHello, no handshake"
-)
 
 #: category -> (cause, fix), for the faults diagnose.WORDS does not word.
 WORDS = {
@@ -100,44 +96,6 @@ WORDS = {
 SCENARIOS: list[Scenario] = []
 
 
-@dataclass
-class Kit:
-    """The good set every scenario starts from (see the module docstring)."""
-
-    root: CertificateAuthority
-    issuing: CertificateAuthority
-    other: CertificateAuthority
-    server: IssuedCertificate
-    alice: IssuedCertificate
-    dir: Path
-
-
-@functools.lru_cache(maxsize=1)
-def kit() -> Kit:
-    root = CertificateAuthority.create("Scenario Root CA")
-    other = CertificateAuthority.create("Unknown Corp Root CA", organization="Unknown Corp")
-    alice = root.issue_client("alice")
-    d = housekeeping.temporary_folder("scenarios")  # holds keys: removed at exit, or by reset
-    root.write(d / "rootCA")
-    other.write(d / "otherCA")
-    alice.write(d / "alice")
-    alice.to_pkcs12(d / "alice.pfx", PFX_PASSWORD)
-    alice.write(d / "alice-encrypted", password=KEY_PASSPHRASE)
-    root.issue_client("carol", mismatched_key=True).write(d / "carol")
-    issuing = root.create_intermediate("Scenario Issuing CA")
-    return Kit(root, issuing, other, root.issue_server("localhost", "127.0.0.1"), alice, d)
-
-
-@dataclass
-class Seen:
-    """One call from both ends."""
-
-    client: str  # what the client's code raised ("Type: text"), or "HTTP status: body"
-    server: str  # the server's record: a refused handshake's reason, or what the app answered
-    status: int | None = None
-    body: str = ""
-
-
 def scenario(name: str, group: str, description: str):
     """Add a function returning ``(seen, behaved, category, *notes)`` to :data:`SCENARIOS`."""
     assert group in GROUPS, group
@@ -154,98 +112,6 @@ def scenario(name: str, group: str, description: str):
         return fn
 
     return decorate
-
-
-def raw(exc: BaseException) -> str:
-    """The exception as the client's code prints it, ports and C line numbers scrubbed."""
-    return f"{type(exc).__name__}: {scrub(str(exc))}".replace(str(kit().dir), "scenarios")
-
-
-def recording(app: Flask) -> list[str]:
-    """Make ``app`` note each request it answers: path, who (client certificate CN), status."""
-    record: list[str] = []
-
-    @app.after_request
-    def _note(response):
-        cert = peer_certificate()
-        who = (
-            f"client certificate CN={common_name(cert.subject)}"
-            if cert
-            else "no client certificate"
-        )
-        line = f"{request.method} {request.path} from {who} -> {response.status_code}"
-        if response.status_code >= 400 and response.mimetype == "application/problem+json":
-            line += f" ({(response.get_json(silent=True) or {}).get('detail', '')})"
-        record.append(line)
-        return response
-
-    return record
-
-
-def call(server, fn, record: list[str] | None = None) -> Seen:
-    obs = observe.observe(server, fn)
-    client = raw(obs.client_error) if obs.client_error else obs.client_saw
-    saw = obs.server_saw
-    if saw.startswith("handshake ok") and record:
-        saw = "handshake ok; " + record[-1]
-    return Seen(client, saw, obs.status, obs.body)
-
-
-def handshake(
-    identity,
-    *,
-    server_cert=None,
-    server_trust=None,
-    mode="require",
-    app=None,
-    server_options=None,
-    **client,
-) -> Seen:
-    """GET /api/secure with ``identity`` on a lab server; ``client``: the lab client's options."""
-    k, app = kit(), app or demo.create_app("scenario-demo")
-    record, cert, trust = recording(app), server_cert or k.server, server_trust or k.root
-    with MTLSServer(app, certificate=cert, trust=trust, mode=mode, **(server_options or {})) as s:
-        get = session(identity, **{"trust": k.root, **client}).get
-        return call(s, lambda: get(s.url + "/api/secure", timeout=10), record)
-
-
-def refused(seen: Seen, reason: str, client: str = "") -> bool:
-    """The server's record holds ``reason``; and the client's text ``client``, when given."""
-    return reason in seen.server and client in seen.client
-
-
-def plain(cert=None, verify=None) -> requests.Session:
-    """requests as most code uses it: a Session with ``cert``/``verify``, the environment ignored."""
-    s = requests.Session()
-    s.trust_env, s.cert, s.verify = False, cert, verify
-    return s
-
-
-class Listener:
-    """A bare TCP listener: it records the first connection's bytes and answers ``answer``."""
-
-    def __init__(self, answer: bytes = b""):
-        self.sock, self.answer, self.received = socket.create_server(("127.0.0.1", 0)), answer, b""
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self):
-        try:
-            conn, _ = self.sock.accept()
-        except OSError:  # closed before anyone connected
-            return
-        with conn:
-            conn.settimeout(3)
-            self.received = conn.recv(4096)
-            conn.sendall(self.answer)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.thread.join(timeout=5)
-        self.sock.close()
 
 
 # -------------------------------------------------------------------------- trust
