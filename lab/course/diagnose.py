@@ -20,10 +20,7 @@ Two rules keep it honest:
 from __future__ import annotations
 
 import re
-import ssl
 from dataclasses import dataclass
-
-from lab import errors as _errors
 
 UNKNOWN = "unknown"
 DOCTOR = "`python -m lab doctor FILES` checks the certificates and keys involved"
@@ -198,8 +195,8 @@ class Diagnosis:
 
 def explain(subject) -> Diagnosis:
     """Explain an exception, a ``requests.Response``, an HTTP status, or pasted error text."""
-    if isinstance(subject, BaseException):
-        return explain_text(exception_text(subject))
+    if isinstance(subject, BaseException):  # str() of a requests error holds the whole chain
+        return explain_text(f"{type(subject).__name__}: {subject}")
     if isinstance(subject, int):
         return explain_text(f"HTTP {subject}")
     if hasattr(subject, "status_code") and hasattr(subject, "text"):  # a requests.Response
@@ -224,28 +221,6 @@ def explain_text(text: str) -> Diagnosis:
     return Diagnosis(
         UNKNOWN, cause, f"search for the exact words; read the server's log; {DOCTOR}", raw
     )
-
-
-def exception_text(exc: BaseException) -> str:
-    """All the words of an exception chain: requests -> urllib3 -> ssl, and the lab's type names."""
-    parts: list[str] = []
-    seen: set[int] = set()
-    stack: list[BaseException] = [exc]
-    while stack:
-        cur = stack.pop(0)
-        if id(cur) in seen:
-            continue
-        seen.add(id(cur))
-        if isinstance(cur, ssl.SSLCertVerificationError):
-            parts.append(f"certificate verify failed: {cur.verify_message}")
-        parts.append(f"{type(cur).__name__}: {cur}")
-        if isinstance(cur, _errors.LabError):
-            break  # the lab's message is complete; its __context__ is the noise it replaced
-        args = [a for a in getattr(cur, "args", ()) if isinstance(a, BaseException)]
-        for nxt in (getattr(cur, "reason", None), cur.__cause__, cur.__context__, *args):
-            if isinstance(nxt, BaseException):
-                stack.append(nxt)
-    return " | ".join(parts)
 
 
 __all__ = ["DOCTOR", "Diagnosis", "PATTERNS", "UNKNOWN", "WORDS", "explain", "explain_text"]
