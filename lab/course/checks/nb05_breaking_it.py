@@ -1,11 +1,10 @@
 """Notebook 05's exercise: diagnose three "mystery" failures by reading them, then check with explain.
 
-The mysteries are made live, every run: a curl line captured from a real refusal,
-an exception raised by a real call, and a folder of real files with a fault in it.
-The learner names each one's category from :data:`CATEGORIES` *without* calling
-``diagnose.explain``; the self-check then runs ``explain`` on the same evidence and
-compares. A wrong or missing answer gets a hint that says where to look, never the
-answer, and the success line names no category either.
+The mysteries are made live, every run: a curl line as curl printed it against a lab server,
+an exception raised by a real call, and a folder of real files with a fault in it. The
+learner names each one's category from :data:`CATEGORIES` *without* calling
+``diagnose.explain``; the self-check runs ``explain`` on the same evidence and compares. A
+wrong or missing answer gets a hint that says where to look, never the answer.
 """
 
 from __future__ import annotations
@@ -14,17 +13,16 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
+
 from lab import housekeeping
-from lab.course.check import CheckResult
-
-
-@dataclass
-class Mysteries:
-    curl_line: str  # mystery 1: what a colleague pasted from their terminal
-    error: BaseException  # mystery 2: the exception your own code just raised
-    folder: Path  # mystery 3: the files a deployment is about to use
-    categories: tuple = ()  # the names to choose from
-
+from lab.course.demo import create_app
+from lab.course.diagnose import explain
+from lab.course.feedback import CheckResult
+from lab.ops.doctor import examine
+from lab.pki import CertificateAuthority
+from lab.tls import client
+from lab.tls.server import MTLSServer
 
 #: The curl line of mystery 1, as curl 7.88 printed it against a lab server.
 CURL_LINE = (
@@ -32,72 +30,47 @@ CURL_LINE = (
     "errno 0"
 )
 
-
-def mysteries() -> Mysteries:
-    """Build the three mysteries (a live call against a real server, real files in a temp folder)."""
-    from lab.course.demo import create_app
-    from lab.pki import CertificateAuthority
-    from lab.tls import client
-    from lab.tls.server import MTLSServer
-
-    ca = CertificateAuthority.create("Mystery Root CA")
-    error: BaseException | None = None
-    stale = ca.issue_server("localhost", "127.0.0.1", expired=True)
-    with MTLSServer(create_app(), certificate=stale, trust=ca) as s:
-        try:
-            client.session(ca.issue_client("you"), trust=ca).get(s.url + "/api/secure", timeout=10)
-        except Exception as exc:  # noqa: BLE001 - the failure is the mystery
-            error = exc
-    if (
-        error is None
-    ):  # pragma: no cover - a verifying client never accepts an expired server certificate
-        raise RuntimeError(
-            "mystery 2 did not fail; the lab client should refuse an expired server certificate"
-        )
-    folder = housekeeping.temporary_folder("mystery")  # removed at exit, or by lab reset
-    ca.write(folder / "rootCA")
-    ca.issue_server("api.lab.test", mismatched_key=True).write(folder / "api-server")
-    return Mysteries(CURL_LINE, error, folder, CATEGORIES)
-
-
 #: The categories to choose from (the names ``diagnose.explain`` uses), with decoys.
-CATEGORIES = (
-    "no-client-certificate",
-    "untrusted-ca",
-    "unknown-issuer",
-    "expired",
-    "not-yet-valid",
-    "hostname-mismatch",
-    "wrong-purpose",
-    "key-mismatch",
-    "protocol-version",
-    "forbidden",
+CATEGORIES = tuple(
+    "no-client-certificate untrusted-ca unknown-issuer expired not-yet-valid hostname-mismatch "
+    "wrong-purpose key-mismatch protocol-version forbidden".split()
 )
 
-_HINTS = {
+HINTS = {
     1: "the words after 'SSL routines::' are an alert, so the server is talking: read what it "
     "says it required, and which piece the client never sent",
-    2: "print(m.error) and read the words after 'certificate verify failed:'; this side refused "
-    "the server's certificate: what is wrong with it?",
+    2: "print(said(m.error)) and read the words after 'certificate verify failed:'; this side "
+    "refused the server's certificate: what is wrong with it?",
     3: "run doctor.examine(directory=m.folder) and read its ERROR line: which file does not "
     "belong with which?",
 }
 
 
-def _explained(m: Mysteries) -> dict:
-    """What ``diagnose.explain`` says about each mystery (the check's reference)."""
-    from lab.course.diagnose import explain
-    from lab.ops.doctor import examine
-
-    errors = examine(directory=m.folder).errors
-    return {
-        1: explain(m.curl_line).category,
-        2: explain(m.error).category,
-        3: explain(errors[0].message).category if errors else None,
-    }
+@dataclass
+class Mysteries:
+    curl_line: str  # mystery 1: what a colleague pasted from their terminal
+    error: BaseException  # mystery 2: the exception your own code just raised
+    folder: Path  # mystery 3: the files a deployment is about to use
+    categories: tuple = CATEGORIES
 
 
-def exercise_mysteries(answers: dict, m: Mysteries, *, label: str = "") -> bool:
+def mysteries() -> Mysteries:
+    """Build the three mysteries (a live call against a real server, real files)."""
+    ca = CertificateAuthority.create("Mystery Root CA")
+    stale = ca.issue_server("localhost", "127.0.0.1", expired=True)
+    with MTLSServer(create_app(), certificate=stale, trust=ca) as s:
+        try:
+            client.session(ca.issue_client("you"), trust=ca).get(s.url + "/api/secure", timeout=10)
+            raise AssertionError("a verifying client accepted an expired server certificate")
+        except requests.exceptions.SSLError as exc:
+            error = exc
+    folder = housekeeping.temporary_folder("mystery")  # under .lab-state/scratch; reset removes it
+    ca.write(folder / "rootCA")
+    ca.issue_server("api.lab.test", mismatched_key=True).write(folder / "api-server")
+    return Mysteries(CURL_LINE, error, folder)
+
+
+def exercise_mysteries(answers: dict, m: Mysteries, *, label: str = "") -> CheckResult:
     """``answers`` maps 1, 2, 3 to the category you read for each mystery (one of CATEGORIES)."""
 
     def say(ok: bool, text: str) -> CheckResult:
@@ -107,15 +80,18 @@ def exercise_mysteries(answers: dict, m: Mysteries, *, label: str = "") -> bool:
 
     if not isinstance(answers, dict):
         return say(False, "answers must be a dict: {1: 'category', 2: ..., 3: ...}")
-    expected = _explained(m)
+    errors = examine(directory=m.folder).errors
+    expected = {
+        1: explain(m.curl_line).category,
+        2: explain(m.error).category,
+        3: explain(errors[0].message).category if errors else None,
+    }
     for n in (1, 2, 3):
         given = answers.get(n)
         if given is None:
-            return say(False, f"mystery {n} has no answer yet: {_HINTS[n]}")
+            return say(False, f"mystery {n} has no answer yet: {HINTS[n]}")
         if given not in CATEGORIES:
-            return say(
-                False, f"mystery {n}: {given!r} is not one of m.categories; pick one of them"
-            )
+            return say(False, f"mystery {n}: {given!r} is not one of m.categories; pick one")
         if given != expected[n]:
-            return say(False, f"mystery {n} is not {given!r}: {_HINTS[n]}")
+            return say(False, f"mystery {n} is not {given!r}: {HINTS[n]}")
     return say(True, "all three match what explain() says, and you read them without it")

@@ -1,0 +1,216 @@
+"""What a scenario is, and the plumbing the scenarios share: one PKI, one call seen from both ends.
+
+Why one shared PKI: key generation and signing are the slow part, and most faults need only
+*one* odd certificate beside a good set, made once per process. Its files go to a private
+folder under the checkout's state folder (they include keys), for the faults that live in a
+file (a .pfx, an encrypted key, a bundle named by REQUESTS_CA_BUNDLE).
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import requests
+from flask import Flask, request
+
+from lab import housekeeping
+from lab.course import demo, observe
+from lab.pki import CertificateAuthority, IssuedCertificate
+from lab.pki.certinfo import common_name
+from lab.tls.client import session
+from lab.tls.failures import scrub
+from lab.tls.identity import peer_certificate
+from lab.tls.server import MTLSServer
+
+GROUPS = ("trust", "identity", "time", "usage", "transport", "application")
+
+
+@dataclass
+class ScenarioResult:
+    """What happened, from both sides, and what it means."""
+
+    name: str
+    client_saw: str  # what the client's code raised (type: text), or "HTTP status: body"
+    server_saw: str  # the server's own record
+    status: int | None
+    category: str
+    cause: str
+    fix: str
+    behaved: bool = True  # did the scenario produce the outcome it demonstrates?
+    notes: list[str] = field(default_factory=list)
+    client_error: str = ""  # kept for callers of the earlier API; client_saw is already raw
+
+    def one_line(self) -> str:
+        mark = "as expected" if self.behaved else "UNEXPECTED"
+        return f"{self.name}: {self.category}: {self.cause} [{mark}]"
+
+    def __str__(self) -> str:
+        status = self.status if self.status is not None else "-"
+        return (
+            f"scenario:    {self.name}\n"
+            f"client saw:  {self.client_saw}\n"
+            f"server saw:  {self.server_saw}\n"
+            f"HTTP status: {status}\n"
+            f"diagnosis:   [{self.category}] {self.cause}\n"
+            f"fix:         {self.fix}"
+        )
+
+    __repr__ = __str__
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One entry of the catalogue: its name, group, one-line description, and how to run it."""
+
+    name: str
+    group: str
+    description: str
+    run: Callable[[], ScenarioResult]
+
+    #: Every scenario runs; kept so that older callers reading ``pending`` still work.
+    pending = None
+
+    def __call__(self) -> ScenarioResult:
+        return self.run()
+
+
+PFX_PASSWORD = "correct-horse-battery"
+KEY_PASSPHRASE = "alice-passphrase"
+NO_CLIENT_HELLO = (
+    "a TCP connection that closed before any byte arrived: no ClientHello, no handshake"
+)
+
+
+@dataclass
+class Kit:
+    """The good set every scenario starts from (see the module docstring)."""
+
+    root: CertificateAuthority
+    issuing: CertificateAuthority
+    other: CertificateAuthority
+    server: IssuedCertificate
+    alice: IssuedCertificate
+    dir: Path
+
+
+@functools.lru_cache(maxsize=1)
+def kit() -> Kit:
+    root = CertificateAuthority.create("Scenario Root CA")
+    other = CertificateAuthority.create("Unknown Corp Root CA", organization="Unknown Corp")
+    alice = root.issue_client("alice")
+    d = housekeeping.temporary_folder("scenarios")  # holds keys: removed at exit, or by reset
+    root.write(d / "rootCA")
+    other.write(d / "otherCA")
+    alice.write(d / "alice")
+    alice.to_pkcs12(d / "alice.pfx", PFX_PASSWORD)
+    alice.write(d / "alice-encrypted", password=KEY_PASSPHRASE)
+    root.issue_client("carol", mismatched_key=True).write(d / "carol")
+    issuing = root.create_intermediate("Scenario Issuing CA")
+    return Kit(root, issuing, other, root.issue_server("localhost", "127.0.0.1"), alice, d)
+
+
+@dataclass
+class Seen:
+    """One call from both ends."""
+
+    client: str  # what the client's code raised ("Type: text"), or "HTTP status: body"
+    server: str  # the server's record: a refused handshake's reason, or what the app answered
+    status: int | None = None
+    body: str = ""
+
+
+def raw(exc: BaseException) -> str:
+    """The exception as the client's code prints it, ports and C line numbers scrubbed."""
+    return f"{type(exc).__name__}: {scrub(str(exc))}".replace(str(kit().dir), "scenarios")
+
+
+def recording(app: Flask) -> list[str]:
+    """Make ``app`` note each request it answers: path, who (client certificate CN), status."""
+    record: list[str] = []
+
+    @app.after_request
+    def _note(response):
+        cert = peer_certificate()
+        who = (
+            f"client certificate CN={common_name(cert.subject)}"
+            if cert
+            else "no client certificate"
+        )
+        line = f"{request.method} {request.path} from {who} -> {response.status_code}"
+        if response.status_code >= 400 and response.mimetype == "application/problem+json":
+            line += f" ({(response.get_json(silent=True) or {}).get('detail', '')})"
+        record.append(line)
+        return response
+
+    return record
+
+
+def call(server, fn, record: list[str] | None = None) -> Seen:
+    obs = observe.observe(server, fn)
+    client = raw(obs.client_error) if obs.client_error else obs.client_saw
+    saw = obs.server_saw
+    if saw.startswith("handshake ok") and record:
+        saw = "handshake ok; " + record[-1]
+    return Seen(client, saw, obs.status, obs.body)
+
+
+def handshake(
+    identity,
+    *,
+    server_cert=None,
+    server_trust=None,
+    mode="require",
+    app=None,
+    server_options=None,
+    **client,
+) -> Seen:
+    """GET /api/secure with ``identity`` on a lab server; ``client``: the lab client's options."""
+    k, app = kit(), app or demo.create_app("scenario-demo")
+    record, cert, trust = recording(app), server_cert or k.server, server_trust or k.root
+    with MTLSServer(app, certificate=cert, trust=trust, mode=mode, **(server_options or {})) as s:
+        get = session(identity, **{"trust": k.root, **client}).get
+        return call(s, lambda: get(s.url + "/api/secure", timeout=10), record)
+
+
+def refused(seen: Seen, reason: str, client: str = "") -> bool:
+    """The server's record holds ``reason``; and the client's text ``client``, when given."""
+    return reason in seen.server and client in seen.client
+
+
+def plain(cert=None, verify=None) -> requests.Session:
+    """requests as most code uses it: a Session with ``cert``/``verify``, the environment ignored."""
+    s = requests.Session()
+    s.trust_env, s.cert, s.verify = False, cert, verify
+    return s
+
+
+class Listener:
+    """A bare TCP listener: it records the first connection's bytes and answers ``answer``."""
+
+    def __init__(self, answer: bytes = b""):
+        self.sock, self.answer, self.received = socket.create_server(("127.0.0.1", 0)), answer, b""
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:  # closed before anyone connected
+            return
+        with conn:
+            conn.settimeout(3)
+            self.received = conn.recv(4096)
+            conn.sendall(self.answer)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.thread.join(timeout=5)
+        self.sock.close()
