@@ -104,7 +104,9 @@ def exercise_payments_policy(options, policy, course, *, label: str = "") -> Che
         return _say(False, "payments_options must be a dict, e.g. {'trust': ...}", label)
     if not callable(policy):
         return _say(
-            False, "payments_policy must be a policy or a function (identity) -> None | reason", label
+            False,
+            "payments_policy must be a policy or a function (identity) -> None | reason",
+            label,
         )
     ca = getattr(course, "ca", course)
     twin, callers = _callers(ca)
