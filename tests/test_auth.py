@@ -687,3 +687,15 @@ def test_serve_allow_subject_lets_the_course_client_in_and_refuses_bob_via_curl(
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=15)
+
+
+@pytest.mark.parametrize("entry", ["", "  "])
+def test_serve_with_an_empty_allow_subject_refuses_to_start_instead_of_admitting_anyone_without_a_cn(
+    run_lab, shared_course_dir, entry
+):
+    """``--allow-subject "$UNSET"`` used to start a server that let every CN-less certificate in."""
+    result = run_lab(
+        "serve", "--certs", shared_course_dir, "--port", "0", "--allow-subject", entry, timeout=60
+    )
+    assert result.rc in (1, 2) and not result.has_traceback  # 2 once argparse checks it
+    assert "an allow-list entry is empty" in result.stderr
