@@ -145,3 +145,10 @@ def test_and_requires_both_and_gives_the_first_refusal(alice_id):
     assert (yes & yes)(alice_id) is None
     assert (yes & no)(alice_id) == "subject CN=alice,O=mTLS Lab is not in the allow-list"
     assert (yes & no).name == "allow_subjects(alice) & allow_subjects(bob)"
+
+
+def test_and_treats_an_empty_reason_as_a_refusal(alice_id):
+    def terse(identity):
+        return ""  # refused, without saying why
+
+    assert (policies.Policy("terse", terse) & policies.allow_subjects("alice"))(alice_id) == ""

@@ -51,7 +51,8 @@ class Policy:
 
     def __and__(self, other: Policy) -> Policy:
         def both(identity: ClientIdentity) -> str | None:
-            return self(identity) or other(identity)
+            first = self(identity)  # a reason, even "", is a refusal: never fall through on it
+            return first if first is not None else other(identity)
 
         return Policy(f"{self.name} & {other.name}", both)
 
