@@ -120,7 +120,3 @@ class CertificateCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
                 self.stats.evictions += 1
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
