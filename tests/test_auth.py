@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import dataclasses
 import datetime as dt
 import json
+import logging
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,45 +25,47 @@ from lab.auth import (
     AuthConfigurationError,
     CertificateAuth,
     authorize,
-    capture_decisions,
     current_identity,
     policies,
     require_certificate,
 )
 from lab.auth.cache import CertificateCache
+from lab.auth.policies import PolicyError, subject_argument
 from lab.course import demo
 from lab.errors import ForgedHeaderError
 from lab.pki.certinfo import spki_pin, thumbprint
 from lab.tls import client
+from lab.tls.identity import ClientIdentity
 from lab.tls.server import MTLSServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 # ----------------------------------------------------------------- fixtures
+# The shared PKI of conftest.py: root_ca -> intermediate_ca -> server_identity; unrelated_ca.
 @pytest.fixture(scope="module")
-def root():
-    return pki.CertificateAuthority.create("Auth Test Root")
-
-
-@pytest.fixture(scope="module")
-def issuing(root):
-    return root.create_intermediate("Auth Test Issuing CA")
+def root(root_ca):
+    return root_ca
 
 
 @pytest.fixture(scope="module")
-def other_root():
-    return pki.CertificateAuthority.create("Some Other Root")
+def issuing(intermediate_ca):
+    return intermediate_ca
 
 
 @pytest.fixture(scope="module")
-def srv(root):
-    return root.issue_server("localhost", "127.0.0.1")
+def other_root(unrelated_ca):
+    return unrelated_ca
 
 
 @pytest.fixture(scope="module")
-def alice(root):
-    return root.issue_client("alice", uri="spiffe://lab.test/ns/payments/sa/api")
+def srv(server_identity):
+    return server_identity
+
+
+@pytest.fixture(scope="module")
+def alice(root_ca):
+    return root_ca.issue_client("alice", uri="spiffe://lab.test/ns/payments/sa/api")
 
 
 @pytest.fixture(scope="module")
@@ -68,16 +73,33 @@ def selfie():
     return pki.self_signed_client("selfie")
 
 
+@contextlib.contextmanager
+def capture_decisions():
+    """The lab.auth decision lines, as the logger's filter wrote them."""
+    lines: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: lines.append(record.getMessage())
+    log = logging.getLogger("lab.auth")
+    previous = log.level
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(previous)
+
+
 def make_app(view=None, **options):
     """An app with CertificateAuth(options) and /secure (any certificate) plus /public.
 
-    ``on_certificate_validated=`` etc. are registered with the extension's decorators.
+    ``on_certificate_validated=`` is registered with the extension's decorator.
     """
     app = Flask("auth-test")
-    events = {e: options.pop(e) for e in demo.EVENTS if e in options}
+    event = options.pop("on_certificate_validated", None)
     auth = CertificateAuth(app, **options)
-    for event, callback in events.items():
-        getattr(auth, event)(callback)
+    if event is not None:
+        auth.on_certificate_validated(event)
 
     @app.get("/secure")
     @require_certificate
@@ -176,25 +198,19 @@ def test_server_only_eku_is_refused_by_tls_and_by_the_app_check(root, srv):
         result.reason
         == "the certificate's Extended Key Usage (serverAuth) does not include clientAuth"
     )
-    assert CertificateAuth(validate_certificate_use=False).check(server_only).succeeded
 
 
 def test_certificate_expiring_during_a_keepalive_connection_is_refused_on_the_next_request(
     root, srv
 ):
-    with serve(make_app(), srv, root) as s:
-        not_after = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(
-            seconds=3
-        )
-        short = root.issue_client("short-lived", not_after=not_after)
+    now = [dt.datetime.now(dt.timezone.utc)]
+    short = root.issue_client("short-lived", not_after=now[0] + dt.timedelta(minutes=5))
+    with serve(make_app(clock=lambda: now[0]), srv, root) as s:
         with client.session(short, trust=root) as session:
             assert session.get(s.url + "/secure").status_code == 200
-            handshakes = s.handshakes
-            time.sleep(
-                max(0.0, (not_after - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 1.1
-            )
+            now[0] += dt.timedelta(minutes=6)  # the app's clock; the TLS layer checked once
             r = session.get(s.url + "/secure")
-        assert s.handshakes == handshakes == 1  # same connection, no new handshake
+        assert s.handshakes == 1  # same connection, no new handshake
     assert "expired" in problem_of(r)["detail"]
 
 
@@ -232,21 +248,22 @@ def test_additional_chain_certificates_let_the_app_build_the_chain(root, issuing
 def test_revocation_hook_gets_the_issuer_chain_and_can_refuse(root, issuing, srv):
     seen = []
 
-    def revoked_if_bob(cert, chain):
+    def revoked_if_bob(cert, chain):  # a checker names its mode as lab.revocation's do
         seen.append([c.subject.rfc4514_string() for c in chain])
         return "revoked (keyCompromise)" if "bob" in cert.subject.rfc4514_string() else None
+
+    revoked_if_bob.mode = "crl"
 
     app = make_app(
         trust=root,
         additional_chain_certificates=[issuing],
         revocation=revoked_if_bob,
-        revocation_mode="crl",
     )
     with serve(app, srv, root) as s:
         assert get(s, issuing.issue_client("carol"), root).status_code == 200
         body = problem_of(get(s, issuing.issue_client("bob"), root))
     assert body["detail"] == "revocation check (crl): revoked (keyCompromise)"
-    assert seen[0] == ["CN=Auth Test Issuing CA,O=mTLS Lab", "CN=Auth Test Root,O=mTLS Lab"]
+    assert seen[0] == ["CN=Test Issuing CA,O=mTLS Lab", "CN=Test Root CA,O=mTLS Lab"]
 
 
 def test_a_revocation_checker_that_crashes_fails_closed(alice):
@@ -257,9 +274,11 @@ def test_a_revocation_checker_that_crashes_fails_closed(alice):
     assert not result.succeeded and "status is unknown" in result.reason
 
 
-def test_revocation_mode_without_checker_is_a_configuration_error():
-    with pytest.raises(AuthConfigurationError, match="needs a checker"):
-        CertificateAuth(revocation_mode="ocsp")
+def test_revocation_mode_is_the_checkers_own_name():
+    assert CertificateAuth().revocation_mode == "none"
+    assert CertificateAuth(revocation=lambda cert, chain: None).revocation_mode == "custom"
+    with pytest.raises(AuthConfigurationError, match="must be a callable"):
+        CertificateAuth(revocation="crl")
 
 
 def test_forged_header_from_the_certificate_source_is_a_403_naming_it(root, srv, alice):
@@ -306,33 +325,11 @@ def test_the_guides_fail_then_success_bug_lets_the_caller_in(root, srv, alice):
     assert "event: success() overwrote an earlier fail('Unauthorized client')" in lines
 
 
-def test_on_authentication_failed_can_reword_the_reason(root, srv, selfie):
-    def reword(ctx):
-        ctx.fail(f"refused {ctx.identity.common_name}: {ctx.reason}")
-
-    with serve(make_app(on_authentication_failed=reword), srv, [root, selfie.cert]) as s:
-        assert problem_of(get(s, selfie, root))["detail"].startswith(
-            "refused selfie: the certificate is self-signed"
-        )
-
-
-def test_on_challenge_can_replace_the_response(root, srv):
-    app = make_app()
-
-    @app.auth.on_challenge
-    def teapot(ctx):
-        ctx.respond(("no certificate: " + ctx.reason, 418))
-
-    with serve(app, srv, root, mode="optional") as s:
-        r = get(s, None, root)
-    assert r.status_code == 418 and r.text.startswith("no certificate: this endpoint needs")
-
-
 def test_events_have_one_way_in_the_extensions_decorators():
     import lab.auth
 
     assert not hasattr(lab.auth, "CertificateEvents")
-    for keyword in ("events", *demo.EVENTS):
+    for keyword in ("events", "on_certificate_validated", "on_challenge"):
         with pytest.raises(TypeError):
             CertificateAuth(Flask("x"), **{keyword: lambda ctx: None})
     auth = CertificateAuth(Flask("x"))
@@ -417,16 +414,14 @@ def test_a_subject_with_two_cns_is_refused_because_software_disagrees_on_which_o
     )
 
 
-def test_a_ca_certificate_issued_by_the_trusted_ca_is_refused_as_a_client_unless_allowed(root, srv):
+def test_a_ca_certificate_issued_by_the_trusted_ca_is_refused_as_a_client(root, srv):
     sub_ca = root.issue_client("MyTrustedClient", ca_flag=True)
     with serve(demo.create_app(allow_subjects="MyTrustedClient"), srv, root) as s:
         r = get(s, sub_ca, root, "/api/secure")  # the TLS layer lets it through
     assert problem_of(r)["detail"] == (
         "the certificate is a CA certificate (Basic Constraints CA:TRUE): a CA key signs "
-        "certificates, it does not identify a client (allow_ca_certificates=True accepts it)"
+        "certificates, it does not identify a client"
     )
-    allowing = CertificateAuth(Flask("x"), allow_ca_certificates=True).check(sub_ca)
-    assert allowing.succeeded
 
 
 # --------------------------------------------- caller-controlled text in output
@@ -486,15 +481,43 @@ def policy_app(*rules, **options):
     return app
 
 
-def test_allow_list_admits_the_named_client_and_refuses_another_with_the_policy_named(
+def test_allow_list_refuses_another_without_telling_it_who_is_allowed_and_logs_the_list(
     root, srv, alice
 ):
-    with serve(policy_app(policies.allow_subjects("alice")), srv, root) as s:
+    with (
+        capture_decisions() as lines,
+        serve(policy_app(policies.allow_subjects("alice")), srv, root) as s,
+    ):
         assert get(s, alice, root, "/pay").text == "paid"
-        body = problem_of(get(s, root.issue_client("bob"), root, "/pay"))
-    assert body["title"] == "Forbidden by policy" and body["stage"] == "authorization"
-    assert body["policy"] == "allow_subjects(alice)"
-    assert body["detail"] == "subject CN=bob,O=mTLS Lab is not in the allow-list (alice)"
+        r = get(s, root.issue_client("bob"), root, "/pay")
+    body = problem_of(r)
+    assert body == {
+        "type": "https://mtls-lab.test/problems/authorization-failed",
+        "title": "Forbidden by policy",
+        "status": 403,
+        "detail": "subject CN=bob,O=mTLS Lab is not in the allow-list",
+        "stage": "authorization",
+    }
+    assert "alice" not in r.text
+    assert lines[-1].endswith("is not in the allow-list [allow_subjects(alice)]")
+
+
+def test_an_empty_allow_list_allows_nobody(root, alice):
+    nobody = policies.allow_subjects()
+    identity = ClientIdentity.from_certificate(alice.cert)
+    no_cn = dataclasses.replace(identity, subject="O=MyTrustedClient", common_name="")
+    assert nobody.name == "allow_subjects(nobody)"
+    assert nobody(identity) == "subject CN=alice,O=mTLS Lab is not in the allow-list"
+    assert nobody(no_cn) == "subject O=MyTrustedClient is not in the allow-list"
+
+
+@pytest.mark.parametrize("entry", ["", " ", "\t"])
+def test_an_empty_allow_list_entry_is_an_error_not_a_match_for_a_certificate_without_cn(entry):
+    with pytest.raises(PolicyError, match="an allow-list entry is empty"):
+        policies.allow_subjects("MyTrustedClient", entry)
+    with pytest.raises(argparse.ArgumentTypeError, match="an allow-list entry is empty"):
+        subject_argument(entry)
+    assert subject_argument("CN=a,O=b") == "CN=a,O=b"
 
 
 def test_spki_pin_admits_a_reissued_certificate_and_thumbprint_pin_does_not(root, srv, alice):
@@ -506,48 +529,25 @@ def test_spki_pin_admits_a_reissued_certificate_and_thumbprint_pin_does_not(root
         assert "is not pinned" in problem_of(get(s, reissued, root, "/pay"))["detail"]
 
 
-def test_san_pattern_and_issuer_and_predicate_combine(root, issuing, srv):
-    rules = (
-        policies.san_matches("spiffe://lab.test/ns/payments/*"),
-        policies.issued_by("Auth Test Issuing CA"),
-        policies.predicate(lambda i: i.common_name != "mallory", "mallory is suspended"),
-    )
-    good = issuing.issue_client("api", uri="spiffe://lab.test/ns/payments/sa/api")
+def test_san_pattern_and_a_plain_function_combine(root, srv):
+    def not_suspended(identity):
+        return "mallory is suspended" if identity.common_name == "mallory" else None
+
+    rules = (policies.san_matches("spiffe://lab.test/ns/payments/*"), not_suspended)
+    good = root.issue_client("api", uri="spiffe://lab.test/ns/payments/sa/api")
+    payroll = root.issue_client("x", uri="spiffe://lab.test/ns/payroll/sa/x")
+    mallory = root.issue_client("mallory", uri="spiffe://lab.test/ns/payments/sa/m")
     with serve(policy_app(*rules), srv, root) as s:
         assert get(s, good, root, "/pay").status_code == 200
-        assert (
-            "no SAN entry"
-            in problem_of(
-                get(
-                    s,
-                    issuing.issue_client("x", uri="spiffe://lab.test/ns/payroll/sa/x"),
-                    root,
-                    "/pay",
-                )
-            )["detail"]
-        )
-        assert (
-            "allowed issuer"
-            in problem_of(
-                get(
-                    s,
-                    root.issue_client("y", uri="spiffe://lab.test/ns/payments/sa/y"),
-                    root,
-                    "/pay",
-                )
-            )["detail"]
-        )
-        assert (
-            problem_of(
-                get(
-                    s,
-                    issuing.issue_client("mallory", uri="spiffe://lab.test/ns/payments/sa/m"),
-                    root,
-                    "/pay",
-                )
-            )["detail"]
-            == "mallory is suspended"
-        )
+        assert "no SAN entry" in problem_of(get(s, payroll, root, "/pay"))["detail"]
+        assert problem_of(get(s, mallory, root, "/pay"))["detail"] == "mallory is suspended"
+
+
+def test_policies_combine_with_and(root, alice):
+    both = policies.allow_subjects("alice") & policies.san_matches("spiffe://lab.test/*")
+    assert both(ClientIdentity.from_certificate(alice.cert)) is None
+    bob = ClientIdentity.from_certificate(root.issue_client("bob").cert)
+    assert both(bob) == "subject CN=bob,O=mTLS Lab is not in the allow-list"
 
 
 def test_stacked_decorators_all_apply(root, srv, alice):
@@ -565,15 +565,6 @@ def test_stacked_decorators_all_apply(root, srv, alice):
         assert "no SAN entry" in problem_of(get(s, root.issue_client("bob"), root, "/x"))["detail"]
 
 
-def test_named_policy_is_resolved_from_the_extension(root, srv, alice):
-    app = policy_app("payments")
-    app.extensions["lab.auth"].add_policy(
-        "payments", policies.san_matches("spiffe://lab.test/ns/payments/*")
-    )
-    with serve(app, srv, root) as s:
-        assert get(s, alice, root, "/pay").status_code == 200
-
-
 def test_each_decision_is_logged_as_one_line(root, srv, alice):
     with (
         capture_decisions() as lines,
@@ -583,7 +574,7 @@ def test_each_decision_is_logged_as_one_line(root, srv, alice):
     assert lines == [
         "authentication succeeded: CN=alice,O=mTLS Lab",
         "authorization denied GET /pay for CN=alice,O=mTLS Lab: subject CN=alice,O=mTLS Lab is not in the "
-        "allow-list (bob) [allow_subjects(bob)]",
+        "allow-list [allow_subjects(bob)]",
     ]
 
 
@@ -692,10 +683,19 @@ def test_serve_allow_subject_lets_the_course_client_in_and_refuses_bob_via_curl(
         assert (body, status.split()[0]) == ("Hello CN=MyTrustedClient,O=mTLS Lab", "200")
         body, status = curl("bob")
         assert status == "403 application/problem+json"
-        assert (
-            json.loads(body)["detail"]
-            == "subject CN=bob,O=mTLS Lab is not in the allow-list (MyTrustedClient)"
-        )
+        assert json.loads(body)["detail"] == "subject CN=bob,O=mTLS Lab is not in the allow-list"
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=15)
+
+
+@pytest.mark.parametrize("entry", ["", "  "])
+def test_serve_with_an_empty_allow_subject_refuses_to_start_instead_of_admitting_anyone_without_a_cn(
+    run_lab, shared_course_dir, entry
+):
+    """``--allow-subject "$UNSET"`` used to start a server that let every CN-less certificate in."""
+    result = run_lab(
+        "serve", "--certs", shared_course_dir, "--port", "0", "--allow-subject", entry, timeout=60
+    )
+    assert result.rc in (1, 2) and not result.has_traceback  # 2 once argparse checks it
+    assert "an allow-list entry is empty" in result.stderr

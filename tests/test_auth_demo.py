@@ -1,4 +1,4 @@
-"""lab.auth_demo and notebook 04's self-check: stable lines for accepted, refused and TLS-refused calls."""
+"""lab.course.auth_demo (notebook 10) and notebook 04's self-check, against real servers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from lab import pki
 from lab.auth import policies
 from lab.course import check, demo
 from lab.course.auth_demo import call_as
+from lab.pki.certinfo import spki_pin
 from lab.tls.server import MTLSServer
 
 
@@ -30,7 +31,7 @@ def test_call_as_prints_one_line_per_caller_for_each_kind_of_outcome(root, capsy
     assert statuses == {"ok": 200, "bob": 403, "server-only": None}
     assert capsys.readouterr().out.splitlines() == [
         "ok          -> 200 Hello CN=MyTrustedClient,O=mTLS Lab",
-        "bob         -> 403 Forbidden by policy: subject CN=bob,O=mTLS Lab is not in the allow-list (MyTrustedClient)",
+        "bob         -> 403 Forbidden by policy: subject CN=bob,O=mTLS Lab is not in the allow-list",
         "server-only -> TLS refused at the handshake (certificate verify failed: unsuitable certificate purpose)",
     ]
 
@@ -45,7 +46,10 @@ def test_payments_exercise_accepts_trust_by_key_and_the_spiffe_pattern(root, cap
 
 
 def test_payments_exercise_refuses_an_issuer_name_check_with_a_hint_about_keys(root, capsys):
-    by_name = policies.san_matches(PAYMENTS, kind="uri") & policies.issued_by("mTLS Lab Root CA")
+    def issuer_named(identity):
+        return None if identity.issuer == "CN=mTLS Lab Root CA,O=mTLS Lab" else "another issuer"
+
+    by_name = policies.san_matches(PAYMENTS, kind="uri") & policies.Policy("issuer", issuer_named)
     assert not check.exercise_payments_policy({}, by_name, root)
     out = capsys.readouterr().out
     assert "OTHER CA" in out and "trust=course.ca" in out
@@ -86,7 +90,7 @@ def test_call_as_wraps_long_lines_only_when_asked(root, capsys, monkeypatch):
 
     srv = root.issue_server("localhost", "127.0.0.1")
     with MTLSServer(
-        demo.create_app(allow_subjects=["a rather long allowed name " * 2]),
+        demo.create_app(pin_spki=[spki_pin(root.cert)]),
         certificate=srv,
         trust=root,
     ) as s:
@@ -97,3 +101,12 @@ def test_call_as_wraps_long_lines_only_when_asked(root, capsys, monkeypatch):
     assert len(first) > 100 and len(wrapped) > 1
     assert all(len(line) <= 60 for line in wrapped)
     assert all(line.startswith(" " * 7) for line in wrapped[1:])
+
+
+def test_payments_exercise_accepts_a_plain_function_as_the_policy(root, capsys):
+    def payments_only(identity):
+        ok = any(uri.startswith("spiffe://lab.test/ns/payments/") for uri in identity.uris)
+        return None if ok else "not a payments workload"
+
+    assert bool(check.exercise_payments_policy({"trust": root}, payments_only, root))
+    assert capsys.readouterr().out.startswith("✅")

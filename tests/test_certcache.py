@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 
-from lab import pki
 from lab.auth.cache import CertificateCache
 
 
@@ -24,8 +23,8 @@ class Clock:
 
 
 @pytest.fixture(scope="module")
-def ca():
-    return pki.CertificateAuthority.create("Cache Test Root")
+def ca(root_ca):  # conftest's shared root
+    return root_ca
 
 
 def test_a_stored_outcome_is_returned_for_the_same_certificate(ca):

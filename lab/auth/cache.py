@@ -32,10 +32,7 @@ from typing import Any, Callable
 from cryptography import x509
 
 from lab.pki.certinfo import thumbprint
-
-
-def _utcnow() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+from lab.pki.fields import utcnow
 
 
 @dataclass(frozen=True)
@@ -71,7 +68,7 @@ class CertificateCache:
         self,
         size: int = 1024,
         ttl: float | _dt.timedelta = 120.0,
-        clock: Callable[[], _dt.datetime] = _utcnow,
+        clock: Callable[[], _dt.datetime] = lambda: utcnow(exact=True),
     ):
         if size < 1:
             raise ValueError("the cache size must be at least 1 (use cache=None for no cache)")
@@ -123,7 +120,3 @@ class CertificateCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
                 self.stats.evictions += 1
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()

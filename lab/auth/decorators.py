@@ -1,22 +1,28 @@
 """Authorization on a view (``@authorize``, ``@require_certificate``) and the request's identity.
 
 The Flask counterpart of ASP.NET Core's ``[Authorize]`` attribute and ``HttpContext.User``.
+A refusal tells the caller only *that* it is not allowed; which rule refused, with its
+allow-list, goes to the ``lab.auth`` log, where the operator reads it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
 
 from flask import current_app, g, request
 
-from lab.auth.extension import CertificateAuth
-from lab.auth.results import EXTENSION_KEY, AuthConfigurationError, AuthenticationResult, log
+from lab.auth.extension import (
+    EXTENSION_KEY,
+    AuthConfigurationError,
+    AuthenticationResult,
+    CertificateAuth,
+    log,
+    refusal,
+)
+from lab.auth.policies import Policy
 from lab.tls.identity import ClientIdentity
 
 
-# ------------------------------------------------------- request accessors
 def _extension() -> CertificateAuth:
     ext = current_app.extensions.get(EXTENSION_KEY)
     if ext is None:
@@ -42,13 +48,22 @@ def current_identity() -> ClientIdentity | None:
     return current_result().identity
 
 
+def _policy(item) -> Policy:
+    if isinstance(item, Policy):
+        return item
+    if callable(item):  # a bare function (identity) -> None | reason
+        return Policy(getattr(item, "__name__", "policy"), item)
+    raise AuthConfigurationError(f"{item!r} is not a policy: use lab.auth.policies or a callable")
+
+
 def authorize(*policies):
     """``[Authorize]``: the view runs only for an authenticated caller every policy allows.
 
-    Policies are :mod:`lab.auth.policies` objects, names registered with
-    :meth:`CertificateAuth.add_policy`, or plain callables ``(identity) -> None | reason``.
-    Stack decorators or pass several policies: all must pass.
+    Policies are :mod:`lab.auth.policies` objects or plain callables ``(identity) -> None |
+    reason``. Stack decorators or pass several policies: all must pass.
     """
+    rules = [_policy(p) for p in policies]
+    names = ", ".join(p.name for p in rules) or "authenticated"
 
     def decorator(view):
         @functools.wraps(view)
@@ -57,25 +72,23 @@ def authorize(*policies):
             result = current_result()
             where = f"{request.method} {request.path}"
             if not result.succeeded:
-                log.info(
-                    "authorization denied %s: not authenticated (%s)",
-                    where,
-                    result.reason or "no client certificate",
-                )
-                return ext.challenge(result, request.environ)
-            for item in policies:
-                policy = ext.resolve(item)
+                why = result.reason or "no client certificate"
+                log.info("authorization denied %s: not authenticated (%s)", where, why)
+                return ext.challenge(result)
+            for policy in rules:
                 reason = policy(result.identity)
                 if reason is not None:
+                    subject = result.identity.subject
                     log.info(
                         "authorization denied %s for %s: %s [%s]",
                         where,
-                        result.identity.subject,
+                        subject,
                         reason,
                         policy.name,
                     )
-                    return ext.forbid(result.identity, policy, reason)
-            names = ", ".join(ext.resolve(p).name for p in policies) or "authenticated"
+                    return refusal(
+                        "Forbidden by policy", reason, "authorization-failed", stage="authorization"
+                    )
             log.info("authorization allowed %s for %s [%s]", where, result.identity.subject, names)
             # ensure_sync: an ``async def`` view runs too (Flask's own dispatch does the same)
             return current_app.ensure_sync(view)(*args, **kwargs)
@@ -87,31 +100,4 @@ def authorize(*policies):
 
 def require_certificate(view=None):
     """``[Authorize]`` with no policy: any authenticated client certificate. Use with or without ()."""
-    if view is None:
-        return authorize()
-    return authorize()(view)
-
-
-# ------------------------------------------------------------ log capture
-class _Collect(logging.Handler):
-    def __init__(self, sink: list):
-        super().__init__(logging.INFO)
-        self.sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.sink.append(record.getMessage())
-
-
-@contextlib.contextmanager
-def capture_decisions():
-    """Collect the ``lab.auth`` decision lines in a list (for a notebook or a test), then stop."""
-    lines: list[str] = []
-    handler = _Collect(lines)
-    previous = log.level
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
-        yield lines
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(previous)
+    return authorize() if view is None else authorize()(view)

@@ -20,7 +20,7 @@ strict) is a certificate source ``(environ) -> x509.Certificate | None`` for
    (``REMOTE_ADDR``) must be one of ``trusted_proxies`` and, optionally, the
    connection itself must be authenticated with the proxy's own client
    certificate (nginx ``proxy_ssl_certificate``), which no address trick can fake;
-3. re-validates the forwarded certificate against the trust store
+3. always re-validates the forwarded certificate against the trust store
    (:func:`lab.pki.verify.verify_chain`), and honours the proxy's own verdict
    (``X-SSL-Client-Verify``), which matters with ``ssl_verify_client optional_no_ca``.
 
@@ -41,7 +41,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from lab.errors import ForgedHeaderError, LabError
-from lab.pki.certinfo import common_name, thumbprint
+from lab.pki.certinfo import common_name
 from lab.pki.verify import verify_chain
 from lab.tls.identity import peer_certificate
 
@@ -74,63 +74,49 @@ def parse_certificate_header(
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    text = value.strip()
-    if fmt in ("auto", "pem"):
-        decoded = unquote(text)
-        if "-----BEGIN" in decoded:
-            try:
-                return x509.load_pem_x509_certificate(decoded.encode())
-            except (ValueError, x509.InvalidVersion):  # InvalidVersion is not a ValueError
-                raise ForwardedCertificateError(
-                    f"the {header} header holds PEM that is not a readable certificate"
-                ) from None
-        if fmt == "pem":
+    text = unquote(value.strip())
+    if fmt != "der" and "-----BEGIN" in text:
+        try:
+            return x509.load_pem_x509_certificate(text.encode())
+        except (ValueError, x509.InvalidVersion):  # InvalidVersion is not a ValueError
             raise ForwardedCertificateError(
-                f"the {header} header is not URL-encoded PEM (nginx's $ssl_client_escaped_cert); "
-                f"check which variable the proxy forwards"
-            )
+                f"the {header} header holds PEM that is not a readable certificate"
+            ) from None
+    if fmt == "pem":
+        raise ForwardedCertificateError(
+            f"the {header} header is not URL-encoded PEM (nginx's $ssl_client_escaped_cert); "
+            f"check which variable the proxy forwards"
+        )
     try:
-        der = base64.b64decode(unquote(text), validate=True)
-        return x509.load_der_x509_certificate(der)
+        return x509.load_der_x509_certificate(base64.b64decode(text, validate=True))
     except (binascii.Error, ValueError, x509.InvalidVersion):
         raise ForwardedCertificateError(
             f"the {header} header is neither URL-encoded PEM nor base64 DER; check what the proxy forwards"
         ) from None
 
 
-def _networks(addresses: Iterable[str]) -> list:
-    nets = []
-    for a in addresses:
-        try:
-            nets.append(ipaddress.ip_network(a, strict=False))
-        except ValueError:
-            raise ValueError(
-                f"{a!r} is not an IP address or network (trusted_proxies takes addresses, "
-                f"such as 127.0.0.2 or 10.0.0.0/8)"
-            ) from None
-    return nets
-
-
-def _pin(proxy_certificate) -> str:
-    if isinstance(proxy_certificate, str):
-        return proxy_certificate.lower().replace(":", "")
-    return thumbprint(getattr(proxy_certificate, "cert", proxy_certificate))
+def _network(address: str):
+    try:
+        return ipaddress.ip_network(address, strict=False)
+    except ValueError:
+        raise ValueError(
+            f"{address!r} is not an IP address or network (trusted_proxies takes addresses, "
+            f"such as 127.0.0.2 or 10.0.0.0/8)"
+        ) from None
 
 
 class CertificateForwarding:
     """A certificate source that believes the certificate header only from the proxy.
 
-    ``trust``: the CA(s) the forwarded certificate must chain to (re-validated on
-    every request); ``intermediates``: CAs to build the chain with (nginx forwards
-    only the leaf). ``trusted_proxies``: addresses or networks of the proxies.
-    ``proxy_certificate``: the proxy's client certificate (or its SHA-256
-    thumbprint); when set, the header is accepted only on a connection
-    authenticated with exactly that certificate. ``header``/``format``: where and
-    how the proxy forwards it; ``header`` may list several names (the first one
-    present wins), for an app that runs behind nginx (``X-SSL-Client-Cert``) and
-    ingress-nginx (``ssl-client-cert``): then the proxy must clear every one of
-    them, or a client's copy of the name the proxy does not set gets through.
-    ``verify_header``: the proxy's verdict header, or None to ignore it.
+    ``trust``: the CA(s) the forwarded certificate must chain to (re-validated on every
+    request); ``intermediates``: CAs to build the chain with (nginx forwards only the leaf).
+    ``trusted_proxies``: addresses or networks of the proxies. ``proxy_certificate``: the
+    proxy's client certificate; when set, the header is accepted only on a connection
+    authenticated with exactly that certificate. ``header``/``format``: where and how the
+    proxy forwards it; ``header`` may list several names (the first one present wins), for
+    an app behind nginx (``X-SSL-Client-Cert``) and ingress-nginx (``ssl-client-cert``):
+    then the proxy must clear every one of them, or a client's copy of the name the proxy
+    does not set gets through. ``verify_header``: the proxy's verdict header, or None.
     """
 
     def __init__(
@@ -143,51 +129,45 @@ class CertificateForwarding:
         format: str = "auto",
         verify_header: str | None = VERIFY_HEADER,
         intermediates: Iterable = (),
-        revalidate: bool = True,
     ):
         if format not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
-        if revalidate and trust is None:
+        if trust is None:
             raise ValueError(
                 "trust is required to re-validate forwarded certificates (pass the client CA)"
             )
-        self.trust = trust
+        self.trust, self.intermediates = trust, list(intermediates)
         self.trusted_proxies = tuple(trusted_proxies)
-        self._networks = _networks(self.trusted_proxies)
-        self.proxy_pin = _pin(proxy_certificate) if proxy_certificate is not None else None
-        proxy_cert = getattr(proxy_certificate, "cert", proxy_certificate)
-        self.proxy_name = (
-            common_name(proxy_cert.subject)
-            if isinstance(proxy_cert, x509.Certificate)
-            else (self.proxy_pin or "")[:12] + "…"
-        )
+        self._networks = [_network(a) for a in self.trusted_proxies]
+        self.proxy_certificate = getattr(proxy_certificate, "cert", proxy_certificate)
         self.headers = (header,) if isinstance(header, str) else tuple(header)
         if not self.headers:
             raise ValueError("header names the header(s) the proxy forwards the certificate in")
-        self.header = self.headers[0]
-        self.format = format
-        self.verify_header = verify_header
-        self.intermediates = list(intermediates)
-        self.revalidate = revalidate
+        self.format, self.verify_header = format, verify_header
 
     def __repr__(self) -> str:
-        proof = f", proxy certificate {self.proxy_name}" if self.proxy_pin else ""
+        proof = (
+            f", proxy certificate {self._proxy_name()}"
+            if self.proxy_certificate is not None
+            else ""
+        )
         return f"<CertificateForwarding header={'|'.join(self.headers)} from {', '.join(self.trusted_proxies)}{proof}>"
+
+    def _proxy_name(self) -> str:
+        return common_name(self.proxy_certificate.subject)
 
     def __call__(self, environ) -> x509.Certificate | None:
         if _CACHE_KEY in environ:
             return environ[_CACHE_KEY]
-        header, value = next(
-            (
-                (h, environ.get(environ_key(h), ""))
-                for h in self.headers
-                if environ.get(environ_key(h), "").strip()
-            ),
-            (self.header, ""),
-        )
-        if not value:
+        present = [
+            (h, environ[environ_key(h)])
+            for h in self.headers
+            if environ.get(environ_key(h), "").strip()
+        ]
+        if not present:
             environ[_CACHE_KEY] = None
             return None
+        header, value = present[0]
         self.check_sender(environ, header)
         verdict = environ.get(environ_key(self.verify_header), "") if self.verify_header else ""
         if verdict and verdict != "SUCCESS":
@@ -195,41 +175,39 @@ class CertificateForwarding:
                 f"the proxy did not verify the client certificate ({self.verify_header}: {verdict})"
             )
         cert = parse_certificate_header(value, self.format, header)
-        if self.revalidate:
-            check = verify_chain(cert, self.trust, self.intermediates, purpose="client")
-            if not check.ok:
-                raise ForwardedCertificateError(
-                    f"the forwarded certificate {cert.subject.rfc4514_string()} is not trusted: {check.reason}"
-                )
+        check = verify_chain(cert, self.trust, self.intermediates, purpose="client")
+        if not check.ok:
+            raise ForwardedCertificateError(
+                f"the forwarded certificate {cert.subject.rfc4514_string()} is not trusted: {check.reason}"
+            )
         environ[_CACHE_KEY] = cert
         return cert
 
-    def check_sender(self, environ, header: str | None = None) -> None:
+    def check_sender(self, environ, header: str = CERT_HEADER) -> None:
         """Raise :class:`ForgedHeaderError` unless the connection comes from a trusted proxy."""
-        header = header or self.header
         addr = environ.get("REMOTE_ADDR", "")
         try:
-            ip = ipaddress.ip_address(addr)
+            trusted = any(ipaddress.ip_address(addr) in net for net in self._networks)
         except ValueError:
-            ip = None
-        if ip is None or not any(ip in net for net in self._networks):
+            trusted = False
+        if not trusted:
             raise ForgedHeaderError(
                 f"the {header} header came from {addr or 'an unknown address'}, which is not a trusted "
                 f"proxy ({', '.join(self.trusted_proxies)}); anyone can write a header, so only the proxy that "
                 f"checked the certificate may send it. Call the app through the proxy"
             )
-        if self.proxy_pin is None:
+        if self.proxy_certificate is None:
             return
         peer = peer_certificate(environ)
         if peer is None:
             raise ForgedHeaderError(
                 f"the {header} header came on a connection without a client certificate; only the proxy, "
-                f"authenticated with its own certificate ({self.proxy_name}), may send it"
+                f"authenticated with its own certificate ({self._proxy_name()}), may send it"
             )
-        if thumbprint(peer) != self.proxy_pin:
+        if peer != self.proxy_certificate:
             raise ForgedHeaderError(
                 f"the {header} header came on a connection authenticated as {peer.subject.rfc4514_string()}, "
-                f"not as the proxy ({self.proxy_name}); only the proxy may forward certificates"
+                f"not as the proxy ({self._proxy_name()}); only the proxy may forward certificates"
             )
 
 

@@ -88,7 +88,7 @@ def _hint(label: str, allowed_wrongly: bool, options: dict, detail: str) -> str:
 
 
 def exercise_payments_policy(options, policy, course, *, label: str = "") -> CheckResult:
-    """``options`` for ``CertificateAuth`` (a dict) and ``policy`` (from lab.auth.policies), tried live."""
+    """``options`` for ``CertificateAuth`` (a dict) and ``policy`` (a policy or a function), tried live."""
     from lab.course.observe import observe
     from lab.tls.client import session
     from lab.tls.server import MTLSServer
@@ -97,18 +97,22 @@ def exercise_payments_policy(options, policy, course, *, label: str = "") -> Che
         return _say(
             False,
             "set payments_options (a dict of CertificateAuth options) and payments_policy "
-            "(built from lab.auth.policies)",
+            "(from lab.auth.policies, or a function (identity) -> None | reason)",
             label,
         )
     if not isinstance(options, dict):
         return _say(False, "payments_options must be a dict, e.g. {'trust': ...}", label)
     if not callable(policy):
-        return _say(False, "payments_policy must be a policy from lab.auth.policies", label)
+        return _say(
+            False,
+            "payments_policy must be a policy or a function (identity) -> None | reason",
+            label,
+        )
     ca = getattr(course, "ca", course)
     twin, callers = _callers(ca)
     try:
         app = _app(options, policy)
-    except Exception as exc:  # noqa: BLE001 - a learner's options may be wrong; say how
+    except Exception as exc:  # a learner's options may be wrong in any way; say how
         return _say(False, f"CertificateAuth(**payments_options) failed: {exc}", label)
     server_cert = getattr(course, "server", None) or ca.issue_server("localhost", "127.0.0.1")
     with MTLSServer(app, certificate=server_cert, trust=[ca, twin]) as server:
