@@ -346,6 +346,15 @@ def test_demo_create_app_registers_its_event_keywords_with_the_decorators(root, 
         assert problem_of(get(s, alice, root, "/api/secure"))["detail"] == "demo event ran"
 
 
+@pytest.mark.parametrize("option", ["allow_subjects", "pin_thumbprints", "pin_spki"])
+def test_demo_create_app_with_an_empty_list_allows_nobody(root, srv, alice, option):
+    """``[]`` (a list built from an empty config) means "nobody", never "no policy"."""
+    with serve(demo.create_app(**{option: []}), srv, root) as s:
+        assert get(s, alice, root, "/api/secure").status_code == 403
+    with serve(demo.create_app(), srv, root) as s:  # no option at all: no policy
+        assert get(s, alice, root, "/api/secure").status_code == 200
+
+
 class _AsyncioFlask(Flask):
     """Flask runs ``async def`` views through ensure_sync (asgiref by default; this needs none)."""
 

@@ -220,11 +220,19 @@ def test_a_non_loopback_host_exits_1_with_one_line(run_lab, certs):
     assert result.stderr.count("\n") == 1 and "loopback" in result.stderr
 
 
-def test_an_allow_subject_that_is_neither_a_cn_nor_a_dn_exits_1_with_one_line(run_lab, certs):
+def test_an_allow_subject_that_is_neither_a_cn_nor_a_dn_is_a_usage_error(run_lab, certs):
     args = ("--certs", certs, "--port", "0", "--allow-subject", "O=mTLS Lab,CN=MyTrustedClient")
     result = run_lab("serve", *args, timeout=60)
-    assert result.rc == 1 and not result.has_traceback
-    assert result.stderr.count("\n") == 1 and "a full subject DN starts with CN=" in result.stderr
+    assert result.rc == 2 and not result.has_traceback
+    assert "a full subject DN starts with CN=" in result.stderr
+
+
+@pytest.mark.parametrize("entry", ["", "   "])
+def test_an_empty_allow_subject_is_a_usage_error_never_an_allow_all(run_lab, certs, entry):
+    """An unset "$VAR" in a script must not turn the allow-list off (before: 200 for any CN-less cert)."""
+    result = run_lab("serve", "--certs", certs, "--port", "0", "--allow-subject", entry, timeout=60)
+    assert result.rc == 2 and not result.has_traceback
+    assert "--allow-subject" in result.stderr
 
 
 def test_serve_help_exits_0_and_lists_the_modes(run_lab):

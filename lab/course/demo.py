@@ -22,7 +22,7 @@ from lab.auth.text import printable
 from lab.tls.identity import peer_certificate
 
 #: The CertificateAuth events create_app accepts as keywords.
-EVENTS = ("on_certificate_validated", "on_authentication_failed", "on_challenge")
+EVENTS = ("on_certificate_validated",)
 
 
 def _text(body: str) -> Response:
@@ -36,12 +36,12 @@ def _text(body: str) -> Response:
 
 def secure_policies(allow_subjects=None, pin_thumbprints=None, pin_spki=None) -> list:
     """The policies ``/api/secure`` enforces for the given options (all must pass)."""
-    out = []
-    if allow_subjects:
+    out = []  # an empty list is a policy that allows nobody; only None means "no policy"
+    if allow_subjects is not None:
         out.append(_policies.allow_subjects(*_as_list(allow_subjects)))
-    if pin_thumbprints:
+    if pin_thumbprints is not None:
         out.append(_policies.pin_thumbprint(*_as_list(pin_thumbprints)))
-    if pin_spki:
+    if pin_spki is not None:
         out.append(_policies.pin_spki(*_as_list(pin_spki)))
     return out
 

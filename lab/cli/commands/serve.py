@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from lab.auth.policies import subject_argument
 from lab.auth.text import printable
 from lab.cli.args import port
 from lab.cli.commands._foreground import curl_command, until_stopped
@@ -69,6 +70,7 @@ def register(subparsers) -> None:
         "--allow-subject",
         action="append",
         default=None,
+        type=subject_argument,
         metavar="NAME",
         help="only this client may call /api/secure: a CN (MyTrustedClient), or, when NAME starts "
         "with CN=, the whole RFC 4514 subject DN (CN=MyTrustedClient,O=mTLS Lab); repeatable",
