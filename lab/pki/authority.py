@@ -9,21 +9,20 @@ from typing import Sequence
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from lab.errors import (
-    KeyMismatchError,
+from lab.pki.fields import (
+    EKU_NAMES,
+    ca_key_usage,
+    distinguished_name,
+    dns_name,
+    email_name,
+    leaf_key_usage,
+    san_entries,
+    uri_name,
+    validity,
 )
-from lab.pki.fields import EKU_NAMES, _leaf_key_usage, _name, _san_entries, _validity, ca_key_usage
-from lab.pki.files import (
-    _key_pem,
-    _mismatch_message,
-    load_certificates,
-    load_private_key,
-    pem,
-    write_private,
-    write_public,
-)
-from lab.pki.issued import IssuedCertificate
-from lab.pki.keys import generate_key, key_matches, signature_hash
+from lab.pki.files import pem, write_private, write_public
+from lab.pki.issued import IssuedCertificate, leaf_files, load_pair
+from lab.pki.keys import generate_key, private_key_pem, signature_hash
 
 
 # --------------------------------------------------------------------- the CA
@@ -65,8 +64,8 @@ class CertificateAuthority:
     ) -> "CertificateAuthority":
         """A new self-signed root CA: CA:TRUE (critical), keyCertSign+cRLSign (critical), SKI."""
         key = key or generate_key(key_type)
-        subject = _name(name, organization)
-        start, end = _validity(days, False, False, None, None)
+        subject = distinguished_name(name, organization)
+        start, end = validity(days, False, False, None, None)
         builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -95,9 +94,9 @@ class CertificateAuthority:
     ) -> "CertificateAuthority":
         """An intermediate CA signed by this one (pathlen 0 by default: it may only issue leaves)."""
         key = generate_key(key_type)
-        start, end = _validity(days, False, False, None, None)
+        start, end = validity(days, False, False, None, None)
         builder = (
-            self._builder(_name(name, organization), key.public_key(), start, end)
+            self._builder(distinguished_name(name, organization), key.public_key(), start, end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
             .add_extension(ca_key_usage(), critical=True)
         )
@@ -117,7 +116,7 @@ class CertificateAuthority:
         return pem(self.cert)
 
     def key_pem(self, password: str | bytes | None = None) -> bytes:
-        return _key_pem(self.key, password)
+        return private_key_pem(self.key, password)
 
     # ---------------------------------------------------------------- issuing
     def _builder(self, subject: x509.Name, public_key, start, end) -> x509.CertificateBuilder:
@@ -156,12 +155,14 @@ class CertificateAuthority:
         extra_extensions=(),
     ) -> IssuedCertificate:
         key = key or generate_key(key_type)
-        start, end = _validity(days, expired, not_yet_valid, not_before, not_after)
-        builder = self._builder(_name(common_name, organization), key.public_key(), start, end)
+        start, end = validity(days, expired, not_yet_valid, not_before, not_after)
+        builder = self._builder(
+            distinguished_name(common_name, organization), key.public_key(), start, end
+        )
         builder = builder.add_extension(
             x509.BasicConstraints(ca=ca_flag, path_length=None), critical=True
         )
-        builder = builder.add_extension(_leaf_key_usage(key, ca_flag), critical=True)
+        builder = builder.add_extension(leaf_key_usage(key, ca_flag), critical=True)
         ekus = [default_eku] if eku == "default" else (list(eku) if eku else [])
         if ekus:
             try:
@@ -173,7 +174,7 @@ class CertificateAuthority:
             builder = builder.add_extension(x509.ExtendedKeyUsage(oids), critical=False)
         if san:
             builder = builder.add_extension(
-                x509.SubjectAlternativeName(_san_entries(san)), critical=False
+                x509.SubjectAlternativeName(san_entries(san)), critical=False
             )
         for ext, critical in extra_extensions:
             builder = builder.add_extension(ext, critical=critical)
@@ -251,9 +252,15 @@ class CertificateAuthority:
         """A client certificate with subject CN=``name`` and EKU clientAuth only.
 
         ``email`` and ``uri`` (for example a SPIFFE ID ``spiffe://lab.test/ns/payments/sa/api``)
-        go into the SAN, which is what modern authorization should match on.
+        go into the SAN, which is what modern authorization should match on. Each keeps the
+        type its option names, checked (``email="127.0.0.1"`` is refused, never made an IP
+        SAN); ``dns`` holds DNS names, or ``x509.GeneralName`` entries taken as they are.
         """
-        san = [*dns, *([email] if email else []), *([uri] if uri else [])]
+        san = [
+            *(entry if isinstance(entry, x509.GeneralName) else dns_name(entry) for entry in dns),
+            *([email_name(email)] if email else []),
+            *([uri_name(uri)] if uri else []),
+        ]
         return self._issue(
             name,
             default_eku="clientAuth",
@@ -277,12 +284,8 @@ class CertificateAuthority:
         self, stem: str | os.PathLike, password: str | bytes | None = None
     ) -> tuple[Path, Path]:
         """Write ``stem.pem`` (the CA certificate) and ``stem.key`` (mode 0600)."""
-        stem = Path(stem)
-        if stem.suffix in (".pem", ".crt", ".key"):
-            stem = stem.with_suffix("")
-        crt = write_public(stem.with_name(stem.name + ".pem"), self.cert_pem)
-        key = write_private(stem.with_name(stem.name + ".key"), self.key_pem(password))
-        return crt, key
+        crt, key = leaf_files(stem, ".pem")
+        return write_public(crt, self.cert_pem), write_private(key, self.key_pem(password))
 
     @classmethod
     def load(
@@ -292,18 +295,15 @@ class CertificateAuthority:
         password: str | bytes | None = None,
     ) -> "CertificateAuthority":
         """Load a CA made by the lab or by openssl (the guide's rootCA.pem/rootCA.key)."""
-        certs = load_certificates(cert_path)
-        key = load_private_key(key_path, password)
-        if not key_matches(certs[0], key):
-            raise KeyMismatchError(_mismatch_message(cert_path, key_path, certs[0], key))
-        return cls(certs[0], key, chain=certs[1:])
+        pair = load_pair(cert_path, key_path, password)
+        return cls(pair.cert, pair.key, chain=pair.chain)
 
 
 def self_signed_client(name: str, *, key_type: str = "ec", days: float = 365) -> IssuedCertificate:
     """A client certificate that signs itself: no CA vouches for it (a classic mistake)."""
     key = generate_key(key_type)
-    subject = _name(name)
-    start, end = _validity(days, False, False, None, None)
+    subject = distinguished_name(name)
+    start, end = validity(days, False, False, None, None)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
