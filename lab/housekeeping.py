@@ -157,11 +157,6 @@ def recorded_folders() -> list[Path]:
 
 
 # ---------------------------------------------------------------- stopping
-def lab_processes() -> list[tuple[int, str]]:
-    """(pid, command line) of the processes this checkout started that still run (never this one)."""
-    return [(r["pid"], r["command"]) for r in recorded_processes()]
-
-
 def stop_processes(timeout: float = 5.0) -> list[dict]:
     """SIGTERM every recorded process (they shut down cleanly on it), SIGKILL any that linger."""
     records = recorded_processes()

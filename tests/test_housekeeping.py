@@ -119,7 +119,7 @@ def test_reset_leaves_a_process_alone_when_its_pid_now_names_another_process(tmp
         record = tmp_path / ".lab-state" / "processes" / f"{sleeper.pid}.json"
         data = json.loads(record.read_text())
         record.write_text(json.dumps({**data, "start": "1"}))  # started long ago: not this one
-        assert housekeeping.lab_processes() == []
+        assert housekeeping.recorded_processes() == []
         assert housekeeping.stop_processes() == []
         assert sleeper.poll() is None
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Sequence
 
@@ -23,6 +24,33 @@ from lab.pki.fields import (
 from lab.pki.files import pem, write_private, write_public
 from lab.pki.issued import IssuedCertificate, leaf_files, load_pair
 from lab.pki.keys import generate_key, private_key_pem, signature_hash
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    """The options :meth:`~CertificateAuthority.issue_server` and ``issue_client`` share.
+
+    Both take them as keywords (that is how a learner writes ``expired=True``); grouped here,
+    they reach the one builder in one piece instead of as a dozen forwarded keywords.
+    """
+
+    eku: object
+    key_type: str
+    key: object
+    days: float
+    expired: bool
+    not_yet_valid: bool
+    not_before: object
+    not_after: object
+    ca_flag: bool
+    mismatched_key: bool
+    organization: str | None
+    extra_extensions: object
+
+    @classmethod
+    def of(cls, arguments: dict) -> "_Leaf":
+        """The options out of a method's ``locals()`` (only the names above are read)."""
+        return cls(**{f.name: arguments[f.name] for f in fields(cls)})
 
 
 # --------------------------------------------------------------------- the CA
@@ -135,35 +163,16 @@ class CertificateAuthority:
             )
         )
 
-    def _issue(
-        self,
-        common_name: str,
-        *,
-        default_eku: str,
-        san: list[str] | None,
-        eku,
-        key_type: str,
-        key,
-        days: float,
-        expired: bool,
-        not_yet_valid: bool,
-        not_before,
-        not_after,
-        ca_flag: bool,
-        mismatched_key: bool,
-        organization: str | None,
-        extra_extensions=(),
-    ) -> IssuedCertificate:
-        key = key or generate_key(key_type)
-        start, end = validity(days, expired, not_yet_valid, not_before, not_after)
-        builder = self._builder(
-            distinguished_name(common_name, organization), key.public_key(), start, end
+    def _issue(self, common_name: str, default_eku: str, san, o: _Leaf) -> IssuedCertificate:
+        key = o.key or generate_key(o.key_type)
+        start, end = validity(o.days, o.expired, o.not_yet_valid, o.not_before, o.not_after)
+        subject = distinguished_name(common_name, o.organization)
+        builder = (
+            self._builder(subject, key.public_key(), start, end)
+            .add_extension(x509.BasicConstraints(ca=o.ca_flag, path_length=None), critical=True)
+            .add_extension(leaf_key_usage(key, o.ca_flag), critical=True)
         )
-        builder = builder.add_extension(
-            x509.BasicConstraints(ca=ca_flag, path_length=None), critical=True
-        )
-        builder = builder.add_extension(leaf_key_usage(key, ca_flag), critical=True)
-        ekus = [default_eku] if eku == "default" else (list(eku) if eku else [])
+        ekus = [default_eku] if o.eku == "default" else (list(o.eku) if o.eku else [])
         if ekus:
             try:
                 oids = [EKU_NAMES[e] for e in ekus]
@@ -176,12 +185,12 @@ class CertificateAuthority:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName(san_entries(san)), critical=False
             )
-        for ext, critical in extra_extensions:
+        for ext, critical in o.extra_extensions:
             builder = builder.add_extension(ext, critical=critical)
         cert = builder.sign(self.key, signature_hash(self.key))
         chain = self._chain_below()
-        if mismatched_key:
-            key = generate_key(key_type)  # a real key, just not this certificate's
+        if o.mismatched_key:
+            key = generate_key(o.key_type)  # a real key, just not this certificate's
         return IssuedCertificate(cert, key, chain)
 
     def issue_server(
@@ -211,23 +220,7 @@ class CertificateAuthority:
         """
         hosts = hosts or ("localhost", "127.0.0.1")
         names = list(hosts) if san is True else (list(san) if san else None)
-        return self._issue(
-            common_name or hosts[0],
-            default_eku="serverAuth",
-            san=names,
-            eku=eku,
-            key_type=key_type,
-            key=key,
-            days=days,
-            expired=expired,
-            not_yet_valid=not_yet_valid,
-            not_before=not_before,
-            not_after=not_after,
-            ca_flag=ca_flag,
-            mismatched_key=mismatched_key,
-            organization=organization,
-            extra_extensions=extra_extensions,
-        )
+        return self._issue(common_name or hosts[0], "serverAuth", names, _Leaf.of(locals()))
 
     def issue_client(
         self,
@@ -261,23 +254,7 @@ class CertificateAuthority:
             *([email_name(email)] if email else []),
             *([uri_name(uri)] if uri else []),
         ]
-        return self._issue(
-            name,
-            default_eku="clientAuth",
-            san=san or None,
-            eku=eku,
-            key_type=key_type,
-            key=key,
-            days=days,
-            expired=expired,
-            not_yet_valid=not_yet_valid,
-            not_before=not_before,
-            not_after=not_after,
-            ca_flag=ca_flag,
-            mismatched_key=mismatched_key,
-            organization=organization,
-            extra_extensions=extra_extensions,
-        )
+        return self._issue(name, "clientAuth", san or None, _Leaf.of(locals()))
 
     # ------------------------------------------------------------------ files
     def write(

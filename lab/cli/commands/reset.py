@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     directory = args.dir or certs_dir()
     plan = [
-        *(f"stop {pid}: {cmd}" for pid, cmd in housekeeping.lab_processes()),
+        *(f"stop {r['pid']}: {r['command']}" for r in housekeeping.recorded_processes()),
         *(f"remove folder {show(p)}" for p in housekeeping.recorded_folders()),
         *(f"remove {show(p)}" for p in housekeeping.pki_files(directory)),  # refuses first
     ]
