@@ -613,9 +613,7 @@ def test_revoke_matches_the_issuer_by_key_not_by_name(root_ca):
 
 
 def test_a_ca_cannot_revoke_itself(lab_cli, course_dir):
-    one_line_error(
-        lab_cli("pki", "revoke", "rootCA.pem", "--dir", course_dir), "own certificate"
-    )
+    one_line_error(lab_cli("pki", "revoke", "rootCA.pem", "--dir", course_dir), "own certificate")
     assert not (course_dir / "crl.pem").exists()
 
 

@@ -269,10 +269,12 @@ def _folder_lock(folder: Path):
     writer at a time is then the learner's job.
     """
     make_folder(folder)
+    if fcntl is None:  # Windows cannot open a folder as a file either
+        yield
+        return
     fd = os.open(folder, os.O_RDONLY)
     try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # closing releases the lock

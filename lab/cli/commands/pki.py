@@ -104,13 +104,9 @@ PKI_FILES = {n.lower() for n in coursepki.INIT_FILES if not n.startswith("client
 def _check_new_files(directory: Path, name: str, force: bool) -> None:
     """Decide NAME's file names first, then refuse any that would replace a file of the PKI.
 
-    Names compare without case: on macOS and Windows ``ROOTCA.key`` *is* ``rootCA.key``.
+    Names compare without case: on macOS and Windows ``ROOTCA.key`` *is* ``rootCA.key``. A
+    NAME that is not a plain file name is refused next, by :func:`coursepki.issue_client`.
     """
-    if not name or Path(name).name != name or name.startswith("."):
-        raise LabError(
-            f"{name!r} is not a plain file name; NAME becomes NAME.crt, NAME.key and NAME.pfx "
-            f"in the PKI folder: use letters, digits, '-' or '_'"
-        )
     planned = [p.name for p in pki.leaf_files(directory / name)] + [f"{name}.pfx"]
     taken = [n for n in planned if n.lower() in PKI_FILES]
     if taken:
