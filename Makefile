@@ -127,9 +127,13 @@ notebooks: venv audit-tools
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --NotebookClient.record_timing=False \
 	    --ExecutePreprocessor.timeout=180 $(NOTEBOOKS)
 
+# `lab reset` removes only what the lab made, in $LAB_CERTS_DIR or certs/. Without the venv,
+# only the guide's file names in certs/ and the checkout's scratch folders go.
 reset:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m lab reset --yes; \
-	 else find certs -mindepth 1 ! -name README.md -exec rm -rf {} +; fi
+	 else cd certs 2>/dev/null && rm -f rootCA.pem rootCA.key server.crt server.key server.pfx \
+	   client.crt client.key client.pfx pfx-password.txt crl.pem crl.crlnumber; \
+	   cd $(CURDIR) && rm -rf .lab-state/scratch; fi
 	rm -rf .pytest_cache notebooks/.ipynb_checkpoints
 	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +
 

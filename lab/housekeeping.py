@@ -9,8 +9,8 @@ in the project, or ``$LAB_STATE_DIR``); folders that hold keys (nginx prefixes,
 the OpenSSL guide's working folders, scenario folders) are recorded the same
 way. :func:`reset` stops only recorded processes that are still the very process
 recorded (same pid *and* same start time: a pid the system reused is left
-alone), removes recorded folders, then deletes everything in ``certs/`` except
-its README.
+alone), removes recorded folders and the scratch folders, then the files of the
+PKI folder that the lab made (:func:`pki_files`); nothing else in it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab.paths import ROOT, certs_dir
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+
+from lab.errors import LabError
+from lab.paths import ROOT, certs_dir, show
+from lab.pki import CERT_SUFFIXES, PASSWORD_FILE, load_certificate
 
 
 # ---------------------------------------------------------------- the state folder
@@ -141,24 +146,17 @@ def remove_folder(path: str | os.PathLike) -> None:
     forget_leftover(path)
 
 
-def remove_leftovers() -> int:
-    """Remove every recorded folder that still exists; return how many."""
-    removed = 0
-    for record in sorted((state_dir() / "leftovers").glob("*")):
-        path = Path(record.read_text().strip())
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-            removed += 1
-        record.unlink(missing_ok=True)
-    return removed
+def recorded_folders() -> list[Path]:
+    """The folders this checkout recorded (nginx prefixes, scratch folders) that still exist."""
+    records = sorted((state_dir() / "leftovers").glob("*"))
+    folders = {Path(r.read_text().strip()) for r in records}
+    scratch = state_dir() / "scratch"
+    if scratch.is_dir():
+        folders.update(p for p in scratch.iterdir() if p.is_dir())
+    return sorted(p for p in folders if p.is_dir() and not p.is_symlink())
 
 
 # ---------------------------------------------------------------- stopping
-def lab_processes() -> list[tuple[int, str]]:
-    """(pid, command line) of the processes this checkout started that still run (never this one)."""
-    return [(r["pid"], r["command"]) for r in recorded_processes()]
-
-
 def stop_processes(timeout: float = 5.0) -> list[dict]:
     """SIGTERM every recorded process (they shut down cleanly on it), SIGKILL any that linger."""
     records = recorded_processes()
@@ -183,37 +181,61 @@ def _signal(record: dict, sig: int) -> None:
         pass
 
 
-def generated_files(directory: Path | None = None) -> list[Path]:
+#: What ``pki init`` and ``pki revoke`` write by name, besides the certificates the CA signed.
+PKI_NAMES = ("rootCA.pem", "rootCA.key", PASSWORD_FILE, "crl.pem", "crl.crlnumber")
+
+
+def pki_files(directory: Path | None = None) -> list[Path]:
+    """The files of a lab PKI folder: the names above, and each certificate its CA signed
+    (checked by signature) with the ``.key`` and ``.pfx`` of the same name.
+
+    Anything else stays, whoever made it. A folder without the CA pair is refused with one
+    line, unless it holds nothing but a README (a fresh clone's ``certs/``).
+    """
     d = Path(directory) if directory else certs_dir()
-    if not d.is_dir():
+    entries = sorted(p for p in d.iterdir() if p.name != "README.md") if d.is_dir() else []
+    if not entries:
         return []
-    return sorted(p for p in d.iterdir() if p.name != "README.md")
+    if not ((d / "rootCA.pem").is_file() and (d / "rootCA.key").is_file()):
+        raise LabError(
+            f"{show(d)} does not look like a lab PKI (no rootCA.pem and rootCA.key); reset "
+            f"removes only what `pki init` made, so it leaves this folder alone"
+        )
+    ca = load_certificate(d / "rootCA.pem")
+    keep = {p.name for p in entries if p.name in PKI_NAMES and not p.is_dir()}
+    for p in entries:
+        if p.suffix.lower() in CERT_SUFFIXES and p.is_file() and _signed_by(p, ca):
+            keep |= {n for n in (p.name, p.stem + ".key", p.stem + ".pfx") if (d / n).is_file()}
+    return sorted(d / n for n in keep)
 
 
-def remove_pki(directory: Path | None = None) -> int:
-    removed = 0
-    for p in generated_files(directory):
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        else:
-            p.unlink()
-        removed += 1
-    return removed
+def _signed_by(path: Path, ca: x509.Certificate) -> bool:
+    try:
+        load_certificate(path).verify_directly_issued_by(ca)
+    except (LabError, ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def reset(directory: Path | None = None) -> dict:
-    """Stop everything this checkout started, remove its leftovers and the PKI; report what was done."""
-    from lab import proxy
-    from lab.tls import server
+    """Stop what this checkout started, remove the folders it recorded and its PKI's files.
 
-    in_process = len(server.running_servers())
-    server.stop_all()
-    nginx = proxy.stop_all()
+    The PKI folder is checked first (:func:`pki_files`), so a folder that is not a lab PKI
+    stops the reset before anything is touched. Servers and nginx inside a Python process
+    stop with it (``atexit``); only recorded processes are signalled here.
+    """
+    files = pki_files(directory)
     stopped = stop_processes()
+    folders = recorded_folders()
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    for record in (state_dir() / "leftovers").glob("*"):
+        record.unlink(missing_ok=True)
+    for path in files:
+        path.unlink(missing_ok=True)
     return {
-        "servers": in_process,
         "processes": [r["command"] for r in stopped if r["kind"] != "nginx"],
-        "nginx": nginx + sum(r["kind"] == "nginx" for r in stopped),
-        "leftovers": remove_leftovers(),
-        "files": remove_pki(directory),
+        "nginx": sum(r["kind"] == "nginx" for r in stopped),
+        "leftovers": len(folders),
+        "files": len(files),
     }

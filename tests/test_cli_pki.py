@@ -12,16 +12,26 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
+import stat
+import subprocess
+import sys
+import time
 
 import pytest
 from conftest import LabRun
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import PrivateFormat, pkcs12
 
 from lab import cli, pki
 from lab.course import coursepki
+from lab.errors import CorruptFileError
+from lab.pki.files import MAC_ITERATION_LIMIT
 from lab.pki.verify import verify_chain
+from lab.revocation import RevocationError, Revocations
 
 GUIDE_FILES = {
     "rootCA.pem",
@@ -168,26 +178,37 @@ def test_issue_client_days_sets_the_validity(lab_cli, course_dir):
     assert lifetime.days == 10
 
 
-def test_issue_client_again_renews_that_client(lab_cli, course_dir):
-    """Re-issuing an existing NAME is the documented renewal (`pki issue client NAME`)."""
+def test_issue_client_again_renews_that_client_only_with_force(lab_cli, course_dir):
+    """Re-issuing an existing NAME replaces its key: only with --force (the renewal)."""
     ok(lab_cli("pki", "issue", "client", "bob", "--dir", course_dir))
     first = pki.load_certificate(course_dir / "bob.crt")
-    ok(lab_cli("pki", "issue", "client", "bob", "--dir", course_dir))
+    one_line_error(
+        lab_cli("pki", "issue", "client", "bob", "--dir", course_dir), "bob.crt", "--force"
+    )
+    assert pki.load_certificate(course_dir / "bob.crt") == first
+    ok(lab_cli("pki", "issue", "client", "bob", "--dir", course_dir, "--force"))
     renewed = pki.load_pair(course_dir / "bob.crt", course_dir / "bob.key")
     assert renewed.cert.serial_number != first.serial_number and renewed.key_matches
 
 
+def test_issue_client_counts_a_link_to_nothing_as_an_existing_file(lab_cli, course_dir):
+    (course_dir / "carol.key").symlink_to(course_dir / "nowhere")
+    one_line_error(lab_cli("pki", "issue", "client", "carol", "--dir", course_dir), "carol.key")
+    assert not (course_dir / "carol.crt").exists()
+
+
 @pytest.mark.parametrize(
-    "name, what",
-    [("rootCA", "the CA's private key"), ("server", "the course server's certificate")],
+    "name",
+    ["rootCA", "server", "rootCA.key", "rootCA.pem", "rootCA.crt", "server.crt", "server.pem"]
+    + ["ROOTCA", "Server", "rootca.key", "SERVER.pem"],
 )
+@pytest.mark.parametrize("force", [False, True], ids=["", "force"])
 def test_issue_client_refuses_a_name_that_would_overwrite_the_ca_or_server(
-    lab_cli, course_dir, name, what
+    lab_cli, course_dir, name, force
 ):
     before = {p.name: p.read_bytes() for p in course_dir.iterdir()}
-    one_line_error(
-        lab_cli("pki", "issue", "client", name, "--dir", course_dir), what, "choose another name"
-    )
+    args = ["pki", "issue", "client", name, "--dir", course_dir] + ["--force"] * force
+    one_line_error(lab_cli(*args), "a file of the CA or the server", "choose another name")
     assert {p.name: p.read_bytes() for p in course_dir.iterdir()} == before
     assert coursepki.load(course_dir).server.key_matches
 
@@ -376,9 +397,10 @@ def test_init_into_a_file_is_one_line(lab_cli, tmp_path):
         ("bo\u202eb", "control character U+202E"),
         ("bob,O=admins", "contains '=' or ','"),
         ("CN=admin", "contains '=' or ','"),
-        ("x" * 70, "is 70 characters; X.509 allows at most 64"),
+        ("x" * 70, "is 70 bytes in UTF-8; at most 64 fit"),
+        ("é" * 64, "is 128 bytes in UTF-8; at most 64 fit"),
     ],
-    ids=["newline", "escape", "bidi-override", "comma", "equals", "70-chars"],
+    ids=["newline", "escape", "bidi-override", "comma", "equals", "70-chars", "64-e-acute"],
 )
 def test_issue_client_refuses_a_name_that_would_lie_in_logs_or_allow_lists(
     lab_cli, course_dir, name, phrase
@@ -427,3 +449,195 @@ def test_doctor_root_that_is_not_a_certificate_is_one_line(
     root = tmp_path / "root.pem"
     make(root)
     one_line_error(lab_cli("doctor", "--dir", shared_course_dir, "--root", root), phrase)
+
+
+# ------------------------------------------------------------ under misuse: links and modes
+def test_writes_replace_a_link_and_never_write_through_it(lab_cli, course_dir, tmp_path):
+    target = tmp_path / "victim.txt"
+    target.write_text("precious")
+    target.chmod(0o644)
+    for name in ("client.key", "client.pfx", "pfx-password.txt"):
+        (course_dir / name).unlink()
+        (course_dir / name).symlink_to(target)
+    ok(lab_cli("pki", "init", "--dir", course_dir, "--force"))
+    assert target.read_text() == "precious" and stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert not any((course_dir / n).is_symlink() for n in ("client.key", "client.pfx"))
+    assert pki.load_pair(course_dir / "client.crt", course_dir / "client.key").key_matches
+
+
+def test_a_dangling_link_as_dir_is_one_clear_line(lab_cli, tmp_path):
+    (tmp_path / "certs").symlink_to(tmp_path / "gone")
+    one_line_error(lab_cli("pki", "init", "--dir", tmp_path / "certs"), "a link to nothing")
+
+
+def test_umask_000_leaves_no_file_or_folder_writable_by_others(tmp_path):
+    script = "import os, sys; os.umask(0); from lab import cli; sys.exit(cli.main(sys.argv[1:]))"
+    target = tmp_path / "a" / "certs"
+    run = subprocess.run(
+        [sys.executable, "-c", script, "pki", "init", "--dir", str(target)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    for folder in (tmp_path / "a", target):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in target.iterdir()}
+    assert modes["rootCA.pem"] == modes["server.crt"] == 0o644
+    assert modes["rootCA.key"] == modes["client.pfx"] == modes["pfx-password.txt"] == 0o600
+
+
+# ------------------------------------------------------------------ SAN types
+@pytest.mark.parametrize(
+    "option, value, phrase",
+    [
+        ("--email", "127.0.0.1", "is not an email address"),
+        ("--uri", "javascript:alert(1)", "is not a URI of the form scheme://host"),
+        ("--dns", "127.0.0.1", "is not a DNS host name"),
+        ("--ip", "alice.example", "is not an IP address"),
+    ],
+)
+def test_each_san_option_refuses_a_value_of_another_type(
+    lab_cli, course_dir, option, value, phrase
+):
+    one_line_error(
+        lab_cli("pki", "issue", "client", "eve", option, value, "--dir", course_dir), phrase
+    )
+    assert not (course_dir / "eve.crt").exists()
+
+
+def test_each_san_option_makes_its_own_type(lab_cli, course_dir):
+    options = ["--email", "eve@lab.test", "--uri", "spiffe://lab.test/eve", "--ip", "::1"]
+    ok(
+        lab_cli(
+            "pki", "issue", "client", "eve", *options, "--dns", "eve.lab.test", "--dir", course_dir
+        )
+    )
+    san = pki.load_certificate(course_dir / "eve.crt").extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    )
+    assert san.value.get_values_for_type(x509.RFC822Name) == ["eve@lab.test"]
+    assert san.value.get_values_for_type(x509.UniformResourceIdentifier) == [
+        "spiffe://lab.test/eve"
+    ]
+    assert [str(ip) for ip in san.value.get_values_for_type(x509.IPAddress)] == ["::1"]
+    assert san.value.get_values_for_type(x509.DNSName) == ["eve.lab.test"]
+
+
+# ------------------------------------------------------------------ what is read
+def test_show_of_a_device_or_a_pipe_is_one_clear_line_and_does_not_hang(lab_cli, tmp_path):
+    one_line_error(lab_cli("pki", "show", "/dev/zero"), "not a regular file")
+    os.mkfifo(tmp_path / "pipe.crt")
+    started = time.monotonic()
+    one_line_error(lab_cli("pki", "show", tmp_path / "pipe.crt"), "not a regular file")
+    assert time.monotonic() - started < 5
+
+
+def test_a_file_larger_than_any_certificate_is_refused_unread(lab_cli, tmp_path):
+    big = tmp_path / "big.pem"
+    with open(big, "wb") as f:
+        f.truncate(pki.files.MAX_FILE_BYTES + 1)  # sparse: no disk used
+    one_line_error(lab_cli("pki", "show", big), "larger than any certificate file")
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + content
+
+
+def _pfx(identity, rounds: int = 65536) -> bytes:
+    enc = (
+        PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(rounds)
+        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+        .hmac_hash(hashes.SHA256())
+        .build(b"pw")
+    )
+    return pkcs12.serialize_key_and_certificates(b"x", identity.key, identity.cert, None, enc)
+
+
+def _with_mac_iterations(pfx: bytes, count: int) -> bytes:
+    """The same PFX with its MacData's iteration count replaced (RFC 7292: the last INTEGER)."""
+    assert pfx[:2] == b"\x30\x82" and pfx[7:9] == b"\x30\x82"
+    mac_start = 11 + int.from_bytes(pfx[9:11], "big")
+    mac = pfx[mac_start:]
+    assert mac[0] == 0x30 and mac[1] < 0x80 and mac[-4:-2] == b"\x02\x02"
+    new_mac = _der(0x30, mac[2:-4] + _der(0x02, count.to_bytes(4, "big")))
+    return _der(0x30, pfx[4:mac_start] + new_mac)
+
+
+@pytest.mark.parametrize(
+    "patch, phrase",
+    [
+        (lambda d: _with_mac_iterations(d, 2**31 - 1), "a MAC iteration count of 2,147,483,647"),
+        (
+            lambda d: d.replace(b"\x02\x03\x01\x00\x00", b"\x02\x03\x7f\xff\xff", 1),
+            "a key-derivation iteration count of 8,388,607",
+        ),
+    ],
+    ids=["mac", "pbkdf2"],
+)
+def test_a_pfx_with_a_hostile_iteration_count_is_refused_before_any_key_is_derived(
+    lab_cli, client_identity, tmp_path, patch, phrase
+):
+    hostile = tmp_path / "hostile.pfx"
+    hostile.write_bytes(patch(_pfx(client_identity)))
+    started = time.monotonic()
+    one_line_error(lab_cli("pki", "show", hostile, "--password", "pw"), phrase, "refuses it")
+    status = lab_cli("pki", "status", "--dir", tmp_path, "--password", "pw")
+    assert status.rc == 1 and "iteration count" in status.stdout, status
+    assert time.monotonic() - started < 10  # a count of 2**31 - 1 would take minutes
+
+
+def test_a_pfx_at_the_limit_still_opens(client_identity, tmp_path):
+    """Two bags at 300,000 each: at the individual limit, and under the total."""
+    path = pki.write_private(tmp_path / "edge.pfx", _pfx(client_identity, rounds=300_000))
+    assert pki.load_pkcs12(path, "pw").key_matches
+
+
+def test_the_lab_s_own_pfx_is_within_the_limits(client_identity, tmp_path):
+    path = client_identity.to_pkcs12(tmp_path / "alice.pfx", "pw")
+    mac, kdfs = pki.files.pkcs12_iterations(path.read_bytes())
+    assert mac <= MAC_ITERATION_LIMIT and kdfs == [100_000, 100_000]
+
+
+# ------------------------------------------------------------------ revocation
+def test_revoke_matches_the_issuer_by_key_not_by_name(root_ca):
+    name = root_ca.cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    twin = pki.CertificateAuthority.create(name)  # the same DN, another key
+    assert twin.cert.subject == root_ca.cert.subject
+    with pytest.raises(RevocationError, match="not issued by this CA's key"):
+        Revocations(root_ca).revoke(twin.issue_client("mallory"))
+
+
+def test_a_ca_cannot_revoke_itself(lab_cli, course_dir):
+    one_line_error(lab_cli("pki", "revoke", "rootCA.pem", "--dir", course_dir), "own certificate")
+    assert not (course_dir / "crl.pem").exists()
+
+
+def test_a_crl_write_cut_short_leaves_the_old_crl_whole(lab_cli, course_dir):
+    ok(lab_cli("pki", "issue", "client", "bob", "--dir", course_dir))
+    ok(lab_cli("pki", "revoke", "bob", "--dir", course_dir))
+    before = (course_dir / "crl.pem").read_bytes()
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))  # writes past 64 bytes fail (EFBIG)
+
+    run = subprocess.run(
+        [sys.executable, "-m", "lab", "pki", "crl", "--dir", str(course_dir)],
+        capture_output=True,
+        text=True,
+        preexec_fn=small_files,
+    )
+    assert run.returncode == 1, run
+    assert (course_dir / "crl.pem").read_bytes() == before
+    assert not [p.name for p in course_dir.iterdir() if p.name.startswith(".")]
+    ok(lab_cli("pki", "revoke", "client", "--dir", course_dir))  # the record still works
+
+
+def test_a_corrupt_file_error_is_what_a_bad_pfx_raises(tmp_path):
+    (tmp_path / "x.pfx").write_bytes(b"\x30\x03\x02\x01")
+    with pytest.raises(CorruptFileError, match="truncated or not a PKCS#12 bundle"):
+        pki.load_pkcs12(tmp_path / "x.pfx", "pw")

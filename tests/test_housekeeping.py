@@ -1,4 +1,4 @@
-"""lab reset: stops what this checkout started (and nothing else), removes the PKI, keeps README.md."""
+"""lab reset: stops what this checkout started (and nothing else), removes only what the lab made."""
 
 from __future__ import annotations
 
@@ -14,26 +14,52 @@ from pathlib import Path
 from lab import housekeeping
 
 
-def test_remove_pki_keeps_only_the_readme(tmp_path):
-    (tmp_path / "README.md").write_text("keep me")
-    (tmp_path / "rootCA.pem").write_text("x")
-    (tmp_path / "nb01").mkdir()
-    (tmp_path / "nb01" / "alice.key").write_text("x")
-    assert housekeeping.remove_pki(tmp_path) == 2
-    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+def _decoys(folder):
+    """Files and folders the lab did not make, beside whatever the test puts there."""
+    (folder / "sub" / "deep").mkdir(parents=True)
+    (folder / "sub" / "deep" / "notes.txt").write_text("mine")
+    (folder / "thesis.docx").write_text("mine")
+    (folder / "server.key.bak").write_text("mine")
+    return {"sub", "thesis.docx", "server.key.bak"}
 
 
-def test_reset_command_without_yes_and_without_input_changes_nothing(tmp_path):
-    (tmp_path / "rootCA.pem").write_text("x")
-    proc = subprocess.run(
-        [sys.executable, "-m", "lab", "reset", "--dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    assert proc.returncode == 1
-    assert "nothing changed" in proc.stdout
-    assert (tmp_path / "rootCA.pem").exists()
+def test_reset_refuses_a_folder_that_is_not_a_lab_pki_and_touches_nothing(tmp_path, run_lab):
+    decoys = _decoys(tmp_path)
+    (tmp_path / "server.key").write_text("another project's key")
+    run = run_lab("reset", "--dir", tmp_path, "--yes", env={"LAB_STATE_DIR": str(tmp_path / "s")})
+    assert run.rc == 1 and not run.has_traceback, run
+    assert run.stderr.count("\n") == 1 and "does not look like a lab PKI" in run.stderr
+    assert {p.name for p in tmp_path.iterdir()} == decoys | {"server.key"}
+    assert (tmp_path / "sub" / "deep" / "notes.txt").exists()
+
+
+def test_reset_removes_only_what_the_lab_made_and_lists_it_before_asking(
+    course_dir, unrelated_ca, run_lab
+):
+    decoys = _decoys(course_dir) | {"README.md", "foreign.crt"}
+    (course_dir / "README.md").write_text("keep me")
+    (course_dir / "foreign.crt").write_bytes(unrelated_ca.issue_client("x").cert_pem)
+    state = {"LAB_STATE_DIR": str(course_dir.parent / "state")}
+    assert run_lab("pki", "issue", "client", "alice", "--dir", course_dir, env=state).rc == 0
+    assert run_lab("pki", "revoke", "alice", "--dir", course_dir, env=state).rc == 0
+    made = {p.name for p in course_dir.iterdir()} - decoys
+    assert {"alice.crt", "alice.key", "alice.pfx", "crl.pem", "crl.crlnumber"} <= made
+    asked = run_lab("reset", "--dir", course_dir, env=state)  # no --yes, no input: nothing goes
+    assert asked.rc == 1 and "nothing changed" in asked.stdout
+    assert {line.rsplit("/", 1)[-1] for line in asked.stdout.splitlines()[:-1]} == made
+    done = run_lab("reset", "--dir", course_dir, "--yes", env=state)
+    assert done.rc == 0 and f"removed 0 folder(s) and {len(made)} file(s)" in done.stdout, done
+    assert {p.name for p in course_dir.iterdir()} == decoys
+
+
+def test_reset_removes_the_scratch_folders_of_its_checkout(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path / "state"))
+    folder = housekeeping.temporary_folder("nb99")
+    (folder / "alice.key").write_text("secret")
+    unrecorded = tmp_path / "state" / "scratch" / "made-by-hand"
+    unrecorded.mkdir()
+    assert housekeeping.reset(tmp_path / "certs")["leftovers"] == 2
+    assert list((tmp_path / "state" / "scratch").iterdir()) == []
 
 
 def _serve(pki, state):
@@ -73,7 +99,7 @@ def test_reset_stops_only_the_serve_its_own_checkout_started_and_removes_its_pki
         assert proc.returncode == 0, proc.stderr
         assert serve_ours.wait(timeout=10) == 0  # it stopped cleanly on SIGTERM
         assert "stopped 1 lab process(es)" in proc.stdout
-        assert [p.name for p in (ours / "certs").iterdir()] == []
+        assert [p.name for p in (ours / "certs").iterdir()] == []  # all of it was the lab's
         assert serve_theirs.poll() is None, "reset stopped another checkout's server"
         assert (theirs / "certs" / "rootCA.pem").exists()
     finally:
@@ -93,7 +119,7 @@ def test_reset_leaves_a_process_alone_when_its_pid_now_names_another_process(tmp
         record = tmp_path / ".lab-state" / "processes" / f"{sleeper.pid}.json"
         data = json.loads(record.read_text())
         record.write_text(json.dumps({**data, "start": "1"}))  # started long ago: not this one
-        assert housekeeping.lab_processes() == []
+        assert housekeeping.recorded_processes() == []
         assert housekeeping.stop_processes() == []
         assert sleeper.poll() is None
     finally:

@@ -265,3 +265,67 @@ def test_a_path_length_violation_names_the_ca_and_the_cas_below_it(root_ca):
         "Below It"
     )
     assert verify_chain(allowed.issue_client("dave"), trust=root_ca).ok
+
+
+# ----------------------------------------------------------------- what openssl x509 -req makes
+def _der(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + (bytes([n]) if n < 0x80 else bytes([0x80 | len(size)]) + size) + content
+
+
+def _guide_leaf(ca, *, v1: bool) -> x509.Certificate:
+    """The guide's `openssl x509 -req` leaf: up to OpenSSL 3.1 version 1 with no extension at
+    all; from 3.2 on version 3 with key identifiers only (openssl-x509(1)). No SAN, no EKU."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = pki.generate_key("ec")
+    start = dt.datetime.now(UTC) - dt.timedelta(minutes=5)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=30))
+    )
+    if not v1:
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key())
+        return (
+            builder.add_extension(ski, False)
+            .add_extension(aki, False)
+            .sign(ca.key, hashes.SHA256())
+        )
+    v3 = builder.sign(ca.key, hashes.SHA256()).tbs_certificate_bytes
+    body = v3[2:] if v3[1] < 0x80 else v3[2 + (v3[1] & 0x7F) :]
+    assert body.startswith(b"\xa0\x03\x02\x01\x02")  # [0] EXPLICIT version v3: v1 omits it
+    tbs = _der(0x30, body[5:])
+    signature = ca.key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    ecdsa_sha256 = _der(0x30, _der(0x06, bytes.fromhex("2a8648ce3d040302")))
+    return x509.load_der_x509_certificate(
+        _der(0x30, tbs + ecdsa_sha256 + _der(0x03, b"\0" + signature))
+    )
+
+
+def test_a_version_1_leaf_is_explained_as_what_openssl_3_1_and_older_make(root_ca):
+    leaf = _guide_leaf(root_ca, v1=True)
+    assert leaf.version == x509.Version.v1
+    refused(
+        verify_chain(leaf, root_ca, purpose="server", hostname="localhost"),
+        "X.509 version 1, which cannot carry extensions",
+        "up to OpenSSL 3.1",
+    )
+
+
+def test_a_version_3_leaf_with_key_identifiers_only_is_explained_by_what_it_lacks(root_ca):
+    """OpenSSL 3.2+ makes this: no SAN (refused as a server), no EKU (any use: a client)."""
+    leaf = _guide_leaf(root_ca, v1=False)
+    check = refused(
+        verify_chain(leaf, root_ca, purpose="server", hostname="localhost"),
+        "no Subject Alternative Name",
+    )
+    assert "version" not in check.reason
+    assert verify_chain(leaf, root_ca, purpose="client").ok

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI promises one line, not a traceback
+    except Exception as exc:  # the CLI promises one line, not a traceback
         if os.environ.get("LAB_DEBUG"):
             raise
         print(

@@ -3,27 +3,54 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Sequence
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from lab.errors import (
-    KeyMismatchError,
+from lab.pki.fields import (
+    EKU_NAMES,
+    ca_key_usage,
+    distinguished_name,
+    dns_name,
+    email_name,
+    leaf_key_usage,
+    san_entries,
+    uri_name,
+    validity,
 )
-from lab.pki.fields import EKU_NAMES, _leaf_key_usage, _name, _san_entries, _validity, ca_key_usage
-from lab.pki.files import (
-    _key_pem,
-    _mismatch_message,
-    load_certificates,
-    load_private_key,
-    pem,
-    write_private,
-    write_public,
-)
-from lab.pki.issued import IssuedCertificate
-from lab.pki.keys import generate_key, key_matches, signature_hash
+from lab.pki.files import pem, write_private, write_public
+from lab.pki.issued import IssuedCertificate, leaf_files, load_pair
+from lab.pki.keys import generate_key, private_key_pem, signature_hash
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    """The options :meth:`~CertificateAuthority.issue_server` and ``issue_client`` share.
+
+    Both take them as keywords (that is how a learner writes ``expired=True``); grouped here,
+    they reach the one builder in one piece instead of as a dozen forwarded keywords.
+    """
+
+    eku: object
+    key_type: str
+    key: object
+    days: float
+    expired: bool
+    not_yet_valid: bool
+    not_before: object
+    not_after: object
+    ca_flag: bool
+    mismatched_key: bool
+    organization: str | None
+    extra_extensions: object
+
+    @classmethod
+    def of(cls, arguments: dict) -> "_Leaf":
+        """The options out of a method's ``locals()`` (only the names above are read)."""
+        return cls(**{f.name: arguments[f.name] for f in fields(cls)})
 
 
 # --------------------------------------------------------------------- the CA
@@ -65,8 +92,8 @@ class CertificateAuthority:
     ) -> "CertificateAuthority":
         """A new self-signed root CA: CA:TRUE (critical), keyCertSign+cRLSign (critical), SKI."""
         key = key or generate_key(key_type)
-        subject = _name(name, organization)
-        start, end = _validity(days, False, False, None, None)
+        subject = distinguished_name(name, organization)
+        start, end = validity(days, False, False, None, None)
         builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -95,9 +122,9 @@ class CertificateAuthority:
     ) -> "CertificateAuthority":
         """An intermediate CA signed by this one (pathlen 0 by default: it may only issue leaves)."""
         key = generate_key(key_type)
-        start, end = _validity(days, False, False, None, None)
+        start, end = validity(days, False, False, None, None)
         builder = (
-            self._builder(_name(name, organization), key.public_key(), start, end)
+            self._builder(distinguished_name(name, organization), key.public_key(), start, end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
             .add_extension(ca_key_usage(), critical=True)
         )
@@ -117,7 +144,7 @@ class CertificateAuthority:
         return pem(self.cert)
 
     def key_pem(self, password: str | bytes | None = None) -> bytes:
-        return _key_pem(self.key, password)
+        return private_key_pem(self.key, password)
 
     # ---------------------------------------------------------------- issuing
     def _builder(self, subject: x509.Name, public_key, start, end) -> x509.CertificateBuilder:
@@ -136,33 +163,16 @@ class CertificateAuthority:
             )
         )
 
-    def _issue(
-        self,
-        common_name: str,
-        *,
-        default_eku: str,
-        san: list[str] | None,
-        eku,
-        key_type: str,
-        key,
-        days: float,
-        expired: bool,
-        not_yet_valid: bool,
-        not_before,
-        not_after,
-        ca_flag: bool,
-        mismatched_key: bool,
-        organization: str | None,
-        extra_extensions=(),
-    ) -> IssuedCertificate:
-        key = key or generate_key(key_type)
-        start, end = _validity(days, expired, not_yet_valid, not_before, not_after)
-        builder = self._builder(_name(common_name, organization), key.public_key(), start, end)
-        builder = builder.add_extension(
-            x509.BasicConstraints(ca=ca_flag, path_length=None), critical=True
+    def _issue(self, common_name: str, default_eku: str, san, o: _Leaf) -> IssuedCertificate:
+        key = o.key or generate_key(o.key_type)
+        start, end = validity(o.days, o.expired, o.not_yet_valid, o.not_before, o.not_after)
+        subject = distinguished_name(common_name, o.organization)
+        builder = (
+            self._builder(subject, key.public_key(), start, end)
+            .add_extension(x509.BasicConstraints(ca=o.ca_flag, path_length=None), critical=True)
+            .add_extension(leaf_key_usage(key, o.ca_flag), critical=True)
         )
-        builder = builder.add_extension(_leaf_key_usage(key, ca_flag), critical=True)
-        ekus = [default_eku] if eku == "default" else (list(eku) if eku else [])
+        ekus = [default_eku] if o.eku == "default" else (list(o.eku) if o.eku else [])
         if ekus:
             try:
                 oids = [EKU_NAMES[e] for e in ekus]
@@ -173,14 +183,14 @@ class CertificateAuthority:
             builder = builder.add_extension(x509.ExtendedKeyUsage(oids), critical=False)
         if san:
             builder = builder.add_extension(
-                x509.SubjectAlternativeName(_san_entries(san)), critical=False
+                x509.SubjectAlternativeName(san_entries(san)), critical=False
             )
-        for ext, critical in extra_extensions:
+        for ext, critical in o.extra_extensions:
             builder = builder.add_extension(ext, critical=critical)
         cert = builder.sign(self.key, signature_hash(self.key))
         chain = self._chain_below()
-        if mismatched_key:
-            key = generate_key(key_type)  # a real key, just not this certificate's
+        if o.mismatched_key:
+            key = generate_key(o.key_type)  # a real key, just not this certificate's
         return IssuedCertificate(cert, key, chain)
 
     def issue_server(
@@ -210,23 +220,7 @@ class CertificateAuthority:
         """
         hosts = hosts or ("localhost", "127.0.0.1")
         names = list(hosts) if san is True else (list(san) if san else None)
-        return self._issue(
-            common_name or hosts[0],
-            default_eku="serverAuth",
-            san=names,
-            eku=eku,
-            key_type=key_type,
-            key=key,
-            days=days,
-            expired=expired,
-            not_yet_valid=not_yet_valid,
-            not_before=not_before,
-            not_after=not_after,
-            ca_flag=ca_flag,
-            mismatched_key=mismatched_key,
-            organization=organization,
-            extra_extensions=extra_extensions,
-        )
+        return self._issue(common_name or hosts[0], "serverAuth", names, _Leaf.of(locals()))
 
     def issue_client(
         self,
@@ -251,38 +245,24 @@ class CertificateAuthority:
         """A client certificate with subject CN=``name`` and EKU clientAuth only.
 
         ``email`` and ``uri`` (for example a SPIFFE ID ``spiffe://lab.test/ns/payments/sa/api``)
-        go into the SAN, which is what modern authorization should match on.
+        go into the SAN, which is what modern authorization should match on. Each keeps the
+        type its option names, checked (``email="127.0.0.1"`` is refused, never made an IP
+        SAN); ``dns`` holds DNS names, or ``x509.GeneralName`` entries taken as they are.
         """
-        san = [*dns, *([email] if email else []), *([uri] if uri else [])]
-        return self._issue(
-            name,
-            default_eku="clientAuth",
-            san=san or None,
-            eku=eku,
-            key_type=key_type,
-            key=key,
-            days=days,
-            expired=expired,
-            not_yet_valid=not_yet_valid,
-            not_before=not_before,
-            not_after=not_after,
-            ca_flag=ca_flag,
-            mismatched_key=mismatched_key,
-            organization=organization,
-            extra_extensions=extra_extensions,
-        )
+        san = [
+            *(entry if isinstance(entry, x509.GeneralName) else dns_name(entry) for entry in dns),
+            *([email_name(email)] if email else []),
+            *([uri_name(uri)] if uri else []),
+        ]
+        return self._issue(name, "clientAuth", san or None, _Leaf.of(locals()))
 
     # ------------------------------------------------------------------ files
     def write(
         self, stem: str | os.PathLike, password: str | bytes | None = None
     ) -> tuple[Path, Path]:
         """Write ``stem.pem`` (the CA certificate) and ``stem.key`` (mode 0600)."""
-        stem = Path(stem)
-        if stem.suffix in (".pem", ".crt", ".key"):
-            stem = stem.with_suffix("")
-        crt = write_public(stem.with_name(stem.name + ".pem"), self.cert_pem)
-        key = write_private(stem.with_name(stem.name + ".key"), self.key_pem(password))
-        return crt, key
+        crt, key = leaf_files(stem, ".pem")
+        return write_public(crt, self.cert_pem), write_private(key, self.key_pem(password))
 
     @classmethod
     def load(
@@ -292,18 +272,15 @@ class CertificateAuthority:
         password: str | bytes | None = None,
     ) -> "CertificateAuthority":
         """Load a CA made by the lab or by openssl (the guide's rootCA.pem/rootCA.key)."""
-        certs = load_certificates(cert_path)
-        key = load_private_key(key_path, password)
-        if not key_matches(certs[0], key):
-            raise KeyMismatchError(_mismatch_message(cert_path, key_path, certs[0], key))
-        return cls(certs[0], key, chain=certs[1:])
+        pair = load_pair(cert_path, key_path, password)
+        return cls(pair.cert, pair.key, chain=pair.chain)
 
 
 def self_signed_client(name: str, *, key_type: str = "ec", days: float = 365) -> IssuedCertificate:
     """A client certificate that signs itself: no CA vouches for it (a classic mistake)."""
     key = generate_key(key_type)
-    subject = _name(name)
-    start, end = _validity(days, False, False, None, None)
+    subject = distinguished_name(name)
+    start, end = validity(days, False, False, None, None)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)

@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress
 import math
+import re
 import unicodedata
+import urllib.parse
 from typing import Iterable
 
 from cryptography import x509
@@ -45,7 +47,7 @@ def utcnow(*, exact: bool = False) -> _dt.datetime:
     return now if exact else now.replace(microsecond=0)
 
 
-#: RFC 5280 Appendix A: ub-common-name and ub-organization-name are both 64 characters.
+#: RFC 5280 Appendix A: ub-common-name and ub-organization-name are both 64.
 UB_NAME = 64
 
 #: Unicode categories refused in any name: controls (newline, escape), format characters (the
@@ -85,15 +87,16 @@ def check_common_name(
             f"(CN={value},O=...) it reads as more than one attribute, so DN and CN allow-lists "
             f"become ambiguous; choose a name without them"
         )
-    if len(value) > UB_NAME:
+    size = len(value.encode())  # cryptography counts UTF-8 bytes: 'é' is two
+    if size > UB_NAME:
         raise InvalidNameError(
-            f"the {what} {value[:20]!r}... is {len(value)} characters; X.509 allows at most "
-            f"{UB_NAME} (RFC 5280 ub-common-name): choose a shorter name"
+            f"the {what} {value[:20]!r}... is {size} bytes in UTF-8; at most {UB_NAME} fit (RFC "
+            f"5280's ub-common-name, which cryptography counts in bytes): choose a shorter name"
         )
     return value
 
 
-def _name(common_name: str, organization: str | None = "mTLS Lab") -> x509.Name:
+def distinguished_name(common_name: str, organization: str | None = "mTLS Lab") -> x509.Name:
     attrs = []
     if organization:
         check_common_name(organization, "organization (O)", separators=False)
@@ -102,7 +105,7 @@ def _name(common_name: str, organization: str | None = "mTLS Lab") -> x509.Name:
     return x509.Name(attrs)
 
 
-def _validity(
+def validity(
     days: float,
     expired: bool,
     not_yet_valid: bool,
@@ -126,23 +129,80 @@ def _validity(
     return start, end
 
 
-def _san_entries(names: Iterable[str]) -> list[x509.GeneralName]:
-    """Turn "localhost", "127.0.0.1", "spiffe://...", "a@b" into the right GeneralName."""
+def san_entries(names: Iterable[str | x509.GeneralName]) -> list[x509.GeneralName]:
+    """Server hosts as SAN entries: an IP address as ``IPAddress``, anything else as ``DNSName``.
+
+    An ``x509.GeneralName`` is kept as it is; the client's options make theirs with
+    :func:`dns_name`, :func:`email_name` and :func:`uri_name`, one type each.
+    """
     out: list[x509.GeneralName] = []
     for n in names:
+        if isinstance(n, x509.GeneralName):
+            out.append(n)
+            continue
         check_name(n, "SAN entry")
         try:
             out.append(x509.IPAddress(ipaddress.ip_address(n)))
-            continue
         except ValueError:
-            pass
-        if "://" in n:
-            out.append(x509.UniformResourceIdentifier(n))
-        elif "@" in n:
-            out.append(x509.RFC822Name(n))
-        else:
-            out.append(x509.DNSName(n))
+            out.append(dns_name(n))
     return out
+
+
+#: A host name as a DNS SAN holds it: labels of letters, digits and '-', a leading '*.' allowed.
+_DNS = re.compile(
+    r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.I
+)
+
+
+def dns_name(value: str) -> x509.DNSName:
+    """A DNS SAN, refused when ``value`` is an address or not a host name."""
+    check_name(value, "DNS name")
+    if _is_ip(value) or not _DNS.fullmatch(value):
+        raise InvalidNameError(
+            f"{value!r} is not a DNS host name (letters, digits, '-' and dots); an address "
+            f"goes into an IP SAN"
+        )
+    return x509.DNSName(value)
+
+
+def email_name(value: str) -> x509.RFC822Name:
+    """An email SAN (RFC 5280's rfc822Name): local-part@host, refused otherwise."""
+    check_name(value, "email address")
+    local, at, host = value.rpartition("@")
+    if not (local and at and _DNS.fullmatch(host)) or " " in local:
+        raise InvalidNameError(f"{value!r} is not an email address (name@example.org)")
+    return x509.RFC822Name(value)
+
+
+def uri_name(value: str) -> x509.UniformResourceIdentifier:
+    """A URI SAN that names a service: ``scheme://host/...`` (a SPIFFE ID, an https URL).
+
+    RFC 5280 4.2.1.6 wants a scheme and, for a URI with an authority, a host; the lab asks
+    for the authority too, so ``javascript:alert(1)`` is refused rather than carried along.
+    """
+    check_name(value, "URI")
+    parts = urllib.parse.urlsplit(value)
+    if not (parts.scheme and parts.netloc) or " " in value:
+        raise InvalidNameError(
+            f"{value!r} is not a URI of the form scheme://host/path "
+            f"(e.g. spiffe://lab.test/ns/payments/sa/api)"
+        )
+    return x509.UniformResourceIdentifier(value)
+
+
+def ip_name(value: str) -> x509.IPAddress:
+    """An IP SAN, refused when ``value`` is not an IPv4 or IPv6 address."""
+    if not _is_ip(value):
+        raise InvalidNameError(f"{value!r} is not an IP address (127.0.0.1, ::1)")
+    return x509.IPAddress(ipaddress.ip_address(value))
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def ca_key_usage() -> x509.KeyUsage:
@@ -160,7 +220,7 @@ def ca_key_usage() -> x509.KeyUsage:
     )
 
 
-def _leaf_key_usage(key, ca_flag: bool) -> x509.KeyUsage:
+def leaf_key_usage(key, ca_flag: bool) -> x509.KeyUsage:
     """digitalSignature always; keyEncipherment only for RSA (TLS 1.2 RSA key exchange)."""
     return x509.KeyUsage(
         digital_signature=True,

@@ -7,17 +7,22 @@ so a notebook or the CLI prints one line instead of a traceback.
 from __future__ import annotations
 
 import os
+import stat
+import tempfile
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from lab.errors import (
     CorruptFileError,
+    LabError,
     MissingFileError,
     PassphraseRequiredError,
     WrongPasswordError,
 )
+from lab.pki.keys import password_bytes
 
 #: File suffixes by what they hold: the one list every scanner (doctor, expiry) reads.
 CERT_SUFFIXES = (".crt", ".pem", ".cer", ".der")
@@ -28,54 +33,96 @@ PFX_SUFFIXES = (".pfx", ".p12")
 PASSWORD_FILE = "pfx-password.txt"
 
 
+#: Larger than any certificate, key, chain or .pfx the course meets (a system CA bundle is about
+#: 220 KB): a bigger file is the wrong path (or /dev/zero), and reading it whole would eat memory.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
 # ---------------------------------------------------------------------- file I/O
-def write_private(path: str | os.PathLike, data: bytes) -> Path:
-    """Write secret material with mode 0600 from the first byte (no umask window)."""
+def make_folder(path: str | os.PathLike) -> Path:
+    """Create ``path`` and any missing parent with mode 0700, whatever the umask.
+
+    ``Path.mkdir(parents=True)`` makes the parents with the umask's mode, so a umask of 000
+    gives a folder any user may fill or rename. A link to nothing is not "absent": it is
+    refused, as is a file where the folder should be.
+    """
+    target = Path(path)
+    missing, existing = [], target
+    while not os.path.lexists(existing):
+        missing.append(existing)
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "a link to nothing" if existing.is_symlink() else "a file, not a folder"
+        raise LabError(f"{existing} is {what}; give a folder (or a path not yet used)")
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)  # the umask can only narrow 0700
+    return target
+
+
+def _write(path: str | os.PathLike, data: bytes, mode: int) -> Path:
+    """Write ``data`` to a new file beside ``path``, then rename it over ``path``.
+
+    Why: a write cut short (a full disk, ``ulimit -f``) then leaves the old file whole, and a
+    symbolic link at ``path`` is replaced, never written through (its target keeps its content
+    and mode). The mode is set explicitly, from the first byte, so no umask loosens it.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    make_folder(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
     try:
-        os.fchmod(fd, 0o600)  # the file may have existed with looser permissions
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def write_private(path: str | os.PathLike, data: bytes) -> Path:
+    """Write secret material (a key, a .pfx, a password) with mode 0600."""
+    return _write(path, data, 0o600)
 
 
 def write_public(path: str | os.PathLike, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
+    """Write a certificate or a CRL with mode 0644: anyone may read it, only you replace it."""
+    return _write(path, data, 0o644)
 
 
 def _read(path: str | os.PathLike, what: str) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`, or one clear error."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
+    try:  # O_NONBLOCK: a named pipe with no writer must not hang the open
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (FileNotFoundError, NotADirectoryError):
         raise MissingFileError(
             f"{what} file {p} does not exist; check the path, or create the PKI with "
             f"`python -m lab pki init`"
         ) from None
-    except IsADirectoryError:
-        raise MissingFileError(f"{p} is a directory, not a {what} file") from None
+    except PermissionError:
+        raise LabError(f"{p} cannot be read (permission denied); check the path") from None
+    st = os.fstat(fd)
+    problem = (
+        MissingFileError(f"{p} is a directory, not a {what} file")
+        if stat.S_ISDIR(st.st_mode)
+        else CorruptFileError(f"{p} is not a regular file (a device or a pipe?), not a {what} file")
+        if not stat.S_ISREG(st.st_mode)
+        else CorruptFileError(
+            f"{p} is {st.st_size:,} bytes, larger than any {what} file (the lab reads at most "
+            f"{MAX_FILE_BYTES:,}); check the path"
+        )
+        if st.st_size > MAX_FILE_BYTES
+        else None
+    )
+    if problem is not None:
+        os.close(fd)
+        raise problem
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
     if not data:
         raise CorruptFileError(f"{p} is empty, not a {what} file; re-copy it, or re-issue it")
     return data
-
-
-def _key_pem(key, password: str | bytes | None) -> bytes:
-    enc = (
-        serialization.BestAvailableEncryption(_b(password))
-        if password
-        else serialization.NoEncryption()
-    )
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
-
-
-def _b(s: str | bytes | None) -> bytes | None:
-    return s.encode() if isinstance(s, str) else s
 
 
 def pem(cert: x509.Certificate) -> bytes:
@@ -189,7 +236,7 @@ def checked(certs: list[x509.Certificate], path) -> list[x509.Certificate]:
             cert.version, cert.subject, cert.issuer, cert.extensions, cert.serial_number
             cert.not_valid_before_utc, cert.not_valid_after_utc, cert.public_key()
             cert.signature_hash_algorithm
-        except Exception as exc:  # noqa: BLE001 - ValueError, TypeError, UnsupportedAlgorithm...
+        except Exception as exc:  # ValueError, TypeError, UnsupportedAlgorithm...
             raise CorruptFileError(
                 f"{path} holds a certificate the lab cannot read ({_short(exc)}); it may be "
                 f"damaged: re-copy it, or re-issue it"
@@ -215,7 +262,7 @@ def load_private_key(path: str | os.PathLike, password: str | bytes | None = Non
             f"{path} does not contain a private key (no 'PRIVATE KEY' PEM block); did you swap --cert and --key?"
         )
     try:
-        return loader(data, _b(password))
+        return loader(data, password_bytes(password))
     except TypeError as exc:
         if "encrypted" in str(exc) and not password:
             raise PassphraseRequiredError(
@@ -251,36 +298,152 @@ def _is_encrypted(data: bytes, loader) -> bool:
         loader(data, None)
     except TypeError as exc:
         return "encrypted" in str(exc) and "not encrypted" not in str(exc)
-    except Exception:  # noqa: BLE001 - unreadable without a password too: not known to be encrypted
+    except Exception:  # unreadable without a password too: not known to be encrypted
         return False
     return False
 
 
-def _mismatch_message(cert_path, key_path, cert, key) -> str:
-    from .certinfo import spki_pin  # local: certinfo imports this module
+#: The ceilings on PBKDF2 and PKCS#12-KDF iteration counts a .pfx may ask for before any key is
+#: derived. .NET's ``X509CertificateLoader`` guards the same door with ``Pkcs12LoaderLimits``,
+#: whose defaults are MacIterationLimit 300,000, IndividualKdfIterationLimit 300,000 and
+#: TotalKdfIterationLimit 1,000,000; the lab takes the same figures (its own .pfx files use
+#: 100,000, OpenSSL's default is 2,048). A count of 2**31 - 1 would keep OpenSSL busy for
+#: minutes, deaf to Ctrl-C, since Python handles signals only once OpenSSL returns.
+MAC_ITERATION_LIMIT = 300_000
+KDF_ITERATION_LIMIT = 300_000
+TOTAL_KDF_ITERATION_LIMIT = 1_000_000
 
-    return (
-        f"{Path(key_path).name} does not belong to {Path(cert_path).name} "
-        f"(certificate public key {spki_pin(cert)[:12]}…, key's public key "
-        f"{spki_pin(key.public_key())[:12]}…); regenerate the pair or point to the right key"
-    )
+_RSADSI = bytes.fromhex("2a864886f70d01")  # 1.2.840.113549.1: PKCS#5 and PKCS#12 live below it
+_PBKDF2 = _RSADSI + bytes.fromhex("050c")  # 1.2.840.113549.1.5.12, inside PBES2's parameters
+_PBES1 = {_RSADSI + bytes([5, n]) for n in (1, 3, 4, 6, 10, 11)}  # PKCS#5 v1 (salt, count)
+_PKCS12_PBE = {_RSADSI + bytes([12, 1, n]) for n in range(1, 7)}  # pbeWithSHAAnd... (salt, count)
 
 
-def der_length_matches(data: bytes) -> bool:
-    """True when ``data`` is one complete DER SEQUENCE: its length field covers the file exactly.
+def _tlv(data: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
+    """(tag, content start, content end, next element) of the BER element at ``pos``."""
+    if pos + 2 > end:
+        raise ValueError("truncated")
+    tag, first, pos = data[pos], data[pos + 1], pos + 2
+    if first == 0x80:  # BER indefinite length (Java's keytool writes it): up to two zero bytes
+        if not tag & 0x20:
+            raise ValueError("indefinite length on a primitive element")
+        inner = pos
+        while data[inner : inner + 2] != b"\0\0":
+            inner = _tlv(data, inner, end)[3]
+        return tag, pos, inner, inner + 2
+    length = first
+    if first > 0x80:
+        count = first & 0x7F
+        if count > 4 or pos + count > end:
+            raise ValueError("bad length")
+        length, pos = int.from_bytes(data[pos : pos + count], "big"), pos + count
+    if pos + length > end:
+        raise ValueError("truncated")
+    return tag, pos, pos + length, pos + length
 
-    A PKCS#12 file is one; an empty, truncated or padded file is not. This tells "the
-    file is damaged" apart from "the password is wrong", which the parser cannot.
+
+def _elements(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    out = []
+    while start < end:
+        out.append(_tlv(data, start, end))
+        start = out[-1][3]
+    return out
+
+
+def _kdf_counts(data: bytes, start: int, end: int, found: list[int], depth: int = 0) -> None:
+    """Collect every PBKDF2 / PBES1 / PKCS#12-PBE iteration count visible in ``data[start:end]``.
+
+    Walks every constructed element and every OCTET STRING whose bytes parse as BER (the
+    AuthenticatedSafe and SafeContents sit inside OCTET STRINGs); encrypted bytes do not
+    parse and are skipped. A key bag inside an *encrypted* SafeContents stays out of sight
+    until it is decrypted: the MAC and the outer encryption, checked here, come first.
     """
-    if len(data) < 2 or data[0] != 0x30:
-        return False
-    first = data[1]
-    if first < 0x80:
-        return len(data) == 2 + first
-    count = first & 0x7F
-    if count == 0 or count > 4 or len(data) < 2 + count:
-        return False
-    return len(data) == 2 + count + int.from_bytes(data[2 : 2 + count], "big")
+    try:
+        items = _elements(data, start, end)
+    except (ValueError, IndexError):
+        return  # not BER: encrypted content
+    if depth > 24:
+        raise ValueError("nested too deep")
+    for i, (tag, s, e, _) in enumerate(items):
+        oid = data[s:e] if tag == 0x06 else b""
+        if oid and i + 1 < len(items) and items[i + 1][0] == 0x30:
+            params = _elements(data, items[i + 1][1], items[i + 1][2])
+            counted = oid == _PBKDF2 or oid in _PBES1 or oid in _PKCS12_PBE
+            if counted and len(params) >= 2 and params[1][0] == 0x02:
+                found.append(int.from_bytes(data[params[1][1] : params[1][2]], "big"))
+        if tag == 0x24:  # a BER OCTET STRING cut in pieces: walk the joined bytes
+            joined = b"".join(data[ps:pe] for _, ps, pe, _ in _elements(data, s, e))
+            _kdf_counts(joined, 0, len(joined), found, depth + 1)
+        elif tag & 0x20 or tag in (0x04, 0x80):
+            _kdf_counts(data, s, e, found, depth + 1)
+
+
+def pkcs12_iterations(data: bytes) -> tuple[int | None, list[int]]:
+    """The MAC's iteration count (None without a MAC) and every KDF's, read before any key is derived.
+
+    RFC 7292: ``PFX ::= SEQUENCE { version, authSafe ContentInfo, macData MacData OPTIONAL }``
+    and ``MacData ::= SEQUENCE { mac, macSalt, iterations INTEGER DEFAULT 1 }``. Raises
+    ValueError when ``data`` is not one BER SEQUENCE that covers it exactly (truncated, padded).
+    """
+    tag, start, end, after = _tlv(data, 0, len(data))
+    if tag != 0x30 or after != len(data):
+        raise ValueError("not one PKCS#12 structure")
+    top = _elements(data, start, end)
+    if len(top) < 2:
+        raise ValueError("no authSafe")
+    mac = None
+    if len(top) > 2 and top[2][0] == 0x30:
+        fields = _elements(data, top[2][1], top[2][2])
+        has_count = len(fields) > 2 and fields[2][0] == 0x02
+        mac = int.from_bytes(data[fields[2][1] : fields[2][2]], "big") if has_count else 1
+    kdfs: list[int] = []
+    _kdf_counts(data, top[1][1], top[1][2], kdfs)
+    return mac, kdfs
+
+
+def read_pkcs12(path: str | os.PathLike, password: str | bytes | None):
+    """(key, certificate, chain) of a ``.pfx``, refusing hostile iteration counts first."""
+    data = _read(path, ".pfx")
+    if b"-----BEGIN" in data:
+        raise CorruptFileError(
+            f"{path} is PEM text, not a PKCS#12 bundle; load it with load_pair()"
+        )
+    try:
+        mac, kdfs = pkcs12_iterations(data)
+    except (ValueError, IndexError):
+        raise CorruptFileError(
+            f"{path} is truncated or not a PKCS#12 bundle: re-copy or re-export the .pfx"
+        ) from None
+    over = (
+        f"a MAC iteration count of {mac:,} (limit {MAC_ITERATION_LIMIT:,})"
+        if mac is not None and mac > MAC_ITERATION_LIMIT
+        else f"a key-derivation iteration count of {max(kdfs):,} (limit {KDF_ITERATION_LIMIT:,})"
+        if kdfs and max(kdfs) > KDF_ITERATION_LIMIT
+        else f"{sum(kdfs):,} key-derivation iterations in all (limit {TOTAL_KDF_ITERATION_LIMIT:,})"
+        if sum(kdfs) > TOTAL_KDF_ITERATION_LIMIT
+        else ""
+    )
+    if over:
+        raise CorruptFileError(
+            f"{path} asks for {over}: opening it would keep the CPU busy for minutes, so the "
+            f"lab refuses it; re-export the .pfx with the default count"
+        )
+    try:  # "" is a password like any other (used as given); only None means "no password"
+        key, cert, extra = pkcs12.load_key_and_certificates(data, password_bytes(password))
+    except x509.InvalidVersion as exc:  # opened, but a certificate inside is damaged
+        raise CorruptFileError(f"{path} holds a damaged certificate ({_short(exc)})") from None
+    except ValueError as exc:
+        if password is None:
+            raise PassphraseRequiredError(
+                f"{path} is password-protected; give its password (password=... or --password)"
+            ) from None
+        raise WrongPasswordError(
+            f"could not open {path}: wrong password, or the file is not a PKCS#12 bundle "
+            f"(OpenSSL says: {_short(exc)}); check the password, or re-export the .pfx"
+        ) from None
+    if cert is None or key is None:
+        raise CorruptFileError(f"{path} holds no certificate and key pair; export it with both")
+    return key, cert, checked([cert, *(extra or [])], path)[1:]
 
 
 def _short(exc: Exception) -> str:

@@ -13,28 +13,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from lab.errors import (
-    CorruptFileError,
-    KeyMismatchError,
-    PassphraseRequiredError,
-    WrongPasswordError,
-)
+from lab.errors import KeyMismatchError
+from lab.pki.certinfo import spki_pin
 from lab.pki.files import (
     PFX_SUFFIXES,
-    _b,
-    _key_pem,
-    _mismatch_message,
-    _read,
-    _short,
-    checked,
-    der_length_matches,
     load_certificates,
     load_private_key,
     pem,
+    read_pkcs12,
     write_private,
     write_public,
 )
-from lab.pki.keys import key_matches
+from lab.pki.keys import key_matches, password_bytes, private_key_pem
 
 
 # ------------------------------------------------------------------- leaf object
@@ -63,7 +53,7 @@ class IssuedCertificate:
 
     def key_pem(self, password: str | bytes | None = None) -> bytes:
         """The private key as PKCS#8 PEM, encrypted when a password is given."""
-        return _key_pem(self.key, password)
+        return private_key_pem(self.key, password)
 
     @property
     def common_name(self) -> str:
@@ -83,12 +73,8 @@ class IssuedCertificate:
         ``stem`` may be given with or without a suffix: ``certs/alice`` and
         ``certs/alice.crt`` both write ``certs/alice.crt`` and ``certs/alice.key``.
         """
-        stem = Path(stem)
-        if stem.suffix in (".crt", ".pem", ".key"):
-            stem = stem.with_suffix("")
-        crt = write_public(stem.with_name(stem.name + ".crt"), self.chain_pem)
-        key = write_private(stem.with_name(stem.name + ".key"), self.key_pem(password))
-        return crt, key
+        crt, key = leaf_files(stem)
+        return write_public(crt, self.chain_pem), write_private(key, self.key_pem(password))
 
     def to_pkcs12(
         self, path: str | os.PathLike, password: str | bytes, friendly_name: str | None = None
@@ -109,7 +95,7 @@ class IssuedCertificate:
             .kdf_rounds(100_000)
             .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
             .hmac_hash(hashes.SHA256())
-            .build(_b(password))
+            .build(password_bytes(password))
         )
         name = (friendly_name or self.common_name or "mtls-lab").encode()
         data = pkcs12.serialize_key_and_certificates(
@@ -130,37 +116,27 @@ class IssuedCertificate:
             ctx.load_cert_chain(str(crt), str(key))
 
 
+def leaf_files(stem: str | os.PathLike, cert_suffix: str = ".crt") -> tuple[Path, Path]:
+    """The certificate and key files a leaf named ``stem`` is written to: ``stem.crt``, ``stem.key``.
+
+    A ``.crt``, ``.pem`` or ``.key`` ending of ``stem`` is dropped first, so ``certs/alice`` and
+    ``certs/alice.crt`` name the same pair. The one place that decides these names: a caller
+    that must not overwrite a file asks here before anything is written.
+    """
+    stem = Path(stem)
+    if stem.suffix in (".crt", ".pem", ".key"):
+        stem = stem.with_suffix("")
+    return stem.with_name(stem.name + cert_suffix), stem.with_name(stem.name + ".key")
+
+
 def load_pkcs12(path: str | os.PathLike, password: str | bytes | None) -> IssuedCertificate:
-    """The key, certificate and chain of a ``.pfx``, as the guide's ``new X509Certificate2(path, password)``."""
-    data = _read(path, ".pfx")
-    if b"-----BEGIN" not in data and not der_length_matches(data):
-        raise CorruptFileError(
-            f"{path} is {'empty' if not data else 'truncated or not a PKCS#12 bundle'}: "
-            f"re-copy or re-export the .pfx"
-        )
-    try:
-        # "" is a password like any other (used as given); only None means "no password"
-        key, cert, extra = pkcs12.load_key_and_certificates(
-            data, _b(password) if password is not None else None
-        )
-    except x509.InvalidVersion as exc:  # opened, but a certificate inside is damaged
-        raise CorruptFileError(f"{path} holds a damaged certificate ({_short(exc)})") from None
-    except ValueError as exc:
-        if b"-----BEGIN" in data:
-            raise CorruptFileError(
-                f"{path} is PEM text, not a PKCS#12 bundle; load it with load_pair()"
-            ) from None
-        if password is None:
-            raise PassphraseRequiredError(
-                f"{path} is password-protected; give its password (password=... or --password)"
-            ) from None
-        raise WrongPasswordError(
-            f"could not open {path}: wrong password, or the file is not a PKCS#12 bundle "
-            f"(OpenSSL says: {_short(exc)}); check the password, or re-export the .pfx"
-        ) from None
-    if cert is None or key is None:
-        raise CorruptFileError(f"{path} holds no certificate and key pair; export it with both")
-    return IssuedCertificate(cert, key, checked([cert, *(extra or [])], path)[1:])
+    """The key, certificate and chain of a ``.pfx``, as the guide's ``new X509Certificate2(path, password)``.
+
+    Iteration counts above :data:`lab.pki.files.MAC_ITERATION_LIMIT` and its two siblings (the
+    defaults of .NET's ``Pkcs12LoaderLimits``) are refused before any key is derived.
+    """
+    key, cert, chain = read_pkcs12(path, password)
+    return IssuedCertificate(cert, key, chain)
 
 
 def load_pair(
@@ -170,7 +146,11 @@ def load_pair(
     certs = load_certificates(cert_path)
     key = load_private_key(key_path, password)
     if not key_matches(certs[0], key):
-        raise KeyMismatchError(_mismatch_message(cert_path, key_path, certs[0], key))
+        raise KeyMismatchError(
+            f"{Path(key_path).name} does not belong to {Path(cert_path).name} (certificate public "
+            f"key {spki_pin(certs[0])[:12]}…, key's public key {spki_pin(key.public_key())[:12]}…); "
+            f"regenerate the pair or point to the right key"
+        )
     return IssuedCertificate(certs[0], key, certs[1:])
 
 

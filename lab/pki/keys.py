@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 #: Key types the lab can generate. "ec" (ECDSA P-256) is the default: small, fast,
@@ -41,3 +41,18 @@ def key_matches(cert: x509.Certificate, key) -> bool:
     different types are simply unequal.
     """
     return cert.public_key() == key.public_key()
+
+
+def password_bytes(password: str | bytes | None) -> bytes | None:
+    """A password as cryptography takes it: text is UTF-8; None stays None (no password)."""
+    return password.encode() if isinstance(password, str) else password
+
+
+def private_key_pem(key, password: str | bytes | None = None) -> bytes:
+    """``key`` as PKCS#8 PEM, encrypted with the best available cipher when a password is given."""
+    enc = (
+        serialization.BestAvailableEncryption(password_bytes(password))
+        if password
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)

@@ -151,7 +151,8 @@ def explain_failure(
     if cert.version == x509.Version.v1:
         return (
             "the certificate is X.509 version 1, which cannot carry extensions: no SAN, no EKU, no "
-            "CA flag (`openssl x509 -req` without -extfile makes these)"
+            "CA flag (`openssl x509 -req` without -extfile makes these up to OpenSSL 3.1; 3.2 and "
+            "later make version 3 with key identifiers only)"
         )
     if cert.not_valid_after_utc < when:
         return f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
@@ -285,6 +286,6 @@ def issuer_chain(
 def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)
-    except Exception:  # noqa: BLE001 - a bad signature, or another key type: not this issuer
+    except Exception:  # a bad signature, or another key type: not this issuer
         return False
     return True

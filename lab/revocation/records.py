@@ -6,6 +6,7 @@ responder share it; :class:`Revocations` re-reads it when it changes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import threading
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Iterable
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 
 try:
     import fcntl
@@ -21,7 +23,7 @@ except ImportError:  # Windows: no flock; one writer at a time is then the learn
     fcntl = None
 from cryptography.hazmat.primitives import serialization
 
-from lab.pki import CertificateAuthority, write_public
+from lab.pki import CertificateAuthority, make_folder, write_public
 from lab.pki.fields import utcnow
 from lab.pki.keys import signature_hash
 from lab.revocation.crl import (
@@ -98,15 +100,24 @@ class Revocations:
     ) -> Revoked:
         """Revoke a certificate (a lab certificate, an x509 certificate, or a serial number).
 
-        A certificate the CA did not issue is refused: its serial could collide
-        with one of ours, and a CRL only speaks for its own issuer.
+        A certificate the CA did not issue is refused, by signature: a CRL speaks only for its
+        issuer, and another CA may carry the very same name. So is the CA's own certificate:
+        a CA that lists itself in its CRL makes nginx refuse every client it issued.
         """
         cert = getattr(cert, "cert", cert)
         if isinstance(cert, x509.Certificate):
-            if cert.issuer != self.ca.cert.subject:
+            try:
+                cert.verify_directly_issued_by(self.ca.cert)
+            except (ValueError, TypeError, InvalidSignature):
                 raise RevocationError(
-                    f"{cert.subject.rfc4514_string()} was issued by {cert.issuer.rfc4514_string()}, "
-                    f"not by {self.ca.cert.subject.rfc4514_string()}; revoke it with the CA that issued it"
+                    f"{cert.subject.rfc4514_string()} was not issued by this CA's key (its "
+                    f"issuer's name is {cert.issuer.rfc4514_string()}); revoke it with the CA "
+                    f"that issued it"
+                ) from None
+            if cert.public_key() == self.ca.cert.public_key():
+                raise RevocationError(
+                    f"{cert.subject.rfc4514_string()} is this CA's own certificate; its CRL "
+                    f"cannot revoke it. To retire the CA, stop trusting it and make a new one"
                 )
             serial = cert.serial_number
         elif isinstance(cert, int):
@@ -143,18 +154,13 @@ class Revocations:
             if counter is None:
                 self.crl_number += 1
                 return self.crl_number
-            counter.parent.mkdir(parents=True, exist_ok=True)
-            with open(counter, "a+", encoding="ascii") as f:
-                _lock_file(f)  # another process (pki revoke beside a running responder)
-                f.seek(0)
-                text = f.read().strip()
-                stored = int(text) if text.isdigit() else 0
-                number = max(stored, self.crl_number) + 1
-                f.seek(0)
-                f.truncate()
-                f.write(f"{number}\n")
-                f.flush()
-                os.fsync(f.fileno())
+            with _folder_lock(counter.parent):  # pki revoke beside a running responder
+                try:
+                    text = counter.read_text(encoding="ascii").strip()
+                except (FileNotFoundError, UnicodeDecodeError):
+                    text = ""
+                number = max(int(text) if text.isdigit() else 0, self.crl_number) + 1
+                write_public(counter, f"{number}\n".encode())  # a new file, renamed: atomic
             self.crl_number = number
             return number
 
@@ -254,7 +260,21 @@ def _entry(r: x509.RevokedCertificate) -> Revoked:
     return Revoked(r.serial_number, revoked_reason(r), r.revocation_date_utc)
 
 
-def _lock_file(f) -> None:
-    """An exclusive lock until ``f`` is closed, where the platform has flock (not Windows)."""
-    if fcntl is not None:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    """An exclusive lock on ``folder`` while the counter beside it is read and replaced.
+
+    The folder, not the counter file: the counter is replaced by a rename, and a lock on
+    the old file would not stop a writer who opened the new one. No flock (Windows): one
+    writer at a time is then the learner's job.
+    """
+    make_folder(folder)
+    if fcntl is None:  # Windows cannot open a folder as a file either
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

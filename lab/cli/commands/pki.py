@@ -13,9 +13,10 @@ from lab import pki
 from lab.cli.commands import pki_revoke, pki_status
 from lab.cli.commands._days import days_type
 from lab.course import coursepki
-from lab.errors import LabError
+from lab.errors import LabError, PKIExistsError
 from lab.paths import certs_dir, show
 from lab.pki import certinfo
+from lab.pki.fields import ip_name
 
 
 def register(subparsers) -> None:
@@ -58,8 +59,11 @@ def register(subparsers) -> None:
     c.add_argument(
         "--days", type=days_type("--days"), default=365, help="validity in days (default 365)"
     )
-    c.add_argument("--email", help="an email SAN")
+    c.add_argument("--email", help="an email SAN (name@example.org)")
     c.add_argument("--uri", help="a URI SAN, e.g. spiffe://lab.test/ns/payments/sa/api")
+    c.add_argument("--dns", action="append", default=[], help="a DNS SAN (repeatable)")
+    c.add_argument("--ip", action="append", default=[], help="an IP SAN (repeatable)")
+    c.add_argument("--force", action="store_true", help="replace NAME's files when they exist")
     c.set_defaults(func=_issue_client)
 
     p = sub.add_parser("show", help="summarise a PEM/DER certificate or a .pfx")
@@ -78,6 +82,7 @@ def _init(args) -> int:
     if args.if_missing and (directory / "rootCA.pem").exists():
         print(f"PKI already present in {show(directory)}")
         return 0
+    pki.make_folder(directory)  # 0700 whatever the umask; a link to nothing is one clear line
     written = coursepki.init(
         directory, key_type=args.key_type, password=args.password, force=args.force
     )
@@ -89,10 +94,41 @@ def _init(args) -> int:
     return 0
 
 
+#: Files a client may never replace, even with --force: the CA's, the server's, the revocation record.
+PKI_FILES = {n.lower() for n in coursepki.INIT_FILES if not n.startswith("client.")} | {
+    pki_revoke.CRL_FILE,
+    "crl.crlnumber",
+}
+
+
+def _check_new_files(directory: Path, name: str, force: bool) -> None:
+    """Decide NAME's file names first, then refuse any that would replace a file of the PKI.
+
+    Names compare without case: on macOS and Windows ``ROOTCA.key`` *is* ``rootCA.key``. A
+    NAME that is not a plain file name is refused next, by :func:`coursepki.issue_client`.
+    """
+    planned = [p.name for p in pki.leaf_files(directory / name)] + [f"{name}.pfx"]
+    taken = [n for n in planned if n.lower() in PKI_FILES]
+    if taken:
+        raise PKIExistsError(
+            f"a client named {name!r} would write {', '.join(taken)}, a file of the CA or the "
+            f"server (or the CRL); choose another name"
+        )
+    present = {p.name.lower(): p.name for p in directory.iterdir()} if directory.is_dir() else {}
+    existing = [present[n.lower()] for n in planned if n.lower() in present]
+    if existing and not force:
+        raise PKIExistsError(
+            f"{', '.join(existing)} already exist in {show(directory)}; use --force to renew "
+            f"{name!r}, or choose another name"
+        )
+
+
 def _issue_client(args) -> int:
     directory = args.dir or certs_dir()
+    _check_new_files(directory, args.name, args.force)
+    dns = [*args.dns, *(ip_name(ip) for ip in args.ip)]
     written = coursepki.issue_client(
-        args.name, directory, days=args.days, email=args.email, uri=args.uri
+        args.name, directory, days=args.days, email=args.email, uri=args.uri, dns=dns
     )
     print(f"issued {args.name}: " + ", ".join(show(p) for p in written))
     return 0

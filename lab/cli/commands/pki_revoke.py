@@ -70,10 +70,11 @@ def _published(record: Revocations, path: Path, days: float) -> None:
 
 
 def _certificate_path(name: str, directory: Path) -> Path:
+    """NAME in the PKI folder (``alice`` or ``alice.crt``), or a path with a folder in it."""
     p = Path(name)
-    if p.suffix in (".crt", ".pem") or p.parent != Path("."):
+    if p.parent != Path("."):
         return p
-    return directory / f"{name}.crt"
+    return directory / (name if p.suffix in (".crt", ".pem") else f"{name}.crt")
 
 
 def _revoke(args) -> int:

@@ -1,4 +1,4 @@
-"""``python -m lab reset``: stop lab servers (and lab-started nginx), remove the generated PKI."""
+"""``python -m lab reset``: stop this checkout's lab servers and nginx, remove what the lab made."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from lab.paths import certs_dir, show
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "reset",
-        help="stop this checkout's lab servers and nginx, remove the generated PKI",
+        help="stop this checkout's lab servers and nginx, remove the PKI files the lab made",
         description="Start again from scratch: stop the `python -m lab serve/ocsp` processes "
         "and nginx that this checkout started (recorded in .lab-state/; nothing else is "
-        "touched), remove the folders with keys they left, then delete everything in "
-        "certs/ but its README.",
+        "touched), remove the folders with keys they left, then the files of the PKI folder "
+        "that the lab made (rootCA.pem/.key, the certificates its CA signed with their .key "
+        "and .pfx, pfx-password.txt, the CRL). A folder that is not a lab PKI is refused.",
     )
     p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
@@ -25,13 +26,16 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     directory = args.dir or certs_dir()
-    files = housekeeping.generated_files(directory)
-    procs = housekeeping.lab_processes()
+    plan = [
+        *(f"stop {r['pid']}: {r['command']}" for r in housekeeping.recorded_processes()),
+        *(f"remove folder {show(p)}" for p in housekeeping.recorded_folders()),
+        *(f"remove {show(p)}" for p in housekeeping.pki_files(directory)),  # refuses first
+    ]
+    if not plan:
+        print(f"nothing to reset: no process, no recorded folder, no PKI file in {show(directory)}")
+        return 0
+    print("\n".join(plan))
     if not args.yes:
-        print(
-            f"This stops {len(procs)} process(es) this checkout started, and deletes "
-            f"{len(files)} item(s) in {show(directory)}."
-        )
         try:
             answer = input("Continue? [y/N] ")
         except EOFError:
@@ -40,12 +44,9 @@ def run(args) -> int:
             print("nothing changed (use --yes to skip this question)")
             return 1
     done = housekeeping.reset(directory)
-    for cmd in done["processes"]:
-        print(f"stopped: {cmd}")
     print(
         f"stopped {len(done['processes'])} lab process(es), {done['nginx']} nginx; "
-        f"removed {done['leftovers']} leftover folder(s) and {done['files']} item(s) "
-        f"from {show(directory)}"
+        f"removed {done['leftovers']} folder(s) and {done['files']} file(s)"
     )
     sys.stdout.flush()
     return 0
