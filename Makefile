@@ -89,8 +89,10 @@ TEST_JOBS ?= auto
 PYTEST_PARALLEL = -n $(TEST_JOBS) --dist loadgroup
 # The tests and nbval run with their own temp folder, outside /tmp (as macOS's TMPDIR is), so
 # that a notebook printing a temp path fails strict nbval here as it would on a Mac, and so
-# that tests/conftest.py can tell what a run left behind.
-TEST_TMP = $(CURDIR)/build/tmp
+# that tests/conftest.py can tell what a run left behind. Outside the checkout, as a real temp
+# folder is (paths inside it are shown relative to the project), and one per checkout.
+CHECKOUT_ID := $(shell printf '%s' "$(CURDIR)" | cksum | cut -d' ' -f1)
+TEST_TMP = $(HOME)/.cache/mtls-lab-tests/$(CHECKOUT_ID)
 TEST_ENV = mkdir -p $(TEST_TMP) && TMPDIR=$(TEST_TMP)
 # Strict nbval: every saved output must come out again (volatile values through the
 # sanitize file).
@@ -134,7 +136,7 @@ reset:
 	 else cd certs 2>/dev/null && rm -f rootCA.pem rootCA.key server.crt server.key server.pfx \
 	   client.crt client.key client.pfx pfx-password.txt crl.pem crl.crlnumber; \
 	   cd $(CURDIR) && rm -rf .lab-state/scratch; fi
-	rm -rf .pytest_cache notebooks/.ipynb_checkpoints
+	rm -rf .pytest_cache notebooks/.ipynb_checkpoints $(TEST_TMP)
 	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +
 
 # A static site of every notebook with its saved outputs (nothing is executed).

@@ -329,3 +329,15 @@ def test_readable_pfx_and_password_files_are_findings(course_dir):
     )
     assert "pfx-password.txt: the .pfx password file is readable by others (mode 640)" in warnings
     assert "server.pfx" not in warnings
+
+
+def test_a_pfx_with_a_hostile_iteration_count_is_named_as_such_not_as_a_wrong_password(
+    tmp_path, client_identity
+):
+    from test_cli_pki import _pfx, _with_mac_iterations
+
+    (tmp_path / "hostile.pfx").write_bytes(_with_mac_iterations(_pfx(client_identity), 2**31 - 1))
+    report = doctor.examine([tmp_path / "hostile.pfx"], password="pw")
+    errors = _errors(report)
+    assert "hostile.pfx: the .pfx asks for a MAC iteration count of 2,147,483,647" in errors
+    assert "wrong password" not in errors

@@ -115,6 +115,8 @@ def _pfx_problem(exc: LabError, path: Path) -> str:
         return WRONG_PASSWORD
     if pki.PASSWORD_FILE in message:
         return str(exc)
+    if "iteration" in message:  # refused before any key was derived (lab.pki.files)
+        return "the .pfx" + message
     if "truncated" in message or "empty" in message:
         return "unreadable .pfx: the file is empty or truncated"
     if "no certificate and key pair" in message:
