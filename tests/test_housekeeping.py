@@ -157,10 +157,14 @@ def test_break_all_stopped_by_sigterm_leaves_no_folder_with_keys(tmp_path):
     assert not list((tmp_path / "tmp").glob("*")), "break wrote into the system temp folder"
 
 
-GUIDE = "from lab.course import openssl_guide; print(openssl_guide.run().dir, flush=True)"
+#: A process that makes a scratch folder holding a key, as notebook 01's guide section does.
+GUIDE = (
+    "from lab import housekeeping; d = housekeeping.temporary_folder('guide'); "
+    "(d / 'rootCA.key').write_text('key'); print(d, flush=True)"
+)
 
 
-def test_the_openssl_guide_folder_is_removed_at_exit(tmp_path):
+def test_a_scratch_folder_with_keys_is_removed_at_exit(tmp_path):
     out = subprocess.run(
         [sys.executable, "-c", GUIDE], capture_output=True, text=True, env=_lab_env(tmp_path)
     )

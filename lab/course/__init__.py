@@ -10,7 +10,7 @@
   table; the guide's ``openssl x509 -req`` with an ``-extfile`` (notebook 01).
 * :mod:`lab.course.scenarios`, :mod:`lab.course.faults`: the failure catalogue of notebook 05, and
   its notebook views (both sides of one call, the catalogue as one HTML table).
-* :mod:`lab.course.openssl_guide`, :mod:`lab.course.rollover`, :mod:`lab.course.production`,
+* :mod:`lab.course.rollover`, :mod:`lab.course.production`,
   :mod:`lab.course.env`: the demonstrations of notebooks 01, 08 and 10; finding system tools.
 * :mod:`lab.course.check` and :mod:`lab.course.checks`: the exercises' self-checks.
 
