@@ -11,7 +11,6 @@ import pytest
 from test_proxy import nginx_t
 
 from lab.course.demo import create_app
-from lab.ops import audit
 from lab.proxy import NginxProxy, ProxyConfig
 from lab.tls import contexts as tlsconfig
 from lab.tls import policy as tlspolicy
@@ -132,55 +131,6 @@ def test_nginx_t_accepts_both_profiles(throwaway_pki, tmp_path, profile):
     assert nginx_t(p) == 0  # nginx itself accepts the profile's directives
 
 
-def test_the_audit_summary_is_short_stable_and_names_each_problem():
-    result = audit.Audit(
-        profile="intermediate",
-        compliant=False,
-        client_auth="REQUIRED",
-        connected_with_certificate=True,
-        protocols=["TLS 1.2", "TLS 1.3"],
-        tls12_suites=["TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"],
-        tls13_suites=["TLS_AES_128_GCM_SHA256"],
-        curves=["X448", "secp256r1"],
-        chain=["localhost", "mTLS Lab Root CA"],
-        anchor_sent=True,
-        sslyze="6.3.1",
-        guideline="5.7",
-        issues={"tls_curves": "TLS curves {X448} are supported, but should be rejected."},
-    )
-    lines = result.lines()
-    assert lines[0] == "verdict: NOT compliant with Mozilla intermediate 5.7 (sslyze 6.3.1)"
-    assert "client certificate: required by the server; the scan connected with ours" in lines
-    assert "chain sent: localhost -> mTLS Lab Root CA; the root (trust anchor) included" in lines
-    assert (
-        lines[-1]
-        == "problem (tls_curves): TLS curves {X448} are supported, but should be rejected."
-    )
-    assert all(len(line) < 120 for line in lines)
-
-
-def test_scan_without_sslyze_is_one_clear_error(monkeypatch, tmp_path, throwaway_pki):
-    import sys
-
-    throwaway_pki.client.write(tmp_path / "client")
-    throwaway_pki.root.write(tmp_path / "ca")
-    monkeypatch.setenv("LAB_SSLYZE_PYTHON", sys.executable)  # the lab's Python: no sslyze there
-    with pytest.raises(audit.SslyzeMissingError, match="make audit-tools"):
-        audit.scan(
-            "https://localhost:9",
-            cert=tmp_path / "client.crt",
-            key=tmp_path / "client.key",
-            ca=tmp_path / "ca.pem",
-        )
-    with pytest.raises(ValueError, match="give a port"):
-        audit.scan(
-            "localhost",
-            cert=tmp_path / "client.crt",
-            key=tmp_path / "client.key",
-            ca=tmp_path / "ca.pem",
-        )
-
-
 def test_a_modern_server_answers_tls13_and_refuses_a_tls12_client(throwaway_pki):
     import requests
 
@@ -202,31 +152,3 @@ def test_a_modern_server_answers_tls13_and_refuses_a_tls12_client(throwaway_pki)
 def test_a_bad_tls_profile_is_a_usage_error(run_lab, shared_course_dir):
     bad = run_lab("serve", "--certs", shared_course_dir, "--tls-profile", "old")
     assert bad.rc == 2 and "invalid choice: 'old'" in bad.stderr and not bad.has_traceback
-
-
-def test_the_audit_exercise_check_wants_compliance_and_a_required_certificate(capsys):
-    from lab.course import check
-
-    good = audit.Audit(
-        profile="intermediate",
-        compliant=True,
-        client_auth="REQUIRED",
-        connected_with_certificate=True,
-        tls12_suites=["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"],
-    )
-    assert check.exercise_audit(good)
-    cbc = audit.Audit(
-        **{
-            **vars(good),
-            "compliant": False,
-            "tls12_suites": ["TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"],
-        }
-    )
-    assert not check.exercise_audit(cbc)
-    optional = audit.Audit(**{**vars(good), "client_auth": "OPTIONAL"})
-    assert not check.exercise_audit(optional)
-    assert not check.exercise_audit("verdict: compliant")
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("✅") and all(line.startswith("💡") for line in lines[1:])
-    assert "AES_128_CBC_SHA256 is still accepted" in lines[1]
-    assert "no longer demands a client certificate" in lines[2]

@@ -1,31 +1,25 @@
-"""Measure what mutual TLS costs on this machine, against a baseline from the same run.
+"""``python -m lab bench``: what mutual TLS costs on this machine, against a same-run baseline.
 
 Why a baseline: requests per second depend on the CPU and on whatever else the machine is
 doing, so an absolute figure says little. A *ratio* between two figures measured in the same
 run, interleaved, says a lot: "the lab server reaches 0.8x of what a raw ``ssl`` socket can
 do", "keep-alive is 10x faster than a new connection per request".
 
-What one run measures (127.0.0.1 only, every loop bounded):
+What one run measures, on 127.0.0.1 only, every loop bounded by a :class:`Plan`:
 
-* **the baseline**: :class:`~lab.bench.servers.RawServer`, a minimal single-thread ``ssl``
-  server (accept, handshake, read one request, answer, close) with the contexts of
-  :mod:`lab.tls.contexts`, so TLS is configured exactly as in the lab server;
-* **the lab server** (:class:`lab.tls.server.MTLSServer` with :mod:`lab.course.demo`): a new
-  connection per request, keep-alive (one connection), and TLS session resumption;
-* **for comparison**: the same server code without client certificates (``mode="none"``)
-  and without TLS at all (``tls=False``). One request path for all three, so that the
-  difference between two figures is what TLS (or the client certificate) costs;
-* **key types** ECDSA P-256, RSA-2048 and RSA-4096 (the whole chain of that type): key
-  generation time and handshake rate;
-* **TLS 1.2 versus 1.3**: full and resumed handshakes;
-* **requests** (:func:`lab.tls.client.session`): a new connection per request versus
-  keep-alive, compared with each other only.
+* **the baseline**: :class:`RawServer`, a one-thread ``ssl`` server (accept, handshake, read
+  one request, answer, close) with the contexts of :mod:`lab.tls.contexts`;
+* **the lab server** (:class:`lab.tls.server.MTLSServer`): a new connection per request,
+  keep-alive, and a resumed session; the same server code without client certificates
+  (``mode="none"``) and without TLS (``tls=False``), so two figures differ by what TLS or
+  the client certificate costs;
+* **a default client** (``ssl.create_default_context``, OpenSSL's groups, X25519 first)
+  against the lab's P-256-only server: every full handshake gets a HelloRetryRequest;
+* **key types** (ECDSA P-256, RSA-2048, RSA-4096) and **TLS 1.2** against the baseline.
 
-Every compared figure uses one client, :class:`~lab.bench.clients.HTTPClient` (see
-:mod:`lab.bench.clients` for why not requests), and is taken the same way
-(:mod:`lab.bench.timing`). :mod:`lab.bench.result` holds what a run returns;
-:mod:`lab.bench.plot` draws it. A benchmark is never a test: the tests check the structure
-of the result, not the speed.
+Every figure uses one client, :class:`HTTPClient` (``socket`` + ``ssl``, one HTTP/1.1 GET):
+requests adds its own Python per call and cannot resume a session. Notebook 09 writes the
+same timed loop by hand; this module is what the command line runs.
 """
 
 from __future__ import annotations
@@ -33,224 +27,374 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import random
+import re
+import socket
 import ssl
-import sys
+import statistics
+import threading
 import time
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from lab import pki
-from lab.bench.clients import BenchError, HTTPClient, read_response
-from lab.bench.result import KEY_LABELS, TARGETS, BenchResult, Figure, KeyType
-from lab.bench.servers import RESPONSE, RawServer, two_write_exchange
-from lab.bench.timing import FULL, QUICK, Plan, Spec, measure
+from lab.errors import LabError
 from lab.tls import contexts as tlsconfig
 
-__all__ = [
-    "BenchError",
-    "BenchResult",
-    "Figure",
-    "FULL",
-    "HTTPClient",
-    "KEY_LABELS",
-    "KeyType",
-    "Plan",
-    "QUICK",
-    "RESPONSE",
-    "RawServer",
-    "TARGETS",
-    "read_response",
-    "run",
-    "two_write_exchange",
-]
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
+KEY_LABELS = {"ec": "ECDSA P-256", "rsa2048": "RSA-2048", "rsa4096": "RSA-4096"}
 
 
-def _keys(key_type: str, samples: int) -> tuple[float, list]:
-    """Generate ``samples`` keys, timing each; the first two then serve as leaf keys."""
-    keys, total = [], 0.0
-    for _ in range(max(1, samples)):
-        start = time.perf_counter()
-        keys.append(pki.generate_key(key_type))
-        total += time.perf_counter() - start
-    return total / len(keys) * 1000, keys
+class BenchError(LabError, RuntimeError):
+    """A benchmark request failed: the figures would be meaningless, so none are given."""
 
 
-def _leaves(ca, keys: list):
-    """A server and a client certificate whose keys are of one type.
+@dataclass(frozen=True)
+class Plan:
+    """How much work one run does: rounds, and operations per round for each figure."""
 
-    The key type of the *leaves* is what a handshake pays for: each side signs with its own
-    key, and verifies one signature of the root, which is cheap for either type; so all
-    chains share one ECDSA root. When only one key was generated (RSA-4096 in the quick
-    plan: about a second per key), both leaves use it. The arithmetic is the same; never
-    share a key between two identities for real.
+    name: str
+    rounds: int
+    connects: int  # new connections per round, for each new-connection figure
+    keepalive_requests: int  # requests per round on one kept-alive connection
+    keygen: dict  # keys generated (and timed) per type; the first two are used
+
+    @classmethod
+    def tiny(cls, n: int = 3) -> "Plan":
+        """The smallest meaningful run: for smoke checks, not for figures."""
+        n = max(1, int(n))
+        return cls("tiny", 1, n, 5 * n, dict.fromkeys(KEY_LABELS, 1))
+
+
+#: About fifteen seconds on an idle 2-core machine.
+QUICK = Plan("quick", 8, 20, 150, {"ec": 20, "rsa2048": 2, "rsa4096": 1})
+FULL = Plan("full", 7, 100, 1000, {"ec": 200, "rsa2048": 10, "rsa4096": 4})
+
+
+def read_response(sock) -> tuple[int, bytes]:
+    """Read one HTTP/1.1 response framed by Content-Length; return (status, body)."""
+    buf, length = b"", None
+    while length is None or len(buf) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise BenchError("the server closed the connection before a complete response")
+        buf += chunk
+        if length is None and b"\r\n\r\n" in buf:
+            head, _, buf = buf.partition(b"\r\n\r\n")
+            found = re.search(
+                rb"^HTTP/1\.[01] (\d{3}) .*?\r\ncontent-length: *(\d+)", head, re.I | re.S
+            )
+            if not found:
+                raise BenchError(f"not an HTTP response with a length: {head[:60]!r}")
+            status, length = int(found[1]), int(found[2])
+    return status, buf
+
+
+class HTTPClient:
+    """A GET over ``socket`` + ``ssl`` (plain TCP when ``context`` is None), TCP_NODELAY.
+
+    ``how="new"``: each :meth:`get` connects, asks once and closes; ``"resumed"``: the same,
+    offering the previous connection's session (``wrap_socket(session=...)``), which is how
+    a Python client resumes; ``"keepalive"``: every call asks on one connection, kept open
+    until :meth:`close`.
     """
-    server = ca.issue_server("localhost", "127.0.0.1", key=keys[0])
-    client = ca.issue_client("bench-client", key=keys[1 % len(keys)])
-    return ca, server, client
+
+    def __init__(self, port: int, context: ssl.SSLContext | None, how: str = "new"):
+        self.port, self.context, self.how = port, context, how
+        self.session: ssl.SSLSession | None = None
+        self.connections = self.resumed = 0
+        self._sock = None
+        close = "" if how == "keepalive" else "Connection: close\r\n"
+        self._request = f"GET /healthz HTTP/1.1\r\nHost: localhost\r\n{close}\r\n".encode()
+
+    def _connect(self):
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.connections += 1
+        if self.context is None:
+            return sock
+        session = self.session if self.how == "resumed" else None
+        try:
+            sock = self.context.wrap_socket(sock, server_hostname="localhost", session=session)
+        except BaseException:
+            sock.close()
+            raise
+        self.resumed += sock.session_reused
+        return sock
+
+    def get(self) -> None:
+        sock = self._sock = self._sock or self._connect()
+        sock.sendall(self._request)
+        status, body = read_response(sock)
+        if status != 200:
+            raise BenchError(f"the server answered {status} instead of 200: {body[:80]!r}")
+        if self.how != "keepalive":
+            if self.context is not None:
+                self.session = sock.session  # TLS 1.3: the ticket came with the response
+            self.close()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+class RawServer:
+    """The baseline: the least a Python TLS server does per connection, in one thread.
+
+    Accept, handshake, read the request head, send a fixed answer, close: no HTTP parsing,
+    no WSGI, no thread handoff. :attr:`handshakes` and :attr:`resumed` are its own count;
+    :attr:`errors` keeps every failure.
+    """
+
+    def __init__(self, context: ssl.SSLContext):
+        self.context = context
+        self.handshakes = self.resumed = self.port = 0
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._sock = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self._sock.settimeout(0.1)  # lets the loop notice __exit__ promptly
+        self._thread = threading.Thread(target=self._serve, daemon=True, name="lab-bench-raw")
+
+    def __enter__(self) -> "RawServer":
+        self.port = self._sock.getsockname()[1]
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._sock.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                conn.settimeout(10)
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                with self.context.wrap_socket(conn, server_side=True) as tls:
+                    self.handshakes += 1
+                    self.resumed += tls.session_reused
+                    buf = b""
+                    while b"\r\n\r\n" not in buf and (chunk := tls.recv(4096)):
+                        buf += chunk
+                    tls.sendall(RESPONSE)
+            except OSError as exc:  # ssl.SSLError is an OSError
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                conn.close()
+
+
+@dataclass
+class Figure:
+    """One measured rate, that of its median operation, and what the server counted."""
+
+    key: str
+    label: str
+    group: str
+    rps: float = 0.0
+    median_ms: float = 0.0
+    p90_ms: float = 0.0
+    operations: int = 0
+    connections: int = 0
+    resumed: int = 0
+    server_handshakes: int = 0
+
+
+@dataclass
+class Spec:
+    figure: Figure
+    client: HTTPClient
+    server: object  # RawServer or MTLSServer: anything with ``handshakes``
+    per_turn: int = 1  # operations a turn (more for keep-alive, whose operations are cheap)
+
+
+def measure(specs: list[Spec], rounds: int, turns: int, say: Callable[[str], None]) -> None:
+    """Time every operation on its own, the specs taking ``turns`` turns a round, shuffled.
+
+    Why single operations and their median, not the best of several loops: on a shared
+    machine the CPU comes and goes in bursts of tens of milliseconds; a round of twenty
+    connections is slowed unevenly, and the median of single operations ignores the bursts
+    whichever figure they hit. Why shuffled turns: a figure and its baseline are then taken
+    within milliseconds of each other, and no figure always follows the same neighbour.
+    A keep-alive figure makes ``per_turn`` requests a turn; the server's count of
+    handshakes is read around each operation, outside the timed part.
+    """
+    times: dict[int, list[float]] = {id(s): [] for s in specs}
+    for spec in specs:  # warm-up: first-request costs, a first session to resume
+        spec.client.get()
+        spec.client.close()
+        spec.client.connections = spec.client.resumed = 0
+    order, shuffle = list(specs), random.Random(0).shuffle
+    for r in range(rounds):
+        say(f"round {r + 1}/{rounds}")
+        for _ in range(turns):
+            shuffle(order)
+            for spec in order:
+                for _ in range(spec.per_turn):
+                    before = spec.server.handshakes
+                    start = time.perf_counter()
+                    spec.client.get()
+                    times[id(spec)].append(time.perf_counter() - start)
+                    spec.figure.server_handshakes += spec.server.handshakes - before
+        for spec in specs:
+            spec.client.close()
+    for spec in specs:
+        fig, ops = spec.figure, times[id(spec)]
+        ops.sort()
+        fig.median_ms, fig.p90_ms = statistics.median(ops) * 1000, ops[len(ops) * 9 // 10] * 1000
+        fig.rps, fig.operations = 1000 / fig.median_ms, len(ops)
+        fig.connections, fig.resumed = spec.client.connections, spec.client.resumed
+
+
+#: The figures of one run: key, group, server, client context, how, label (one a line).
+FIGURES = """
+raw_new            baseline   raw      mtls       new        raw ssl server: mTLS handshake + 1 request
+raw_resumed        baseline   raw      mtls       resumed    raw ssl server: resumed + 1 request
+lab_new            lab        lab      mtls       new        lab server mTLS: new connection per request
+lab_keepalive      lab        lab      mtls       keepalive  lab server mTLS: keep-alive
+lab_resumed        lab        lab      mtls       resumed    lab server mTLS: session resumed
+lab_default_client lab        lab      default    new        lab server mTLS: default client, X25519 first
+tls_new            comparison tls      anonymous  new        server-only TLS: new connection
+tls_keepalive      comparison tls      anonymous  keepalive  server-only TLS: keep-alive
+plain_new          comparison plain    plain      new        plain HTTP: new connection
+plain_keepalive    comparison plain    plain      keepalive  plain HTTP: keep-alive
+tls12_new          TLS_1.2    raw      tls12      new        raw ssl server, TLS 1.2: mTLS handshake
+tls12_resumed      TLS_1.2    raw      tls12      resumed    raw ssl server, TLS 1.2: resumed
+key_rsa2048        key_type   rsa2048  rsa2048    new        raw ssl server, RSA-2048 leaves: handshake
+key_rsa4096        key_type   rsa4096  rsa4096    new        raw ssl server, RSA-4096 leaves: handshake
+"""
+
+#: Ratios of figures from one run: name -> (numerator, denominator, what to expect or None).
+RATIOS = {
+    "new_connection_vs_raw": ("lab_new", "raw_new", 0.7),
+    "keepalive_vs_new_connection": ("lab_keepalive", "lab_new", 5.0),
+    "plain_http_vs_mtls_keepalive": ("plain_keepalive", "lab_keepalive", 1.0),
+    "resumed_vs_new_connection": ("lab_resumed", "lab_new", None),
+    "mtls_vs_server_tls_new_connection": ("lab_new", "tls_new", None),
+    "mtls_vs_plain_http_new_connection": ("lab_new", "plain_new", None),
+    "hello_retry_vs_p256_first": ("lab_default_client", "lab_new", None),
+}
+
+
+@dataclass
+class BenchResult:
+    """Everything one run measured; :meth:`to_dict` is the ``--json`` line."""
+
+    plan: str
+    figures: dict[str, Figure]
+    keygen_ms: dict[str, float]
+    environment: dict
+    errors: list[str] = field(default_factory=list)
+
+    def rps(self, key: str) -> float:
+        return self.figures[key].rps
+
+    @property
+    def ratios(self) -> dict[str, float]:
+        return {name: self.rps(a) / self.rps(b) for name, (a, b, _) in RATIOS.items()}
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "ratios": {k: round(v, 3) for k, v in self.ratios.items()}}
+
+    def table(self) -> str:
+        """The report: one line a figure, key generation, then the ratios and what to expect."""
+        env = self.environment
+        lines = [
+            f"mTLS Lab benchmark ({self.plan}): 127.0.0.1, {env['cpus']} CPUs, "
+            f"load {env['load_before']} -> {env['load_after']}, {env['openssl']}",
+            "every figure: one socket + ssl client, one HTTP/1.1 GET, TCP_NODELAY",
+            "",
+            f"{'group':<11} {'figure':<52} {'req/s':>6} {'median ms':>9} {'p90 ms':>7}"
+            "  handshakes (resumed)",
+        ]
+        for f in self.figures.values():
+            resumed = f" ({f.resumed})" if f.resumed else ""
+            lines.append(
+                f"{f.group:<11} {f.label:<52} {f.rps:>6.0f} {f.median_ms:>9.2f} "
+                f"{f.p90_ms:>7.2f}  {f.server_handshakes}{resumed}"
+            )
+        lines += [
+            "",
+            "key generation: "
+            + ", ".join(f"{KEY_LABELS[k]} {ms:.2f} ms" for k, ms in self.keygen_ms.items()),
+            "",
+            "ratios (same run)",
+        ]
+        for name, value in self.ratios.items():
+            bar = RATIOS[name][2]
+            verdict = f"  expect >= {bar:g}: {'yes' if value >= bar else 'NO'}" if bar else ""
+            lines.append(f"  {name:<36} {value:>6.2f}{verdict}")
+        return "\n".join(lines + ["", "errors:", *self.errors] if self.errors else lines)
 
 
 def run(
     *, quick: bool = True, plan: Plan | None = None, progress: Callable[[str], None] | None = None
 ) -> BenchResult:
-    """Run the benchmark once and return its :class:`BenchResult`.
+    """Run the benchmark once: ``quick`` picks :data:`QUICK` or :data:`FULL`, ``plan`` either.
 
-    ``quick`` picks :data:`QUICK` (a few seconds) or :data:`FULL`; ``plan`` overrides both
-    (``Plan.tiny()`` for tests). ``progress`` receives one line per step (the CLI prints
-    them on stderr).
+    ``progress`` receives one line per step (the command line prints them on stderr).
     """
-    from lab.bench.timing import load
+    # Function-level: MTLSServer and the demo app import Flask and cheroot, which the
+    # rest of this module (and a plain ``import lab.bench``) does not need.
     from lab.course.demo import create_app
-    from lab.tls import client as lab_client
     from lab.tls.server import MTLSServer
 
-    plan = plan or (QUICK if quick else FULL)
-    say = progress or (lambda message: None)
-    load_before = load()
-    errors: list[str] = []
-
-    # -- keys: time the generation, then use those very keys for the chains
-    key_types: dict[str, KeyType] = {}
-    chains = {}
+    plan, say = plan or (QUICK if quick else FULL), progress or (lambda message: None)
+    load_before, keygen_ms, chains = round(os.getloadavg()[0], 2), {}, {}
     root = pki.CertificateAuthority.create("mTLS Lab Bench CA")
-    for kt in ("ec", "rsa2048", "rsa4096"):
+    for kt, count in plan.keygen.items():  # time the keys, then use them for the chains
         say(f"generating {KEY_LABELS[kt]} keys")
-        ms, keys = _keys(kt, plan.keygen[kt])
-        key_types[kt] = KeyType(kt, KEY_LABELS[kt], ms, len(keys), 0.0)
-        chains[kt] = _leaves(root, keys)
-
-    ca, server_cert, client_cert = chains["ec"]
-    mtls = tlsconfig.client_context(client_cert, ca)
-    anonymous = tlsconfig.client_context(None, ca)
-    tls12 = tlsconfig.client_context(client_cert, ca, max_version="1.2")
-    app = create_app()
-    figures: dict[str, Figure] = {}
-    n_new, n_keep = plan.connects, plan.keepalive_requests
-
-    def spec(key, label, group, server, context, *, keepalive=False, resume=False) -> Spec:
-        figures[key] = fig = Figure(key, label, group)
-        client = HTTPClient(server.port, context, resume=resume)
-        if keepalive:
-            return Spec(fig, client.keepalive, n_keep, client.close, server, client)
-        return Spec(fig, client.new_connection, n_new, server=server, client=client)
-
-    with contextlib.ExitStack() as stack:
-        raw = stack.enter_context(RawServer(tlsconfig.server_context(server_cert, ca)))
-        lab = stack.enter_context(MTLSServer(app, certificate=server_cert, trust=ca))
-        lab_tls = stack.enter_context(MTLSServer(app, certificate=server_cert, mode="none"))
-        plain = stack.enter_context(MTLSServer(app, tls=False))
-        s_raw, s_lab, s_tls = "raw ssl server", "lab server mTLS", "lab server, server-only TLS"
-        s_plain = "lab server, plain HTTP"
-        core = [
-            spec("raw_handshake", f"{s_raw}: mTLS handshake + 1 request", "baseline", raw, mtls),
-            spec("lab_new_connection", f"{s_lab}: new connection per request", "lab", lab, mtls),
-            spec("lab_keepalive", f"{s_lab}: keep-alive", "lab", lab, mtls, keepalive=True),
-            spec("lab_resumed", f"{s_lab}: session resumed", "lab", lab, mtls, resume=True),
-            spec(
-                "raw_resumed", f"{s_raw}: resumed + 1 request", "baseline", raw, mtls, resume=True
-            ),
-            spec(
-                "server_tls_new_connection",
-                f"{s_tls}: new connection",
-                "comparison",
-                lab_tls,
-                anonymous,
-            ),
-            spec(
-                "server_tls_keepalive",
-                f"{s_tls}: keep-alive",
-                "comparison",
-                lab_tls,
-                anonymous,
-                keepalive=True,
-            ),
-            spec(
-                "plain_http_new_connection", f"{s_plain}: new connection", "comparison", plain, None
-            ),
-            spec(
-                "plain_http_keepalive",
-                f"{s_plain}: keep-alive",
-                "comparison",
-                plain,
-                None,
-                keepalive=True,
-            ),
-            spec("tls12_handshake", f"{s_raw}, TLS 1.2: mTLS handshake", "TLS version", raw, tls12),
-            spec(
-                "tls12_resumed",
-                f"{s_raw}, TLS 1.2: resumed handshake",
-                "TLS version",
-                raw,
-                tls12,
-                resume=True,
-            ),
-        ]
-        measure(core, plan.rounds, say, "handshakes and keep-alive")
-
-        # requests, compared only with itself (see lab.bench.clients). One Session per figure:
-        # a pooled keep-alive connection would otherwise carry the first "new connection"
-        # request without a handshake.
-        url = f"{lab.url}/healthz"
-        closing = stack.enter_context(lab_client.session(client_cert, trust=ca))
-        keeping = stack.enter_context(lab_client.session(client_cert, trust=ca))
-
-        def requests_new_connection():
-            closing.get(url, headers={"Connection": "close"}, timeout=10).raise_for_status()
-
-        def requests_keepalive():
-            keeping.get(url, timeout=10).raise_for_status()
-
-        label = "requests Session"
-        new_fig = Figure("requests_new_connection", f"{label}: new connection per call", "requests")
-        keep_fig = Figure("requests_keepalive", f"{label}: keep-alive", "requests")
-        figures.update({f.key: f for f in (new_fig, keep_fig)})
-        calls = plan.requests_calls
-        measure(
-            [
-                Spec(new_fig, requests_new_connection, calls, server=lab),
-                # closing the Session's pool ends the round, as HTTPClient.close() does
-                Spec(keep_fig, requests_keepalive, calls * 5, finish=keeping.close, server=lab),
-            ],
-            plan.rounds,
-            say,
-            "requests",
+        start = time.perf_counter()
+        keys = [pki.generate_key(kt) for _ in range(max(1, count))]
+        keygen_ms[kt] = (time.perf_counter() - start) / len(keys) * 1000
+        # The leaves' key type is what a handshake pays for (each side signs with its own
+        # key); RSA-4096 in the quick plan has one key for both leaves: never do that for real.
+        chains[kt] = (
+            root.issue_server("localhost", "127.0.0.1", key=keys[0]),
+            root.issue_client("bench-client", key=keys[1 % len(keys)]),
         )
-        for fig in (new_fig, keep_fig):
-            fig.connections = fig.server_handshakes or 0
-
-        for name, server in (("raw server", raw), ("lab server", lab)):
-            errors += [f"{name}: {e}" for e in server.errors]
-        errors += [f"lab server (server-only TLS): {e}" for e in lab_tls.errors]
-        errors += [f"lab server (plain HTTP): {e}" for e in plain.errors]
-        errors += [f"lab server: {f}" for f in lab.handshake_failures]
-
-    # -- key types: the raw baseline with a whole chain of each type
-    key_specs = []
+    server_cert, client_cert = chains["ec"]
+    mtls = tlsconfig.client_context(client_cert, root)
+    default = ssl.create_default_context(cadata=tlsconfig.trust_pem(root))
+    client_cert.configure_cert(default)  # OpenSSL's groups: an X25519 key share first
+    tls12 = tlsconfig.client_context(client_cert, root, max_version="1.2")
+    contexts = {"mtls": mtls, "default": default, "tls12": tls12, "plain": None}
+    contexts["anonymous"] = tlsconfig.client_context(None, root)
+    for kt in ("rsa2048", "rsa4096"):
+        contexts[kt] = tlsconfig.client_context(chains[kt][1], root)
+    figures: dict[str, Figure] = {}
+    errors: list[str] = []
     with contextlib.ExitStack() as stack:
-        for kt, (kca, kserver, kclient) in chains.items():
-            server = stack.enter_context(RawServer(tlsconfig.server_context(kserver, kca)))
-            label = f"{s_raw}, {KEY_LABELS[kt]} chain: mTLS handshake"
-            figures[f"key_{kt}_handshake"] = fig = Figure(f"key_{kt}_handshake", label, "key type")
-            client = HTTPClient(server.port, tlsconfig.client_context(kclient, kca))
-            key_specs.append(
-                Spec(
-                    fig,
-                    client.new_connection,
-                    plan.key_handshakes[kt],
-                    server=server,
-                    client=client,
-                )
-            )
-        measure(key_specs, plan.rounds, say, "key types")
-    for kt in chains:
-        key_types[kt].handshake_rps = figures[f"key_{kt}_handshake"].rps
-
+        app, start = create_app(), stack.enter_context
+        servers = {
+            "raw": start(RawServer(tlsconfig.server_context(server_cert, root))),
+            "lab": start(MTLSServer(app, certificate=server_cert, trust=root)),
+            "tls": start(MTLSServer(app, certificate=server_cert, mode="none")),
+            "plain": start(MTLSServer(app, tls=False)),
+        }
+        for kt in ("rsa2048", "rsa4096"):
+            servers[kt] = start(RawServer(tlsconfig.server_context(chains[kt][0], root)))
+        specs = []
+        for row in FIGURES.strip().splitlines():
+            key, group, server, context, how, label = row.split(None, 5)
+            figures[key] = Figure(key, label, group.replace("_", " "))
+            client = HTTPClient(servers[server].port, contexts[context], how)
+            per_turn = max(1, plan.keepalive_requests // plan.connects) if how == "keepalive" else 1
+            specs.append(Spec(figures[key], client, servers[server], per_turn))
+        measure(specs, plan.rounds, plan.connects, say)
+        for name, server in servers.items():
+            errors += [f"{name}: {e}" for e in server.errors]
+        errors += [f"lab: {f}" for f in servers["lab"].handshake_failures]
     environment = {
         "cpus": os.cpu_count(),
         "load_before": load_before,
-        "load_after": load(),
+        "load_after": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
         "openssl": ssl.OPENSSL_VERSION,
-        "platform": sys.platform,
-        "client_stack": "raw ssl socket, one HTTP/1.1 GET, TCP_NODELAY (lab.bench.HTTPClient)",
-        "rounds": plan.rounds,
     }
-    return BenchResult(plan.name, figures, key_types, environment, errors)
+    return BenchResult(plan.name, figures, keygen_ms, environment, errors)

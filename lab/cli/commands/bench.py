@@ -2,9 +2,9 @@
 
 Prints a table (or, with ``--json``, one JSON line) of requests per second for
 the raw ``ssl`` baseline, the lab server with a new connection per request,
-with keep-alive and with session resumption, plain HTTP and server-only TLS for
-comparison, three key types and two TLS versions, plus the ratios the course
-cares about. Progress goes to stderr, so ``--json`` output stays one clean line.
+with keep-alive and with session resumption, a default client (X25519 first, so
+a HelloRetryRequest), plain HTTP and server-only TLS for comparison, RSA leaves
+and TLS 1.2, plus the ratios the course cares about. Progress goes to stderr, so ``--json`` output stays one clean line.
 See :mod:`lab.bench` for what is measured and why it is measured that way.
 """
 
@@ -18,10 +18,10 @@ import sys
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bench",
-        help="measure the cost of mTLS: handshakes, keep-alive, resumption, key types",
+        help="measure the cost of mTLS: handshakes, keep-alive, resumption, HelloRetryRequest",
         description="Measure requests/s of a raw ssl mTLS baseline and of the lab server (new "
-        "connection, keep-alive, resumed session), plain HTTP and server-only TLS, "
-        "ECDSA/RSA keys and TLS 1.2/1.3, all on 127.0.0.1 in one run. Ratios between "
+        "connection, keep-alive, resumed session, a default client that gets a HelloRetryRequest), "
+        "plain HTTP and server-only TLS, RSA leaves and TLS 1.2, all on 127.0.0.1 in one run. Ratios between "
         "figures of the same run are what to compare; absolute figures depend on the load.",
     )
     p.add_argument(

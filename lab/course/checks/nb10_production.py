@@ -1,4 +1,4 @@
-"""Self-check for notebook 10: the final self-assessment quiz on the whole course.
+"""Self-checks for notebook 10: the final self-assessment quiz, and the hardened server's audit.
 
 Each question is judged on its own: ✅ for a right answer, and for a wrong or
 missing one a hint naming the notebook section that demonstrated it, never the
@@ -6,6 +6,9 @@ answer itself. The last line sums up, through :func:`lab.course.feedback.report`
 """
 
 from __future__ import annotations
+
+import re
+import ssl
 
 from lab.course.check import report
 
@@ -77,36 +80,39 @@ def exercise_quiz(answers) -> bool:
     )
 
 
-def exercise_audit(result) -> bool:
-    """Your turn, "Audit your own server": the sslyze summary of the learner's hardened server.
+def exercise_audit(context, scan) -> bool:
+    """Your turn, "Harden a server yourself": the learner's context and sslyze's report on it.
 
-    ``result`` is what :func:`lab.ops.audit.scan` returned. Passing needs the verdict,
-    no CBC suite, and proof that the server still demands the client certificate.
+    ``scan`` is what the notebook's ``sslyze(port)`` returned (a ``CompletedProcess`` of the
+    sslyze command). Passing needs sslyze's verdict "OK - Compliant", no CBC suite, and a
+    context that still demands the client certificate (``CERT_REQUIRED``).
     """
-    if not hasattr(result, "compliant") or not hasattr(result, "tls12_suites"):
-        return report(False, "", "pass the result of audit.scan(...), not its printout")
-    if not result.connected_with_certificate:
+    if not isinstance(context, ssl.SSLContext) or not isinstance(
+        getattr(scan, "stdout", None), str
+    ):
+        return report(False, "", "pass the server's SSLContext and what sslyze(...) returned")
+    if "SCAN RESULTS FOR" not in scan.stdout:
         return report(
             False,
             "",
-            "sslyze could not connect with the course client certificate: "
-            "is the server running, and does it trust the course CA?",
+            "sslyze could not connect with the course client certificate: does the context "
+            "load the server certificate and trust the course CA?",
         )
-    cbc = [s for s in result.tls12_suites if "_CBC_" in s]
+    cbc = re.findall(r"TLS_\w+_CBC_\w+", scan.stdout)
     if cbc:
         return report(
             False, "", f"{cbc[0]} is still accepted: set_ciphers() with ECDHE + GCM/CHACHA20 only"
         )
-    if not result.compliant:
+    if "OK - Compliant" not in scan.stdout:
         return report(
-            False, "", f"still not compliant ({', '.join(result.issues)}): read the problem lines"
+            False, "", "still not compliant: read the lines sslyze printed under the verdict"
         )
-    if result.client_auth != "REQUIRED":
+    if context.verify_mode != ssl.CERT_REQUIRED:
         return report(
             False,
             "",
-            "compliant, but the server no longer demands a client "
-            "certificate: keep verify_mode = ssl.CERT_REQUIRED",
+            "compliant, but the server no longer demands a client certificate: keep "
+            "verify_mode = ssl.CERT_REQUIRED",
         )
     return report(
         True, "compliant with Mozilla's intermediate profile, client certificate required", ""
