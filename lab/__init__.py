@@ -8,11 +8,11 @@ code a learner would take into a service; the rest stand on them:
 ``lab.tls``        the two ``SSLContext``\\ s, the mTLS server, the requests client, the caller's identity
 ``lab.auth``       ``CertificateAuth`` for Flask: policies, cache, problem details, header forwarding
 ``lab.revocation`` CRLs, the OCSP responder and the OCSP client
-``lab.proxy``      nginx in front (config and process) and Kubernetes manifests
-``lab.ops``        rotation, renewal, expiry monitoring, the doctor
-``lab.course``     the course's own scaffolding: the course PKI, demo apps, observe, curl,
+``lab.proxy``      nginx in front: one launcher, and the hardened config of ``serve --behind-nginx``
+``lab.ops``        expiry monitoring (``pki status``) and the doctor
+``lab.course``     the course's own scaffolding: the course PKI, demo apps, observe,
                    diagnose, the failure scenarios and the exercise self-checks
-``lab.bench``      what mTLS costs, against a baseline measured in the same run
+``lab.bench``      ``python -m lab bench``: what mTLS costs, against a baseline in the same run
 ``lab.cli``        ``python -m lab``
 =================  =====================================================================
 
