@@ -195,11 +195,11 @@ def _key_usage(key) -> x509.KeyUsage:
 
 def _sign(args) -> int:
     csr = load_csr(args.csr)
+    ca = coursepki.load_ca(args.dir)
+    *_, ignored = check_csr(csr, ca, args.san)  # a refused CSR says why, whatever exists
     out = args.out or args.csr.with_suffix(".crt")
     if out.exists() and not args.force:
         raise PKIExistsError(f"{show(out)} exists; add --force to replace it")
-    ca = coursepki.load_ca(args.dir)
-    *_, ignored = check_csr(csr, ca, args.san)
     cert = sign_csr(csr, ca, granted_san=args.san, days=args.days)
     pki.write_public(out, pki.pem(cert) + b"".join(pki.pem(c) for c in ca.chain))
     print(f"{show(out)}: {cert.subject.rfc4514_string()}, clientAuth, {args.days:g} day(s)")
