@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -24,9 +25,13 @@ from fastapi import Depends, FastAPI, Request  # module level: FastAPI resolves 
 from fastapi.responses import JSONResponse
 
 from lab import net, pki, proxy
+from lab.course import coursepki
+from lab.course.demo import create_app
 from lab.pki.verify import verify_chain
 from lab.tls import client
+from lab.tls.server import MTLSServer
 
+ROOT = Path(__file__).resolve().parent.parent
 ALICE = "CN=alice,O=mTLS Lab"
 
 
@@ -305,3 +310,94 @@ def test_aiohttp_and_httpx_share_one_context_one_handshake_per_connection(
         before = len(uvicorn_direct.config.handshakes)
         assert asyncio.run(calls()) == [200] * 20
         assert len(uvicorn_direct.config.handshakes) - before == 20
+
+
+# ------------------------------------------------------- docs/clients.md's asyncio and gRPC clients
+DOC_SNIPPET = re.compile(
+    r"^<!-- run by tests/test_deploy.py: (\S+) -->\n```python\n(.*?)^```", re.DOTALL | re.MULTILINE
+)
+
+
+def doc_snippet(name: str) -> str:
+    found = dict(DOC_SNIPPET.findall((ROOT / "docs" / "clients.md").read_text()))
+    return found[name]
+
+
+def run_doc_snippet(source: str, certs: Path, host_port: str, default: str, keep_cert: bool):
+    """Run the page's snippet as a learner would, against this test's server and PKI."""
+    if not keep_cert:  # every line naming the client's certificate or key goes
+        source = "".join(
+            line
+            for line in source.splitlines(keepends=True)
+            if not re.search(r"client\.(crt|key)\b|private_key|certificate_chain", line)
+        )
+    source = source.replace(default, host_port).replace("certs/", f"{certs}/")
+    return subprocess.run(
+        [sys.executable, "-c", source], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def course_files(tmp_path_factory):
+    certs = tmp_path_factory.mktemp("clients-doc") / "certs"
+    coursepki.init(certs)
+    return coursepki.load(certs)
+
+
+def test_clients_doc_aiohttp_gets_hello_and_a_refusal_without_its_certificate(course_files):
+    failures = []
+    with MTLSServer(
+        create_app(),
+        certificate=course_files.server,
+        trust=course_files.ca,
+        on_handshake_failure=failures.append,
+    ) as server:
+        source = doc_snippet("aiohttp")
+        ok = run_doc_snippet(
+            source, course_files.dir, f"localhost:{server.port}", "localhost:5001", True
+        )
+        assert ok.returncode == 0 and "200 Hello CN=MyTrustedClient,O=mTLS Lab" in ok.stdout, (
+            ok.stderr
+        )
+        no = run_doc_snippet(
+            source, course_files.dir, f"localhost:{server.port}", "localhost:5001", False
+        )
+        assert no.returncode != 0 and "Hello" not in no.stdout
+        assert re.search(r"aiohttp\.client_exceptions\.\w+Error", no.stderr), no.stderr
+        deadline = time.monotonic() + 10
+        while not failures and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert failures and "certificate" in failures[-1].reason
+
+
+def test_clients_doc_grpc_gets_hello_and_unavailable_without_its_certificate(course_files):
+    import grpc
+
+    def who(request, context):
+        return b"hello " + context.auth_context()["x509_common_name"][0]
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                "lab.Greeter", {"Who": grpc.unary_unary_rpc_method_handler(who)}
+            ),
+        )
+    )
+    credentials = grpc.ssl_server_credentials(
+        [(course_files.server.key_pem(), course_files.server.chain_pem)],
+        root_certificates=course_files.ca.cert_pem,
+        require_client_auth=True,
+    )
+    port = server.add_secure_port("127.0.0.1:0", credentials)
+    server.start()
+    try:
+        source = doc_snippet("grpc")
+        ok = run_doc_snippet(source, course_files.dir, f"localhost:{port}", "localhost:50051", True)
+        assert ok.returncode == 0 and ok.stdout.strip() == "hello MyTrustedClient", ok.stderr
+        no = run_doc_snippet(
+            source, course_files.dir, f"localhost:{port}", "localhost:50051", False
+        )
+        assert no.returncode != 0 and "StatusCode.UNAVAILABLE" in no.stderr, no.stderr
+    finally:
+        server.stop(None).wait()
