@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lab import pki
-from lab.cli.commands import pki_revoke, pki_status
+from lab.cli.commands import pki_revoke, pki_sign, pki_status
 from lab.cli.commands._days import days_type
 from lab.course import coursepki
 from lab.errors import LabError, PKIExistsError
@@ -75,6 +75,7 @@ def register(subparsers) -> None:
 
     pki_revoke.register_pki(sub)
     pki_status.register_pki(sub)
+    pki_sign.register_pki(sub)
 
 
 def _init(args) -> int:
