@@ -29,6 +29,7 @@ EXERCISES = {
     "exercise_one_handshake": "nb09_performance",
     "exercise_quiz": "nb10_production",
     "exercise_audit": "nb10_production",
+    "exercise_job_csr": "nb11_deploy",
 }
 
 __all__ = ["CheckResult", "report", *EXERCISES]
