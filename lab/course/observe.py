@@ -65,7 +65,7 @@ def observe(server, call: Callable[[], requests.Response], *, wait: float = 3.0)
     before = len(server.handshake_failures) if server is not None else 0
     try:
         response = call()
-    except Exception as exc:  # noqa: BLE001 - a failure is what we came to see
+    except Exception as exc:  # a failure is what we came to see
         return Observation(None, "", client_view(exc), _server_view(server, before, wait), exc)
     server_saw = "handshake ok" if server is not None else "(not a lab server)"
     if server is not None and len(server.handshake_failures) > before:
@@ -108,7 +108,7 @@ def attempt(fn: Callable, *args, **kwargs):
     """
     try:
         result = fn(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - showing the failure is the point
+    except Exception as exc:  # showing the failure is the point
         print(wrap(f"refused: {type(exc).__name__}: {scrub(_short_paths(str(exc)))}"))
         return None
     print(f"ok: {result!r}" if result is not None else "ok")

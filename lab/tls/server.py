@@ -355,7 +355,7 @@ class MTLSServer(ServerRecord):
         _RUNNING.discard(self)
         try:
             server.stop()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._record_error("stop", repr(exc), _traceback.format_exc())
         if self._thread is not None:
             self._thread.join(timeout=2)
@@ -400,7 +400,7 @@ class MTLSServer(ServerRecord):
     def _wsgi_app(self, environ, start_response):
         try:
             return self.app(environ, start_response)
-        except Exception as exc:  # noqa: BLE001 - recorded and answered, never lost
+        except Exception as exc:  # recorded and answered, never lost
             where = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
             self._record_error(where, f"{type(exc).__name__}: {exc}", _traceback.format_exc())
             body = b"internal server error (recorded in the lab server's errors)"
