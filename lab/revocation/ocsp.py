@@ -33,16 +33,8 @@ from lab.pki.fields import utcnow
 from lab.revocation.crl import ocsp_urls, reason_name
 
 # The responder lives in its own module; notebooks and the CLI import it from here.
-from lab.revocation.ocsp_responder import OCSPResponder, delegated_signer
-
-__all__ = [
-    "OCSPChecker",
-    "OCSPResponder",
-    "OCSPResult",
-    "OCSPUnavailable",
-    "delegated_signer",
-    "query",
-]
+from lab.revocation.ocsp_responder import OCSPResponder as OCSPResponder
+from lab.revocation.ocsp_responder import delegated_signer as delegated_signer
 
 OCSP_REQUEST = "application/ocsp-request"
 
