@@ -12,13 +12,14 @@ from urllib.parse import quote
 import pytest
 from cryptography.hazmat.primitives import serialization
 from flask import Flask, request
+from test_proxy import nginx_binary  # noqa: F401 (autouse: fails with the install hint)
 
 from lab import proxy
 from lab.auth import forwarding
 from lab.auth.forwarding import CertificateForwarding, ForwardedCertificateError, header_value
 from lab.course import demo
 from lab.errors import ForgedHeaderError
-from lab.proxy import INSTALL_HINT, NginxNotFoundError, NginxProxy
+from lab.proxy import NginxProxy
 from lab.tls import client
 from lab.tls.server import MTLSServer
 
@@ -26,14 +27,6 @@ pytestmark = pytest.mark.interop
 
 PROXY_ADDRESS = "127.0.0.2"  # nginx connects to the app from here (proxy_bind)
 ATTACKER_ADDRESS = "127.0.0.1"
-
-
-@pytest.fixture(scope="module")
-def nginx_binary():
-    try:
-        return proxy.find_nginx()
-    except NginxNotFoundError:
-        pytest.fail(INSTALL_HINT)
 
 
 @pytest.fixture(scope="module")
@@ -77,14 +70,14 @@ def forged(pki, fmt="pem", header=proxy.CERT_HEADER):
 
 
 # ---------------------------------------------------------- the lesson
-def test_naive_app_lets_a_caller_without_certificate_in_with_a_forged_header(pki, nginx_binary):
+def test_naive_app_lets_a_caller_without_certificate_in_with_a_forged_header(pki):
     with app_server(pki, forwarding.trust_header_from_anyone(), mode="none") as app:
         r = call(None, pki, app.url, headers=forged(pki))
     assert r.status_code == 200
     assert r.text == "Hello CN=MyTrustedClient,O=mTLS Lab"
 
 
-def test_forged_header_straight_to_the_app_gets_403_naming_the_reason(pki, nginx_binary):
+def test_forged_header_straight_to_the_app_gets_403_naming_the_reason(pki):
     with app_server(pki, source(pki), mode="none") as app:
         r = call(None, pki, app.url, headers=forged(pki))
     assert r.status_code == 403
@@ -95,25 +88,19 @@ def test_forged_header_straight_to_the_app_gets_403_naming_the_reason(pki, nginx
     )
 
 
-def test_header_from_the_trusted_proxy_gets_200_with_the_clients_identity(
-    pki, nginx_binary, tmp_path
-):
+def test_header_from_the_trusted_proxy_gets_200_with_the_clients_identity(pki, tmp_path):
     with app_server(pki, source(pki)) as app, nginx(pki, app, tmp_path) as p:
         r = call(pki.trusted, pki, p.url)
     assert r.status_code == 200 and r.text == "Hello CN=MyTrustedClient,O=mTLS Lab"
 
 
-def test_a_forged_header_sent_through_nginx_is_replaced_by_the_real_certificate(
-    pki, nginx_binary, tmp_path
-):
+def test_a_forged_header_sent_through_nginx_is_replaced_by_the_real_certificate(pki, tmp_path):
     with app_server(pki, source(pki)) as app, nginx(pki, app, tmp_path) as p:
         r = call(pki.alice, pki, p.url, headers=forged(pki))
     assert r.text == "Hello CN=alice,O=mTLS Lab"
 
 
-def test_proxy_certificate_mode_refuses_a_direct_caller_even_from_the_proxys_address(
-    pki, nginx_binary
-):
+def test_proxy_certificate_mode_refuses_a_direct_caller_even_from_the_proxys_address(pki):
     pinned = source(pki, trusted_proxies=["127.0.0.0/8"], proxy_certificate=pki.proxy_identity)
     with app_server(pki, pinned) as app:
         with_cert = call(pki.alice, pki, app.url, headers=forged(pki))
@@ -127,7 +114,7 @@ def test_proxy_certificate_mode_refuses_a_direct_caller_even_from_the_proxys_add
 
 
 def test_proxy_certificate_mode_accepts_the_header_from_nginx_with_proxy_ssl_certificate(
-    pki, nginx_binary, tmp_path
+    pki, tmp_path
 ):
     pinned = source(pki, trusted_proxies=["127.0.0.0/8"], proxy_certificate=pki.proxy_identity)
     with (
@@ -139,7 +126,7 @@ def test_proxy_certificate_mode_accepts_the_header_from_nginx_with_proxy_ssl_cer
 
 
 def test_a_certificate_forwarded_by_an_optional_no_ca_proxy_is_revalidated_and_refused(
-    pki, unrelated_ca, nginx_binary, tmp_path
+    pki, unrelated_ca, tmp_path
 ):
     stranger = unrelated_ca.issue_client("MyTrustedClient")
     lenient = source(
@@ -155,7 +142,7 @@ def test_a_certificate_forwarded_by_an_optional_no_ca_proxy_is_revalidated_and_r
     assert "is not trusted: no trusted CA issued it" in r.json()["detail"]
 
 
-def test_the_proxys_failed_verdict_is_honoured(pki, unrelated_ca, nginx_binary, tmp_path):
+def test_the_proxys_failed_verdict_is_honoured(pki, unrelated_ca, tmp_path):
     stranger = unrelated_ca.issue_client("mallory")
     with (
         app_server(pki, source(pki)) as app,
@@ -171,7 +158,7 @@ def test_the_proxys_failed_verdict_is_honoured(pki, unrelated_ca, nginx_binary, 
 
 # ------------------------------------- the proxy that forgets to clear a header
 def test_a_proxy_that_forgets_to_clear_a_lookalike_header_lets_alice_become_mytrustedclient(
-    pki, nginx_binary, tmp_path
+    pki, tmp_path
 ):
     # The app runs behind ingress-nginx (ssl-client-cert) and behind this nginx (X-SSL-Client-Cert).
     both = source(pki, header=("ssl-client-cert", proxy.CERT_HEADER))
@@ -186,7 +173,7 @@ def test_a_proxy_that_forgets_to_clear_a_lookalike_header_lets_alice_become_mytr
 
 
 # ----------------------------------------------------------- the header format
-def test_header_value_is_byte_for_byte_what_nginx_forwards(pki, nginx_binary, tmp_path):
+def test_header_value_is_byte_for_byte_what_nginx_forwards(pki, tmp_path):
     raw = Flask("raw")
 
     @raw.get("/api/secure")

@@ -48,14 +48,13 @@ from lab.errors import ForgedHeaderError, LabError
 from lab.proxy import CERT_HEADER
 from lab.revocation import Revocations, load_crls, parse_crl, trusted_crl_file
 from lab.revocation.ocsp import (
-    MalformedOCSPRequest,
     OCSPResponder,
     OCSPUnavailable,
     build_request,
     delegated_signer,
-    parse_request,
     parse_response,
 )
+from lab.revocation.ocsp_responder import MalformedOCSPRequest, parse_request
 
 CA = pki.CertificateAuthority.create("Fuzz CA")
 ALICE = CA.issue_client("alice")

@@ -1,19 +1,15 @@
 """nginx with only the lines you write, against the real binary: its defaults, its CA list,
-stapling, the 07 exercise."""
+the 07 exercise."""
 
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 from test_proxy import nginx_binary  # noqa: F401 (autouse: fails with the install hint)
 
 from lab.course import check, coursepki
-from lab.proxy import NginxError
-from lab.proxy.handwritten import HandWrittenNginx, stapled_ocsp
-from lab.revocation import Revocations, ocsp_access
-from lab.revocation.ocsp import OCSPResponder
+from lab.proxy import Nginx, NginxError
 from lab.tls import client
 from lab.tls.server import MTLSServer
 
@@ -43,7 +39,7 @@ def files_for(course, server=None):
 
 def test_out_of_the_box_nginx_answers_400_not_496_or_495(course, unrelated_ca):
     stranger = unrelated_ca.issue_client("MyTrustedClient")
-    with HandWrittenNginx(MTLS, files_for(course)) as nginx:
+    with Nginx(MTLS, files_for(course)) as nginx:
         missing = client.session(None, trust=course.ca).get(nginx.url + "/")
         refused = client.session(stranger, trust=course.ca).get(nginx.url + "/")
         ok = client.session(course.client, trust=course.ca).get(nginx.url + "/")
@@ -55,7 +51,7 @@ def test_out_of_the_box_nginx_answers_400_not_496_or_495(course, unrelated_ca):
 
 
 def test_the_key_is_private_gone_once_nginx_listens_and_the_prefix_is_removed(course):
-    nginx = HandWrittenNginx(MTLS, files_for(course))
+    nginx = Nginx(MTLS, files_for(course))
     nginx.write_prefix(8443)
     assert (nginx.prefix / "certs/server.key").stat().st_mode & 0o777 == 0o600
     nginx.stop()
@@ -84,7 +80,7 @@ def ca_names(port, course):
 
 
 def test_nginx_names_its_client_cas_and_python_ssl_names_none(course):
-    with HandWrittenNginx(MTLS, files_for(course)) as nginx:
+    with Nginx(MTLS, files_for(course)) as nginx:
         from_nginx = ca_names(nginx.port, course)
     with MTLSServer(lambda e, s: [], certificate=course.server, trust=course.ca) as app:
         from_python = ca_names(app.port, course)
@@ -96,42 +92,11 @@ def test_nginx_names_its_client_cas_and_python_ssl_names_none(course):
 
 
 def test_a_bad_directive_stops_nginx_with_its_own_message(course):
-    nginx = HandWrittenNginx("ssl_certificat certs/server.crt;", files_for(course))
+    nginx = Nginx("ssl_certificat certs/server.crt;", files_for(course))
     with pytest.raises(NginxError, match="unknown directive"):
         nginx.start()
     assert nginx.prefix is None
     assert any("ssl_certificat" in m for m in nginx.log_messages("emerg"))
-
-
-STAPLING = """\
-ssl_certificate         certs/server.crt;
-ssl_certificate_key     certs/server.key;
-ssl_stapling            on;
-ssl_stapling_verify     on;
-ssl_trusted_certificate certs/client-ca.pem;
-location / { return 200; }"""
-
-
-def test_stapling_needs_a_responder_url_in_the_server_certificate(course):
-    with HandWrittenNginx(STAPLING, files_for(course)) as nginx:
-        assert stapled_ocsp(nginx.port, str(course.ca_file)) == "none"
-        warned = [m for m in nginx.log_messages("warn") if "ssl_stapling" in m]
-    assert warned and "no OCSP responder URL" in warned[0]
-
-
-def test_stapling_with_an_aia_responder_staples_a_good_answer(course):
-    with OCSPResponder(Revocations(course.ca)) as responder:
-        server = course.ca.issue_server(
-            "localhost", "127.0.0.1", extra_extensions=[ocsp_access(responder.url)]
-        )
-        with HandWrittenNginx(STAPLING, files_for(course, server)) as nginx:
-            for _ in range(100):  # nginx fetches the answer in the background, then staples it
-                stapled = stapled_ocsp(nginx.port, str(course.ca_file))
-                if stapled != "none":
-                    break
-                time.sleep(0.1)
-    assert stapled == "successful (0x0), good"
-    assert [a.status for a in responder.answers] == ["good"]  # once: the answer is cached
 
 
 PAYMENTS = """\

@@ -8,12 +8,30 @@ scheduled alone (pytest-xdist#1386), so two kernels could run one notebook at on
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 
 def test_each_test_carries_its_files_group_and_xdist_schedules_by_it(request):
+    if not request.config.pluginmanager.hasplugin("xdist") or not hasattr(
+        request.config, "workerinput"
+    ):
+        # Not on an xdist worker (pytest -p no:xdist, or the controller): run this very test
+        # on one worker under --dist loadgroup, as make test does, and require that it passes.
+        assert not os.environ.get("LAB_TEST_PARALLEL_CHILD"), "the child ran without a worker"
+        child = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "xdist", "-n", "1", "--dist", "loadgroup"]
+            + [f"{request.node.path}::{request.node.name}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "LAB_TEST_PARALLEL_CHILD": "1"},
+        )
+        assert child.returncode == 0, child.stdout[-2000:] + child.stderr[-2000:]
+        return
     groups = [mark.args[0] for mark in request.node.iter_markers("xdist_group")]
     assert groups == [str(request.node.path)]
-    worker = getattr(request.config, "workerinput", None)
-    if worker is not None and getattr(request.config.option, "loadgroup", False):
-        assert request.node.nodeid.endswith("@" + str(request.node.path)), (
-            f"xdist lost the group of {request.node.nodeid}: the tests are not grouped by file"
-        )
+    assert request.node.nodeid.endswith("@" + str(request.node.path)), (
+        f"xdist lost the group of {request.node.nodeid}: the tests are not grouped by file"
+    )

@@ -42,7 +42,7 @@ def nginx_binary():
 def workdir(tmp_path):
     """Prefixes go to tmp_path; afterwards none may be left, and no nginx may survive."""
     yield tmp_path
-    leftovers = list(tmp_path.glob(proxy.PREFIX_STEM + "*"))
+    leftovers = list(tmp_path.glob(proxy.process.PREFIX_STEM + "*"))
     assert not leftovers, f"nginx prefixes left behind: {leftovers}"
     assert not proxy.running_proxies()
 
@@ -216,7 +216,7 @@ def test_nginx_replaces_a_client_supplied_certificate_header(upstream, throwaway
 def test_lookalike_headers_are_cleared_only_when_the_config_says_so(
     upstream, throwaway_pki, workdir
 ):
-    lookalikes = {name: "forged" for name in proxy.LOOKALIKE_HEADERS}
+    lookalikes = {name: "forged" for name in proxy.config.LOOKALIKE_HEADERS}
     with behind(upstream, throwaway_pki, workdir) as p:
         cleared = get(throwaway_pki.client, throwaway_pki, p.url + "/x", headers=lookalikes).json()[
             "headers"
@@ -226,7 +226,7 @@ def test_lookalike_headers_are_cleared_only_when_the_config_says_so(
             "headers"
         ]
     lower = {k.lower() for k in cleared}
-    assert not lower & {h.lower() for h in proxy.LOOKALIKE_HEADERS}
+    assert not lower & {h.lower() for h in proxy.config.LOOKALIKE_HEADERS}
     assert {k.lower(): v for k, v in passed.items()}["x-client-cert"] == "forged"
 
 
@@ -260,7 +260,7 @@ def test_proxy_certificate_is_presented_to_the_app(throwaway_pki, workdir):
 
 # ------------------------------------------------------------ nginx -t
 CONFIG_VARIANTS = list(
-    itertools.product(proxy.VERIFY_CLIENT_MODES, (False, True), (False, True), (False, True))
+    itertools.product(proxy.config.VERIFY_CLIENT_MODES, (False, True), (False, True), (False, True))
 )
 
 
@@ -390,7 +390,9 @@ def test_reset_stops_an_nginx_this_checkout_left_behind_and_no_other_checkouts(
     pid = int(out.stdout.split()[0])
     try:
         assert _alive(pid), "the nginx of the exited process should still be running (orphaned)"
-        (prefix,) = (ours / "nginx").glob(proxy.PREFIX_STEM + "*")  # in the checkout, not /tmp
+        (prefix,) = (ours / "nginx").glob(
+            proxy.process.PREFIX_STEM + "*"
+        )  # in the checkout, not /tmp
         assert not list(prefix.rglob("*.key")), "no private key stays on disk once nginx runs"
         monkeypatch.setenv("LAB_STATE_DIR", str(theirs))  # another checkout's reset
         assert housekeeping.reset(tmp_path / "their-certs")["nginx"] == 0
@@ -408,7 +410,7 @@ def test_reset_stops_an_nginx_this_checkout_left_behind_and_no_other_checkouts(
 def test_missing_nginx_raises_the_install_instruction(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("LAB_NGINX", raising=False)
-    monkeypatch.setattr(proxy.binary, "SEARCH_PATH", "/nonexistent")
+    monkeypatch.setattr(proxy.process, "SEARCH_PATH", "/nonexistent")
     with pytest.raises(NginxNotFoundError, match="apt-get install nginx.*brew install nginx"):
         proxy.find_nginx()
 
@@ -434,7 +436,7 @@ def test_error_log_lines_are_parsed_without_timestamps_or_pids():
         "the first certificate) while reading client request headers, client: 127.0.0.1, server: localhost\n"
     )
     assert proxy.parse_log(text) == [
-        proxy.LogLine(
+        proxy.process.LogLine(
             "info",
             "client SSL certificate verify error: (21:unable to verify the first certificate) "
             "while reading client request headers",
@@ -520,7 +522,7 @@ def test_serve_behind_nginx_says_hello_to_the_printed_curl_command_and_refuses_w
     assert curl, "the curl binary is missing: install it (apt-get install curl), .ci/run does"
     d = tmp_path / "my certs;$(touch PWNED)"
     shutil.copytree(shared_course_dir, d)
-    port = proxy.free_port(host)
+    port = proxy.process.free_port(host)
     env = {**os.environ, "LAB_NGINX_DIR": str(tmp_path / "nginx")}
     cmd = [sys.executable, "-m", "lab", "serve", "--behind-nginx", "--certs", str(d)]
     proc = subprocess.Popen(
@@ -557,7 +559,9 @@ def test_serve_behind_nginx_says_hello_to_the_printed_curl_command_and_refuses_w
     assert not (tmp_path / "PWNED").exists(), "the printed command ran the folder name"
     assert refused.stdout.endswith("\n496") and "Client certificate required" in refused.stdout
     assert proc.returncode == 0 and out.strip().endswith("stopped"), err
-    assert not list((tmp_path / "nginx").glob(proxy.PREFIX_STEM + "*")), "prefix left behind"
+    assert not list((tmp_path / "nginx").glob(proxy.process.PREFIX_STEM + "*")), (
+        "prefix left behind"
+    )
 
 
 def test_serve_behind_nginx_killed_leaves_no_key_on_disk_and_reset_stops_its_nginx(
@@ -576,7 +580,7 @@ def test_serve_behind_nginx_killed_leaves_no_key_on_disk_and_reset_stops_its_ngi
         assert proc.stdout.readline().startswith("nginx https://localhost:"), proc.stderr.read()
         proc.send_signal(signal.SIGKILL)  # no handler runs: nothing in-process can clean up
         proc.wait(timeout=30)
-        (prefix,) = (state / "nginx").glob(proxy.PREFIX_STEM + "*")
+        (prefix,) = (state / "nginx").glob(proxy.process.PREFIX_STEM + "*")
         nginx = int((prefix / "nginx.pid").read_text())
         assert _alive(nginx), "nginx outlives a SIGKILLed parent"
         assert not list(prefix.rglob("*.key")), "a private key stayed on disk"
@@ -587,5 +591,5 @@ def test_serve_behind_nginx_killed_leaves_no_key_on_disk_and_reset_stops_its_ngi
     finally:
         if proc.poll() is None:
             proc.kill()
-        for pid_file in state.glob("nginx/" + proxy.PREFIX_STEM + "*/nginx.pid"):
+        for pid_file in state.glob("nginx/" + proxy.process.PREFIX_STEM + "*/nginx.pid"):
             os.killpg(int(pid_file.read_text()), signal.SIGKILL)

@@ -762,7 +762,7 @@ def test_more_dripping_clients_than_threads_cannot_starve_a_legitimate_call(
     try:
         assert settle(lambda: s.handshakes >= 5, timeout=10), s.handshake_summary()
         time.sleep(0.4)  # every dripper has sent a first byte: both threads are reading heads
-        r = alice.get(s.url + "/healthz", timeout=s.head_timeout + 2)
+        r = alice.get(s.url + "/healthz", timeout=s.settings.head_timeout + 2)
         assert r.status_code == 200
     finally:
         for t in drippers:

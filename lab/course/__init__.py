@@ -3,7 +3,7 @@
 * :mod:`lab.course.coursepki`: the guide's file set in ``certs/`` (``ensure()`` for notebooks).
 * :mod:`lab.course.demo`, :mod:`lab.course.auth_demo`: the guide's ``SecureController`` and
   notebook 04's printouts.
-* :mod:`lab.course.observe`, :mod:`lab.course.curl`: one call seen from both ends; the real curl.
+* :mod:`lab.course.observe`: one call seen from both ends.
 * :mod:`lab.course.diagnose`: ``explain()`` for a pasted error.
 * :mod:`lab.course.table`: one set of rows as an HTML table in a notebook, aligned text elsewhere.
 * :mod:`lab.course.extensions`, :mod:`lab.course.extfile`: every extension of a certificate as a

@@ -27,40 +27,10 @@ __all__ = [
     "Observation",
     "attempt",
     "client_view",
-    "curl_view",
     "innermost",
     "observe",
     "scrub",
 ]
-
-#: curl's wordings for "the server hung up during the handshake": which one appears
-#: depends on timing under TLS 1.3 (exit 55 getpeername, 56 alert, 35 reset ...).
-_CURL_CLOSED = (
-    "alert",
-    "getpeername",
-    "Connection reset",
-    "unexpected eof",
-    "EOF",
-    "Recv failure",
-    "Transport endpoint is not connected",
-)
-
-
-def curl_view(error: str) -> str:
-    """A stable one-line account of a curl failure line (``curl: (NN) ...``)."""
-    if (
-        "SSL certificate problem" in error
-        or "does not match target host name" in error
-        or "no alternative certificate subject name" in error
-    ):
-        return "curl refused the server: " + error.split(") ", 1)[-1]
-    if "wrong version number" in error:
-        return "TLS handshake failed: wrong version number (the server did not answer in TLS)"
-    if "Failed to connect" in error or "Couldn't connect" in error:
-        return "connection refused: nothing is listening on that port"
-    if any(marker in error for marker in _CURL_CLOSED):
-        return CLOSED_BY_SERVER
-    return scrub(error)
 
 
 @dataclass
@@ -95,20 +65,8 @@ def observe(server, call: Callable[[], requests.Response], *, wait: float = 3.0)
     before = len(server.handshake_failures) if server is not None else 0
     try:
         response = call()
-    except Exception as exc:  # noqa: BLE001 - a failure is what we came to see
+    except Exception as exc:  # a failure is what we came to see
         return Observation(None, "", client_view(exc), _server_view(server, before, wait), exc)
-    if hasattr(response, "returncode"):  # a lab.course.curl.CurlResult
-        if not response.ok:
-            return Observation(
-                None, "", curl_view(response.error), _server_view(server, before, wait)
-            )
-        body = response.body.strip()
-        return Observation(
-            200,
-            body,
-            f"curl exit 0: {body[:120]}",
-            "handshake ok" if server is not None else "(not a lab server)",
-        )
     server_saw = "handshake ok" if server is not None else "(not a lab server)"
     if server is not None and len(server.handshake_failures) > before:
         server_saw = f"handshake refused: {server.handshake_failures[before].reason}"
@@ -150,7 +108,7 @@ def attempt(fn: Callable, *args, **kwargs):
     """
     try:
         result = fn(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - showing the failure is the point
+    except Exception as exc:  # showing the failure is the point
         print(wrap(f"refused: {type(exc).__name__}: {scrub(_short_paths(str(exc)))}"))
         return None
     print(f"ok: {result!r}" if result is not None else "ok")

@@ -7,7 +7,7 @@ valid until it expires, whatever happened to its key; revocation is only a
 
 * :mod:`~lab.revocation.records`: :class:`Revocations`, the CA's record (serial, reason,
   time) and the signed CRLs it issues, numbered by one persistent counter;
-* :mod:`~lab.revocation.crl`: reason codes, the AIA extension, reading CRL files, and
+* :mod:`~lab.revocation.crl`: reason codes, the OCSP URL a certificate names, reading CRL files, and
   :func:`trusted_crl_file` (what may be handed to OpenSSL as a CRL file);
 * :mod:`~lab.revocation.freshness`: whether a CRL or OCSP answer is fresh, due or stale;
 * :mod:`~lab.revocation.ocsp`: the OCSP client, :class:`OCSPChecker` (a revocation hook
@@ -24,7 +24,6 @@ from lab.revocation.crl import (
     RevocationError,
     load_crl,
     load_crls,
-    ocsp_access,
     ocsp_urls,
     parse_crl,
     reason_name,
@@ -34,6 +33,6 @@ from lab.revocation.crl import (
 from lab.revocation.ocsp import OCSPChecker
 from lab.revocation.records import Revocations, Revoked
 
-__all__ = ["REASONS", "RevocationError", "load_crl", "load_crls", "ocsp_access", "ocsp_urls"]
+__all__ = ["REASONS", "RevocationError", "load_crl", "load_crls", "ocsp_urls"]
 __all__ += ["parse_crl", "reason_name", "revoked_reason", "trusted_crl_file"]
 __all__ += ["OCSPChecker", "Revocations", "Revoked"]

@@ -56,14 +56,6 @@ def reason_name(flag: x509.ReasonFlags | None) -> str:
     return REASON_NAMES.get(flag, "unspecified") if flag else "unspecified"
 
 
-# ------------------------------------------------------------------ extensions
-def ocsp_access(url: str) -> tuple[x509.AuthorityInformationAccess, bool]:
-    """The Authority Information Access extension naming the OCSP responder (non-critical)."""
-    location = x509.UniformResourceIdentifier(url)
-    access = x509.AccessDescription(AuthorityInformationAccessOID.OCSP, location)
-    return x509.AuthorityInformationAccess([access]), False
-
-
 def ocsp_urls(cert: x509.Certificate) -> list[str]:
     """The OCSP responder URLs in a certificate's Authority Information Access."""
     try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 
+from lab.pki.fields import utcnow
+
 
 @dataclass(frozen=True)
 class Freshness:
@@ -46,7 +48,7 @@ def freshness(item, *, now: _dt.datetime | None = None, warn_fraction: float = 0
     re-sign the CRL (or notice that the responder stopped answering) before
     verifiers start refusing.
     """
-    now = now or _dt.datetime.now(_dt.timezone.utc)
+    now = now or utcnow(exact=True)
     this_update = getattr(item, "last_update_utc", None) or getattr(item, "this_update", None)
     next_update = (
         getattr(item, "next_update_utc", None)

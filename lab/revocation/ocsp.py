@@ -29,14 +29,12 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from lab.errors import LabError
+from lab.pki.fields import utcnow
 from lab.revocation.crl import ocsp_urls, reason_name
-from lab.revocation.ocsp_responder import DEFAULT_RESPONSE_VALIDITY as DEFAULT_RESPONSE_VALIDITY
-from lab.revocation.ocsp_responder import OCSP_RESPONSE as OCSP_RESPONSE
-from lab.revocation.ocsp_responder import Answer as Answer
-from lab.revocation.ocsp_responder import MalformedOCSPRequest as MalformedOCSPRequest
+
+# The responder lives in its own module; notebooks and the CLI import it from here.
 from lab.revocation.ocsp_responder import OCSPResponder as OCSPResponder
 from lab.revocation.ocsp_responder import delegated_signer as delegated_signer
-from lab.revocation.ocsp_responder import parse_request as parse_request
 
 OCSP_REQUEST = "application/ocsp-request"
 
@@ -126,7 +124,7 @@ def parse_response(der: bytes, cert, issuer, nonce: bytes | None = None, *, cloc
         echoed = [e.value.nonce for e in resp.extensions if isinstance(e.value, x509.OCSPNonce)]
         if nonce is not None and echoed and echoed[0] != nonce:  # absent is allowed (RFC 9654)
             raise OCSPUnavailable("the OCSP answer carries another request's nonce (a replay?)")
-        now = (clock or (lambda: _dt.datetime.now(_dt.timezone.utc)))()
+        now = (clock or utcnow)()
         if resp.next_update_utc is not None and now >= resp.next_update_utc:
             raise OCSPUnavailable("the OCSP answer is stale (its nextUpdate has passed)")
         status = resp.certificate_status.name.lower()  # good, revoked, unknown
@@ -162,7 +160,7 @@ def _responder_certificate(resp: ocsp.OCSPResponse, issuer: x509.Certificate) ->
             "the OCSP responder's certificate lacks EKU OCSPSigning: "
             "the CA did not delegate OCSP to it"
         )
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = utcnow()
     if not signer.not_valid_before_utc <= now <= signer.not_valid_after_utc:
         raise OCSPUnavailable("the OCSP responder's certificate is expired or not yet valid")
     return signer
@@ -210,9 +208,7 @@ class OCSPChecker:
         self.issuer = getattr(issuer, "cert", issuer)
         self.hard_fail = hard_fail
         self.timeout = timeout
-        self.clock: Callable[[], _dt.datetime] = clock or (
-            lambda: _dt.datetime.now(_dt.timezone.utc)
-        )
+        self.clock: Callable[[], _dt.datetime] = clock or utcnow
         self.queries = 0
         self.last_note = ""
         self._cache: dict[tuple, OCSPResult] = {}

@@ -2,8 +2,8 @@
 
 * :mod:`lab.tls.contexts`: the only place the lab configures TLS (server and client contexts).
 * :mod:`lab.tls.server`: ``MTLSServer``, a WSGI app over mTLS in a background thread, with the
-  server's own record of refused handshakes (:mod:`lab.tls.record`) and its connections on
-  cheroot (:mod:`lab.tls.connection`).
+  server's own record of refused handshakes and its connections on cheroot
+  (:mod:`lab.tls.connection`).
 * :mod:`lab.tls.client`: ``session(identity, trust)``, requests with a client certificate, right
   even when ``REQUESTS_CA_BUNDLE`` is set.
 * :mod:`lab.tls.identity`: the request's client certificate and its claims.

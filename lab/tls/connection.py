@@ -5,7 +5,7 @@
   would stop the whole server, so the handshake runs in a worker (:meth:`Connection.handshake`).
 * :class:`HeadClock` and :class:`Request`: a deadline for the whole request head.
 * :class:`Connection`: cheroot's connection, handshaking first and recording a refusal in the
-  server's record (:mod:`lab.tls.record`), and ending a TLS connection with ``close_notify``.
+  server's record (:class:`lab.tls.server.ServerRecord`), and ending a TLS connection with ``close_notify``.
 
 Used by :mod:`lab.tls.server`, whose docstring explains the behaviour under slow clients.
 """
@@ -87,7 +87,7 @@ class Request(HTTPRequest):
 
     def parse_request(self):
         clock = self.conn.socket
-        clock.expires = self.conn.ready_at + self.server.owner.head_timeout
+        clock.expires = self.conn.ready_at + self.server.owner.settings.head_timeout
         try:
             super().parse_request()
         finally:
@@ -139,7 +139,9 @@ class Connection(HTTPConnection):
         sock, server, record = self.socket, self.server, self.server.owner
         if server.ssl_adapter is None:
             return True  # plain HTTP (tls=False): nothing to shake hands on
-        sock.settimeout(record.handshake_timeout)  # CPython bounds the whole do_handshake call
+        sock.settimeout(
+            record.settings.handshake_timeout
+        )  # CPython bounds the whole do_handshake call
         try:
             sock.do_handshake()
         except (ssl.SSLError, OSError) as exc:  # refused, reset, timed out, EOF

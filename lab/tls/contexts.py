@@ -64,7 +64,6 @@ def server_context(
     mode: str = "require",
     min_version: str = "1.2",
     max_version: str | None = None,
-    password: str | bytes | None = None,
     crl: str | os.PathLike | None = None,
     crl_check: str = "leaf",
     profile: str = tlspolicy.DEFAULT_PROFILE,
@@ -85,7 +84,7 @@ def server_context(
     if max_version:
         ctx.maximum_version = TLS_VERSIONS[max_version]
     tlspolicy.apply(ctx, profile)
-    as_identity(certificate, password).configure_cert(ctx)
+    as_identity(certificate).configure_cert(ctx)
     ctx.verify_mode = CLIENT_CERT_MODES[mode]
     if mode != "none":
         ctx.load_verify_locations(cadata=trust_pem(trust))

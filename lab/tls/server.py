@@ -7,7 +7,7 @@ pool and hands the client certificate to the app as Apache mod_ssl does (``SSL_C
 ``SSL_CLIENT_S_DN``). The lab uses its public API: a ``BuiltinSSLAdapter``, a connection and a
 request subclass; cheroot's own connection manager, worker pool and stream files.
 
-The lab adds the server's own record (:mod:`lab.tls.record`: every refused handshake with
+The lab adds the server's own record (:class:`ServerRecord`: every refused handshake with
 OpenSSL's reason, every request error), a clean lifecycle (context manager, idempotent
 start/stop, daemon threads only, servers stopped at interpreter exit), loopback-only
 binding, :meth:`MTLSServer.set_certificate` for rotation, and ``tls=False``: the same server
@@ -26,40 +26,198 @@ its handshake or drips its request holds a worker thread until its timeout. Meas
 body has only cheroot's per-read ``timeout`` (10 s). That is what an event-driven proxy is
 for: a service that strangers can reach puts nginx in front (notebook 07), which holds slow
 clients in an event loop and passes on only whole requests.
+
+The record, and why: under TLS 1.3 a refused client often sees only an EOF, racing with the
+server's alert; what the *server* saw is the truth. And an exception raised while handling
+a request is kept in the record instead of being printed to stderr from a background thread,
+where it would be lost (or would garble whichever notebook cell runs next).
 """
 
 from __future__ import annotations
 
 import atexit
+import datetime
 import itertools
 import logging
+import socket
+import ssl
 import sys
 import threading
 import time
 import traceback as _traceback
 import weakref
+from dataclasses import dataclass
 from typing import Callable
 
 from cheroot import wsgi
 
 from lab.errors import PortInUseError, ServerError
 from lab.net import require_loopback
+from lab.pki.fields import utcnow
 from lab.tls import contexts as tlsconfig
 from lab.tls.connection import Connection, TLSAdapter
-from lab.tls.record import (
-    HandshakeFailure,
-    ServerErrorRecord,
-    ServerRecord,
-    handshake_reason,
-    watch_flask_errors,
-)
 
-__all__ = ["MTLSServer", "HandshakeFailure", "ServerErrorRecord", "handshake_reason"]
-__all__ += ["running_servers", "stop_all"]
+__all__ = ["MTLSServer", "ServerSettings", "HandshakeFailure", "ServerErrorRecord"]
+__all__ += ["ServerRecord", "handshake_reason", "running_servers", "stop_all"]
 
 log = logging.getLogger("lab.server")
 _RUNNING: "weakref.WeakSet[MTLSServer]" = weakref.WeakSet()
 _ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class HandshakeFailure:
+    """One refused TLS handshake, as the server saw it."""
+
+    peer: str
+    reason: str
+    openssl_error: str
+    at: datetime.datetime
+
+    def __str__(self) -> str:
+        return f"handshake from {self.peer} failed: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ServerErrorRecord:
+    """An exception raised while the server handled a request (or in its own thread)."""
+
+    where: str
+    error: str
+    traceback: str
+    at: datetime.datetime
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.error}"
+
+
+def handshake_reason(exc: BaseException) -> str:
+    """OpenSSL's reason for a failed handshake, in its own lowercase words.
+
+    ``[SSL: PEER_DID_NOT_RETURN_A_CERTIFICATE] peer did not return a certificate
+    (_ssl.c:2580)`` becomes ``peer did not return a certificate``; a verification
+    failure becomes ``certificate verify failed: certificate has expired``.
+    """
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {exc.verify_message}"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "handshake timed out (the client connected but never completed the handshake)"
+    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) or (
+        isinstance(exc, ssl.SSLError) and "EOF" in str(exc)
+    ):
+        return "the client closed the connection during the handshake"
+    if isinstance(exc, ssl.SSLError):
+        text = str(exc).split("] ", 1)[-1].split(" (_ssl.c", 1)[0]
+        if "http request" in text:
+            return "http request: the client spoke plain HTTP to the TLS port"
+        return text
+    if isinstance(exc, ConnectionResetError):
+        return "the client reset the connection during the handshake"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class ServerRecord:
+    """What a server saw: handshakes (full and resumed), refused handshakes, errors; thread-safe."""
+
+    running = False
+    on_handshake_failure: Callable[[HandshakeFailure], None] | None = None
+
+    def __init__(self):
+        self.handshake_failures: list[HandshakeFailure] = []
+        self.errors: list[ServerErrorRecord] = []
+        self.handshakes = 0
+        #: handshakes that resumed an earlier session: no certificate was sent or checked
+        self.resumed = 0
+        self._lock = threading.Condition()
+
+    def _record_success(self, resumed: bool = False) -> None:
+        with self._lock:
+            self.handshakes += 1
+            self.resumed += bool(resumed)
+
+    def _record_failure(self, peer: str, exc: BaseException) -> None:
+        if not self.running:
+            return  # stopping: cheroot pokes its own socket, and that is not a client
+        failure = HandshakeFailure(peer, handshake_reason(exc), str(exc), utcnow(exact=True))
+        with self._lock:
+            self.handshake_failures.append(failure)
+            self._lock.notify_all()
+        log.info("%s", failure)
+        if self.on_handshake_failure:
+            self.on_handshake_failure(failure)
+
+    def _record_error(self, where: str, error: str, tb: str) -> None:
+        with self._lock:
+            self.errors.append(ServerErrorRecord(where, error, tb, utcnow(exact=True)))
+            self._lock.notify_all()
+        log.debug("%s: %s", where, error)
+
+    def wait_for_handshake_failure(
+        self, after: int = 0, timeout: float = 3.0
+    ) -> HandshakeFailure | None:
+        """The first failure recorded at index ``after`` or later, waiting up to ``timeout``.
+
+        The client may see its error before the server thread has recorded the
+        reason, so read ``n = len(s.handshake_failures)`` before the call and
+        ``s.wait_for_handshake_failure(after=n)`` afterwards.
+        """
+        with self._lock:
+            self._lock.wait_for(lambda: len(self.handshake_failures) > after, timeout=timeout)
+            return self.handshake_failures[after] if len(self.handshake_failures) > after else None
+
+    def handshake_summary(self) -> str:
+        """The record of refused handshakes, one line each (peer ports vary, reasons do not)."""
+        with self._lock:
+            failures = list(self.handshake_failures)
+        if not failures:
+            return "no failed handshakes"
+        return "\n".join(f"{i}. {f.reason}" for i, f in enumerate(failures, 1))
+
+    def error_summary(self) -> str:
+        with self._lock:
+            errs = list(self.errors)
+        if not errs:
+            return "no errors"
+        return "\n".join(
+            f"- {e}" + (f"\n{e.traceback.rstrip()}" if e.traceback else "") for e in errs
+        )
+
+    def check(self) -> None:
+        """Raise :class:`ServerError` if any request raised an exception on the server."""
+        if self.errors:
+            raise ServerError(
+                "the server recorded errors while handling requests:\n" + self.error_summary()
+            )
+
+
+def watch_flask_errors(app, record: ServerRecord) -> None:
+    """Record exceptions a Flask view raises (Flask turns them into a 500 and logs them)."""
+    try:
+        import flask
+        from flask.logging import default_handler
+    except ImportError:  # pragma: no cover - flask is a dependency
+        return
+    if not isinstance(app, flask.Flask):
+        return
+    records = app.extensions.get("lab.servers")
+    if records is None:
+        records = app.extensions["lab.servers"] = weakref.WeakSet()
+
+        def on_exception(sender, exception, **extra):
+            where = f"{flask.request.method} {flask.request.path}"
+            tb = "".join(_traceback.format_exception(exception))
+            for owner in list(records):
+                if owner.running:
+                    owner._record_error(where, f"{type(exception).__name__}: {exception}", tb)
+
+        flask.got_request_exception.connect(on_exception, app, weak=False)
+        # Flask would also print the traceback to stderr from a background thread, where it
+        # lands in whichever notebook cell runs next; it is in the record now. A NullHandler
+        # too: with no handler at all, logging's "last resort" would still print it.
+        app.logger.removeHandler(default_handler)
+        app.logger.addHandler(logging.NullHandler())
+        app.logger.propagate = False
+    records.add(record)
 
 
 class _Server(wsgi.Server):
@@ -80,6 +238,31 @@ class _Server(wsgi.Server):
             log.debug("%s", msg)
 
 
+@dataclass(frozen=True)
+class ServerSettings:
+    """What most servers leave at its default: the keywords of :class:`MTLSServer` past the first few.
+
+    ``threads`` is the size of cheroot's worker pool; ``handshake_timeout`` bounds a whole
+    handshake and ``head_timeout`` the request head (see the module's docstring on slow
+    clients). ``profile`` is the TLS policy: Mozilla's "intermediate" (default) or "modern"
+    (TLS 1.3 only), see :mod:`lab.tls.policy`. ``crl_check`` is "leaf" or "chain" (with
+    ``crl=``). ``raise_errors``: leaving the ``with`` block raises what the app raised.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    min_version: str = "1.2"
+    max_version: str | None = None
+    profile: str = "intermediate"
+    crl_check: str = "leaf"
+    password: str | bytes | None = None
+    threads: int = 8
+    handshake_timeout: float = 2.0
+    head_timeout: float = 5.0
+    raise_errors: bool = True
+    on_handshake_failure: Callable[[HandshakeFailure], None] | None = None
+
+
 class MTLSServer(ServerRecord):
     """A WSGI app served over HTTPS with client-certificate authentication.
 
@@ -87,56 +270,35 @@ class MTLSServer(ServerRecord):
     ...     client.session(alice, trust=ca).get(s.url + "/api/secure")
 
     ``mode`` is "require" (Kestrel's RequireCertificate), "optional" (AllowCertificate)
-    or "none" (NoCertificate). ``trust`` is what client certificates must chain to.
-    ``threads`` is the size of cheroot's worker pool. ``tls=False`` serves plain HTTP with
-    the same code (no certificate needed): the fair baseline for what TLS costs.
-    ``profile`` is the TLS policy: Mozilla's "intermediate" (default) or "modern"
-    (TLS 1.3 only), see :mod:`lab.tls.policy`.
+    or "none" (NoCertificate). ``trust`` is what client certificates must chain to;
+    ``crl`` a PEM CRL file OpenSSL checks them against. ``tls=False`` serves plain HTTP
+    with the same code (no certificate needed): the fair baseline for what TLS costs.
+    Every other keyword is a :class:`ServerSettings` field (``host``, ``port``,
+    ``min_version``, ``profile``, ``threads``, ``on_handshake_failure`` ...).
     """
 
     def __init__(
-        self,
-        app,
-        certificate=None,
-        trust=None,
-        *,
-        mode: str = "require",
-        host: str = "127.0.0.1",
-        port: int = 0,
-        min_version: str = "1.2",
-        max_version: str | None = None,
-        crl=None,
-        crl_check: str = "leaf",
-        password: str | bytes | None = None,
-        threads: int = 8,
-        handshake_timeout: float = 2.0,
-        head_timeout: float = 5.0,
-        tls: bool = True,
-        raise_errors: bool = True,
-        profile: str = "intermediate",
-        on_handshake_failure: Callable[[HandshakeFailure], None] | None = None,
+        self, app, certificate=None, trust=None, *, mode="require", crl=None, tls=True, **settings
     ):
-        require_loopback(host)
+        self.settings = options = ServerSettings(**settings)
+        require_loopback(options.host)
         if tls and certificate is None:
             raise ServerError("an HTTPS server needs a certificate (or pass tls=False)")
-        self.id, self.app, self.mode, self.host, self.tls = next(_ids), app, mode, host, tls
-        self.requested_port, self.threads = port, threads
-        self.handshake_timeout, self.head_timeout = handshake_timeout, head_timeout
-        self.raise_errors = raise_errors
-        self.on_handshake_failure = on_handshake_failure
-        self._tls_options = dict(
+        self.id, self.app, self.mode, self.host, self.tls = next(_ids), app, mode, options.host, tls
+        self.on_handshake_failure = options.on_handshake_failure
+        self.context = None
+        self._context_options = dict(
             trust=trust,
             mode=mode,
-            min_version=min_version,
-            max_version=max_version,
+            min_version=options.min_version,
+            max_version=options.max_version,
             crl=crl,
-            profile=profile,
+            crl_check=options.crl_check,
+            profile=options.profile,
         )
-        self._tls_options["crl_check"] = crl_check
-        self.context = None
         if tls:
-            self._identity = tlsconfig.as_identity(certificate, password)
-            self.context = tlsconfig.server_context(self._identity, **self._tls_options)
+            self._identity = tlsconfig.as_identity(certificate, options.password)
+            self.context = tlsconfig.server_context(self._identity, **self._context_options)
         super().__init__()  # the record: handshake_failures, errors, handshakes
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -151,7 +313,8 @@ class MTLSServer(ServerRecord):
         """Bind and serve in a daemon thread (no-op when already running)."""
         if self._server is not None:
             return self
-        server = _Server((self.host, self.requested_port), self._wsgi_app, numthreads=self.threads)
+        port, threads = self.settings.port, self.settings.threads
+        server = _Server((self.host, port), self._wsgi_app, numthreads=threads)
         server.server_name, server.shutdown_timeout, server.owner = "mtls-lab", 1, self
         if self.tls:
             server.ssl_adapter = TLSAdapter(self._identity, self.context)
@@ -172,10 +335,10 @@ class MTLSServer(ServerRecord):
         bound.wait()
         if failed:
             self._thread = None
-            where = f"{self.host}:{self.requested_port}"
+            where = f"{self.host}:{port}"
             if getattr(failed[0], "errno", None) == 98 or "in use" in str(failed[0]).lower():
                 raise PortInUseError(
-                    f"port {self.requested_port} on {self.host} is already in use; stop the other "
+                    f"port {port} on {self.host} is already in use; stop the other "
                     "server or choose another port (0 picks a free one)"
                 )
             raise ServerError(f"could not start the server on {where}: {failed[0]}")
@@ -192,7 +355,7 @@ class MTLSServer(ServerRecord):
         _RUNNING.discard(self)
         try:
             server.stop()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._record_error("stop", repr(exc), _traceback.format_exc())
         if self._thread is not None:
             self._thread.join(timeout=2)
@@ -203,7 +366,7 @@ class MTLSServer(ServerRecord):
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.stop()
-        if exc_type is None and self.raise_errors:
+        if exc_type is None and self.settings.raise_errors:
             self.check()
 
     def __repr__(self) -> str:
@@ -229,7 +392,7 @@ class MTLSServer(ServerRecord):
         replaces the old one in a single assignment, so no connection is refused.
         """
         identity = tlsconfig.as_identity(certificate, password)
-        context = tlsconfig.server_context(identity, **self._tls_options)
+        context = tlsconfig.server_context(identity, **self._context_options)
         self._identity, self.context = identity, context
         if self._server is not None:
             self._server.ssl_adapter = TLSAdapter(identity, context)
@@ -237,7 +400,7 @@ class MTLSServer(ServerRecord):
     def _wsgi_app(self, environ, start_response):
         try:
             return self.app(environ, start_response)
-        except Exception as exc:  # noqa: BLE001 - recorded and answered, never lost
+        except Exception as exc:  # recorded and answered, never lost
             where = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
             self._record_error(where, f"{type(exc).__name__}: {exc}", _traceback.format_exc())
             body = b"internal server error (recorded in the lab server's errors)"

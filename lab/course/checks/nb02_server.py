@@ -1,22 +1,19 @@
 """Self-check for notebook 02's exercise: the context lines that make a server demand a certificate.
 
 The check does not read the context's attributes and compare them with an answer:
-it serves real TLS handshakes with the learner's context and tries two clients,
+it runs real TLS handshakes with the learner's context and tries two clients,
 the course client and a client without a certificate. What the server did with
 each one decides the hint.
 """
 
 from __future__ import annotations
 
-import queue
-import socket
 import ssl
-import threading
+
+from cryptography import x509
 
 from lab.course.check import report
 from lab.tls.contexts import client_context
-
-_TIMEOUT = 5.0
 
 
 def exercise_require_client_certificates(ctx, course) -> bool:
@@ -71,50 +68,36 @@ class _Outcome:
 
 
 def _handshake(server_ctx: ssl.SSLContext, course, identity) -> _Outcome:
-    """One handshake on 127.0.0.1: the learner's context serves, a client context connects."""
-    client_ctx = client_context(identity, course.ca)
-    listener = socket.create_server(("127.0.0.1", 0))
-    results: queue.Queue[_Outcome] = queue.Queue()
+    """One real TLS handshake between the learner's context and a client context, in memory.
 
-    def serve() -> None:
+    OpenSSL runs both ends as it would over TCP; the bytes go through memory BIOs instead of
+    a socket, so the check needs no thread, no port and no timeout. The server's side decides.
+    """
+    bios = [ssl.MemoryBIO() for _ in range(4)]
+    server = server_ctx.wrap_bio(bios[0], bios[1], server_side=True)
+    client = client_context(identity, course.ca).wrap_bio(
+        bios[2], bios[3], server_hostname="localhost"
+    )
+    client_done = False
+    for _ in range(10):  # a TLS 1.3 handshake with a client certificate takes 3 flights
+        if not client_done:
+            try:
+                client.do_handshake()
+                client_done = True
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLError:
+                client_done = True  # refused: the server's side says why
+        bios[0].write(bios[3].read())
         try:
-            conn, _ = listener.accept()
-        except OSError as exc:
-            results.put(_Outcome(server_error=str(exc)))
-            return
-        conn.settimeout(_TIMEOUT)
-        try:
-            with server_ctx.wrap_socket(conn, server_side=True) as tls:
-                der = tls.getpeercert(binary_form=True)
-                results.put(_Outcome(peer_subject=_subject(der)))
-        except (ssl.SSLError, OSError) as exc:
-            results.put(_Outcome(server_error=getattr(exc, "reason", None) or str(exc)))
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    client = socket.create_connection(listener.getsockname(), timeout=_TIMEOUT)
-    try:
-        try:
-            tls_client = client_ctx.wrap_socket(client, server_hostname="localhost")
-        except (ssl.SSLError, OSError):
-            tls_client = None  # refused: the server's side says why
-        try:
-            # keep the client's end open until the server has decided
-            return results.get(timeout=_TIMEOUT)
-        except queue.Empty:
-            return _Outcome(server_error="the server did not finish the handshake in time")
-        finally:
-            if tls_client is not None:
-                tls_client.close()
-    finally:
-        client.close()
-        listener.close()
-        thread.join(timeout=_TIMEOUT)
+            server.do_handshake()  # done: it has read the client's flight, certificate included
+            return _Outcome(peer_subject=_subject(server.getpeercert(binary_form=True)))
+        except ssl.SSLWantReadError:
+            bios[2].write(bios[1].read())
+        except ssl.SSLError as exc:
+            return _Outcome(server_error=exc.reason or str(exc))
+    return _Outcome(server_error="the handshake did not finish")
 
 
 def _subject(der: bytes | None) -> str | None:
-    if not der:
-        return None
-    from cryptography import x509
-
-    return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    return x509.load_der_x509_certificate(der).subject.rfc4514_string() if der else None

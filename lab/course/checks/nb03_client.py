@@ -44,7 +44,7 @@ def exercise_pfx_by_hand(sess, course) -> bool:
             before = len(real.handshake_failures)
             try:
                 answer = sess.get(real.url + "/api/secure", timeout=10).text
-            except Exception as exc:  # noqa: BLE001 - the failure decides the hint
+            except Exception as exc:  # the failure decides the hint
                 return report(
                     False, "", _hint_for_a_refused_call(sess, exc, real, before, client_view)
                 )
@@ -53,7 +53,7 @@ def exercise_pfx_by_hand(sess, course) -> bool:
             try:
                 sess.get(impostor.url + "/api/public", timeout=10)
                 accepted_impostor = True
-            except Exception:  # noqa: BLE001 - refusing the impostor is the goal
+            except Exception:  # refusing the impostor is the goal
                 accepted_impostor = False
     if answer != EXPECTED:
         return report(False, "", f"the server answered {answer!r}: present the .pfx's certificate")

@@ -7,7 +7,6 @@ reason truthfully, and be fresh; and only a real server that loads it can prove 
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from cryptography import x509
@@ -16,6 +15,7 @@ from lab.course import observe
 from lab.course.demo import create_app
 from lab.course.feedback import report
 from lab.errors import LabError
+from lab.pki.fields import utcnow
 from lab.revocation import load_crl, reason_name, revoked_reason
 from lab.tls.client import session
 from lab.tls.server import MTLSServer
@@ -55,7 +55,7 @@ def _problem(crl_path, ca, carol, still_revoked, previous) -> str | None:
             )
     if previous is not None and _number(crl) <= _number(load_crl(previous)):
         return f"the CRL number must be higher than the last one ({_number(load_crl(previous))})"
-    if crl.next_update_utc is None or crl.next_update_utc <= dt.datetime.now(dt.timezone.utc):
+    if crl.next_update_utc is None or crl.next_update_utc <= utcnow(exact=True):
         return "the CRL is stale (nextUpdate has passed): a stale CRL refuses everybody"
     return None
 

@@ -18,8 +18,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from lab.course.check import report
 from lab.pki import CertificateAuthority
-from lab.proxy import NginxError
-from lab.proxy.handwritten import HandWrittenNginx
+from lab.proxy import Nginx, NginxError
 from lab.tls.client import session
 
 APP_HEADER, OTHER_HEADER = "X-Client-Cert", "X-SSL-Client-Cert"
@@ -53,7 +52,7 @@ def _calls(body: str, course) -> dict:
     }
     app = make_server("127.0.0.1", 0, _headers_app(), threaded=True, request_handler=_Quiet)
     threading.Thread(target=app.serve_forever, daemon=True).start()
-    nginx = HandWrittenNginx(body.replace("APP_URL", f"http://127.0.0.1:{app.port}"), files)
+    nginx = Nginx(body.replace("APP_URL", f"http://127.0.0.1:{app.port}"), files)
     try:
         nginx.start()
         get = lambda who: session(who, trust=course.ca).get(  # noqa: E731
