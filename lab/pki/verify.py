@@ -151,8 +151,8 @@ def explain_failure(
     if cert.version == x509.Version.v1:
         return (
             "the certificate is X.509 version 1, which cannot carry extensions: no SAN, no EKU, no "
-            "CA flag (`openssl x509 -req` without -extfile makes these up to OpenSSL 3.1; 3.2 and "
-            "later make version 3 with key identifiers only)"
+            "CA flag (`openssl x509 -req` without -extfile makes these up to OpenSSL 3.1; from 3.2 "
+            "it makes version 3, still without these extensions)"
         )
     if cert.not_valid_after_utc < when:
         return f"the certificate expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC"
