@@ -245,7 +245,9 @@ def test_readme_course_map_minutes_match_each_notebooks_time_to_learn():
     table = dict(
         re.findall(r"^\| (\d{2}) \| \[[^\]]+\]\(notebooks/[^)]+\) \| .+ \| (\d+) \|$", readme, re.M)
     )
-    assert sorted(table) == NUMBERS, f"the README's course map should list every notebook: {sorted(table)}"
+    assert sorted(table) == NUMBERS, (
+        f"the README's course map should list every notebook: {sorted(table)}"
+    )
     for number in NUMBERS:
         assert int(table[number]) == time_to_learn(notebook(number)), (
             f"the README says {table[number]} minutes for {number}, "
