@@ -219,7 +219,6 @@ def test_fastapi_behind_nginx_reads_the_caller_only_nginx_can_send(files, throwa
             certificate=throwaway_pki.server,
             trust=throwaway_pki.root,
             proxy_certificate=proxy_ca.issue_client("Test Proxy"),
-            upstream_trust=throwaway_pki.root,
         ) as nginx:
             with client.session(throwaway_pki.client, trust=throwaway_pki.root) as s:
                 r = s.get(nginx.url + "/api/secure", timeout=10)
