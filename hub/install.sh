@@ -9,7 +9,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 PREFIX=${HUB_PREFIX:-$HERE/.prefix}
-PYTHON=${PYTHON:-python3}
+# The learners run this venv's Python, so its interpreter must be one every account can run:
+# the system's (a pyenv or conda Python under root's home cannot be reached by a learner).
+PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 # Exact pin, like the PyPI ones in hub/requirements.txt.
 CHP_VERSION=5.3.0
 STAMP=$PREFIX/.installed
@@ -20,6 +22,10 @@ if [[ -f "$STAMP" ]] && [[ -z "$(find $inputs -newer "$STAMP")" ]]; then
     exit 0
 fi
 command -v npm >/dev/null || { echo "hub/install.sh needs npm (Debian: apt-get install npm)" >&2; exit 2; }
+if [[ $(id -u) == 0 ]] && ! setpriv --reuid=65534 --regid=65534 --clear-groups "$PYTHON" -c '' 2>/dev/null; then
+    echo "$PYTHON cannot be run by another account; set PYTHON to a system Python 3.10+" >&2
+    exit 2
+fi
 mkdir -p "$PREFIX"
 test -x "$PREFIX/venv/bin/python" || "$PYTHON" -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/python" -m pip install --quiet --upgrade pip

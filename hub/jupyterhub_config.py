@@ -70,14 +70,16 @@ class WorkshopAuthenticator(LocalAuthenticator, SharedPasswordAuthenticator):
     runs as anybody but a learner this hub created.
     """
 
-    def check_allowed(self, username, authentication=None):
+    def check_blocked_users(self, username, authentication=None):
+        # The block check, because allow_all skips check_allowed. True means "not blocked".
         try:
             account = pwd.getpwnam(username)
-        except KeyError:
-            return super().check_allowed(username, authentication)  # created in the group below
+        except KeyError:  # a new learner: useradd puts them in the learners' group
+            return super().check_blocked_users(username, authentication)
         if account.pw_gid != learners_gid():
+            self.log.warning("%s is a system account outside %s: refused", username, GROUP)
             return False
-        return super().check_allowed(username, authentication)
+        return super().check_blocked_users(username, authentication)
 
 
 learners_gid()  # useradd --gid needs the group before the first login

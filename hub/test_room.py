@@ -39,6 +39,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PREFIX = Path(os.environ.get("HUB_PREFIX", HERE / ".prefix"))
 STATE = PREFIX / "room-test"
+# The hub's log, kept after the run (it holds no secret): build/hub-room.log.
+LOG = ROOT / "build" / "hub-room.log"
 GROUP = "mtlsroom"
 LEARNERS = ["mtlsroom1", "mtlsroom2", "mtlsroom3"]
 PASSWORD = "room-" + uuid.uuid4().hex[:12]
@@ -125,7 +127,8 @@ def hub():
         MTLS_HUB_CERT=str(STATE / "pki" / "server.crt"), MTLS_HUB_KEY=str(STATE / "pki" / "server.key"),
         MTLS_HUB_COURSE=str(ROOT),
     )
-    log = (STATE / "hub.log").open("w")
+    LOG.parent.mkdir(exist_ok=True)
+    log = LOG.open("w")
     process = subprocess.Popen(
         [str(PREFIX / "venv" / "bin" / "jupyterhub"), "-f", str(HERE / "jupyterhub_config.py")],
         cwd=STATE, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -134,7 +137,7 @@ def hub():
     ca = str(STATE / "pki" / "rootCA.pem")
     try:
         for _ in range(240):
-            assert process.poll() is None, (STATE / "hub.log").read_text()[-3000:]
+            assert process.poll() is None, LOG.read_text()[-3000:]
             try:
                 if requests.get(f"{url}/hub/health", verify=ca, timeout=2).ok:
                     break
@@ -142,7 +145,7 @@ def hub():
                 pass
             time.sleep(0.5)
         else:
-            pytest.fail("the hub did not answer in 120 s:\n" + (STATE / "hub.log").read_text()[-3000:])
+            pytest.fail("the hub did not answer in 120 s:\n" + LOG.read_text()[-3000:])
         yield {"url": url, "ca": ca, "process": process, "learners": {}}
     finally:
         process.send_signal(signal.SIGTERM)  # the hub stops the proxy; servers stop with it
@@ -236,7 +239,7 @@ def test_three_learners_log_in_and_get_their_own_server(hub):
                 break
             time.sleep(0.5)
         else:
-            pytest.fail(f"{name}'s server did not start:\n" + (STATE / "hub.log").read_text()[-3000:])
+            pytest.fail(f"{name}'s server did not start:\n" + LOG.read_text()[-3000:])
         account = pwd.getpwnam(name)
         assert grp.getgrgid(account.pw_gid).gr_name == GROUP
         assert (Path(account.pw_dir) / "mtls-lab" / "certs" / "rootCA.key").exists()
