@@ -150,11 +150,13 @@ wheelhouse: venv
 
 # A workshop room on one host (hub/README.md): JupyterHub, the idle culler and
 # configurable-http-proxy in a prefix of their own (hub/.prefix), never in the course's .venv.
+# Learners run its Python: HUB_PREFIX must be a folder every account can reach.
+HUB_PREFIX ?= $(CURDIR)/hub/.prefix
 hub:
-	hub/install.sh
+	HUB_PREFIX=$(HUB_PREFIX) hub/install.sh
 
 # Three learners on that hub at once (root: it creates their system accounts). Not part of
 # `make test` (it takes minutes); .ci/run runs it after `make test`.
 test-hub: hub
-	$(TEST_ENV) hub/.prefix/venv/bin/python -m pytest -p no:cacheprovider -s -v \
-	    --rootdir=$(CURDIR) -o testpaths= hub/test_room.py
+	$(TEST_ENV) HUB_PREFIX=$(HUB_PREFIX) $(HUB_PREFIX)/venv/bin/python -m pytest -p no:cacheprovider \
+	    -s -v --rootdir=$(CURDIR) -o testpaths= hub/test_room.py

@@ -39,6 +39,11 @@ mkdir -p "$PREFIX/venv/share/jupyter/lab/settings" "$PREFIX/venv/etc/jupyter"
 cp "$ROOT/jupyter/overrides.json" "$PREFIX/venv/share/jupyter/lab/settings/overrides.json"
 cp "$ROOT/jupyter/jupyter_server_config.json" "$PREFIX/venv/etc/jupyter/jupyter_server_config.json"
 chmod -R a+rX "$PREFIX"
+if [[ $(id -u) == 0 ]] && ! setpriv --reuid=65534 --regid=65534 --clear-groups "$PREFIX/venv/bin/python" -c '' 2>/dev/null; then
+    echo "learners cannot reach $PREFIX (a parent folder is closed to other accounts);" \
+        "install elsewhere, e.g. HUB_PREFIX=/opt/mtls-lab-hub" >&2
+    exit 2
+fi
 touch "$STAMP"
 echo "hub installed in $PREFIX: $("$PREFIX/venv/bin/jupyterhub" --version)," \
     "configurable-http-proxy $("$PREFIX/node/node_modules/.bin/configurable-http-proxy" --version)"

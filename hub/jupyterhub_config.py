@@ -53,8 +53,12 @@ c.JupyterHub.ssl_key = os.environ["MTLS_HUB_KEY"]
 # The hub's API and the proxy's API stay on loopback, on ports the room test can choose.
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = int(os.environ.get("MTLS_HUB_API_PORT", "8081"))
-c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('MTLS_HUB_PROXY_API_PORT', '8001')}"
-c.ConfigurableHTTPProxy.command = [str(PREFIX / "node" / "node_modules" / ".bin" / "configurable-http-proxy")]
+c.ConfigurableHTTPProxy.api_url = (
+    f"http://127.0.0.1:{os.environ.get('MTLS_HUB_PROXY_API_PORT', '8001')}"
+)
+c.ConfigurableHTTPProxy.command = [
+    str(PREFIX / "node" / "node_modules" / ".bin" / "configurable-http-proxy")
+]
 c.ConfigurableHTTPProxy.pid_file = str(STATE / "proxy.pid")
 c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
@@ -90,7 +94,14 @@ c.WorkshopAuthenticator.create_system_users = True
 # A home only its owner can open, a real shell for JupyterLab's terminal, no password (the
 # account cannot log in by ssh or su: only the hub starts processes as it).
 c.WorkshopAuthenticator.add_user_cmd = [
-    "useradd", "--create-home", "--key", "HOME_MODE=0700", "--gid", GROUP, "--shell", "/bin/bash",
+    "useradd",
+    "--create-home",
+    "--key",
+    "HOME_MODE=0700",
+    "--gid",
+    GROUP,
+    "--shell",
+    "/bin/bash",
 ]
 # Short lower-case names: they become system account names.
 c.WorkshopAuthenticator.username_pattern = r"^[a-z][a-z0-9]{2,19}$"
@@ -113,8 +124,13 @@ def course_for(spawner) -> None:
             os.lchown(path, account.pw_uid, account.pw_gid)
     subprocess.run(
         [str(VENV_BIN / "python"), "-m", "lab", "pki", "init", "--dir", "certs", "--if-missing"],
-        cwd=copy, env=learner_env(account), user=account.pw_uid, group=account.pw_gid,
-        extra_groups=[], check=True, capture_output=True,
+        cwd=copy,
+        env=learner_env(account),
+        user=account.pw_uid,
+        group=account.pw_gid,
+        extra_groups=[],
+        check=True,
+        capture_output=True,
     )
 
 
@@ -153,7 +169,9 @@ c.JupyterHub.services = [
     {
         "name": "idle-culler",
         "command": [
-            str(VENV_BIN / "python"), "-m", "jupyterhub_idle_culler",
+            str(VENV_BIN / "python"),
+            "-m",
+            "jupyterhub_idle_culler",
             f"--timeout={os.environ.get('MTLS_HUB_CULL_TIMEOUT', '3600')}",
         ],
     }
