@@ -13,6 +13,7 @@ Everything is set by environment variables (hub/start.sh lists them), so the sam
 the room test (loopback, free ports) and a real room (the facilitator's address).
 """
 
+import asyncio
 import grp
 import os
 import pwd
@@ -108,11 +109,19 @@ c.WorkshopAuthenticator.username_pattern = r"^[a-z][a-z0-9]{2,19}$"
 
 
 # ---------------------------------------------------------------- each learner's own course
-def course_for(spawner) -> None:
-    """Before each start: the learner's own copy of the course and their own PKI."""
-    account = pwd.getpwnam(spawner.user.name)
+def course_for(spawner):
+    """Before each start: the learner's own copy of the course and their own PKI.
+
+    In a thread: a clone takes a second or two, and a room logs in at the same moment; the
+    hub's event loop must keep serving the others meanwhile.
+    """
+    return asyncio.to_thread(prepare_course, spawner.user.name)
+
+
+def prepare_course(name: str) -> None:
+    account = pwd.getpwnam(name)
     if account.pw_gid != learners_gid():
-        raise PermissionError(f"{spawner.user.name} is not in the group {GROUP}")
+        raise PermissionError(f"{name} is not in the group {GROUP}")
     home = Path(account.pw_dir)
     home.chmod(0o700)
     copy = home / COPY
