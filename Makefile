@@ -22,7 +22,8 @@ FIRST     := notebooks/00_welcome.ipynb
 # Extra arguments for JupyterLab (the launch test passes --no-browser and a port).
 LAB_ARGS  ?=
 
-.PHONY: venv test-tools audit-tools lab test unit lint format nbval notebooks reset html wheelhouse help
+.PHONY: venv test-tools audit-tools lab test unit lint format nbval notebooks reset html wheelhouse help \
+	hub test-hub
 
 help:
 	@echo "make lab     - set up .venv and open JupyterLab at $(FIRST)"
@@ -34,6 +35,8 @@ help:
 	@echo "make reset   - stop lab servers and nginx, remove the generated PKI and caches"
 	@echo "make html    - render every notebook with its outputs into site/"
 	@echo "make wheelhouse - download every pinned wheel for an offline room"
+	@echo "make hub     - install the one-host JupyterHub for a room into hub/.prefix (hub/README.md)"
+	@echo "make test-hub - run a three-learner room on that hub (root; hub/test_room.py)"
 
 venv: $(STAMP)
 
@@ -154,3 +157,16 @@ wheelhouse: venv
 	grep -v '^-e ' requirements.txt > $(VENV)/pins.txt
 	$(BIN)/python -m pip download --quiet -r $(VENV)/pins.txt "setuptools>=77" -d $(WHEELHOUSE)
 	@echo "wheels for this platform and Python in $(WHEELHOUSE)"
+
+# A workshop room on one host (hub/README.md): JupyterHub, the idle culler and
+# configurable-http-proxy in a prefix of their own (hub/.prefix), never in the course's .venv.
+# Learners run its Python: HUB_PREFIX must be a folder every account can reach.
+HUB_PREFIX ?= $(CURDIR)/hub/.prefix
+hub:
+	HUB_PREFIX=$(HUB_PREFIX) hub/install.sh
+
+# Three learners on that hub at once (root: it creates their system accounts). Not part of
+# `make test` (it takes minutes); .ci/run runs it after `make test`.
+test-hub: hub
+	$(TEST_ENV) HUB_PREFIX=$(HUB_PREFIX) $(HUB_PREFIX)/venv/bin/python -m pytest -p no:cacheprovider \
+	    -s -v --rootdir=$(CURDIR) -o testpaths= hub/test_room.py
