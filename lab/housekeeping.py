@@ -32,6 +32,7 @@ from cryptography.exceptions import InvalidSignature
 from lab.errors import LabError
 from lab.paths import ROOT, certs_dir, show
 from lab.pki import CERT_SUFFIXES, PASSWORD_FILE, load_certificate
+from lab.proxy.process import stop_all as stop_nginx
 
 
 # ---------------------------------------------------------------- the state folder
@@ -221,11 +222,14 @@ def reset(directory: Path | None = None) -> dict:
     """Stop what this checkout started, remove the folders it recorded and its PKI's files.
 
     The PKI folder is checked first (:func:`pki_files`), so a folder that is not a lab PKI
-    stops the reset before anything is touched. Servers and nginx inside a Python process
-    stop with it (``atexit``); only recorded processes are signalled here.
+    stops the reset before anything is touched. Servers inside a Python process stop with it
+    (``atexit``); recorded processes are signalled here, and so is every nginx whose prefix
+    is in this checkout's state folder (:func:`lab.proxy.process.stop_all`: a kernel that
+    nbval or "Shut Down" stopped never ran ``atexit`` and left its nginx running).
     """
     files = pki_files(directory)
     stopped = stop_processes()
+    nginx = stop_nginx()
     folders = recorded_folders()
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
@@ -235,7 +239,7 @@ def reset(directory: Path | None = None) -> dict:
         path.unlink(missing_ok=True)
     return {
         "processes": [r["command"] for r in stopped if r["kind"] != "nginx"],
-        "nginx": sum(r["kind"] == "nginx" for r in stopped),
+        "nginx": nginx + sum(r["kind"] == "nginx" for r in stopped),
         "leftovers": len(folders),
         "files": len(files),
     }

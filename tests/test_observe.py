@@ -14,6 +14,8 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from pathlib import Path
+
 import pytest
 import requests
 
@@ -254,8 +256,9 @@ def test_attempt_prints_the_lab_error_as_one_message_wrapped_at_spaces(
     from lab.course import text
 
     monkeypatch.setattr(text, "WIDTH", 100)  # as in a notebook
-    pfx = client_identity.to_pkcs12(tmp_path / "alice.pfx", "right")
-    assert attempt(client.session, pfx, trust=root_ca, password="wrong") is None
+    client_identity.to_pkcs12(tmp_path / "alice.pfx", "right")
+    monkeypatch.chdir(tmp_path)  # a short path in the message, whatever the temp folder's length
+    assert attempt(client.session, Path("alice.pfx"), trust=root_ca, password="wrong") is None
     out = capsys.readouterr().out
     assert out.startswith(f"refused: {WrongPasswordError.__name__}: could not open")
     lines = out.rstrip("\n").split("\n")

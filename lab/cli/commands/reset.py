@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lab import housekeeping
 from lab.paths import certs_dir, show
+from lab.proxy.process import PREFIX_STEM, runtime_dir
 
 
 def register(subparsers) -> None:
@@ -28,6 +29,7 @@ def run(args) -> int:
     directory = args.dir or certs_dir()
     plan = [
         *(f"stop {r['pid']}: {r['command']}" for r in housekeeping.recorded_processes()),
+        *(f"stop nginx in {show(p)}" for p in sorted(runtime_dir().glob(PREFIX_STEM + "*"))),
         *(f"remove folder {show(p)}" for p in housekeeping.recorded_folders()),
         *(f"remove {show(p)}" for p in housekeeping.pki_files(directory)),  # refuses first
     ]
