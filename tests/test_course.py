@@ -80,6 +80,13 @@ def test_overview_is_a_numbered_list_of_objectives(number):
 
 
 @pytest.mark.parametrize("number", NUMBERS)
+def test_every_notebook_links_the_glossary(number):
+    assert "](../docs/glossary.md" in markdown(notebook(number)), (
+        f"{notebook(number).name}: link the glossary (../docs/glossary.md), in the prerequisites"
+    )
+
+
+@pytest.mark.parametrize("number", NUMBERS)
 def test_prerequisites_have_the_table_and_a_time_to_learn(number):
     prerequisites = section(markdown(notebook(number)), "Prerequisites")
     header = re.search(
