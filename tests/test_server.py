@@ -282,6 +282,21 @@ def test_handshake_failure_carries_the_client_address_and_the_reason(serve, root
     assert str(failure) == f"handshake from {local} failed: {NO_CERT}"
 
 
+def test_a_client_that_closes_before_any_byte_is_told_apart_from_a_cut_handshake(serve):
+    """curl or requests that cannot load their key connect and close without a ClientHello."""
+    s = serve()
+    socket.create_connection(("127.0.0.1", s.port), timeout=5).close()
+    failure = s.wait_for_handshake_failure(after=0)
+    assert failure.reason == (
+        "the client closed the TCP connection before sending a ClientHello (no handshake began)"
+    )
+    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as raw:
+        raw.sendall(b"\x16\x03\x01")  # the start of a TLS record, then nothing more
+    assert s.wait_for_handshake_failure(after=1).reason == (
+        "the client closed the connection during the handshake"
+    )
+
+
 def test_wait_for_handshake_failure_returns_the_failure_at_index_after(
     serve, anonymous, unrelated_ca, root_ca
 ):

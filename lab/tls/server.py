@@ -55,7 +55,7 @@ from lab.errors import PortInUseError, ServerError
 from lab.net import require_loopback
 from lab.pki.fields import utcnow
 from lab.tls import contexts as tlsconfig
-from lab.tls.connection import Connection, TLSAdapter
+from lab.tls.connection import Connection, NoClientHello, TLSAdapter
 
 __all__ = ["MTLSServer", "ServerSettings", "HandshakeFailure", "ServerErrorRecord"]
 __all__ += ["ServerRecord", "handshake_reason", "running_servers", "stop_all"]
@@ -100,6 +100,8 @@ def handshake_reason(exc: BaseException) -> str:
     """
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate verify failed: {exc.verify_message}"
+    if isinstance(exc, NoClientHello):
+        return str(exc)
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return "handshake timed out (the client connected but never completed the handshake)"
     if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) or (
