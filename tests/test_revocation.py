@@ -359,7 +359,7 @@ def test_ocsp_checker_in_a_flask_view_refuses_the_revoked_client_with_403(
 ):
     from flask import Flask
 
-    from lab.auth.problem import problem
+    from lab.auth.extension import problem
     from lab.tls.identity import peer_certificate
 
     with OCSPResponder(revoked_bob) as r:

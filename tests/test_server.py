@@ -233,7 +233,7 @@ def test_a_client_that_connects_and_stalls_does_not_block_other_clients(serve, a
     finally:
         stalled.close()
     failure = s.wait_for_handshake_failure(after=0, timeout=10)
-    assert failure is not None and "closed the connection" in failure.reason
+    assert failure is not None and "before sending a ClientHello" in failure.reason
 
 
 class _PlainHandler(BaseHTTPRequestHandler):
@@ -280,6 +280,21 @@ def test_handshake_failure_carries_the_client_address_and_the_reason(serve, root
     assert failure.reason == NO_CERT
     assert NO_CERT in failure.openssl_error
     assert str(failure) == f"handshake from {local} failed: {NO_CERT}"
+
+
+def test_a_client_that_closes_before_any_byte_is_told_apart_from_a_cut_handshake(serve):
+    """curl or requests that cannot load their key connect and close without a ClientHello."""
+    s = serve()
+    socket.create_connection(("127.0.0.1", s.port), timeout=5).close()
+    failure = s.wait_for_handshake_failure(after=0)
+    assert failure.reason == (
+        "the client closed the TCP connection before sending a ClientHello (no handshake began)"
+    )
+    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as raw:
+        raw.sendall(b"\x16\x03\x01")  # the start of a TLS record, then nothing more
+    assert s.wait_for_handshake_failure(after=1).reason == (
+        "the client closed the connection during the handshake"
+    )
 
 
 def test_wait_for_handshake_failure_returns_the_failure_at_index_after(

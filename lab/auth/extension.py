@@ -9,15 +9,16 @@ line per request on the ``lab.auth`` logger.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from flask import Response
 
 from lab.auth.cache import CertificateCache
-from lab.auth.problem import problem
 from lab.auth.text import printable
 from lab.errors import ForgedHeaderError, LabError
 from lab.pki.certinfo import eku_names
@@ -103,6 +104,17 @@ class CertificateValidatedContext:
         if self._result is not None and self._result[0] == "failed":
             log.info("event: success() overwrote an earlier fail(%r)", self._result[1])
         self._result = ("succeeded", None)
+
+
+def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra) -> Response:
+    """An RFC 9457 problem details answer: the one shape every refusal in the lab answers with.
+
+    Why: a 403 whose body is an HTML error page (or a traceback) tells the caller nothing.
+    ``application/problem+json`` names the reason in a machine-readable way and is what
+    ASP.NET Core's ``ProblemDetails`` produces.
+    """
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    return Response(json.dumps(body), status=status, mimetype="application/problem+json")
 
 
 def refusal(title: str, detail: str, kind: str, **extra):

@@ -51,7 +51,6 @@ CERT_HEADER = "X-SSL-Client-Cert"  # URL-encoded PEM of the client's leaf certif
 VERIFY_HEADER = "X-SSL-Client-Verify"  # SUCCESS, NONE or FAILED:<reason>
 DN_HEADER = "X-SSL-Client-S-DN"  # the subject, RFC 2253 (CN=...,O=...)
 
-FORMATS = ("auto", "pem", "der")
 _CACHE_KEY = "lab.forwarded_certificate"
 
 
@@ -64,29 +63,20 @@ def environ_key(header: str) -> str:
     return "HTTP_" + header.upper().replace("-", "_")
 
 
-def parse_certificate_header(
-    value: str, fmt: str = "auto", header: str = CERT_HEADER
-) -> x509.Certificate:
+def parse_certificate_header(value: str, header: str = CERT_HEADER) -> x509.Certificate:
     """Decode a forwarded certificate: URL-encoded PEM (nginx) or base64 DER (ASP.NET).
 
-    ``auto`` tells them apart by content: after URL-decoding, PEM starts with
-    ``-----BEGIN``; anything else is tried as base64 DER.
+    They are told apart by content: after URL-decoding, PEM starts with ``-----BEGIN``;
+    anything else is tried as base64 DER.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     text = unquote(value.strip())
-    if fmt != "der" and "-----BEGIN" in text:
+    if "-----BEGIN" in text:
         try:
             return x509.load_pem_x509_certificate(text.encode())
         except (ValueError, x509.InvalidVersion):  # InvalidVersion is not a ValueError
             raise ForwardedCertificateError(
                 f"the {header} header holds PEM that is not a readable certificate"
             ) from None
-    if fmt == "pem":
-        raise ForwardedCertificateError(
-            f"the {header} header is not URL-encoded PEM (nginx's $ssl_client_escaped_cert); "
-            f"check which variable the proxy forwards"
-        )
     try:
         return x509.load_der_x509_certificate(base64.b64decode(text, validate=True))
     except (binascii.Error, ValueError, x509.InvalidVersion):
@@ -112,11 +102,9 @@ class CertificateForwarding:
     request); ``intermediates``: CAs to build the chain with (nginx forwards only the leaf).
     ``trusted_proxies``: addresses or networks of the proxies. ``proxy_certificate``: the
     proxy's client certificate; when set, the header is accepted only on a connection
-    authenticated with exactly that certificate. ``header``/``format``: where and how the
-    proxy forwards it; ``header`` may list several names (the first one present wins), for
-    an app behind nginx (``X-SSL-Client-Cert``) and ingress-nginx (``ssl-client-cert``):
-    then the proxy must clear every one of them, or a client's copy of the name the proxy
-    does not set gets through. ``verify_header``: the proxy's verdict header, or None.
+    authenticated with exactly that certificate. ``header``: where the proxy forwards it
+    (URL-encoded PEM or base64 DER, told apart by content). ``verify_header``: the proxy's
+    verdict header, or None.
     """
 
     def __init__(
@@ -125,13 +113,10 @@ class CertificateForwarding:
         *,
         trusted_proxies: Iterable[str] = ("127.0.0.1",),
         proxy_certificate=None,
-        header: str | Iterable[str] = CERT_HEADER,
-        format: str = "auto",
+        header: str = CERT_HEADER,
         verify_header: str | None = VERIFY_HEADER,
         intermediates: Iterable = (),
     ):
-        if format not in FORMATS:
-            raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
         if trust is None:
             raise ValueError(
                 "trust is required to re-validate forwarded certificates (pass the client CA)"
@@ -140,10 +125,7 @@ class CertificateForwarding:
         self.trusted_proxies = tuple(trusted_proxies)
         self._networks = [_network(a) for a in self.trusted_proxies]
         self.proxy_certificate = getattr(proxy_certificate, "cert", proxy_certificate)
-        self.headers = (header,) if isinstance(header, str) else tuple(header)
-        if not self.headers:
-            raise ValueError("header names the header(s) the proxy forwards the certificate in")
-        self.format, self.verify_header = format, verify_header
+        self.header, self.verify_header = header, verify_header
 
     def __repr__(self) -> str:
         proof = (
@@ -151,7 +133,7 @@ class CertificateForwarding:
             if self.proxy_certificate is not None
             else ""
         )
-        return f"<CertificateForwarding header={'|'.join(self.headers)} from {', '.join(self.trusted_proxies)}{proof}>"
+        return f"<CertificateForwarding header={self.header} from {', '.join(self.trusted_proxies)}{proof}>"
 
     def _proxy_name(self) -> str:
         return common_name(self.proxy_certificate.subject)
@@ -159,22 +141,17 @@ class CertificateForwarding:
     def __call__(self, environ) -> x509.Certificate | None:
         if _CACHE_KEY in environ:
             return environ[_CACHE_KEY]
-        present = [
-            (h, environ[environ_key(h)])
-            for h in self.headers
-            if environ.get(environ_key(h), "").strip()
-        ]
-        if not present:
+        header, value = self.header, environ.get(environ_key(self.header), "")
+        if not value.strip():
             environ[_CACHE_KEY] = None
             return None
-        header, value = present[0]
         self.check_sender(environ, header)
         verdict = environ.get(environ_key(self.verify_header), "") if self.verify_header else ""
         if verdict and verdict != "SUCCESS":
             raise ForwardedCertificateError(
                 f"the proxy did not verify the client certificate ({self.verify_header}: {verdict})"
             )
-        cert = parse_certificate_header(value, self.format, header)
+        cert = parse_certificate_header(value, header)
         check = verify_chain(cert, self.trust, self.intermediates, purpose="client")
         if not check.ok:
             raise ForwardedCertificateError(
@@ -219,7 +196,7 @@ def trust_header_from_anyone(header: str = CERT_HEADER):
 
     def source(environ) -> x509.Certificate | None:
         value = environ.get(environ_key(header), "")
-        return parse_certificate_header(value, "auto", header) if value.strip() else None
+        return parse_certificate_header(value, header) if value.strip() else None
 
     source.__name__ = source.__qualname__ = "trust_header_from_anyone"
     return source

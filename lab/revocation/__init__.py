@@ -16,7 +16,8 @@ valid until it expires, whatever happened to its key; revocation is only a
 
 Checking at the TLS layer needs only a CRL file: ``MTLSServer(..., crl=path)``
 hands it to OpenSSL (see :func:`lab.tls.contexts.server_context`).
-This package stands on :mod:`lab.pki` (and :mod:`lab.net`); never on course code.
+This package stands on :mod:`lab.pki` (and :mod:`lab.tls.server`, which runs the responder);
+never on course code.
 """
 
 from lab.revocation.crl import (

@@ -115,18 +115,6 @@ def parse_crl(data: bytes, where: str = "the CRL") -> x509.CertificateRevocation
         ) from None
 
 
-def require_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate, where) -> None:
-    """Refuse a CRL its certificate's CA did not sign (a CRL speaks only for its issuer)."""
-    if crl.issuer != issuer.subject or not crl.is_signature_valid(issuer.public_key()):
-        raise CorruptFileError(
-            f"{where} was not signed by {issuer.subject.rfc4514_string()}; a CRL only counts when "
-            f"its certificate's own CA signed it"
-        )
-
-
-_require_signed_by = require_signed_by  # the old name, still imported by records.py
-
-
 # ------------------------------------------------------ CRL files for OpenSSL
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.S)
 

@@ -9,14 +9,15 @@ Plain HTTP on 127.0.0.1, as real OCSP is: the answers are signed, so they need n
 
 It holds under misuse: a body over :data:`MAX_REQUEST_BYTES` is refused (413) before
 it is read, a client that stalls mid-request is dropped after ``read_timeout``
-seconds, and a nonce outside RFC 9654's 1..128 octets is ``malformedRequest``.
+seconds, and a nonce outside RFC 9654's 1..128 octets is ``malformedRequest``. It runs
+on the lab's own server (:class:`lab.tls.server.MTLSServer` with ``tls=False``): the same
+worker pool, loopback-only binding and clean stop as every other lab server.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as _dt
-import socket
 import threading
 import traceback as _traceback
 from dataclasses import dataclass
@@ -28,14 +29,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509 import ocsp
 from flask import Flask, Response, request
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from lab.errors import LabError, ServerError
-from lab.net import require_loopback
 from lab.pki import CertificateAuthority, IssuedCertificate
 from lab.pki.fields import utcnow
 from lab.revocation.crl import load_crls
 from lab.revocation.records import Revocations
+from lab.tls.server import MTLSServer
 
 OCSP_RESPONSE = "application/ocsp-response"
 
@@ -123,16 +123,6 @@ def _nonce(req: ocsp.OCSPRequest) -> bytes | None:
     return nonces[0] if nonces else None
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """werkzeug prints every request to stderr, which lands in a random notebook cell."""
-
-    def log_request(self, *args, **kwargs):
-        pass
-
-    def log_error(self, *args, **kwargs):
-        pass
-
-
 class OCSPResponder:
     """An OCSP responder (and CRL distribution point) over plain HTTP on loopback.
 
@@ -169,21 +159,25 @@ class OCSPResponder:
         clock=None,
         read_timeout: float = 5.0,
     ):
-        require_loopback(host)
         self.clock = clock or utcnow
         self.revocations = revocations
         self.ca_cert = revocations.ca.cert
         self.signer = signer or delegated_signer(revocations.ca)
         self.issued = issued
         self.validity = validity
-        self.host, self.requested_port = host, port
         self.answers: list[Answer] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
-        self._server = None
-        self._thread: threading.Thread | None = None
-        self._handler = type("Handler", (_QuietHandler,), {"timeout": read_timeout})
         self.app = self._create_app()
+        self.server = MTLSServer(
+            self.app,
+            tls=False,
+            host=host,
+            port=port,
+            head_timeout=read_timeout,
+            read_timeout=read_timeout,
+            raise_errors=False,
+        )
 
     # ------------------------------------------------------------- answering
     def _issued_serials(self) -> set[int] | None:
@@ -289,13 +283,17 @@ class OCSPResponder:
     # ------------------------------------------------------------- lifecycle
     @property
     def running(self) -> bool:
-        return self._server is not None
+        return self.server.running
+
+    @property
+    def host(self) -> str:
+        return self.server.host
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        if not self.running:
             raise ServerError("the OCSP responder is not running; call start() or use `with`")
-        return self._server.socket.getsockname()[1]
+        return self.server.port
 
     @property
     def url(self) -> str:
@@ -308,45 +306,18 @@ class OCSPResponder:
         return f"http://{self.host}:{self.port}/crl"
 
     def start(self) -> "OCSPResponder":
-        """Bind the port ourselves first: werkzeug prints its own text and exits on a busy port."""
-        if self._server is not None:
-            return self
         try:
-            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-            sock = socket.create_server((self.host, self.requested_port), family=family)
-        except OSError as exc:
+            self.server.start()
+        except ServerError as exc:
+            port = self.server.settings.port
             raise ServerError(
-                f"could not start the OCSP responder on {self.host}:{self.requested_port} "
-                f"({exc.strerror or exc}); choose another port (0 picks a free one)"
+                f"could not start the OCSP responder on {self.host}:{port}: {exc}"
             ) from None
-        with sock:  # werkzeug duplicates the descriptor
-            self._server = make_server(
-                self.host,
-                self.requested_port,
-                self.app,
-                threaded=True,
-                request_handler=self._handler,
-                fd=sock.fileno(),
-            )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            daemon=True,
-            name="lab-ocsp-responder",
-        )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         """Stop answering (idempotent). Clients then get "connection refused": the responder is down."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
+        self.server.stop()
 
     def __enter__(self) -> "OCSPResponder":
         return self.start()

@@ -29,8 +29,7 @@ from lab.pki.keys import signature_hash
 from lab.revocation.crl import (
     DEFAULT_CRL_VALIDITY,
     RevocationError,
-    _require_signed_by,
-    load_crl,
+    load_crls,
     reason_flag,
     reason_name,
     revoked_reason,
@@ -219,27 +218,21 @@ class Revocations:
 
     # ---------------------------------------------------------------- loading
     @classmethod
-    def from_crl(
-        cls,
-        ca: CertificateAuthority,
-        crl: x509.CertificateRevocationList,
-        path: str | os.PathLike | None = None,
-    ) -> "Revocations":
-        """Rebuild the record from a CRL this CA signed (anything else is refused)."""
-        _require_signed_by(crl, ca.cert, path or "the CRL")
+    def load(cls, ca: CertificateAuthority, path: str | os.PathLike) -> "Revocations":
+        """The record behind ``path`` (an empty record when the file does not exist yet).
+
+        The file is read as OpenSSL's CRL files are checked (:func:`load_crls`): only CRLs,
+        each signed by this CA, since a CRL speaks only for its issuer.
+        """
+        p = Path(path)
+        if not p.exists():
+            return cls(ca, path=p)
+        crl = load_crls(p, ca.cert)[0]
         try:
             number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
         except x509.ExtensionNotFound:
             number = 0
-        return cls(ca, (_entry(r) for r in crl), crl_number=number, path=path)
-
-    @classmethod
-    def load(cls, ca: CertificateAuthority, path: str | os.PathLike) -> "Revocations":
-        """The record behind ``path`` (an empty record when the file does not exist yet)."""
-        p = Path(path)
-        if not p.exists():
-            return cls(ca, path=p)
-        return cls.from_crl(ca, load_crl(p), p)
+        return cls(ca, (_entry(r) for r in crl), crl_number=number, path=p)
 
     def refresh(self) -> bool:
         """Re-read the file this record came from if it changed on disk; True when it did."""
@@ -248,7 +241,7 @@ class Revocations:
         mtime = self.path.stat().st_mtime_ns
         if mtime == self._mtime:
             return False
-        fresh = Revocations.from_crl(self.ca, load_crl(self.path), self.path)
+        fresh = Revocations.load(self.ca, self.path)
         with self._lock:
             self._entries = fresh._entries
             self.crl_number = max(self.crl_number, fresh.crl_number)

@@ -139,11 +139,13 @@ class Connection(HTTPConnection):
         sock, server, record = self.socket, self.server, self.server.owner
         if server.ssl_adapter is None:
             return True  # plain HTTP (tls=False): nothing to shake hands on
-        sock.settimeout(
-            record.settings.handshake_timeout
-        )  # CPython bounds the whole do_handshake call
+        deadline = time.monotonic() + record.settings.handshake_timeout
+        sock.settimeout(record.settings.handshake_timeout)
         try:
-            sock.do_handshake()
+            if not first_byte(sock):
+                raise NoClientHello(NO_CLIENT_HELLO)
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock.do_handshake()  # CPython bounds the whole call by the socket's timeout
         except (ssl.SSLError, OSError) as exc:  # refused, reset, timed out, EOF
             record._record_failure(f"{self.remote_addr}:{self.remote_port}", exc)
             if isinstance(exc, ssl.SSLError) and "http request" in str(exc):
@@ -154,6 +156,29 @@ class Connection(HTTPConnection):
         self.ssl_env = server.ssl_adapter.get_environ(sock.sock)
         record._record_success(resumed=sock.session_reused)
         return True
+
+
+NO_CLIENT_HELLO = (
+    "the client closed the TCP connection before sending a ClientHello (no handshake began)"
+)
+
+
+class NoClientHello(ConnectionAbortedError):
+    """The client connected and closed without a byte: its TLS library never started."""
+
+
+def first_byte(sock) -> bytes:
+    """Wait for the client's first byte and look at it without taking it (``MSG_PEEK``).
+
+    Why: OpenSSL reports a connection closed before the ClientHello with the same EOF as one
+    cut in the middle of the handshake. A client that cannot load its own key (curl, requests)
+    connects and closes without sending anything: that is not a refusal by this server. The
+    peek goes through a duplicate of the descriptor, as an ``SSLSocket`` refuses ``recv`` flags;
+    it waits under the socket's timeout (``handshake_timeout``).
+    """
+    with socket.fromfd(sock.fileno(), sock.family, sock.type) as raw:
+        raw.settimeout(sock.gettimeout())
+        return raw.recv(1, socket.MSG_PEEK)
 
 
 _USE_HTTPS = b"This port speaks HTTPS only: use https:// for this address."

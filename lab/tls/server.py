@@ -23,7 +23,7 @@ its handshake or drips its request holds a worker thread until its timeout. Meas
 ``lab serve`` on a 2-core machine: with 64 reconnecting clients stalling their handshakes,
 2 of 3 legitimate curl calls timed out at 10 s (the server recovered afterwards); with 16 to
 48 clients dripping their request heads, legitimate calls took 4 to 9 s. A request
-body has only cheroot's per-read ``timeout`` (10 s). That is what an event-driven proxy is
+body has only cheroot's per-read ``timeout`` (``read_timeout``, 10 s). That is what an event-driven proxy is
 for: a service that strangers can reach puts nginx in front (notebook 07), which holds slow
 clients in an event loop and passes on only whole requests.
 
@@ -55,7 +55,7 @@ from lab.errors import PortInUseError, ServerError
 from lab.net import require_loopback
 from lab.pki.fields import utcnow
 from lab.tls import contexts as tlsconfig
-from lab.tls.connection import Connection, TLSAdapter
+from lab.tls.connection import Connection, NoClientHello, TLSAdapter
 
 __all__ = ["MTLSServer", "ServerSettings", "HandshakeFailure", "ServerErrorRecord"]
 __all__ += ["ServerRecord", "handshake_reason", "running_servers", "stop_all"]
@@ -100,6 +100,8 @@ def handshake_reason(exc: BaseException) -> str:
     """
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate verify failed: {exc.verify_message}"
+    if isinstance(exc, NoClientHello):
+        return str(exc)
     if isinstance(exc, (socket.timeout, TimeoutError)):
         return "handshake timed out (the client connected but never completed the handshake)"
     if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) or (
@@ -244,7 +246,8 @@ class ServerSettings:
 
     ``threads`` is the size of cheroot's worker pool; ``handshake_timeout`` bounds a whole
     handshake and ``head_timeout`` the request head (see the module's docstring on slow
-    clients). ``profile`` is the TLS policy: Mozilla's "intermediate" (default) or "modern"
+    clients), ``read_timeout`` every later read (a request body, an idle keep-alive
+    connection). ``profile`` is the TLS policy: Mozilla's "intermediate" (default) or "modern"
     (TLS 1.3 only), see :mod:`lab.tls.policy`. ``crl_check`` is "leaf" or "chain" (with
     ``crl=``). ``raise_errors``: leaving the ``with`` block raises what the app raised.
     """
@@ -259,6 +262,7 @@ class ServerSettings:
     threads: int = 8
     handshake_timeout: float = 2.0
     head_timeout: float = 5.0
+    read_timeout: float = 10.0
     raise_errors: bool = True
     on_handshake_failure: Callable[[HandshakeFailure], None] | None = None
 
@@ -316,6 +320,7 @@ class MTLSServer(ServerRecord):
         port, threads = self.settings.port, self.settings.threads
         server = _Server((self.host, port), self._wsgi_app, numthreads=threads)
         server.server_name, server.shutdown_timeout, server.owner = "mtls-lab", 1, self
+        server.timeout = self.settings.read_timeout
         if self.tls:
             server.ssl_adapter = TLSAdapter(self._identity, self.context)
         server.ConnectionClass = Connection
