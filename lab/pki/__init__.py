@@ -20,7 +20,7 @@ Inspection lives in :mod:`lab.pki.certinfo`, chain verification in :mod:`lab.pki
 The modules: :mod:`~lab.pki.keys` (key types, key/certificate pairing), :mod:`~lab.pki.fields`
 (names, validity, SAN, Key Usage, EKU), :mod:`~lab.pki.authority` (the CA),
 :mod:`~lab.pki.issued` (a leaf with its key and chain), :mod:`~lab.pki.files` (reading and
-writing). One reader each, used by every other package: :func:`trust_certificates` ("what
+writing), :mod:`~lab.pki.csr` (the checks a CA makes before it signs a CSR). One reader each, used by every other package: :func:`trust_certificates` ("what
 do I trust"), :func:`load_identity` ("who am I"), :func:`read_password` (``pfx-password.txt``).
 This package imports nothing of the lab but :mod:`lab.errors`.
 """

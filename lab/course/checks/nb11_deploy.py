@@ -5,7 +5,7 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from lab.cli.commands.pki_sign import CSRRefusedError, sign_csr
+from lab.pki.csr import CSRRefusedError, sign_csr
 from lab.course import coursepki
 from lab.course.feedback import CheckResult, report
 
