@@ -219,7 +219,9 @@ class CertificateAuthority:
         """
         hosts = hosts or ("localhost", "127.0.0.1")
         names = list(hosts) if san is True else (list(san) if san else None)
-        return self._issue(common_name or hosts[0], "serverAuth", names, _Leaf.of("issue_server", options))
+        return self._issue(
+            common_name or hosts[0], "serverAuth", names, _Leaf.of("issue_server", options)
+        )
 
     def issue_client(
         self,
