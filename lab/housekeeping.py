@@ -26,12 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-
 from lab.errors import LabError
 from lab.paths import ROOT, certs_dir, show
-from lab.pki import CERT_SUFFIXES, PASSWORD_FILE, load_certificate
+from lab.pki import CERT_SUFFIXES, PASSWORD_FILE, load_certificate, load_certificates
+from lab.pki.verify import signed_by
 
 
 # ---------------------------------------------------------------- the state folder
@@ -204,17 +202,17 @@ def pki_files(directory: Path | None = None) -> list[Path]:
     ca = load_certificate(d / "rootCA.pem")
     keep = {p.name for p in entries if p.name in PKI_NAMES and not p.is_dir()}
     for p in entries:
-        if p.suffix.lower() in CERT_SUFFIXES and p.is_file() and _signed_by(p, ca):
+        if p.suffix.lower() in CERT_SUFFIXES and p.is_file() and _issued_by(p, ca):
             keep |= {n for n in (p.name, p.stem + ".key", p.stem + ".pfx") if (d / n).is_file()}
     return sorted(d / n for n in keep)
 
 
-def _signed_by(path: Path, ca: x509.Certificate) -> bool:
+def _issued_by(path: Path, ca) -> bool:
+    """Whether the first certificate of ``path`` is one ``ca`` signed; an unreadable file is not."""
     try:
-        load_certificate(path).verify_directly_issued_by(ca)
-    except (LabError, ValueError, TypeError, InvalidSignature):
+        return signed_by(load_certificates(path)[0], ca)
+    except LabError:
         return False
-    return True
 
 
 def reset(directory: Path | None = None) -> dict:
