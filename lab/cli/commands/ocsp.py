@@ -47,9 +47,8 @@ def register(subparsers) -> None:
 def openssl_command(url: str, directory: Path, cert: str = "client.crt") -> str:
     """The openssl client call that asks this responder about ``cert``."""
     d = show(directory)
-    return " ".join(
-        shlex.quote(p)
-        for p in [
+    return shlex.join(
+        [
             "openssl",
             "ocsp",
             "-issuer",
