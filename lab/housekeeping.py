@@ -56,10 +56,13 @@ def start_time(pid: int) -> str | None:
     except FileNotFoundError:
         return None
     except (OSError, IndexError):  # no /proc (macOS): ask ps
-        out = subprocess.run(
-            ["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True
-        )
-        return out.stdout.strip() or None
+        return _ps(pid, "lstart") or None
+
+
+def _ps(pid: int, column: str) -> str:
+    """One column of ``ps`` for ``pid`` (empty when it is gone): where there is no /proc."""
+    out = subprocess.run(["ps", "-o", f"{column}=", "-p", str(pid)], capture_output=True, text=True)
+    return out.stdout.strip()
 
 
 def record_process(pid: int | None = None, *, kind: str) -> None:
@@ -100,26 +103,25 @@ def _command_line(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
     except OSError:
-        out = subprocess.run(
-            ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True
-        )
-        return out.stdout.strip()
+        return _ps(pid, "command")
+
+
+def _leftover_name(path: str | os.PathLike) -> str:
+    """The record's file name: a hash of the folder's real path, so one folder has one record."""
+    return hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
 
 
 def record_leftover(path: str | os.PathLike) -> None:
     """Note a folder this checkout made outside itself (it may hold keys): ``reset`` removes it."""
-    path = Path(path).resolve()
-    name = hashlib.sha256(str(path).encode()).hexdigest()[:16]
     try:
-        (_folder("leftovers") / name).write_text(str(path))
+        (_folder("leftovers") / _leftover_name(path)).write_text(str(Path(path).resolve()))
     except OSError:  # a read-only install: nothing to record into
         pass
 
 
 def forget_leftover(path: str | os.PathLike) -> None:
     """The folder was removed by whoever made it: drop its record."""
-    name = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
-    (state_dir() / "leftovers" / name).unlink(missing_ok=True)
+    (state_dir() / "leftovers" / _leftover_name(path)).unlink(missing_ok=True)
 
 
 def temporary_folder(name: str) -> Path:

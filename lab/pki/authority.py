@@ -60,6 +60,21 @@ class _Leaf:
         return cls(**options)
 
 
+def _blank(
+    subject: x509.Name, issuer: x509.Name, public_key, start, end
+) -> x509.CertificateBuilder:
+    """The fields every certificate has: names, public key, a random serial, the validity window."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+    )
+
+
 # --------------------------------------------------------------------- the CA
 class CertificateAuthority:
     """A certificate authority: a root (self-signed) or an intermediate.
@@ -102,13 +117,7 @@ class CertificateAuthority:
         subject = distinguished_name(name, organization)
         start, end = validity(days, False, False, None, None)
         builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(end)
+            _blank(subject, subject, key.public_key(), start, end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(key_usage(cert_sign=True, crl_sign=True), critical=True)
             .add_extension(
@@ -158,13 +167,7 @@ class CertificateAuthority:
         """What every certificate this CA signs carries: its issuer name, a random serial, the
         validity window, and the key identifiers (SKI of ``public_key``, AKI of this CA)."""
         return (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.cert.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(end)
+            _blank(subject, self.cert.subject, public_key, start, end)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
@@ -273,13 +276,7 @@ def self_signed_client(name: str, *, key_type: str = "ec", days: float = 365) ->
     subject = distinguished_name(name)
     start, end = validity(days, False, False, None, None)
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
+        _blank(subject, subject, key.public_key(), start, end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(key, signature_hash(key))
