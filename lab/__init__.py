@@ -4,7 +4,7 @@ The packages follow the course's table of contents. The first four are the mTLS
 code a learner would take into a service; the rest stand on them:
 
 =================  =====================================================================
-``lab.pki``        issue, store, load, describe and verify certificates (cryptography)
+``lab.pki``        issue, store, load, describe and verify certificates; sign a checked CSR
 ``lab.tls``        the two ``SSLContext``\\ s, the mTLS server, the requests client, the caller's identity
 ``lab.auth``       ``CertificateAuth`` for Flask: policies, cache, problem details, header forwarding
 ``lab.revocation`` CRLs, the OCSP responder and the OCSP client
@@ -17,7 +17,8 @@ code a learner would take into a service; the rest stand on them:
 =================  =====================================================================
 
 Top-level modules: ``errors`` (the lab's exceptions, each saying what to do), ``paths``
-(where the course keeps files), ``housekeeping`` (``reset``) and ``site`` (``make html``).
+(where the course keeps files), ``net`` (loopback only; a free port for nginx) and
+``housekeeping`` (``reset``).
 
 Imports run one way: ``pki`` <- ``tls`` <- ``auth``/``revocation`` <- ``proxy``/``ops``
 <- ``course``/``bench``/``cli``. The mTLS core never imports course code.

@@ -26,12 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-
 from lab.errors import LabError
 from lab.paths import ROOT, certs_dir, show
-from lab.pki import CERT_SUFFIXES, PASSWORD_FILE, load_certificate
+from lab.pki import CERT_SUFFIXES, PASSWORD_FILE, load_certificate, load_certificates
+from lab.pki.verify import signed_by
 from lab.proxy.process import stop_all as stop_nginx
 
 
@@ -59,10 +57,13 @@ def start_time(pid: int) -> str | None:
     except FileNotFoundError:
         return None
     except (OSError, IndexError):  # no /proc (macOS): ask ps
-        out = subprocess.run(
-            ["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True
-        )
-        return out.stdout.strip() or None
+        return _ps(pid, "lstart") or None
+
+
+def _ps(pid: int, column: str) -> str:
+    """One column of ``ps`` for ``pid`` (empty when it is gone): where there is no /proc."""
+    out = subprocess.run(["ps", "-o", f"{column}=", "-p", str(pid)], capture_output=True, text=True)
+    return out.stdout.strip()
 
 
 def record_process(pid: int | None = None, *, kind: str) -> None:
@@ -103,26 +104,25 @@ def _command_line(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
     except OSError:
-        out = subprocess.run(
-            ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True
-        )
-        return out.stdout.strip()
+        return _ps(pid, "command")
+
+
+def _leftover_name(path: str | os.PathLike) -> str:
+    """The record's file name: a hash of the folder's real path, so one folder has one record."""
+    return hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
 
 
 def record_leftover(path: str | os.PathLike) -> None:
     """Note a folder this checkout made outside itself (it may hold keys): ``reset`` removes it."""
-    path = Path(path).resolve()
-    name = hashlib.sha256(str(path).encode()).hexdigest()[:16]
     try:
-        (_folder("leftovers") / name).write_text(str(path))
+        (_folder("leftovers") / _leftover_name(path)).write_text(str(Path(path).resolve()))
     except OSError:  # a read-only install: nothing to record into
         pass
 
 
 def forget_leftover(path: str | os.PathLike) -> None:
     """The folder was removed by whoever made it: drop its record."""
-    name = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
-    (state_dir() / "leftovers" / name).unlink(missing_ok=True)
+    (state_dir() / "leftovers" / _leftover_name(path)).unlink(missing_ok=True)
 
 
 def temporary_folder(name: str) -> Path:
@@ -205,17 +205,17 @@ def pki_files(directory: Path | None = None) -> list[Path]:
     ca = load_certificate(d / "rootCA.pem")
     keep = {p.name for p in entries if p.name in PKI_NAMES and not p.is_dir()}
     for p in entries:
-        if p.suffix.lower() in CERT_SUFFIXES and p.is_file() and _signed_by(p, ca):
+        if p.suffix.lower() in CERT_SUFFIXES and p.is_file() and _issued_by(p, ca):
             keep |= {n for n in (p.name, p.stem + ".key", p.stem + ".pfx") if (d / n).is_file()}
     return sorted(d / n for n in keep)
 
 
-def _signed_by(path: Path, ca: x509.Certificate) -> bool:
+def _issued_by(path: Path, ca) -> bool:
+    """Whether the first certificate of ``path`` is one ``ca`` signed; an unreadable file is not."""
     try:
-        load_certificate(path).verify_directly_issued_by(ca)
-    except (LabError, ValueError, TypeError, InvalidSignature):
+        return signed_by(load_certificates(path)[0], ca)
+    except LabError:
         return False
-    return True
 
 
 def reset(directory: Path | None = None) -> dict:

@@ -28,9 +28,9 @@ def require_loopback(host: str) -> None:
 
 
 def free_port(host: str) -> int:
-    """A port the kernel has just handed out on ``host``, for a program that must be told
-    its port up front (nginx's ``listen``); servers of our own bind port 0 themselves."""
-    with socket.socket() as s:
+    """A port the kernel has just handed out on ``host`` (IPv4 or IPv6), for a program that must
+    be told its port up front (nginx's ``listen``); servers of our own bind port 0 themselves."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
 

@@ -142,7 +142,7 @@ def test_html_is_a_table_with_one_row_per_field(client_summary):
     assert page.count("<tr>") == len(client_summary.rows())
 
 
-def test_html_holds_every_field_of_the_text(client_summary):
+def test_html_holds_every_field_of_the_text(client_summary, client_identity):
     page = client_summary._repr_html_()
     for label, value in client_summary.rows():
         assert f"<th style='text-align:left'>{html.escape(label)}</th>" in page
@@ -156,8 +156,8 @@ def test_html_holds_every_field_of_the_text(client_summary):
         "clientAuth",
         "SHA-256 thumbprint",
         "SPKI SHA-256 pin",
-        client_summary.serial,
-        client_summary.thumbprint_sha256,
+        format(client_identity.cert.serial_number, "x"),
+        certinfo.thumbprint(client_identity.cert),
     ):
         assert must in page
 

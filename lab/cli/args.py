@@ -1,8 +1,13 @@
-"""Argument types shared by the commands, so bad input is a usage error (exit 2) in one line."""
+"""Argument types shared by the commands, so bad input is a usage error (exit 2) in one line.
+
+``float("1e400")`` is infinity and ``float("nan")`` is not a number; both parse, and both
+would reach ``timedelta`` as a traceback: :func:`days_type` refuses them.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def port(text: str) -> int:
@@ -14,3 +19,28 @@ def port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a port number (0-65535; 0 = any free)")
     return value
+
+
+#: A hundred years: more than any real certificate or CRL, far below what timedelta overflows at.
+MAX_DAYS = 36500
+
+
+def days_type(option: str, *, allow_zero: bool = False):
+    """An argparse ``type=`` for ``option``: a finite number of days, > 0 (or >= 0), <= MAX_DAYS."""
+
+    def parse(text: str) -> float:
+        try:
+            days = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+        if not math.isfinite(days):
+            raise argparse.ArgumentTypeError(f"{option} must be a finite number, not {text!r}")
+        if days < 0 or (days == 0 and not allow_zero):
+            raise argparse.ArgumentTypeError(
+                f"{option} must be {'0 or more' if allow_zero else 'greater than 0'}"
+            )
+        if days > MAX_DAYS:
+            raise argparse.ArgumentTypeError(f"{option} must be at most {MAX_DAYS} (100 years)")
+        return days
+
+    return parse

@@ -20,19 +20,18 @@ Inspection lives in :mod:`lab.pki.certinfo`, chain verification in :mod:`lab.pki
 The modules: :mod:`~lab.pki.keys` (key types, key/certificate pairing), :mod:`~lab.pki.fields`
 (names, validity, SAN, Key Usage, EKU), :mod:`~lab.pki.authority` (the CA),
 :mod:`~lab.pki.issued` (a leaf with its key and chain), :mod:`~lab.pki.files` (reading and
-writing). One reader each, used by every other package: :func:`trust_certificates` ("what
+writing), :mod:`~lab.pki.csr` (the checks a CA makes before it signs a CSR). One reader each, used by every other package: :func:`trust_certificates` ("what
 do I trust"), :func:`load_identity` ("who am I"), :func:`read_password` (``pfx-password.txt``).
 This package imports nothing of the lab but :mod:`lab.errors`.
 """
 
 from lab.pki.authority import CertificateAuthority, self_signed_client
-from lab.pki.fields import BACKDATE, EKU_BY_OID, EKU_NAMES
+from lab.pki.fields import BACKDATE
 from lab.pki.files import (
     CERT_SUFFIXES,
     KEY_SUFFIXES,
     PASSWORD_FILE,
     PFX_SUFFIXES,
-    certificate_of,
     load_certificate,
     load_certificates,
     load_private_key,
@@ -51,7 +50,7 @@ from lab.pki.issued import (
     load_pair,
     load_pkcs12,
 )
-from lab.pki.keys import KEY_TYPES, generate_key, key_matches, signature_hash
+from lab.pki.keys import generate_key, key_matches, signature_hash
 
 __all__ = [
     "BACKDATE",
@@ -59,12 +58,8 @@ __all__ = [
     "KEY_SUFFIXES",
     "PASSWORD_FILE",
     "PFX_SUFFIXES",
-    "certificate_of",
     "read_password",
     "trust_certificates",
-    "EKU_BY_OID",
-    "EKU_NAMES",
-    "KEY_TYPES",
     "CertificateAuthority",
     "IssuedCertificate",
     "generate_key",

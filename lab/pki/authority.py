@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -12,11 +12,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from lab.pki.fields import (
     EKU_NAMES,
-    ca_key_usage,
     distinguished_name,
     dns_name,
     email_name,
-    leaf_key_usage,
+    key_usage,
     san_entries,
     uri_name,
     validity,
@@ -28,29 +27,52 @@ from lab.pki.keys import generate_key, private_key_pem, signature_hash
 
 @dataclass(frozen=True)
 class _Leaf:
-    """The options :meth:`~CertificateAuthority.issue_server` and ``issue_client`` share.
+    """The options :meth:`~CertificateAuthority.issue_server` and ``issue_client`` share, with
+    their defaults: both take them as keywords (that is how a learner writes ``expired=True``),
+    and an unknown keyword is refused here, by name.
 
-    Both take them as keywords (that is how a learner writes ``expired=True``); grouped here,
-    they reach the one builder in one piece instead of as a dozen forwarded keywords.
+    ``eku``: "default" (serverAuth or clientAuth), None (no EKU: any use) or a list of names;
+    ``key_type`` or ``key``: the leaf's key; ``days``, ``expired``, ``not_yet_valid``,
+    ``not_before``, ``not_after``: the validity window; ``ca_flag``: CA:TRUE on a leaf;
+    ``mismatched_key``: hand back a key that is not the certificate's; ``extra_extensions``:
+    ``(extension, critical)`` pairs added as they are.
     """
 
-    eku: object
-    key_type: str
-    key: object
-    days: float
-    expired: bool
-    not_yet_valid: bool
-    not_before: object
-    not_after: object
-    ca_flag: bool
-    mismatched_key: bool
-    organization: str | None
-    extra_extensions: object
+    eku: object = "default"
+    key_type: str = "ec"
+    key: object = None
+    days: float = 365
+    expired: bool = False
+    not_yet_valid: bool = False
+    not_before: object = None
+    not_after: object = None
+    ca_flag: bool = False
+    mismatched_key: bool = False
+    organization: str | None = "mTLS Lab"
+    extra_extensions: object = ()
 
     @classmethod
-    def of(cls, arguments: dict) -> "_Leaf":
-        """The options out of a method's ``locals()`` (only the names above are read)."""
-        return cls(**{f.name: arguments[f.name] for f in fields(cls)})
+    def of(cls, method: str, options: dict) -> "_Leaf":
+        """The options, or the TypeError Python would raise had ``method`` listed them itself."""
+        unknown = [name for name in options if name not in cls.__dataclass_fields__]
+        if unknown:
+            raise TypeError(f"{method}() got an unexpected keyword argument {unknown[0]!r}")
+        return cls(**options)
+
+
+def _blank(
+    subject: x509.Name, issuer: x509.Name, public_key, start, end
+) -> x509.CertificateBuilder:
+    """The fields every certificate has: names, public key, a random serial, the validity window."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+    )
 
 
 # --------------------------------------------------------------------- the CA
@@ -95,15 +117,9 @@ class CertificateAuthority:
         subject = distinguished_name(name, organization)
         start, end = validity(days, False, False, None, None)
         builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(end)
+            _blank(subject, subject, key.public_key(), start, end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(ca_key_usage(), critical=True)
+            .add_extension(key_usage(cert_sign=True, crl_sign=True), critical=True)
             .add_extension(
                 x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
             )
@@ -124,9 +140,9 @@ class CertificateAuthority:
         key = generate_key(key_type)
         start, end = validity(days, False, False, None, None)
         builder = (
-            self._builder(distinguished_name(name, organization), key.public_key(), start, end)
+            self.builder(distinguished_name(name, organization), key.public_key(), start, end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-            .add_extension(ca_key_usage(), critical=True)
+            .add_extension(key_usage(cert_sign=True, crl_sign=True), critical=True)
         )
         cert = builder.sign(self.key, signature_hash(self.key))
         return CertificateAuthority(cert, key, parent=self, chain=self._chain_below())
@@ -147,15 +163,11 @@ class CertificateAuthority:
         return private_key_pem(self.key, password)
 
     # ---------------------------------------------------------------- issuing
-    def _builder(self, subject: x509.Name, public_key, start, end) -> x509.CertificateBuilder:
+    def builder(self, subject: x509.Name, public_key, start, end) -> x509.CertificateBuilder:
+        """What every certificate this CA signs carries: its issuer name, a random serial, the
+        validity window, and the key identifiers (SKI of ``public_key``, AKI of this CA)."""
         return (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.cert.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(end)
+            _blank(subject, self.cert.subject, public_key, start, end)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
@@ -168,9 +180,9 @@ class CertificateAuthority:
         start, end = validity(o.days, o.expired, o.not_yet_valid, o.not_before, o.not_after)
         subject = distinguished_name(common_name, o.organization)
         builder = (
-            self._builder(subject, key.public_key(), start, end)
+            self.builder(subject, key.public_key(), start, end)
             .add_extension(x509.BasicConstraints(ca=o.ca_flag, path_length=None), critical=True)
-            .add_extension(leaf_key_usage(key, o.ca_flag), critical=True)
+            .add_extension(key_usage(key, cert_sign=o.ca_flag), critical=True)
         )
         ekus = [default_eku] if o.eku == "default" else (list(o.eku) if o.eku else [])
         if ekus:
@@ -197,30 +209,22 @@ class CertificateAuthority:
         self,
         *hosts: str,
         san: bool | Sequence[str] = True,
-        eku="default",
-        key_type: str = "ec",
-        key=None,
-        days: float = 365,
-        expired: bool = False,
-        not_yet_valid: bool = False,
-        not_before=None,
-        not_after=None,
-        ca_flag: bool = False,
-        mismatched_key: bool = False,
         common_name: str | None = None,
-        organization: str | None = "mTLS Lab",
-        extra_extensions=(),
+        **options,
     ) -> IssuedCertificate:
         """A server certificate for ``hosts`` (DNS names and IP addresses).
 
         Correct by default: SAN with every host, EKU serverAuth, KeyUsage
         digitalSignature (+ keyEncipherment for RSA), CA:FALSE, AKI/SKI.
         Break it on purpose with ``san=False`` (CN only, like the guide's openssl
-        commands), ``eku=None`` or ``eku=["clientAuth"]``, ``expired=True``...
+        commands), ``eku=None`` or ``eku=["clientAuth"]``, ``expired=True``... (the
+        ``options`` of :class:`_Leaf`).
         """
         hosts = hosts or ("localhost", "127.0.0.1")
         names = list(hosts) if san is True else (list(san) if san else None)
-        return self._issue(common_name or hosts[0], "serverAuth", names, _Leaf.of(locals()))
+        return self._issue(
+            common_name or hosts[0], "serverAuth", names, _Leaf.of("issue_server", options)
+        )
 
     def issue_client(
         self,
@@ -229,32 +233,22 @@ class CertificateAuthority:
         email: str | None = None,
         uri: str | None = None,
         dns: Sequence[str] = (),
-        eku="default",
-        key_type: str = "ec",
-        key=None,
-        days: float = 365,
-        expired: bool = False,
-        not_yet_valid: bool = False,
-        not_before=None,
-        not_after=None,
-        ca_flag: bool = False,
-        mismatched_key: bool = False,
-        organization: str | None = "mTLS Lab",
-        extra_extensions=(),
+        **options,
     ) -> IssuedCertificate:
         """A client certificate with subject CN=``name`` and EKU clientAuth only.
 
         ``email`` and ``uri`` (for example a SPIFFE ID ``spiffe://lab.test/ns/payments/sa/api``)
         go into the SAN, which is what modern authorization should match on. Each keeps the
         type its option names, checked (``email="127.0.0.1"`` is refused, never made an IP
-        SAN); ``dns`` holds DNS names, or ``x509.GeneralName`` entries taken as they are.
+        SAN); ``dns`` holds DNS names, or ``x509.GeneralName`` entries taken as they are. The
+        other ``options`` (``expired=True``, ``eku=None``...) are those of :class:`_Leaf`.
         """
         san = [
             *(entry if isinstance(entry, x509.GeneralName) else dns_name(entry) for entry in dns),
             *([email_name(email)] if email else []),
             *([uri_name(uri)] if uri else []),
         ]
-        return self._issue(name, "clientAuth", san or None, _Leaf.of(locals()))
+        return self._issue(name, "clientAuth", san or None, _Leaf.of("issue_client", options))
 
     # ------------------------------------------------------------------ files
     def write(
@@ -282,13 +276,7 @@ def self_signed_client(name: str, *, key_type: str = "ec", days: float = 365) ->
     subject = distinguished_name(name)
     start, end = validity(days, False, False, None, None)
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
+        _blank(subject, subject, key.public_key(), start, end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(key, signature_hash(key))

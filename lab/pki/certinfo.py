@@ -151,54 +151,22 @@ def days_left(cert_or_not_after, now: _dt.datetime | None = None) -> int:
 
 @dataclass
 class CertificateSummary:
-    """Everything worth knowing about one certificate, ready to print or display."""
+    """Everything worth knowing about one certificate, as labelled rows ready to print or display.
 
-    subject: str
-    issuer: str
-    serial: str
-    not_before: _dt.datetime
-    not_after: _dt.datetime
+    ``days_left``, ``san`` and ``eku`` are kept as values too, for code that decides on them.
+    """
+
+    table: list[tuple[str, str]]
     days_left: int
-    key: str
     san: list[str] = field(default_factory=list)
-    key_usage: list[str] | None = None
     eku: list[str] | None = None
-    is_ca: bool = False
-    path_length: int | None = None
-    self_signed: bool = False
-    signature_hash: str = ""
-    thumbprint_sha256: str = ""
-    spki_sha256: str = ""
 
     def rows(self) -> list[tuple[str, str]]:
-        ca = (
-            "yes" + (f" (pathlen {self.path_length})" if self.path_length is not None else "")
-            if self.is_ca
-            else "no"
-        )
-        return [
-            ("Subject", self.subject),
-            ("Issuer", self.issuer + ("  (self-signed)" if self.self_signed else "")),
-            ("Serial", self.serial),
-            ("Valid from", self.not_before.strftime("%Y-%m-%d %H:%M:%S UTC")),
-            ("Valid until", self.not_after.strftime("%Y-%m-%d %H:%M:%S UTC")),
-            ("Days left", str(self.days_left) + ("  (EXPIRED)" if self.days_left < 0 else "")),
-            ("Key", self.key),
-            ("Signature", self.signature_hash),
-            ("SAN", ", ".join(self.san) if self.san else "(none)"),
-            ("Key usage", ", ".join(self.key_usage) if self.key_usage is not None else "(none)"),
-            (
-                "Extended key usage",
-                ", ".join(self.eku) if self.eku is not None else "(none: any use)",
-            ),
-            ("CA", ca),
-            ("SHA-256 thumbprint", self.thumbprint_sha256),
-            ("SPKI SHA-256 pin", self.spki_sha256),
-        ]
+        return self.table
 
     def as_text(self) -> str:
-        width = max(len(k) for k, _ in self.rows())
-        return "\n".join(f"{k:<{width}}  {v}" for k, v in self.rows())
+        width = max(len(k) for k, _ in self.table)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in self.table)
 
     __str__ = as_text
 
@@ -206,7 +174,7 @@ class CertificateSummary:
         body = "".join(
             f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
             f"<td style='text-align:left'><code>{html.escape(v)}</code></td></tr>"
-            for k, v in self.rows()
+            for k, v in self.table
         )
         return f"<table>{body}</table>"
 
@@ -218,23 +186,37 @@ def describe(cert: x509.Certificate, now: _dt.datetime | None = None) -> Certifi
     """Summarise ``cert`` (accepts an IssuedCertificate or CA too)."""
     cert = certificate_of(cert)
     bc = _ext(cert, ExtensionOID.BASIC_CONSTRAINTS)
-    nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
-    algo = cert.signature_hash_algorithm
-    return CertificateSummary(
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        serial=format(cert.serial_number, "x"),
-        not_before=nb,
-        not_after=na,
-        days_left=days_left(na, now),
-        key=key_description(cert.public_key()),
-        san=san_strings(cert),
-        key_usage=key_usage_names(cert),
-        eku=eku_names(cert),
-        is_ca=bool(bc and bc.value.ca),
-        path_length=bc.value.path_length if bc and bc.value.ca else None,
-        self_signed=cert.issuer == cert.subject,
-        signature_hash=(algo.name.upper() if algo else "none (EdDSA)"),
-        thumbprint_sha256=thumbprint(cert),
-        spki_sha256=spki_pin(cert),
+    left, san, ku, eku = (
+        days_left(cert, now),
+        san_strings(cert),
+        key_usage_names(cert),
+        eku_names(cert),
     )
+    pathlen = bc.value.path_length if bc and bc.value.ca else None
+    algo = cert.signature_hash_algorithm
+    table = [
+        ("Subject", cert.subject.rfc4514_string()),
+        (
+            "Issuer",
+            cert.issuer.rfc4514_string()
+            + ("  (self-signed)" if cert.issuer == cert.subject else ""),
+        ),
+        ("Serial", format(cert.serial_number, "x")),
+        ("Valid from", cert.not_valid_before_utc.strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("Valid until", cert.not_valid_after_utc.strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("Days left", str(left) + ("  (EXPIRED)" if left < 0 else "")),
+        ("Key", key_description(cert.public_key())),
+        ("Signature", algo.name.upper() if algo else "none (EdDSA)"),
+        ("SAN", ", ".join(san) if san else "(none)"),
+        ("Key usage", ", ".join(ku) if ku is not None else "(none)"),
+        ("Extended key usage", ", ".join(eku) if eku is not None else "(none: any use)"),
+        (
+            "CA",
+            "no"
+            if not is_ca(cert)
+            else "yes" + (f" (pathlen {pathlen})" if pathlen is not None else ""),
+        ),
+        ("SHA-256 thumbprint", thumbprint(cert)),
+        ("SPKI SHA-256 pin", spki_pin(cert)),
+    ]
+    return CertificateSummary(table, left, san, eku)

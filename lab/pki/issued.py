@@ -11,10 +11,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
 
 from lab.errors import KeyMismatchError
-from lab.pki.certinfo import spki_pin
+from lab.pki.certinfo import common_name, spki_pin
 from lab.pki.files import (
     PFX_SUFFIXES,
     load_certificates,
@@ -57,8 +56,7 @@ class IssuedCertificate:
 
     @property
     def common_name(self) -> str:
-        cn = self.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        return str(cn[0].value) if cn else ""
+        return common_name(self.cert.subject)
 
     @property
     def key_matches(self) -> bool:

@@ -58,10 +58,6 @@ class ChainCheck:
     __repr__ = __str__
 
 
-#: kept for callers of the former private helper; :func:`lab.pki.trust_certificates` is the one reader
-_certs = trust_certificates
-
-
 def _subject(host: str):
     try:
         return x509.IPAddress(ipaddress.ip_address(host))
@@ -247,7 +243,7 @@ def _is_ca_without_key_usage(cert: x509.Certificate) -> bool:
 
 def is_self_signed(cert: x509.Certificate) -> bool:
     """Issuer equals subject *and* the certificate's own key verifies its signature."""
-    return cert.issuer == cert.subject and _signed_by(cert, cert)
+    return cert.issuer == cert.subject and signed_by(cert, cert)
 
 
 def issuer_chain(
@@ -272,7 +268,7 @@ def issuer_chain(
                 if c.subject == current.issuer
                 and c not in path
                 and c != cert
-                and _signed_by(current, c)
+                and signed_by(current, c)
             ),
             None,
         )
@@ -283,7 +279,8 @@ def issuer_chain(
     return path
 
 
-def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer``'s key made ``cert``'s signature (and names match): no chain, no policy."""
     try:
         cert.verify_directly_issued_by(issuer)
     except Exception:  # a bad signature, or another key type: not this issuer

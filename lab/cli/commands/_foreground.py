@@ -48,9 +48,8 @@ def curl_command(url: str, directory: Path, *, client: str = "client") -> str:
     """The guide's curl test, made correct (--cacert so curl verifies our server), shell-quoted:
     a folder name with spaces or ``;$(...)`` is pasted as a name, never run."""
     d = show(directory)
-    return " ".join(
-        shlex.quote(p)
-        for p in [
+    return shlex.join(
+        [
             "curl",
             "--cert",
             f"{d}/{client}.crt",

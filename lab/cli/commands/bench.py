@@ -47,7 +47,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lab import bench
+    from lab import bench  # here, not at the top: only this command needs the benchmark
 
     if args.iterations is not None and args.iterations < 1:
         raise bench.BenchError("--iterations must be at least 1")

@@ -16,14 +16,15 @@ import sys
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 
 from lab.cli.args import port
 from lab.cli.commands._foreground import until_stopped
 from lab.cli.commands.pki_revoke import CRL_FILE
 from lab.course import coursepki
+from lab.errors import LabError
 from lab.paths import certs_dir, show
-from lab.pki import CertificateAuthority
+from lab.pki import CertificateAuthority, load_certificates
+from lab.pki.verify import signed_by
 from lab.revocation import Revocations
 from lab.revocation.ocsp import OCSPResponder, delegated_signer
 
@@ -46,9 +47,8 @@ def register(subparsers) -> None:
 def openssl_command(url: str, directory: Path, cert: str = "client.crt") -> str:
     """The openssl client call that asks this responder about ``cert``."""
     d = show(directory)
-    return " ".join(
-        shlex.quote(p)
-        for p in [
+    return shlex.join(
+        [
             "openssl",
             "ocsp",
             "-issuer",
@@ -68,15 +68,9 @@ def issued_by(ca_cert: x509.Certificate, directory: Path) -> list[x509.Certifica
     found = []
     for path in sorted(directory.glob("*.crt")) + sorted(directory.glob("*.pem")):
         try:
-            certs = x509.load_pem_x509_certificates(path.read_bytes())
-        except (OSError, ValueError):
+            found += [c for c in load_certificates(path) if signed_by(c, ca_cert)]
+        except LabError:  # not a certificate file (a key, a damaged copy): nothing it issued
             continue
-        for cert in certs:
-            try:
-                cert.verify_directly_issued_by(ca_cert)
-            except (ValueError, TypeError, InvalidSignature):
-                continue
-            found.append(cert)
     return found
 
 

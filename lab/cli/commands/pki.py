@@ -1,21 +1,27 @@
-"""``python -m lab pki ...``: create the course PKI, issue client certificates, show any certificate.
+"""``python -m lab pki ...``: create the course PKI, issue client certificates, show any certificate,
+sign a CSR, and check a folder's expiry (``status``).
 
-Two more ``pki`` subcommands live in their own modules, each with ``register_pki(subparsers)``:
-:mod:`~lab.cli.commands.pki_revoke` (``revoke``, ``crl``) and :mod:`~lab.cli.commands.pki_status`
-(``status``). They are imported by name below: a new one is one more line there.
+``status`` is a command because expiry monitoring belongs in cron or CI, where only the exit
+code is read. ``sign`` checks a CSR with :mod:`lab.pki.csr` before the course CA signs it; the
+certificate goes next to the CSR (``NAME.crt``), never over an existing file without ``--force``.
+``revoke`` and ``crl`` live in :mod:`~lab.cli.commands.pki_revoke` (``register_pki(subparsers)``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography import x509
+
 from lab import pki
-from lab.cli.commands import pki_revoke, pki_sign, pki_status
-from lab.cli.commands._days import days_type
+from lab.cli.args import days_type
+from lab.cli.commands import pki_revoke
 from lab.course import coursepki
-from lab.errors import LabError, PKIExistsError
+from lab.errors import LabError, MissingFileError, PKIExistsError
+from lab.ops.expiry import scan
 from lab.paths import certs_dir, show
 from lab.pki import certinfo
+from lab.pki.csr import CSRRefusedError, check_csr, sign_csr
 from lab.pki.fields import ip_name
 
 
@@ -74,8 +80,51 @@ def register(subparsers) -> None:
     p.set_defaults(func=_show)
 
     pki_revoke.register_pki(sub)
-    pki_status.register_pki(sub)
-    pki_sign.register_pki(sub)
+
+    p = sub.add_parser(
+        "status",
+        help="list certificates with role and days left; exit 1 if any expires soon or is revoked",
+        description="Check every certificate file in a folder (*.crt, *.pem, *.cer, *.der, *.pfx): role and "
+        "days left. The folder's CRLs (crl.pem, *.crl), when a CA certificate in the folder "
+        "signed them, mark the certificates they list as REVOKED, and get a row each. Exit 1 "
+        "when a certificate is expired, not yet valid, unreadable, revoked, or expires within "
+        "--warn-days, or a CRL is stale, in the last quarter of its window, or unusable; 0 "
+        "otherwise. Meant for cron and CI.",
+    )
+    p.add_argument("--dir", type=Path, default=None, help="the folder to check (default: certs/)")
+    p.add_argument(
+        "--warn-days",
+        type=days_type("--warn-days", allow_zero=True),
+        default=30,
+        help="warn when a certificate expires within this many days (default 30)",
+    )
+    p.add_argument(
+        "--password", help="password for .pfx files (default: pfx-password.txt in the folder)"
+    )
+    p.set_defaults(func=_status)
+
+    p = sub.add_parser(
+        "sign",
+        help="check a certificate signing request (CSR) and sign it as a client certificate",
+        description="Check CSR (its signature, key, subject and requested names) and sign it "
+        "with the course CA as a client certificate. The key never leaves its owner.",
+    )
+    p.add_argument("csr", type=Path, help="the CSR file (PEM or DER), e.g. client.csr")
+    p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
+    p.add_argument(
+        "--san",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a SAN entry the CA grants (e-mail, URI, DNS name); repeat for more. "
+        "A CSR asking for any other name is refused",
+    )
+    p.add_argument("--out", type=Path, default=None, help="the certificate (default: CSR.crt)")
+    p.add_argument(
+        "--days", type=days_type("--days"), default=365, help="validity in days (default 365)"
+    )
+    p.add_argument("--force", action="store_true", help="overwrite an existing certificate")
+    p.set_defaults(func=_sign)
 
 
 def _init(args) -> int:
@@ -161,4 +210,44 @@ def _show(args) -> int:
         if i:
             print()
         print(certinfo.describe(cert).as_text())
+    return 0
+
+
+def _status(args) -> int:
+    report = scan(args.dir or certs_dir(), warn_days=args.warn_days, password=args.password)
+    print(report.as_text())
+    return report.exit_code
+
+
+def load_csr(path: Path) -> x509.CertificateSigningRequest:
+    """PEM or DER; anything else is one clear line, not a parser's traceback."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise MissingFileError(f"{show(path)}: no such file") from None
+    except IsADirectoryError:
+        raise LabError(f"{show(path)} is a folder, not a CSR file") from None
+    loader = x509.load_pem_x509_csr if b"-----BEGIN" in data else x509.load_der_x509_csr
+    try:
+        return loader(data)
+    except ValueError:
+        raise CSRRefusedError(
+            f"{show(path)} is not a certificate signing request (expected PEM "
+            f"'-----BEGIN CERTIFICATE REQUEST-----' or DER)"
+        ) from None
+
+
+def _sign(args) -> int:
+    csr = load_csr(args.csr)
+    ca = coursepki.load_ca(args.dir)
+    *_, ignored = check_csr(csr, ca, args.san)  # a refused CSR says why, whatever exists
+    out = args.out or args.csr.with_suffix(".crt")
+    if out.exists() and not args.force:
+        raise PKIExistsError(f"{show(out)} exists; add --force to replace it")
+    cert = sign_csr(csr, ca, granted_san=args.san, days=args.days)
+    pki.write_public(out, pki.pem(cert) + b"".join(pki.pem(c) for c in ca.chain))
+    print(f"{show(out)}: {cert.subject.rfc4514_string()}, clientAuth, {args.days:g} day(s)")
+    print(f"  signed by {ca.cert.subject.rfc4514_string()}")
+    if ignored:
+        print(f"  requested and not copied (the CA sets its own): {', '.join(ignored)}")
     return 0

@@ -14,7 +14,7 @@ import datetime as _dt
 from pathlib import Path
 
 from lab import pki
-from lab.cli.commands._days import days_type
+from lab.cli.args import days_type
 from lab.course import coursepki
 from lab.errors import MissingFileError
 from lab.paths import certs_dir, show

@@ -160,6 +160,7 @@ def run(args) -> int:
         args.crl = crl  # serve --behind-nginx hands nginx (ssl_crl) the checked copy too
         show_decisions()
         if getattr(args, "behind_nginx", False):
+            # here, not at the top: only --behind-nginx needs nginx (lab.proxy)
             from lab.cli.commands._serve_nginx import run_behind_nginx
 
             return run_behind_nginx(args, directory, course, build_app)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from lab.cli.commands.pki_sign import CSRRefusedError, sign_csr
 from lab.course import coursepki
 from lab.course.feedback import CheckResult, report
+from lab.pki.csr import CSRRefusedError, sign_csr
 
 JOB_CN = "reports-job"
 JOB_SPIFFE_ID = "spiffe://lab.test/ns/reports/sa/job"
