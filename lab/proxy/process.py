@@ -34,7 +34,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -45,7 +44,7 @@ from typing import NamedTuple
 import jinja2
 
 from lab.errors import LabError, PortInUseError, ServerError
-from lab.net import require_loopback
+from lab.net import free_port, require_loopback
 from lab.paths import ROOT
 from lab.pki import write_private, write_public
 
@@ -115,13 +114,6 @@ def runtime_dir() -> Path:
         return Path(os.environ["LAB_NGINX_DIR"])
     state = os.environ.get("LAB_STATE_DIR")
     return (Path(state) if state else ROOT / ".lab-state") / "nginx"
-
-
-def free_port(host: str) -> int:
-    """A port the kernel just handed out on ``host`` (IPv4 or IPv6): nginx cannot pick one."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def listen_address(host: str, port: int) -> str:
