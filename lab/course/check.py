@@ -16,9 +16,34 @@ import importlib
 import pkgutil
 
 from lab.course import checks
-from lab.course.feedback import CheckResult, report
+from lab.course.text import wrap
 
-__all__ = ["CheckResult", "report"]
+
+class CheckResult:
+    """True or false like a bool, but displays nothing extra in a notebook (the line is printed)."""
+
+    def __init__(self, ok: bool, line: str):
+        self.ok = bool(ok)
+        self.line = line
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return self.line
+
+    def _ipython_display_(self) -> None:
+        """Already printed by :func:`report`; showing it again as a result would only repeat it."""
+
+
+def report(ok: bool, success: str, hint: str, label: str = "") -> CheckResult:
+    """Print one line: ✅ and what was achieved, or 💡 and a hint. Truthy when ``ok``.
+
+    ``label`` names the check on its line, when a cell runs more than one.
+    """
+    line = (f"{label}: " if label else "") + (f"✅ {success}" if ok else f"💡 Not yet: {hint}")
+    print(wrap(line, indent=3))  # one line in the result; wrapped on the page
+    return CheckResult(ok, line)
 
 
 def __getattr__(name: str):

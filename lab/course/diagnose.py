@@ -183,10 +183,6 @@ class Diagnosis:
     fix: str
     raw: str = ""
 
-    @property
-    def known(self) -> bool:
-        return self.category != UNKNOWN
-
     def __str__(self) -> str:
         return f"[{self.category}] {self.cause}\nfix: {self.fix}"
 
@@ -194,19 +190,18 @@ class Diagnosis:
 
 
 def explain(subject) -> Diagnosis:
-    """Explain an exception, a ``requests.Response``, an HTTP status, or pasted error text."""
+    """Explain an exception, a ``requests.Response``, an HTTP status, or pasted error text.
+
+    The text is matched against :data:`PATTERNS`; ``unknown`` (with the raw text) when
+    nothing fits.
+    """
     if isinstance(subject, BaseException):  # str() of a requests error holds the whole chain
-        return explain_text(f"{type(subject).__name__}: {subject}")
-    if isinstance(subject, int):
-        return explain_text(f"HTTP {subject}")
-    if hasattr(subject, "status_code") and hasattr(subject, "text"):  # a requests.Response
-        return explain_text(f"HTTP {subject.status_code}: {subject.text[:200]}")
-    return explain_text(str(subject))
-
-
-def explain_text(text: str) -> Diagnosis:
-    """Match ``text`` against :data:`PATTERNS`; ``unknown`` (with the raw text) when nothing fits."""
-    raw = text.strip()
+        subject = f"{type(subject).__name__}: {subject}"
+    elif isinstance(subject, int):
+        subject = f"HTTP {subject}"
+    elif hasattr(subject, "status_code") and hasattr(subject, "text"):  # a requests.Response
+        subject = f"HTTP {subject.status_code}: {subject.text[:200]}"
+    raw = str(subject).strip()
     for regex, category in _COMPILED:
         if regex.search(raw):
             cause, fix = WORDS[category]
@@ -223,4 +218,4 @@ def explain_text(text: str) -> Diagnosis:
     )
 
 
-__all__ = ["DOCTOR", "Diagnosis", "PATTERNS", "UNKNOWN", "WORDS", "explain", "explain_text"]
+__all__ = ["DOCTOR", "Diagnosis", "PATTERNS", "UNKNOWN", "WORDS", "explain"]

@@ -12,17 +12,10 @@ in, which is the guide's ``Issuer.Contains`` weakness. Only trust by key
 from __future__ import annotations
 
 import functools
-import textwrap
 
-from lab.course.check import CheckResult
+from lab.course.check import CheckResult, report
 
 ROUTE = "/api/payments"
-
-
-def _say(ok: bool, text: str, label: str) -> CheckResult:
-    line = (f"{label}: " if label else "") + (f"✅ {text}" if ok else f"💡 Not yet: {text}")
-    print(textwrap.fill(line, 110, subsequent_indent="   ", break_on_hyphens=False))
-    return CheckResult(ok, line)
 
 
 @functools.lru_cache(maxsize=4)
@@ -94,17 +87,19 @@ def exercise_payments_policy(options, policy, course, *, label: str = "") -> Che
     from lab.tls.server import MTLSServer
 
     if options is None or policy is None:
-        return _say(
+        return report(
             False,
+            "",
             "set payments_options (a dict of CertificateAuth options) and payments_policy "
             "(from lab.auth.policies, or a function (identity) -> None | reason)",
             label,
         )
     if not isinstance(options, dict):
-        return _say(False, "payments_options must be a dict, e.g. {'trust': ...}", label)
+        return report(False, "", "payments_options must be a dict, e.g. {'trust': ...}", label)
     if not callable(policy):
-        return _say(
+        return report(
             False,
+            "",
             "payments_policy must be a policy or a function (identity) -> None | reason",
             label,
         )
@@ -113,7 +108,7 @@ def exercise_payments_policy(options, policy, course, *, label: str = "") -> Che
     try:
         app = _app(options, policy)
     except Exception as exc:  # a learner's options may be wrong in any way; say how
-        return _say(False, f"CertificateAuth(**payments_options) failed: {exc}", label)
+        return report(False, "", f"CertificateAuth(**payments_options) failed: {exc}", label)
     server_cert = getattr(course, "server", None) or ca.issue_server("localhost", "127.0.0.1")
     with MTLSServer(app, certificate=server_cert, trust=[ca, twin]) as server:
         for who, identity, should_pass in callers:
@@ -122,10 +117,11 @@ def exercise_payments_policy(options, policy, course, *, label: str = "") -> Che
             allowed = obs.status == 200
             if allowed != should_pass:
                 detail = obs.client_saw if obs.status else obs.server_saw
-                return _say(False, _hint(who, allowed, options, detail), label)
-    return _say(
+                return report(False, "", _hint(who, allowed, options, detail), label)
+    return report(
         True,
         "only payments workloads from the course CA's key get in (look-alike names, other "
         "namespaces and the other CA do not)",
+        "",
         label,
     )

@@ -12,8 +12,8 @@ from pathlib import Path
 from cryptography import x509
 
 from lab.course import observe
+from lab.course.check import report
 from lab.course.demo import create_app
-from lab.course.feedback import report
 from lab.errors import LabError
 from lab.pki.fields import utcnow
 from lab.revocation import load_crl, reason_name, revoked_reason

@@ -2,7 +2,7 @@
 
 Each question is judged on its own: ✅ for a right answer, and for a wrong or
 missing one a hint naming the notebook section that demonstrated it, never the
-answer itself. The last line sums up, through :func:`lab.course.feedback.report`.
+answer itself. The last line sums up, through :func:`lab.course.check.report`.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives import serialization
 
 from lab.cli.commands.pki_sign import CSRRefusedError, sign_csr
 from lab.course import coursepki
-from lab.course.feedback import CheckResult, report
+from lab.course.check import CheckResult, report
 
 JOB_CN = "reports-job"
 JOB_SPIFFE_ID = "spiffe://lab.test/ns/reports/sa/job"

@@ -415,7 +415,7 @@ def client_cert_not_detected():
 
 
 def forged(source) -> Seen:
-    app = demo.behind_proxy(source, "scenario-forwarded")
+    app = demo.create_app("scenario-forwarded", certificate_source=source)
     record, header = recording(app), {CERT_HEADER: header_value(kit().alice)}
     with MTLSServer(app, certificate=kit().server, trust=kit().root, mode="none") as s:
         get = session(None, trust=kit().root).get

@@ -45,10 +45,6 @@ class ScenarioResult:
     notes: list[str] = field(default_factory=list)
     client_error: str = ""  # kept for callers of the earlier API; client_saw is already raw
 
-    def one_line(self) -> str:
-        mark = "as expected" if self.behaved else "UNEXPECTED"
-        return f"{self.name}: {self.category}: {self.cause} [{mark}]"
-
     def __str__(self) -> str:
         status = self.status if self.status is not None else "-"
         return (
@@ -74,9 +70,6 @@ class Scenario:
 
     #: Every scenario runs; kept so that older callers reading ``pending`` still work.
     pending = None
-
-    def __call__(self) -> ScenarioResult:
-        return self.run()
 
 
 PFX_PASSWORD = "correct-horse-battery"
