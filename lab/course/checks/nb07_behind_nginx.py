@@ -9,26 +9,18 @@ failed and where to look, never the directive itself.
 from __future__ import annotations
 
 import re
-import threading
 from urllib.parse import unquote
 
 from cryptography import x509
 from flask import Flask, request
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from lab.course.check import report
 from lab.pki import CertificateAuthority
 from lab.proxy import Nginx, NginxError
 from lab.tls.client import session
+from lab.tls.server import MTLSServer
 
 APP_HEADER, OTHER_HEADER = "X-Client-Cert", "X-SSL-Client-Cert"
-
-
-class _Quiet(WSGIRequestHandler):
-    """No request log lines under the learner's cell."""
-
-    def log_request(self, *args) -> None:
-        pass
 
 
 def _headers_app() -> Flask:
@@ -50,8 +42,9 @@ def _calls(body: str, course) -> dict:
         "certs/server.key": course.server.key_pem(),
         "certs/rootCA.pem": course.ca_file.read_bytes(),
     }
-    app = make_server("127.0.0.1", 0, _headers_app(), threaded=True, request_handler=_Quiet)
-    threading.Thread(target=app.serve_forever, daemon=True).start()
+    app = MTLSServer(
+        _headers_app(), tls=False
+    ).start()  # plain HTTP behind nginx, like the notebook's
     nginx = Nginx(body.replace("APP_URL", f"http://127.0.0.1:{app.port}"), files)
     try:
         nginx.start()
@@ -64,8 +57,7 @@ def _calls(body: str, course) -> dict:
         return {"error": re.sub(r" in \S*nginx\.conf:\d+$", "", said)}
     finally:
         nginx.stop()
-        app.shutdown()
-        app.server_close()
+        app.stop()
 
 
 def exercise_forward_directive(body, course):

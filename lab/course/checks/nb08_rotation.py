@@ -18,20 +18,8 @@ from lab.tls.server import MTLSServer
 
 PARTIES = ("server", "alice", "bob")
 BUNDLES = ("server trusts", "clients trust")
-START = {
-    "server": "old",
-    "server trusts": ["old"],
-    "alice": "old",
-    "bob": "old",
-    "clients trust": ["old"],
-}
-END = {
-    "server": "new",
-    "server trusts": ["new"],
-    "alice": "new",
-    "bob": "new",
-    "clients trust": ["new"],
-}
+START = dict.fromkeys(PARTIES, "old") | dict.fromkeys(BUNDLES, ["old"])
+END = dict.fromkeys(PARTIES, "new") | dict.fromkeys(BUNDLES, ["new"])
 
 
 def _malformed(plan) -> str:

@@ -12,37 +12,20 @@ import ssl
 
 from lab.course.check import report
 
-#: question id -> (the right choice, where the course showed it)
+#: question id, the right choice, and where the course showed it, one question a line.
+_QUIZ = """
+q1 b 02 · The mTLS server, section 4: which side of a refused handshake knows the reason under TLS 1.3?
+q2 c 03 · The client, section 2: what the impostor captured from the verify=False client
+q3 a 04 · Authorization, 'Thumbprint pinning versus SPKI pinning': which hash covers only the key?
+q4 c 06 · Revocation, 'Trap 2: a stale CRL': what OpenSSL did with a CRL past its nextUpdate
+q5 a 07 · Behind NGINX, section 4: which check refused the forged header even on a trusted address?
+q6 c 08 · Rotation, section 5: the plan that never broke a client, and the wrong order, live
+q7 a 09 · Performance, section 1: count what one Session costs the server
+q8 b 10 · Production, section 2: the leaf outside the constraint, verified in-process and at the handshake
+"""
 QUIZ = {
-    "q1": (
-        "b",
-        "02 · The mTLS server, section 4: which side of a refused handshake knows the reason under TLS 1.3?",
-    ),
-    "q2": (
-        "c",
-        "03 · The client, section 2: what the impostor captured from the verify=False client",
-    ),
-    "q3": (
-        "a",
-        "04 · Authorization, 'Thumbprint pinning versus SPKI pinning': which hash covers only the key?",
-    ),
-    "q4": (
-        "c",
-        "06 · Revocation, 'Trap 2: a stale CRL': what OpenSSL did with a CRL past its nextUpdate",
-    ),
-    "q5": (
-        "a",
-        "07 · Behind NGINX, section 4: which check refused the forged header even on a trusted address?",
-    ),
-    "q6": (
-        "c",
-        "08 · Rotation, section 5: the plan that never broke a client, and the wrong order, live",
-    ),
-    "q7": ("a", "09 · Performance, section 1: count what one Session costs the server"),
-    "q8": (
-        "b",
-        "10 · Production, section 2: the leaf outside the constraint, verified in-process and at the handshake",
-    ),
+    q: (choice, where)
+    for q, choice, where in (line.split(maxsplit=2) for line in _QUIZ.strip().splitlines())
 }
 CHOICES = ("a", "b", "c")
 

@@ -2,8 +2,7 @@
 
 Each returns what the two ends saw, whether the fault showed as it should (judged on the
 server's record, which never varies), and a category; the cause and the fix are the words
-:mod:`lab.course.diagnose` gives that category, or :data:`WORDS` for the faults only the
-catalogue shows.
+:data:`lab.course.diagnose.WORDS` gives that category.
 """
 
 from __future__ import annotations
@@ -45,54 +44,6 @@ from lab.tls.client import session
 from lab.tls.identity import peer_certificate
 from lab.tls.server import MTLSServer
 
-#: category -> (cause, fix), for the faults diagnose.WORDS does not word.
-WORDS = {
-    "incomplete-chain": (
-        "a certificate was sent without the intermediate that links it to the root the other side "
-        "trusts (browsers may fetch a missing intermediate; OpenSSL, requests and curl do not)",
-        "send the chain: leaf then intermediate, in the .crt, the .pfx or nginx's ssl_certificate",
-    ),
-    "wrong-trust-store": (
-        "with REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) set, requests replaces Session.verify by the "
-        "environment's bundle on every request (requests issue #3829); that bundle lacks your CA",
-        "pass verify= on each request, or set session.trust_env = False",
-    ),
-    "no-server-verification": (
-        "verify=False accepts any certificate: a server with a certificate from any CA received the "
-        "bearer token and the payment, while a verifying client refused the same server",
-        "never disable verification: trust your CA explicitly (verify='rootCA.pem', curl --cacert)",
-    ),
-    "issuer-name-check": (
-        "the TLS layer trusts both CAs, and the callback's other test is a substring of the issuer's "
-        "name: 'CN=NotYourRootCA,O=Partner Team' contains 'YourRootCA'. A name is a label anyone picks",
-        "compare the issuer's key (cert.verify_directly_issued_by(ca), CertificateAuth(trust=ca); "
-        "in .NET a custom root trust or a pinned CA thumbprint)",
-    ),
-    "ca-as-leaf": (
-        "OpenSSL ACCEPTED the handshake: the root is its own trust anchor, has no EKU, and its Key "
-        "Usage includes digitalSignature; only the application's own check refused it",
-        "authenticate in the app too, refuse CA:TRUE client certificates, keep CA keys off clients",
-    ),
-    "missing-authorization": (
-        "the server only asks for a certificate (mode optional) and this view checks nothing, so an "
-        "anonymous caller got the data: a missing [Authorize] causes this, not a 403",
-        "protect every view (@authorize, [Authorize]) and require the certificate at the TLS layer",
-    ),
-    "client-cert-not-requested": (
-        "the server does not request a client certificate (Kestrel NoCertificate, nginx without "
-        "ssl_verify_client), so the client's certificate never leaves the client",
-        "ask for it at the TLS layer: mode='require', ssl_verify_client on",
-    ),
-    "forged-header": (
-        "the app believes the X-SSL-Client-Cert header from anyone; the caller had no certificate "
-        "and no key, only alice's public certificate (certificates are not secrets), and the app "
-        "answered as if alice had called. Re-validating the certificate cannot catch it: it is "
-        "alice's real certificate",
-        "accept the header only from the proxy (CertificateForwarding with trusted_proxies), let "
-        "nothing but the proxy reach the app, and have the proxy overwrite every certificate header",
-    ),
-}
-
 #: Every scenario, in catalogue order within its group (filled by @scenario below).
 SCENARIOS: list[Scenario] = []
 
@@ -104,7 +55,7 @@ def scenario(name: str, group: str, description: str):
     def decorate(fn):
         def run() -> ScenarioResult:
             seen, ok, category, *notes = fn()
-            cause, fix = WORDS.get(category) or diagnose.WORDS[category]
+            cause, fix = diagnose.WORDS[category]
             return ScenarioResult(
                 name, seen.client, seen.server, seen.status, category, cause, fix, ok, notes
             )
