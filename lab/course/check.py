@@ -5,7 +5,7 @@ Each notebook's checks live in ``lab/course/checks/nbNN_*.py`` as functions name
 file, and this module finds the function in whichever module of :mod:`lab.course.checks`
 defines it. A new exercise is one function in its notebook's module, nothing to register.
 
-The checks import :func:`report` from here, so they are imported on first use
+The checks import :func:`report` (or :func:`hint`, :func:`passed`) from here, so they are imported on first use
 (PEP 562 module ``__getattr__``), not when this module loads: no import cycle,
 whichever module a notebook imports first.
 """
@@ -44,6 +44,16 @@ def report(ok: bool, success: str, hint: str, label: str = "") -> CheckResult:
     line = (f"{label}: " if label else "") + (f"✅ {success}" if ok else f"💡 Not yet: {hint}")
     print(wrap(line, indent=3))  # one line in the result; wrapped on the page
     return CheckResult(ok, line)
+
+
+def hint(text: str, label: str = "") -> CheckResult:
+    """The 💡 line: what is not there yet, and where to look (never the answer)."""
+    return report(False, "", text, label)
+
+
+def passed(text: str, label: str = "") -> CheckResult:
+    """The ✅ line: what the learner's artefact achieved."""
+    return report(True, text, "", label)
 
 
 def __getattr__(name: str):

@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from lab import housekeeping
 from lab.course import demo
-from lab.course.check import report
+from lab.course.check import hint, passed
 from lab.course.observe import observe
 from lab.pki import IssuedCertificate, generate_key, load_certificate, write_private
 from lab.pki.certinfo import eku_names
@@ -119,17 +119,17 @@ def _extension_hint(cert: x509.Certificate) -> str:
 def exercise_client_extfile(extfile, course) -> bool:
     """dave's extfile: openssl signs it into a client certificate that a lab server accepts."""
     if not isinstance(extfile, str):
-        return report(False, "", "write the extfile as one string, one line per extension")
+        return hint("write the extfile as one string, one line per extension")
     if not any(line.strip() and not line.lstrip().startswith("#") for line in extfile.split("\n")):
-        return report(False, "", "no lines yet: one extension per line, name = value")
+        return hint("no lines yet: one extension per line, name = value")
     dave = _sign(extfile, course)
     if isinstance(dave, str):
-        return report(False, "", f"openssl refused dave.ext: {dave}; each line reads name = value")
-    hint = _extension_hint(dave.cert)
-    if hint:
-        return report(False, "", hint)
+        return hint(f"openssl refused dave.ext: {dave}; each line reads name = value")
+    problem = _extension_hint(dave.cert)
+    if problem:
+        return hint(problem)
     with server.MTLSServer(demo.create_app(), certificate=course.server, trust=course.ca) as s:
         seen = observe(s, lambda: client.session(dave, trust=course.ca).get(s.url + "/api/secure"))
     if not seen.ok:
-        return report(False, "", f"a lab server refused the certificate: {seen.server_saw}")
-    return report(True, f"openssl made dave's client certificate; the server said: {seen.body}", "")
+        return hint(f"a lab server refused the certificate: {seen.server_saw}")
+    return passed(f"openssl made dave's client certificate; the server said: {seen.body}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 
-from lab.course.check import CheckResult, report
+from lab.course.check import CheckResult, hint, passed
 
 ROUTE = "/api/payments"
 
@@ -87,28 +87,23 @@ def exercise_payments_policy(options, policy, course, *, label: str = "") -> Che
     from lab.tls.server import MTLSServer
 
     if options is None or policy is None:
-        return report(
-            False,
-            "",
+        return hint(
             "set payments_options (a dict of CertificateAuth options) and payments_policy "
             "(from lab.auth.policies, or a function (identity) -> None | reason)",
             label,
         )
     if not isinstance(options, dict):
-        return report(False, "", "payments_options must be a dict, e.g. {'trust': ...}", label)
+        return hint("payments_options must be a dict, e.g. {'trust': ...}", label)
     if not callable(policy):
-        return report(
-            False,
-            "",
-            "payments_policy must be a policy or a function (identity) -> None | reason",
-            label,
+        return hint(
+            "payments_policy must be a policy or a function (identity) -> None | reason", label
         )
     ca = getattr(course, "ca", course)
     twin, callers = _callers(ca)
     try:
         app = _app(options, policy)
     except Exception as exc:  # a learner's options may be wrong in any way; say how
-        return report(False, "", f"CertificateAuth(**payments_options) failed: {exc}", label)
+        return hint(f"CertificateAuth(**payments_options) failed: {exc}", label)
     server_cert = getattr(course, "server", None) or ca.issue_server("localhost", "127.0.0.1")
     with MTLSServer(app, certificate=server_cert, trust=[ca, twin]) as server:
         for who, identity, should_pass in callers:
@@ -117,11 +112,9 @@ def exercise_payments_policy(options, policy, course, *, label: str = "") -> Che
             allowed = obs.status == 200
             if allowed != should_pass:
                 detail = obs.client_saw if obs.status else obs.server_saw
-                return report(False, "", _hint(who, allowed, options, detail), label)
-    return report(
-        True,
+                return hint(_hint(who, allowed, options, detail), label)
+    return passed(
         "only payments workloads from the course CA's key get in (look-alike names, other "
         "namespaces and the other CA do not)",
-        "",
         label,
     )
