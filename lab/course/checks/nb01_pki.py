@@ -76,44 +76,34 @@ def _extension_hint(cert: x509.Certificate) -> str:
         return "openssl made a version 1 certificate: none of your lines became an extension"
     bc, ku, san = ext(x509.BasicConstraints), ext(x509.KeyUsage), ext(x509.SubjectAlternativeName)
     eku = eku_names(cert)
-    rules = [
-        (bc is None, "no basicConstraints line: say that this is not a CA (and make it critical)"),
-        (bc and bc.ca, "basicConstraints says CA:TRUE: a client must not sign certificates"),
-        (ku is None, "no keyUsage line: which bit does the client's handshake signature need?"),
-        (
-            ku and not ku.digital_signature,
+    if bc is None:
+        return "no basicConstraints line: say that this is not a CA (and make it critical)"
+    if bc.ca:
+        return "basicConstraints says CA:TRUE: a client must not sign certificates"
+    if ku is None:
+        return "no keyUsage line: which bit does the client's handshake signature need?"
+    if not ku.digital_signature:
+        return (
             "keyUsage lacks digitalSignature: the client signs its CertificateVerify, "
-            "and OpenSSL refuses a client certificate otherwise",
-        ),
-        (ku and (ku.key_cert_sign or ku.crl_sign), "keyUsage has bits that only a CA needs"),
-        (
-            eku is None,
-            "no extendedKeyUsage line: without it the certificate is good for any purpose, "
-            "a server's too",
-        ),
-        (
-            eku is not None and "clientAuth" not in eku,
-            f"extendedKeyUsage is {', '.join(eku or [])}: a server refuses that from a client",
-        ),
-        (
-            eku and len(eku) > 1,
-            "extendedKeyUsage allows more than a client: stolen, it could serve",
-        ),
-        (san is None, "no subjectAltName line: put dave's identity, his email address, in the SAN"),
-        (
-            san and "dave@lab.test" not in san.get_values_for_type(x509.RFC822Name),
-            "the subjectAltName does not hold the email address dave@lab.test (email:...)",
-        ),
-        (
-            ext(x509.SubjectKeyIdentifier) is None,
-            "no subjectKeyIdentifier line: the hash that names this certificate's own key",
-        ),
-        (
-            ext(x509.AuthorityKeyIdentifier) is None,
-            "no authorityKeyIdentifier line: it names the CA key that signed this certificate",
-        ),
-    ]
-    return next((hint for failed, hint in rules if failed), "")
+            "and OpenSSL refuses a client certificate otherwise"
+        )
+    if ku.key_cert_sign or ku.crl_sign:
+        return "keyUsage has bits that only a CA needs"
+    if eku is None:
+        return "no extendedKeyUsage line: without it the certificate is good for any purpose, a server's too"
+    if "clientAuth" not in eku:
+        return f"extendedKeyUsage is {', '.join(eku)}: a server refuses that from a client"
+    if len(eku) > 1:
+        return "extendedKeyUsage allows more than a client: stolen, it could serve"
+    if san is None:
+        return "no subjectAltName line: put dave's identity, his email address, in the SAN"
+    if "dave@lab.test" not in san.get_values_for_type(x509.RFC822Name):
+        return "the subjectAltName does not hold the email address dave@lab.test (email:...)"
+    if ext(x509.SubjectKeyIdentifier) is None:
+        return "no subjectKeyIdentifier line: the hash that names this certificate's own key"
+    if ext(x509.AuthorityKeyIdentifier) is None:
+        return "no authorityKeyIdentifier line: it names the CA key that signed this certificate"
+    return ""
 
 
 def exercise_client_extfile(extfile, course) -> bool:

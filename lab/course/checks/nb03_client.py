@@ -43,7 +43,7 @@ def exercise_pfx_by_hand(sess, course) -> bool:
             try:
                 answer = sess.get(real.url + "/api/secure", timeout=10).text
             except Exception as exc:  # the failure decides the hint
-                return hint(_hint_for_a_refused_call(sess, exc, real, before, client_view))
+                return hint(_hint_for_a_refused_call(sess, exc, real, before))
         other = other_ca.issue_server("localhost", "127.0.0.1")
         with MTLSServer(create_app(), certificate=other, mode="none") as impostor:
             try:
@@ -74,7 +74,7 @@ def exercise_pfx_by_hand(sess, course) -> bool:
     )
 
 
-def _hint_for_a_refused_call(sess, exc, real, before: int, client_view) -> str:
+def _hint_for_a_refused_call(sess, exc, real, before: int) -> str:
     seen = client_view(exc)
     if seen.startswith("certificate verify failed") and sess.trust_env:
         return (
