@@ -13,7 +13,15 @@ from __future__ import annotations
 
 import functools
 
+from flask import Flask
+
+from lab.auth import CertificateAuth, authorize
 from lab.course.check import CheckResult, hint, passed
+from lab.course.observe import observe
+from lab.pki import CertificateAuthority
+from lab.pki.certinfo import common_name
+from lab.tls.client import session
+from lab.tls.server import MTLSServer
 
 ROUTE = "/api/payments"
 
@@ -21,9 +29,6 @@ ROUTE = "/api/payments"
 @functools.lru_cache(maxsize=4)
 def _callers(course_ca):
     """(label, identity, allowed?) for every caller the check sends, and the twin CA."""
-    from lab.pki import CertificateAuthority
-    from lab.pki.certinfo import common_name
-
     twin = CertificateAuthority.create(common_name(course_ca.cert.subject))  # same DN, new key
 
     def workload(ca, name, namespace=None):
@@ -50,10 +55,6 @@ def _callers(course_ca):
 
 
 def _app(options: dict, policy):
-    from flask import Flask
-
-    from lab.auth import CertificateAuth, authorize
-
     app = Flask("payments-exercise")
     CertificateAuth(app, **options)
 
@@ -82,10 +83,6 @@ def _hint(label: str, allowed_wrongly: bool, options: dict, detail: str) -> str:
 
 def exercise_payments_policy(options, policy, course, *, label: str = "") -> CheckResult:
     """``options`` for ``CertificateAuth`` (a dict) and ``policy`` (a policy or a function), tried live."""
-    from lab.course.observe import observe
-    from lab.tls.client import session
-    from lab.tls.server import MTLSServer
-
     if options is None or policy is None:
         return hint(
             "set payments_options (a dict of CertificateAuth options) and payments_policy "
