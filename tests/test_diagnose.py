@@ -218,7 +218,7 @@ def test_explain_recognises_captured_error_text(text, category):
 )
 def test_an_unrecognised_error_is_unknown_and_keeps_the_raw_text(text):
     d = diagnose.explain(text)
-    assert d.category == diagnose.UNKNOWN and not d.known
+    assert d.category == diagnose.UNKNOWN
     assert text in d.cause
 
 

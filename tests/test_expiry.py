@@ -9,7 +9,7 @@ from cryptography.x509.oid import NameOID
 
 from lab.errors import MissingFileError
 from lab.ops import expiry
-from lab.pki import CertificateAuthority
+from lab.pki import CertificateAuthority, certinfo
 from lab.revocation import Revocations
 
 NOW = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)  # certificates carry whole seconds
@@ -249,15 +249,15 @@ def test_pfx_without_a_password_is_unreadable_not_skipped(intermediate_ca, tmp_p
 
 
 def test_roles(root_ca, intermediate_ca, server_identity, client_identity):
-    assert expiry.role(root_ca.cert) == "root CA"
-    assert expiry.role(intermediate_ca.cert) == "intermediate CA"
-    assert expiry.role(server_identity.cert) == "server"
-    assert expiry.role(client_identity.cert) == "client"
+    assert certinfo.role(root_ca.cert) == "root CA"
+    assert certinfo.role(intermediate_ca.cert) == "intermediate CA"
+    assert certinfo.role(server_identity.cert) == "server"
+    assert certinfo.role(client_identity.cert) == "client"
     assert (
-        expiry.role(intermediate_ca.issue_client("x", eku=["serverAuth", "clientAuth"]).cert)
+        certinfo.role(intermediate_ca.issue_client("x", eku=["serverAuth", "clientAuth"]).cert)
         == "server+client"
     )
-    assert expiry.role(intermediate_ca.issue_client("y", eku=None).cert) == "leaf (any use)"
+    assert certinfo.role(intermediate_ca.issue_client("y", eku=None).cert) == "leaf (any use)"
 
 
 def test_a_folder_without_certificates_is_an_error_not_a_success(tmp_path):

@@ -51,7 +51,10 @@ def source(pki, **options):
 
 def app_server(pki, certificate_source, mode="optional"):
     return MTLSServer(
-        demo.behind_proxy(certificate_source), certificate=pki.server, trust=pki.root, mode=mode
+        demo.create_app(certificate_source=certificate_source),
+        certificate=pki.server,
+        trust=pki.root,
+        mode=mode,
     )
 
 

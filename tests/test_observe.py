@@ -19,9 +19,10 @@ import pytest
 import requests
 
 from lab.course import demo
-from lab.course.observe import CLOSED_BY_SERVER, attempt, client_view, innermost, observe, scrub
+from lab.course.observe import attempt, client_view, observe
 from lab.errors import WrongPasswordError
 from lab.tls import client
+from lab.tls.failures import CLOSED_BY_SERVER, innermost, scrub
 from lab.tls.server import MTLSServer
 
 ALICE = "Hello CN=alice,O=mTLS Lab"

@@ -5,7 +5,7 @@ Each notebook's checks live in ``lab/course/checks/nbNN_*.py`` as functions name
 file, and this module finds the function in whichever module of :mod:`lab.course.checks`
 defines it. A new exercise is one function in its notebook's module, nothing to register.
 
-The checks import :func:`report` from here, so they are imported on first use
+The checks import :func:`report` (or :func:`hint`, :func:`passed`) from here, so they are imported on first use
 (PEP 562 module ``__getattr__``), not when this module loads: no import cycle,
 whichever module a notebook imports first.
 """
@@ -16,9 +16,44 @@ import importlib
 import pkgutil
 
 from lab.course import checks
-from lab.course.feedback import CheckResult, report
+from lab.course.text import wrap
 
-__all__ = ["CheckResult", "report"]
+
+class CheckResult:
+    """True or false like a bool, but displays nothing extra in a notebook (the line is printed)."""
+
+    def __init__(self, ok: bool, line: str):
+        self.ok = bool(ok)
+        self.line = line
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return self.line
+
+    def _ipython_display_(self) -> None:
+        """Already printed by :func:`report`; showing it again as a result would only repeat it."""
+
+
+def report(ok: bool, success: str, hint: str, label: str = "") -> CheckResult:
+    """Print one line: ✅ and what was achieved, or 💡 and a hint. Truthy when ``ok``.
+
+    ``label`` names the check on its line, when a cell runs more than one.
+    """
+    line = (f"{label}: " if label else "") + (f"✅ {success}" if ok else f"💡 Not yet: {hint}")
+    print(wrap(line, indent=3))  # one line in the result; wrapped on the page
+    return CheckResult(ok, line)
+
+
+def hint(text: str, label: str = "") -> CheckResult:
+    """The 💡 line: what is not there yet, and where to look (never the answer)."""
+    return report(False, "", text, label)
+
+
+def passed(text: str, label: str = "") -> CheckResult:
+    """The ✅ line: what the learner's artefact achieved."""
+    return report(True, text, "", label)
 
 
 def __getattr__(name: str):

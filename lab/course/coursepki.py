@@ -35,14 +35,7 @@ from lab.pki.fields import check_common_name
 CLIENT_NAME = "MyTrustedClient"
 #: Every file ``init`` writes: it refuses to start when any of them exists (without --force).
 INIT_FILES = (
-    "rootCA.pem",
-    "rootCA.key",
-    "server.crt",
-    "server.key",
-    "server.pfx",
-    "client.crt",
-    "client.key",
-    "client.pfx",
+    *"rootCA.pem rootCA.key server.crt server.key server.pfx client.crt client.key client.pfx".split(),
     PASSWORD_FILE,
 )
 SERVER_HOSTS = ("localhost", "127.0.0.1")

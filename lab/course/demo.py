@@ -7,9 +7,9 @@ needs no certificate (useful in optional mode), ``GET /healthz`` is for probes.
 ``[Authorize]``): with no options any valid client certificate gets in; the
 keyword options add policies (``allow_subjects=["MyTrustedClient"]``, pins) and
 anything else is passed to :class:`~lab.auth.CertificateAuth` (``trust=``,
-``allowed_certificate_types=``...). ``on_certificate_validated=``,
-``on_authentication_failed=`` and ``on_challenge=`` register those events with the
-extension's decorators. A refusal is a 403 problem+json.
+``allowed_certificate_types=``, ``certificate_source=`` behind a proxy...);
+``on_certificate_validated=`` registers that event with the extension's decorator.
+A refusal is a 403 problem+json.
 """
 
 from __future__ import annotations
@@ -20,9 +20,6 @@ from lab.auth import CertificateAuth, authorize, current_identity
 from lab.auth import policies as _policies
 from lab.auth.text import printable
 from lab.tls.identity import peer_certificate
-
-#: The CertificateAuth events create_app accepts as keywords.
-EVENTS = ("on_certificate_validated",)
 
 
 def _text(body: str) -> Response:
@@ -56,13 +53,13 @@ def create_app(
     allow_subjects=None,
     pin_thumbprints=None,
     pin_spki=None,
+    on_certificate_validated=None,
     **auth_options,
 ) -> Flask:
     app = Flask(name)
-    events = {e: auth_options.pop(e) for e in EVENTS if auth_options.get(e) is not None}
     auth = CertificateAuth(app, **auth_options)
-    for event, callback in events.items():
-        getattr(auth, event)(callback)  # the same as decorating callback with @auth.<event>
+    if on_certificate_validated is not None:  # the same as decorating it with the event
+        auth.on_certificate_validated(on_certificate_validated)
     rules = secure_policies(allow_subjects, pin_thumbprints, pin_spki)
 
     @app.get("/api/secure")
@@ -83,13 +80,3 @@ def create_app(
         return jsonify(status="ok")
 
     return app
-
-
-def behind_proxy(certificate_source, name: str = "mtls-lab-behind-proxy", **options):
-    """The guide's SecureController behind a proxy: the certificate comes from a header.
-
-    ``GET /api/secure`` answers ``Hello {subject}`` for the certificate
-    ``certificate_source`` (a :class:`lab.auth.forwarding.CertificateForwarding`) returns.
-    A forged header or a refused forwarded certificate is a 403 problem+json naming why.
-    """
-    return create_app(name, certificate_source=certificate_source, **options)

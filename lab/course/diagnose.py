@@ -25,118 +25,45 @@ from dataclasses import dataclass
 UNKNOWN = "unknown"
 DOCTOR = "`python -m lab doctor FILES` checks the certificates and keys involved"
 
-#: category -> (cause, fix). The causes leave the direction out: explain() adds it.
+#: category -> cause | fix, one per line. The causes leave the direction out: explain() adds
+#: it. The last eight are faults no pasted error shows, worded for ``python -m lab break``.
+_WORDS = """
+key-mismatch              the private key does not belong to the certificate it is paired with; OpenSSL refuses to load the pair, before any TLS byte is sent | point to the key made with this certificate, or reissue the pair; {doctor}
+passphrase-required       the private key is encrypted and no passphrase was given (OpenSSL then prompts on the terminal, which hangs a service or a notebook) | pass the passphrase (curl --pass, a .pfx with its password); requests cannot pass one
+wrong-password            the .pfx or encrypted key could not be decrypted with the password given | use the password the file was exported with (certs/pfx-password.txt), or re-export it
+missing-file              a certificate, key or CA file named in the configuration does not exist at that path | check the path (a relative path depends on the working directory)
+unreadable-file           a certificate or key file could not be parsed: the key given as the certificate or the reverse, DER or .pfx where PEM was expected, or a truncated copy | check which file goes where (--cert the certificate, --key the key); {doctor}
+no-client-certificate     the server requires a client certificate and the client sent none | give the client its certificate and key (requests cert=('client.crt', 'client.key'), curl --cert client.crt --key client.key)
+protocol-version          the two sides have no TLS version in common (a server that requires TLS 1.3 and a client limited to TLS 1.2) | allow TLS 1.2 and 1.3 on both sides, or upgrade the old end; never go below 1.2
+tls-to-plain-http         the other end did not answer in TLS: most likely a plain-HTTP port (HTTPS not bound) | call the port that serves HTTPS, or bind HTTPS on this one (nginx: listen 443 ssl)
+plain-http-to-tls         plain HTTP was sent to a port that speaks TLS (http:// where https:// belongs) | use https:// for that port
+hostname-mismatch         the server certificate does not list the host the client dialled in its SAN, or has no SAN at all (requests, browsers and Go ignore the CN) | connect with a name the certificate lists, or reissue it with that name in the SAN; {doctor}
+revoked                   the certificate is on its CA's revocation list (or OCSP says revoked) | issue a new certificate, with a new key; a revoked certificate never comes back
+untrusted-ca              the certificate's chain ends in a root the verifying side does not trust (a missing CA, or an environment bundle such as REQUESTS_CA_BUNDLE in place of yours) | trust the CA that issued the certificate (verify=, curl --cacert, the server's client-CA file), or send the full chain; never switch verification off
+self-signed               the certificate signs itself and is not one of the trusted certificates | have it issued by your CA; trust a self-signed certificate only by pinning it on purpose
+unknown-issuer            the certificate could not be chained to a trusted root: its issuer is neither trusted nor sent (an unknown CA, or a missing intermediate) | trust the issuing CA, or send the intermediate with the certificate; {doctor}
+expired                   a certificate in the chain is past its notAfter date | renew the certificate, then watch the days left; {doctor}
+not-yet-valid             a certificate's notBefore is in the future for the verifying side: clock skew | sync the clocks (NTP); backdate certificates by a few minutes, as CAs do
+wrong-purpose             the certificate's Extended Key Usage does not allow this role (a client certificate needs clientAuth, a server certificate serverAuth) | reissue the certificate with the right extendedKeyUsage; {doctor}
+certificate-refused       the certificate was refused without a specific reason (a 'bad certificate' alert: a client refusing a host name, or nginx's 495 for a client certificate) | read the refusing side's log for the reason; {doctor}
+crl-missing               revocation is checked, but no CRL from the issuer of a certificate in the chain is loaded | load the current CRL of every issuing CA, or check the leaf only; never switch it off
+crl-stale                 the CRL is past its nextUpdate (or not valid yet): a stale CRL refuses every client | publish a fresh CRL before nextUpdate and reload it; watch it as you watch expiry
+certificate-verify-failed the certificate failed verification for a reason not in this table (the words after 'certificate verify failed:' are OpenSSL's) | {doctor}; `openssl verify -CAfile ca.pem cert.pem` shows the same reason
+connection-refused        nothing is listening on that host and port (server down, or another port or address) | check that the server runs and the URL's port is the one it listens on
+closed-by-peer            the other end closed the connection without saying why. Under TLS 1.3 this is often a refused client certificate (the alert lost a race with the close); it is also what plain HTTP sent to a TLS port looks like. The client cannot tell which | read the server's record or log: it has the real reason
+forbidden                 the TLS handshake succeeded; the application refused the authenticated caller | grant the caller in the app's policy, or use the certificate that is allowed
+incomplete-chain          a certificate was sent without the intermediate that links it to the root the other side trusts (browsers may fetch a missing intermediate; OpenSSL, requests and curl do not) | send the chain: leaf then intermediate, in the .crt, the .pfx or nginx's ssl_certificate
+wrong-trust-store         with REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) set, requests replaces Session.verify by the environment's bundle on every request (requests issue #3829); that bundle lacks your CA | pass verify= on each request, or set session.trust_env = False
+no-server-verification    verify=False accepts any certificate: a server with a certificate from any CA received the bearer token and the payment, while a verifying client refused the same server | never disable verification: trust your CA explicitly (verify='rootCA.pem', curl --cacert)
+issuer-name-check         the TLS layer trusts both CAs, and the callback's other test is a substring of the issuer's name: 'CN=NotYourRootCA,O=Partner Team' contains 'YourRootCA'. A name is a label anyone picks | compare the issuer's key (cert.verify_directly_issued_by(ca), CertificateAuth(trust=ca); in .NET a custom root trust or a pinned CA thumbprint)
+ca-as-leaf                OpenSSL ACCEPTED the handshake: the root is its own trust anchor, has no EKU, and its Key Usage includes digitalSignature; only the application's own check refused it | authenticate in the app too, refuse CA:TRUE client certificates, keep CA keys off clients
+missing-authorization     the server only asks for a certificate (mode optional) and this view checks nothing, so an anonymous caller got the data: a missing [Authorize] causes this, not a 403 | protect every view (@authorize, [Authorize]) and require the certificate at the TLS layer
+client-cert-not-requested the server does not request a client certificate (Kestrel NoCertificate, nginx without ssl_verify_client), so the client's certificate never leaves the client | ask for it at the TLS layer: mode='require', ssl_verify_client on
+forged-header             the app believes the X-SSL-Client-Cert header from anyone; the caller had no certificate and no key, only alice's public certificate (certificates are not secrets), and the app answered as if alice had called. Re-validating the certificate cannot catch it: it is alice's real certificate | accept the header only from the proxy (CertificateForwarding with trusted_proxies), let nothing but the proxy reach the app, and have the proxy overwrite every certificate header
+"""
 WORDS: dict[str, tuple[str, str]] = {
-    "key-mismatch": (
-        "the private key does not belong to the certificate it is paired with; OpenSSL refuses "
-        "to load the pair, before any TLS byte is sent",
-        f"point to the key made with this certificate, or reissue the pair; {DOCTOR}",
-    ),
-    "passphrase-required": (
-        "the private key is encrypted and no passphrase was given (OpenSSL then prompts on the "
-        "terminal, which hangs a service or a notebook)",
-        "pass the passphrase (curl --pass, a .pfx with its password); requests cannot pass one",
-    ),
-    "wrong-password": (
-        "the .pfx or encrypted key could not be decrypted with the password given",
-        "use the password the file was exported with (certs/pfx-password.txt), or re-export it",
-    ),
-    "missing-file": (
-        "a certificate, key or CA file named in the configuration does not exist at that path",
-        "check the path (a relative path depends on the working directory)",
-    ),
-    "unreadable-file": (
-        "a certificate or key file could not be parsed: the key given as the certificate or the "
-        "reverse, DER or .pfx where PEM was expected, or a truncated copy",
-        f"check which file goes where (--cert the certificate, --key the key); {DOCTOR}",
-    ),
-    "no-client-certificate": (
-        "the server requires a client certificate and the client sent none",
-        "give the client its certificate and key (requests cert=('client.crt', 'client.key'), "
-        "curl --cert client.crt --key client.key)",
-    ),
-    "protocol-version": (
-        "the two sides have no TLS version in common (a server that requires TLS 1.3 and a "
-        "client limited to TLS 1.2)",
-        "allow TLS 1.2 and 1.3 on both sides, or upgrade the old end; never go below 1.2",
-    ),
-    "tls-to-plain-http": (
-        "the other end did not answer in TLS: most likely a plain-HTTP port (HTTPS not bound)",
-        "call the port that serves HTTPS, or bind HTTPS on this one (nginx: listen 443 ssl)",
-    ),
-    "plain-http-to-tls": (
-        "plain HTTP was sent to a port that speaks TLS (http:// where https:// belongs)",
-        "use https:// for that port",
-    ),
-    "hostname-mismatch": (
-        "the server certificate does not list the host the client dialled in its SAN, or has no "
-        "SAN at all (requests, browsers and Go ignore the CN)",
-        f"connect with a name the certificate lists, or reissue it with that name in the SAN; {DOCTOR}",
-    ),
-    "revoked": (
-        "the certificate is on its CA's revocation list (or OCSP says revoked)",
-        "issue a new certificate, with a new key; a revoked certificate never comes back",
-    ),
-    "untrusted-ca": (
-        "the certificate's chain ends in a root the verifying side does not trust (a missing "
-        "CA, or an environment bundle such as REQUESTS_CA_BUNDLE in place of yours)",
-        "trust the CA that issued the certificate (verify=, curl --cacert, the server's client-CA "
-        "file), or send the full chain; never switch verification off",
-    ),
-    "self-signed": (
-        "the certificate signs itself and is not one of the trusted certificates",
-        "have it issued by your CA; trust a self-signed certificate only by pinning it on purpose",
-    ),
-    "unknown-issuer": (
-        "the certificate could not be chained to a trusted root: its issuer is neither trusted "
-        "nor sent (an unknown CA, or a missing intermediate)",
-        f"trust the issuing CA, or send the intermediate with the certificate; {DOCTOR}",
-    ),
-    "expired": (
-        "a certificate in the chain is past its notAfter date",
-        f"renew the certificate, then watch the days left; {DOCTOR}",
-    ),
-    "not-yet-valid": (
-        "a certificate's notBefore is in the future for the verifying side: clock skew",
-        "sync the clocks (NTP); backdate certificates by a few minutes, as CAs do",
-    ),
-    "wrong-purpose": (
-        "the certificate's Extended Key Usage does not allow this role (a client certificate "
-        "needs clientAuth, a server certificate serverAuth)",
-        f"reissue the certificate with the right extendedKeyUsage; {DOCTOR}",
-    ),
-    "certificate-refused": (
-        "the certificate was refused without a specific reason (a 'bad certificate' alert: a "
-        "client refusing a host name, or nginx's 495 for a client certificate)",
-        f"read the refusing side's log for the reason; {DOCTOR}",
-    ),
-    "crl-missing": (
-        "revocation is checked, but no CRL from the issuer of a certificate in the chain is loaded",
-        "load the current CRL of every issuing CA, or check the leaf only; never switch it off",
-    ),
-    "crl-stale": (
-        "the CRL is past its nextUpdate (or not valid yet): a stale CRL refuses every client",
-        "publish a fresh CRL before nextUpdate and reload it; watch it as you watch expiry",
-    ),
-    "certificate-verify-failed": (
-        "the certificate failed verification for a reason not in this table (the words after "
-        "'certificate verify failed:' are OpenSSL's)",
-        f"{DOCTOR}; `openssl verify -CAfile ca.pem cert.pem` shows the same reason",
-    ),
-    "connection-refused": (
-        "nothing is listening on that host and port (server down, or another port or address)",
-        "check that the server runs and the URL's port is the one it listens on",
-    ),
-    "closed-by-peer": (
-        "the other end closed the connection without saying why. Under TLS 1.3 this is often a "
-        "refused client certificate (the alert lost a race with the close); it is also what plain "
-        "HTTP sent to a TLS port looks like. The client cannot tell which",
-        "read the server's record or log: it has the real reason",
-    ),
-    "forbidden": (
-        "the TLS handshake succeeded; the application refused the authenticated caller",
-        "grant the caller in the app's policy, or use the certificate that is allowed",
-    ),
+    key: tuple(text.format(doctor=DOCTOR).split(" | "))
+    for key, text in (line.split(maxsplit=1) for line in _WORDS.strip().splitlines())
 }
 
 #: category -> pattern, in order: the first that matches (case-insensitive) wins, so the
@@ -183,10 +110,6 @@ class Diagnosis:
     fix: str
     raw: str = ""
 
-    @property
-    def known(self) -> bool:
-        return self.category != UNKNOWN
-
     def __str__(self) -> str:
         return f"[{self.category}] {self.cause}\nfix: {self.fix}"
 
@@ -194,19 +117,18 @@ class Diagnosis:
 
 
 def explain(subject) -> Diagnosis:
-    """Explain an exception, a ``requests.Response``, an HTTP status, or pasted error text."""
+    """Explain an exception, a ``requests.Response``, an HTTP status, or pasted error text.
+
+    The text is matched against :data:`PATTERNS`; ``unknown`` (with the raw text) when
+    nothing fits.
+    """
     if isinstance(subject, BaseException):  # str() of a requests error holds the whole chain
-        return explain_text(f"{type(subject).__name__}: {subject}")
-    if isinstance(subject, int):
-        return explain_text(f"HTTP {subject}")
-    if hasattr(subject, "status_code") and hasattr(subject, "text"):  # a requests.Response
-        return explain_text(f"HTTP {subject.status_code}: {subject.text[:200]}")
-    return explain_text(str(subject))
-
-
-def explain_text(text: str) -> Diagnosis:
-    """Match ``text`` against :data:`PATTERNS`; ``unknown`` (with the raw text) when nothing fits."""
-    raw = text.strip()
+        subject = f"{type(subject).__name__}: {subject}"
+    elif isinstance(subject, int):
+        subject = f"HTTP {subject}"
+    elif hasattr(subject, "status_code") and hasattr(subject, "text"):  # a requests.Response
+        subject = f"HTTP {subject.status_code}: {subject.text[:200]}"
+    raw = str(subject).strip()
     for regex, category in _COMPILED:
         if regex.search(raw):
             cause, fix = WORDS[category]
@@ -223,4 +145,4 @@ def explain_text(text: str) -> Diagnosis:
     )
 
 
-__all__ = ["DOCTOR", "Diagnosis", "PATTERNS", "UNKNOWN", "WORDS", "explain", "explain_text"]
+__all__ = ["DOCTOR", "Diagnosis", "PATTERNS", "UNKNOWN", "WORDS", "explain"]

@@ -18,19 +18,11 @@ import requests
 
 from lab.course.text import wrap
 from lab.paths import ROOT
-from lab.tls.failures import CLOSED_BY_SERVER, client_view, innermost, scrub
+from lab.tls.failures import client_view, scrub
 
-# The one-line account of a client failure lives in the mTLS core (lab.tls.failures), so that
-# lab.ops can use it too; the notebooks and tests find it here as well.
-__all__ = [
-    "CLOSED_BY_SERVER",
-    "Observation",
-    "attempt",
-    "client_view",
-    "innermost",
-    "observe",
-    "scrub",
-]
+# client_view, the one-line account of a client failure, lives in the mTLS core
+# (lab.tls.failures); notebooks find it here, beside observe.
+__all__ = ["Observation", "attempt", "client_view", "observe"]
 
 
 @dataclass

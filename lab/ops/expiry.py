@@ -44,15 +44,8 @@ from lab.pki.fields import utcnow
 from lab.revocation.crl import load_crls, reason_name, revoked_reason
 from lab.revocation.freshness import freshness
 
-OK, WARN, EXPIRED, NOT_YET_VALID, UNREADABLE, REVOKED, STALE = (
-    "ok",
-    "WARN",
-    "EXPIRED",
-    "NOT YET VALID",
-    "UNREADABLE",
-    "REVOKED",
-    "STALE",
-)
+OK, WARN, EXPIRED, NOT_YET_VALID = "ok", "WARN", "EXPIRED", "NOT YET VALID"
+UNREADABLE, REVOKED, STALE = "UNREADABLE", "REVOKED", "STALE"
 CRL_SUFFIXES = (".crl",)
 #: What each freshness state means for the CRL's row (the DAYS column has the number).
 CRL_STATES = {
@@ -131,11 +124,6 @@ def revoked(status: CertificateStatus, leaf: x509.Certificate, crls) -> Certific
             detail = f"revoked {when}, {why}" + (f"; {status.detail}" if status.detail else "")
             return replace(status, state=REVOKED, detail=detail)
     return status
-
-
-def _looks_like_certificate_file(path: Path) -> bool:
-    suffixes = CERT_SUFFIXES + PFX_SUFFIXES + CRL_SUFFIXES
-    return path.is_file() and path.suffix.lower() in suffixes
 
 
 def _is_crl_file(path: Path) -> bool:
@@ -246,10 +234,7 @@ class StatusReport:
         ]
         return f"{head}: " + ", ".join(p for p in parts if not p.startswith("0 "))
 
-    __str__ = as_text
-
-    def __repr__(self) -> str:
-        return self.as_text()
+    __str__ = __repr__ = as_text
 
 
 def _crls(n: int, phrase: str) -> str:
@@ -280,7 +265,8 @@ def scan(
     judged: list[tuple[CertificateStatus, x509.Certificate | None]] = []
     cas: list[x509.Certificate] = []
     crl_paths: list[Path] = []
-    for path in sorted(p for p in d.iterdir() if _looks_like_certificate_file(p)):
+    suffixes = CERT_SUFFIXES + PFX_SUFFIXES + CRL_SUFFIXES
+    for path in sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in suffixes):
         loaded = _read(path, password)
         if isinstance(loaded, list):
             cas += [c for c in loaded if is_ca(c)]
@@ -311,13 +297,4 @@ def scan(
     return report
 
 
-__all__ = [
-    "scan",
-    "judge",
-    "judge_crl",
-    "revoked",
-    "StatusReport",
-    "CertificateStatus",
-    "role",
-    "days_left",
-]
+__all__ = ["CertificateStatus", "StatusReport", "judge", "judge_crl", "revoked", "scan"]

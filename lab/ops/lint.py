@@ -142,13 +142,6 @@ class Report:
     __str__ = as_text
 
 
-def _ext(cert: x509.Certificate, cls):
-    try:
-        return cert.extensions.get_extension_for_class(cls).value
-    except x509.ExtensionNotFound:
-        return None
-
-
 def certificate_role(c: LoadedCertificate) -> str:
     """ca, server, client or unknown: the file name states the intent, then the CA flag and the EKU.
 
@@ -186,51 +179,46 @@ def check_key_strength(label: str, public_key, report: Report, what: str = "key"
 
 def check_certificate(c: LoadedCertificate, role: str, now: _dt.datetime, report: Report) -> None:
     """One certificate on its own: dates, signature hash, key, then what its role needs."""
-    cert, label = c.cert, c.label
-    cn = common_name(cert.subject) or cert.subject.rfc4514_string()
-    report.note("cert", label, role=role, cn=cn, key=key_description(cert.public_key()))
-    before, after = cert.not_valid_before_utc, cert.not_valid_after_utc
-    left = certinfo.days_left(after, now)
-    if after < now:
-        report.note("expired", label, date=after)
-    elif before > now:
-        report.note("not-yet-valid", label, date=before)
+    cert, label, summary = c.cert, c.label, certinfo.describe(c.cert, now)
+    cn = common_name(cert.subject) or summary.subject
+    report.note("cert", label, role=role, cn=cn, key=summary.key)
+    if summary.not_after < now:
+        report.note("expired", label, date=summary.not_after)
+    elif summary.not_before > now:
+        report.note("not-yet-valid", label, date=summary.not_before)
     else:
+        left = summary.days_left
         report.note("expires-soon" if left < EXPIRY_WARNING_DAYS else "valid", label, days=left)
-    algo = cert.signature_hash_algorithm
-    if algo is not None and algo.name in ("md5", "sha1"):
-        report.note("weak-hash", label, hash=algo.name.upper())
+    if summary.signature_hash in ("MD5", "SHA1"):
+        report.note("weak-hash", label, hash=summary.signature_hash)
     check_key_strength(label, cert.public_key(), report)
-    usage = _ext(cert, x509.KeyUsage)
+    usage = summary.key_usage  # the Key Usage bits by name; None without the extension
     if role == "ca":  # RFC 5280 4.2.1.9 and 4.2.1.3: CA:TRUE, and a key that may sign certificates
-        if not is_ca(cert):
+        if not summary.is_ca:
             report.note("ca-not-ca", label)
-        elif usage is None or not usage.key_cert_sign:
+        elif usage is None or "keyCertSign" not in usage:
             report.note("ca-no-ku" if usage is None else "ca-no-certsign", label)
         return
-    if not any(_ext(cert, cls) is not None for cls in NEEDED):  # the guide's, either way
+    if not any(isinstance(e.value, NEEDED) for e in cert.extensions):  # the guide's, either way
         report.note("bare-v1" if cert.version == x509.Version.v1 else "bare-v3", label)
-    if is_ca(cert):
+    if summary.is_ca:
         report.note("leaf-ca", label, role=role)
     wanted = {"server": "serverAuth", "client": "clientAuth"}.get(role)
     if not wanted:
         return
-    ekus = certinfo.eku_names(cert)
-    if ekus is None:
+    if summary.eku is None:
         report.note("no-eku", label, role=role, wanted=wanted)
-    elif wanted not in ekus:
-        report.note("wrong-eku", label, ekus=", ".join(ekus) or "(empty)", wanted=wanted, role=role)
+    elif wanted not in summary.eku:
+        ekus = ", ".join(summary.eku) or "(empty)"
+        report.note("wrong-eku", label, ekus=ekus, wanted=wanted, role=role)
     # OpenSSL's purpose check: a client signs; a server signs, or decrypts (TLS 1.2 RSA key exchange)
-    if usage is not None and not (
-        usage.digital_signature
-        or usage.key_agreement
-        or (role == "server" and usage.key_encipherment)
-    ):
-        report.note(
-            "ku-no-signature", label, ku=", ".join(certinfo.key_usage_names(cert) or []), role=role
-        )
+    signs = {"digitalSignature", "keyAgreement"} | (
+        {"keyEncipherment"} if role == "server" else set()
+    )
+    if usage is not None and not signs & set(usage):
+        report.note("ku-no-signature", label, ku=", ".join(usage), role=role)
     if role == "server":
-        sans = san_strings(cert)
+        sans = summary.san
         report.note("san", label, sans=", ".join(sans)) if sans else report.note(
             "no-san", label, cn=cn
         )

@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from lab import housekeeping
 from lab.course import demo
-from lab.course.check import report
+from lab.course.check import hint, passed
 from lab.course.observe import observe
 from lab.pki import IssuedCertificate, generate_key, load_certificate, write_private
 from lab.pki.certinfo import eku_names
@@ -76,60 +76,50 @@ def _extension_hint(cert: x509.Certificate) -> str:
         return "openssl made a version 1 certificate: none of your lines became an extension"
     bc, ku, san = ext(x509.BasicConstraints), ext(x509.KeyUsage), ext(x509.SubjectAlternativeName)
     eku = eku_names(cert)
-    rules = [
-        (bc is None, "no basicConstraints line: say that this is not a CA (and make it critical)"),
-        (bc and bc.ca, "basicConstraints says CA:TRUE: a client must not sign certificates"),
-        (ku is None, "no keyUsage line: which bit does the client's handshake signature need?"),
-        (
-            ku and not ku.digital_signature,
+    if bc is None:
+        return "no basicConstraints line: say that this is not a CA (and make it critical)"
+    if bc.ca:
+        return "basicConstraints says CA:TRUE: a client must not sign certificates"
+    if ku is None:
+        return "no keyUsage line: which bit does the client's handshake signature need?"
+    if not ku.digital_signature:
+        return (
             "keyUsage lacks digitalSignature: the client signs its CertificateVerify, "
-            "and OpenSSL refuses a client certificate otherwise",
-        ),
-        (ku and (ku.key_cert_sign or ku.crl_sign), "keyUsage has bits that only a CA needs"),
-        (
-            eku is None,
-            "no extendedKeyUsage line: without it the certificate is good for any purpose, "
-            "a server's too",
-        ),
-        (
-            eku is not None and "clientAuth" not in eku,
-            f"extendedKeyUsage is {', '.join(eku or [])}: a server refuses that from a client",
-        ),
-        (
-            eku and len(eku) > 1,
-            "extendedKeyUsage allows more than a client: stolen, it could serve",
-        ),
-        (san is None, "no subjectAltName line: put dave's identity, his email address, in the SAN"),
-        (
-            san and "dave@lab.test" not in san.get_values_for_type(x509.RFC822Name),
-            "the subjectAltName does not hold the email address dave@lab.test (email:...)",
-        ),
-        (
-            ext(x509.SubjectKeyIdentifier) is None,
-            "no subjectKeyIdentifier line: the hash that names this certificate's own key",
-        ),
-        (
-            ext(x509.AuthorityKeyIdentifier) is None,
-            "no authorityKeyIdentifier line: it names the CA key that signed this certificate",
-        ),
-    ]
-    return next((hint for failed, hint in rules if failed), "")
+            "and OpenSSL refuses a client certificate otherwise"
+        )
+    if ku.key_cert_sign or ku.crl_sign:
+        return "keyUsage has bits that only a CA needs"
+    if eku is None:
+        return "no extendedKeyUsage line: without it the certificate is good for any purpose, a server's too"
+    if "clientAuth" not in eku:
+        return f"extendedKeyUsage is {', '.join(eku)}: a server refuses that from a client"
+    if len(eku) > 1:
+        return "extendedKeyUsage allows more than a client: stolen, it could serve"
+    if san is None:
+        return "no subjectAltName line: put dave's identity, his email address, in the SAN"
+    if "dave@lab.test" not in san.get_values_for_type(x509.RFC822Name):
+        return "the subjectAltName does not hold the email address dave@lab.test (email:...)"
+    if ext(x509.SubjectKeyIdentifier) is None:
+        return "no subjectKeyIdentifier line: the hash that names this certificate's own key"
+    if ext(x509.AuthorityKeyIdentifier) is None:
+        return "no authorityKeyIdentifier line: it names the CA key that signed this certificate"
+    return ""
 
 
 def exercise_client_extfile(extfile, course) -> bool:
     """dave's extfile: openssl signs it into a client certificate that a lab server accepts."""
     if not isinstance(extfile, str):
-        return report(False, "", "write the extfile as one string, one line per extension")
+        return hint("write the extfile as one string, one line per extension")
     if not any(line.strip() and not line.lstrip().startswith("#") for line in extfile.split("\n")):
-        return report(False, "", "no lines yet: one extension per line, name = value")
+        return hint("no lines yet: one extension per line, name = value")
     dave = _sign(extfile, course)
     if isinstance(dave, str):
-        return report(False, "", f"openssl refused dave.ext: {dave}; each line reads name = value")
-    hint = _extension_hint(dave.cert)
-    if hint:
-        return report(False, "", hint)
+        return hint(f"openssl refused dave.ext: {dave}; each line reads name = value")
+    problem = _extension_hint(dave.cert)
+    if problem:
+        return hint(problem)
     with server.MTLSServer(demo.create_app(), certificate=course.server, trust=course.ca) as s:
         seen = observe(s, lambda: client.session(dave, trust=course.ca).get(s.url + "/api/secure"))
     if not seen.ok:
-        return report(False, "", f"a lab server refused the certificate: {seen.server_saw}")
-    return report(True, f"openssl made dave's client certificate; the server said: {seen.body}", "")
+        return hint(f"a lab server refused the certificate: {seen.server_saw}")
+    return passed(f"openssl made dave's client certificate; the server said: {seen.body}")

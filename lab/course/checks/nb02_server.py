@@ -12,51 +12,39 @@ import ssl
 
 from cryptography import x509
 
-from lab.course.check import report
+from lab.course.check import hint, passed
 from lab.tls.contexts import client_context
 
 
 def exercise_require_client_certificates(ctx, course) -> bool:
     """Real handshakes: the course client gets in, a client without a certificate does not."""
     if not isinstance(ctx, ssl.SSLContext):
-        return report(False, "", "pass the ssl.SSLContext you configured")
+        return hint("pass the ssl.SSLContext you configured")
     if ctx.protocol != ssl.PROTOCOL_TLS_SERVER:
-        return report(False, "", "a server's context starts as ssl.SSLContext(PROTOCOL_TLS_SERVER)")
+        return hint("a server's context starts as ssl.SSLContext(PROTOCOL_TLS_SERVER)")
     good = _handshake(ctx, course, course.client)
     if good.server_error and "NO_SHARED_CIPHER" in good.server_error.upper().replace(" ", "_"):
-        return report(
-            False,
-            "",
+        return hint(
             "the server has no certificate of its own to present: which line loads "
-            "server.crt and server.key?",
+            "server.crt and server.key?"
         )
     if good.server_error:
-        return report(
-            False,
-            "",
+        return hint(
             f"the course client was refused ({good.server_error}): does the server trust "
-            "the CA that issued client certificates?",
+            "the CA that issued client certificates?"
         )
     if good.peer_subject is None:
-        return report(
-            False,
-            "",
+        return hint(
             "the server never asked for a client certificate: which attribute decides whether "
-            "it asks, and whether it insists?",
+            "it asks, and whether it insists?"
         )
     anonymous = _handshake(ctx, course, None)
     if anonymous.server_error is None:
-        return report(
-            False,
-            "",
+        return hint(
             "a client without a certificate got in: the server asks but does not insist; "
-            "which verify mode refuses the handshake?",
+            "which verify mode refuses the handshake?"
         )
-    return report(
-        True,
-        "the course client got in, and a client without a certificate was refused",
-        "",
-    )
+    return passed("the course client got in, and a client without a certificate was refused")
 
 
 class _Outcome:

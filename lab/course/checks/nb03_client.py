@@ -17,7 +17,7 @@ from unittest import mock
 
 import requests
 
-from lab.course.check import report
+from lab.course.check import hint, passed
 from lab.course.demo import create_app
 from lab.course.observe import client_view
 from lab.pki import CertificateAuthority
@@ -30,11 +30,9 @@ EXPECTED = "Hello CN=MyTrustedClient,O=mTLS Lab"
 def exercise_pfx_by_hand(sess, course) -> bool:
     """The session presents client.pfx, trusts only the course CA, and ignores the environment."""
     if not isinstance(sess, requests.Session):
-        return report(False, "", "pass a requests.Session with your adapter mounted on https://")
+        return hint("pass a requests.Session with your adapter mounted on https://")
     if isinstance(sess, MTLSSession):
-        return report(
-            False, "", "that is client.session's work: this time build the context and adapter"
-        )
+        return hint("that is client.session's work: this time build the context and adapter")
     other_ca = CertificateAuthority.create("Exercise Other CA")
     with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ):
         bundle = Path(tmp) / "other-ca.pem"
@@ -45,9 +43,7 @@ def exercise_pfx_by_hand(sess, course) -> bool:
             try:
                 answer = sess.get(real.url + "/api/secure", timeout=10).text
             except Exception as exc:  # the failure decides the hint
-                return report(
-                    False, "", _hint_for_a_refused_call(sess, exc, real, before, client_view)
-                )
+                return hint(_hint_for_a_refused_call(sess, exc, real, before))
         other = other_ca.issue_server("localhost", "127.0.0.1")
         with MTLSServer(create_app(), certificate=other, mode="none") as impostor:
             try:
@@ -56,37 +52,29 @@ def exercise_pfx_by_hand(sess, course) -> bool:
             except Exception:  # refusing the impostor is the goal
                 accepted_impostor = False
     if answer != EXPECTED:
-        return report(False, "", f"the server answered {answer!r}: present the .pfx's certificate")
+        return hint(f"the server answered {answer!r}: present the .pfx's certificate")
     if accepted_impostor:
-        return report(
-            False,
-            "",
+        return hint(
             "a server from another CA was accepted while REQUESTS_CA_BUNDLE named that CA: "
-            "the environment reached your session (trust_env)",
+            "the environment reached your session (trust_env)"
         )
     anchors = _anchors(sess)
     if anchors is None:
-        return report(
-            False,
-            "",
+        return hint(
             "mount an adapter that hands your SSLContext to the pool manager "
-            "(init_poolmanager(..., ssl_context=...)); plain cert= cannot open a .pfx",
+            "(init_poolmanager(..., ssl_context=...)); plain cert= cannot open a .pfx"
         )
     if anchors > 1:
-        return report(
-            False,
-            "",
+        return hint(
             f"after one call your context trusts {anchors} CAs: requests added its own bundle "
-            "to it; which adapter method does that?",
+            "to it; which adapter method does that?"
         )
-    return report(
-        True,
-        "your session presents the .pfx, trusts only the course CA, ignores the environment",
-        "",
+    return passed(
+        "your session presents the .pfx, trusts only the course CA, ignores the environment"
     )
 
 
-def _hint_for_a_refused_call(sess, exc, real, before: int, client_view) -> str:
+def _hint_for_a_refused_call(sess, exc, real, before: int) -> str:
     seen = client_view(exc)
     if seen.startswith("certificate verify failed") and sess.trust_env:
         return (

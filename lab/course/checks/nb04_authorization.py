@@ -12,25 +12,23 @@ in, which is the guide's ``Issuer.Contains`` weakness. Only trust by key
 from __future__ import annotations
 
 import functools
-import textwrap
 
-from lab.course.check import CheckResult
+from flask import Flask
+
+from lab.auth import CertificateAuth, authorize
+from lab.course.check import CheckResult, hint, passed
+from lab.course.observe import observe
+from lab.pki import CertificateAuthority
+from lab.pki.certinfo import common_name
+from lab.tls.client import session
+from lab.tls.server import MTLSServer
 
 ROUTE = "/api/payments"
-
-
-def _say(ok: bool, text: str, label: str) -> CheckResult:
-    line = (f"{label}: " if label else "") + (f"✅ {text}" if ok else f"💡 Not yet: {text}")
-    print(textwrap.fill(line, 110, subsequent_indent="   ", break_on_hyphens=False))
-    return CheckResult(ok, line)
 
 
 @functools.lru_cache(maxsize=4)
 def _callers(course_ca):
     """(label, identity, allowed?) for every caller the check sends, and the twin CA."""
-    from lab.pki import CertificateAuthority
-    from lab.pki.certinfo import common_name
-
     twin = CertificateAuthority.create(common_name(course_ca.cert.subject))  # same DN, new key
 
     def workload(ca, name, namespace=None):
@@ -57,10 +55,6 @@ def _callers(course_ca):
 
 
 def _app(options: dict, policy):
-    from flask import Flask
-
-    from lab.auth import CertificateAuth, authorize
-
     app = Flask("payments-exercise")
     CertificateAuth(app, **options)
 
@@ -89,31 +83,24 @@ def _hint(label: str, allowed_wrongly: bool, options: dict, detail: str) -> str:
 
 def exercise_payments_policy(options, policy, course, *, label: str = "") -> CheckResult:
     """``options`` for ``CertificateAuth`` (a dict) and ``policy`` (a policy or a function), tried live."""
-    from lab.course.observe import observe
-    from lab.tls.client import session
-    from lab.tls.server import MTLSServer
-
     if options is None or policy is None:
-        return _say(
-            False,
+        return hint(
             "set payments_options (a dict of CertificateAuth options) and payments_policy "
             "(from lab.auth.policies, or a function (identity) -> None | reason)",
             label,
         )
     if not isinstance(options, dict):
-        return _say(False, "payments_options must be a dict, e.g. {'trust': ...}", label)
+        return hint("payments_options must be a dict, e.g. {'trust': ...}", label)
     if not callable(policy):
-        return _say(
-            False,
-            "payments_policy must be a policy or a function (identity) -> None | reason",
-            label,
+        return hint(
+            "payments_policy must be a policy or a function (identity) -> None | reason", label
         )
     ca = getattr(course, "ca", course)
     twin, callers = _callers(ca)
     try:
         app = _app(options, policy)
     except Exception as exc:  # a learner's options may be wrong in any way; say how
-        return _say(False, f"CertificateAuth(**payments_options) failed: {exc}", label)
+        return hint(f"CertificateAuth(**payments_options) failed: {exc}", label)
     server_cert = getattr(course, "server", None) or ca.issue_server("localhost", "127.0.0.1")
     with MTLSServer(app, certificate=server_cert, trust=[ca, twin]) as server:
         for who, identity, should_pass in callers:
@@ -122,9 +109,8 @@ def exercise_payments_policy(options, policy, course, *, label: str = "") -> Che
             allowed = obs.status == 200
             if allowed != should_pass:
                 detail = obs.client_saw if obs.status else obs.server_saw
-                return _say(False, _hint(who, allowed, options, detail), label)
-    return _say(
-        True,
+                return hint(_hint(who, allowed, options, detail), label)
+    return passed(
         "only payments workloads from the course CA's key get in (look-alike names, other "
         "namespaces and the other CA do not)",
         label,

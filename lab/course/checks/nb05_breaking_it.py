@@ -9,16 +9,15 @@ wrong or missing answer gets a hint that says where to look, never the answer.
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
 from lab import housekeeping
+from lab.course.check import CheckResult, report
 from lab.course.demo import create_app
 from lab.course.diagnose import explain
-from lab.course.feedback import CheckResult
 from lab.ops.doctor import examine
 from lab.pki import CertificateAuthority
 from lab.tls import client
@@ -74,9 +73,7 @@ def exercise_mysteries(answers: dict, m: Mysteries, *, label: str = "") -> Check
     """``answers`` maps 1, 2, 3 to the category you read for each mystery (one of CATEGORIES)."""
 
     def say(ok: bool, text: str) -> CheckResult:
-        line = (f"{label}: " if label else "") + (f"✅ {text}" if ok else f"💡 Not yet: {text}")
-        print(textwrap.fill(line, 110, subsequent_indent="   ", break_on_hyphens=False))
-        return CheckResult(ok, line)
+        return report(ok, text, text, label)
 
     if not isinstance(answers, dict):
         return say(False, "answers must be a dict: {1: 'category', 2: ..., 3: ...}")

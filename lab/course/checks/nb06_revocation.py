@@ -12,8 +12,8 @@ from pathlib import Path
 from cryptography import x509
 
 from lab.course import observe
+from lab.course.check import hint, passed
 from lab.course.demo import create_app
-from lab.course.feedback import report
 from lab.errors import LabError
 from lab.pki.fields import utcnow
 from lab.revocation import load_crl, reason_name, revoked_reason
@@ -65,7 +65,7 @@ def exercise_revoke_carol(crl_path, ca, carol, still_good, still_revoked=(), pre
     ``previous``, fresh; a real server with it refuses carol and admits ``still_good``."""
     problem = _problem(crl_path, ca, carol, still_revoked, previous)
     if problem:
-        return report(False, "", problem)
+        return hint(problem)
     server_cert = ca.issue_server("localhost", "127.0.0.1")
     with MTLSServer(create_app("nb06-check"), certificate=server_cert, trust=ca, crl=crl_path) as s:
 
@@ -76,17 +76,13 @@ def exercise_revoke_carol(crl_path, ca, carol, still_good, still_revoked=(), pre
 
         carol_seen, good_seen = call(carol), call(still_good)
     if "certificate revoked" not in carol_seen.server_saw:
-        return report(False, "", f"a server with this CRL let carol in ({carol_seen.server_saw})")
+        return hint(f"a server with this CRL let carol in ({carol_seen.server_saw})")
     if good_seen.status != 200:
-        return report(
-            False,
-            "",
+        return hint(
             f"the CRL also shuts out {still_good.common_name} ({good_seen.server_saw}); "
-            f"revoke only who must go",
+            f"revoke only who must go"
         )
-    return report(
-        True,
+    return passed(
         "carol is on the CRL (affiliationChanged) beside every earlier entry, under a higher "
-        f"number; a real server refuses her at the handshake and lets {still_good.common_name} in",
-        "",
+        f"number; a real server refuses her at the handshake and lets {still_good.common_name} in"
     )

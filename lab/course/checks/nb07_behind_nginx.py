@@ -9,26 +9,18 @@ failed and where to look, never the directive itself.
 from __future__ import annotations
 
 import re
-import threading
 from urllib.parse import unquote
 
 from cryptography import x509
 from flask import Flask, request
-from werkzeug.serving import WSGIRequestHandler, make_server
 
-from lab.course.check import report
+from lab.course.check import hint, passed
 from lab.pki import CertificateAuthority
 from lab.proxy import Nginx, NginxError
 from lab.tls.client import session
+from lab.tls.server import MTLSServer
 
 APP_HEADER, OTHER_HEADER = "X-Client-Cert", "X-SSL-Client-Cert"
-
-
-class _Quiet(WSGIRequestHandler):
-    """No request log lines under the learner's cell."""
-
-    def log_request(self, *args) -> None:
-        pass
 
 
 def _headers_app() -> Flask:
@@ -50,8 +42,9 @@ def _calls(body: str, course) -> dict:
         "certs/server.key": course.server.key_pem(),
         "certs/rootCA.pem": course.ca_file.read_bytes(),
     }
-    app = make_server("127.0.0.1", 0, _headers_app(), threaded=True, request_handler=_Quiet)
-    threading.Thread(target=app.serve_forever, daemon=True).start()
+    app = MTLSServer(
+        _headers_app(), tls=False
+    ).start()  # plain HTTP behind nginx, like the notebook's
     nginx = Nginx(body.replace("APP_URL", f"http://127.0.0.1:{app.port}"), files)
     try:
         nginx.start()
@@ -64,8 +57,7 @@ def _calls(body: str, course) -> dict:
         return {"error": re.sub(r" in \S*nginx\.conf:\d+$", "", said)}
     finally:
         nginx.stop()
-        app.shutdown()
-        app.server_close()
+        app.stop()
 
 
 def exercise_forward_directive(body, course):
@@ -73,55 +65,43 @@ def exercise_forward_directive(body, course):
     the certificate in ``X-Client-Cert`` and never lets a client's ``X-SSL-Client-Cert`` through.
     """
     if not isinstance(body, str) or "proxy_pass APP_URL;" not in body:
-        return report(False, "", "write the server body as a string, with 'proxy_pass APP_URL;'")
+        return hint("write the server body as a string, with 'proxy_pass APP_URL;'")
     r = _calls(body, course)
     if "error" in r:
-        return report(False, "", f"nginx refused to start with your configuration: {r['error']}")
+        return hint(f"nginx refused to start with your configuration: {r['error']}")
     if r["none"].status_code == 200:
-        return report(
-            False,
-            "",
+        return hint(
             "a caller without a certificate reached the app: which "
-            "directive makes nginx require one, and which names the CAs?",
+            "directive makes nginx require one, and which names the CAs?"
         )
     if r["none"].status_code != 496:
-        return report(
-            False,
-            "",
+        return hint(
             f"a caller without a certificate got {r['none'].status_code}, "
-            "not 496: nginx's default is 400; see section 3",
+            "not 496: nginx's default is 400; see section 3"
         )
     if r["stranger"].status_code == 200:
-        return report(
-            False,
-            "",
+        return hint(
             "a certificate from another CA reached the app: which file "
-            "says which CAs may vouch for clients?",
+            "says which CAs may vouch for clients?"
         )
     if r["client"].status_code != 200:
-        return report(False, "", f"the course client got {r['client'].status_code}, not 200")
+        return hint(f"the course client got {r['client'].status_code}, not 200")
     got = r["client"].json()
     if got[OTHER_HEADER] is not None:
-        return report(
-            False,
-            "",
+        return hint(
             f"the client's own {OTHER_HEADER} header reached the app "
-            f"({got[OTHER_HEADER]!r}): proxy_set_header replaces only the names it sets",
+            f"({got[OTHER_HEADER]!r}): proxy_set_header replaces only the names it sets"
         )
     try:
         cert = x509.load_pem_x509_certificate(unquote(got[APP_HEADER] or "").encode())
     except ValueError:
-        return report(
-            False,
-            "",
+        return hint(
             f"the app got {APP_HEADER}: {str(got[APP_HEADER])[:40]!r}, "
-            "not the client's certificate as URL-encoded PEM",
+            "not the client's certificate as URL-encoded PEM"
         )
     if cert != course.client.cert:
-        return report(False, "", f"{APP_HEADER} holds a certificate, but not the caller's")
-    return report(
-        True,
+        return hint(f"{APP_HEADER} holds a certificate, but not the caller's")
+    return passed(
         "the payments nginx requires a course certificate, answers 496 "
-        f"without one, forwards it in {APP_HEADER} and drops a client's {OTHER_HEADER}",
-        "",
+        f"without one, forwards it in {APP_HEADER} and drops a client's {OTHER_HEADER}"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import requests
 
-from lab.course.check import report
+from lab.course.check import hint, passed
 from lab.course.demo import create_app
 from lab.pki import CertificateAuthority
 from lab.tls import client
@@ -18,20 +18,8 @@ from lab.tls.server import MTLSServer
 
 PARTIES = ("server", "alice", "bob")
 BUNDLES = ("server trusts", "clients trust")
-START = {
-    "server": "old",
-    "server trusts": ["old"],
-    "alice": "old",
-    "bob": "old",
-    "clients trust": ["old"],
-}
-END = {
-    "server": "new",
-    "server trusts": ["new"],
-    "alice": "new",
-    "bob": "new",
-    "clients trust": ["new"],
-}
+START = dict.fromkeys(PARTIES, "old") | dict.fromkeys(BUNDLES, ["old"])
+END = dict.fromkeys(PARTIES, "new") | dict.fromkeys(BUNDLES, ["new"])
 
 
 def _malformed(plan) -> str:
@@ -90,27 +78,21 @@ def exercise_rollover_order(plan):
     """``plan``: changes (dicts) that take the server, alice and bob to the new CA, no client ever failing."""
     problem = _malformed(plan)
     if problem:
-        return report(False, "", problem)
+        return hint(problem)
     broken, state = _play(plan)
     if broken:
         number, change, name, reason = broken
-        return report(
-            False,
-            "",
+        return hint(
             f"after change {number} ({change}), {name} can no longer reach the server (server saw: "
-            f"{reason}); which party had to trust the new root, or still needed the old one, then?",
+            f"{reason}); which party had to trust the new root, or still needed the old one, then?"
         )
     unfinished = [key for key in END if sorted(state[key]) != sorted(END[key])]
     if unfinished:
-        return report(
-            False,
-            "",
+        return hint(
             f"nothing broke, but the plan ends with {', '.join(f'{k}: {state[k]}' for k in unfinished)}; "
-            f"a rollover ends with every certificate from the new CA and only the new root trusted",
+            f"a rollover ends with every certificate from the new CA and only the new root trusted"
         )
-    return report(
-        True,
+    return passed(
         f"all {len(plan)} changes played live: alice and bob reached the server after every one, "
-        f"and the fleet ended on the new CA",
-        "",
+        f"and the fleet ended on the new CA"
     )

@@ -6,7 +6,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from lab.course import coursepki
-from lab.course.feedback import CheckResult, report
+from lab.course.check import CheckResult, hint, report
 from lab.pki.csr import CSRRefusedError, sign_csr
 
 JOB_CN = "reports-job"
@@ -20,16 +20,16 @@ def exercise_job_csr(job_key, job_csr, call_grpc) -> CheckResult:
     only when the service, which reads the caller from ``auth_context()``, greets the job.
     """
     if not isinstance(job_csr, x509.CertificateSigningRequest):
-        return report(False, "", "build job_csr with x509.CertificateSigningRequestBuilder")
+        return hint("build job_csr with x509.CertificateSigningRequestBuilder")
     if job_key is None or job_csr.public_key() != job_key.public_key():
-        return report(False, "", "sign the CSR with job_key, the key the job will use")
+        return hint("sign the CSR with job_key, the key the job will use")
     try:
         cert = sign_csr(job_csr, coursepki.ensure().ca, granted_san=[JOB_SPIFFE_ID])
     except CSRRefusedError as exc:
-        return report(False, "", f"the CA refuses it: {exc}")
+        return hint(f"the CA refuses it: {exc}")
     names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     if names[0].value != JOB_CN:
-        return report(False, "", f"ask for the CN {JOB_CN!r}, not {names[0].value!r}")
+        return hint(f"ask for the CN {JOB_CN!r}, not {names[0].value!r}")
     key_pem = job_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

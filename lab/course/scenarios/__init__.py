@@ -25,10 +25,6 @@ def in_order() -> list[Scenario]:
     return sorted(SCENARIOS, key=lambda sc: GROUPS.index(sc.group))
 
 
-def all_scenarios() -> list[Scenario]:
-    return in_order()
-
-
 def get(name: str) -> Scenario:
     for sc in in_order():
         if sc.name == name:
@@ -40,4 +36,4 @@ def run(name: str) -> ScenarioResult:
     return get(name).run()
 
 
-__all__ = ["GROUPS", "Scenario", "ScenarioResult", "all_scenarios", "get", "in_order", "run"]
+__all__ = ["GROUPS", "Scenario", "ScenarioResult", "get", "in_order", "run"]

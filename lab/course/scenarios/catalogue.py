@@ -2,8 +2,7 @@
 
 Each returns what the two ends saw, whether the fault showed as it should (judged on the
 server's record, which never varies), and a category; the cause and the fix are the words
-:mod:`lab.course.diagnose` gives that category, or :data:`WORDS` for the faults only the
-catalogue shows.
+:data:`lab.course.diagnose.WORDS` gives that category.
 """
 
 from __future__ import annotations
@@ -22,13 +21,13 @@ from lab.auth import CertificateAuth, authorize
 from lab.auth.forwarding import CertificateForwarding, header_value, trust_header_from_anyone
 from lab.auth.policies import allow_subjects
 from lab.course import demo, diagnose
+from lab.course.observe import Observation
 from lab.course.scenarios.kit import (
     GROUPS,
     NO_CLIENT_HELLO,
     Listener,
     Scenario,
     ScenarioResult,
-    Seen,
     call,
     handshake,
     kit,
@@ -45,54 +44,6 @@ from lab.tls.client import session
 from lab.tls.identity import peer_certificate
 from lab.tls.server import MTLSServer
 
-#: category -> (cause, fix), for the faults diagnose.WORDS does not word.
-WORDS = {
-    "incomplete-chain": (
-        "a certificate was sent without the intermediate that links it to the root the other side "
-        "trusts (browsers may fetch a missing intermediate; OpenSSL, requests and curl do not)",
-        "send the chain: leaf then intermediate, in the .crt, the .pfx or nginx's ssl_certificate",
-    ),
-    "wrong-trust-store": (
-        "with REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) set, requests replaces Session.verify by the "
-        "environment's bundle on every request (requests issue #3829); that bundle lacks your CA",
-        "pass verify= on each request, or set session.trust_env = False",
-    ),
-    "no-server-verification": (
-        "verify=False accepts any certificate: a server with a certificate from any CA received the "
-        "bearer token and the payment, while a verifying client refused the same server",
-        "never disable verification: trust your CA explicitly (verify='rootCA.pem', curl --cacert)",
-    ),
-    "issuer-name-check": (
-        "the TLS layer trusts both CAs, and the callback's other test is a substring of the issuer's "
-        "name: 'CN=NotYourRootCA,O=Partner Team' contains 'YourRootCA'. A name is a label anyone picks",
-        "compare the issuer's key (cert.verify_directly_issued_by(ca), CertificateAuth(trust=ca); "
-        "in .NET a custom root trust or a pinned CA thumbprint)",
-    ),
-    "ca-as-leaf": (
-        "OpenSSL ACCEPTED the handshake: the root is its own trust anchor, has no EKU, and its Key "
-        "Usage includes digitalSignature; only the application's own check refused it",
-        "authenticate in the app too, refuse CA:TRUE client certificates, keep CA keys off clients",
-    ),
-    "missing-authorization": (
-        "the server only asks for a certificate (mode optional) and this view checks nothing, so an "
-        "anonymous caller got the data: a missing [Authorize] causes this, not a 403",
-        "protect every view (@authorize, [Authorize]) and require the certificate at the TLS layer",
-    ),
-    "client-cert-not-requested": (
-        "the server does not request a client certificate (Kestrel NoCertificate, nginx without "
-        "ssl_verify_client), so the client's certificate never leaves the client",
-        "ask for it at the TLS layer: mode='require', ssl_verify_client on",
-    ),
-    "forged-header": (
-        "the app believes the X-SSL-Client-Cert header from anyone; the caller had no certificate "
-        "and no key, only alice's public certificate (certificates are not secrets), and the app "
-        "answered as if alice had called. Re-validating the certificate cannot catch it: it is "
-        "alice's real certificate",
-        "accept the header only from the proxy (CertificateForwarding with trusted_proxies), let "
-        "nothing but the proxy reach the app, and have the proxy overwrite every certificate header",
-    ),
-}
-
 #: Every scenario, in catalogue order within its group (filled by @scenario below).
 SCENARIOS: list[Scenario] = []
 
@@ -104,9 +55,9 @@ def scenario(name: str, group: str, description: str):
     def decorate(fn):
         def run() -> ScenarioResult:
             seen, ok, category, *notes = fn()
-            cause, fix = WORDS.get(category) or diagnose.WORDS[category]
+            cause, fix = diagnose.WORDS[category]
             return ScenarioResult(
-                name, seen.client, seen.server, seen.status, category, cause, fix, ok, notes
+                name, seen.client_saw, seen.server_saw, seen.status, category, cause, fix, ok, notes
             )
 
         SCENARIOS.append(Scenario(name, group, description, run))
@@ -168,8 +119,10 @@ def works_locally_fails_in_prod():
         os.environ["REQUESTS_CA_BUNDLE"] = str(k.dir / "otherCA.pem")
         prod = call(s, lambda: session_.get(s.url + "/api/secure", timeout=10))
     ok = local.status == 200 and refused(prod, "alert unknown ca", "self-signed certificate")
-    client = f"without REQUESTS_CA_BUNDLE: HTTP {local.status}; with it: {prod.client}"
-    seen = Seen(client, f"first call: {local.server}; second call: {prod.server}", prod.status)
+    client = f"without REQUESTS_CA_BUNDLE: HTTP {local.status}; with it: {prod.client_saw}"
+    seen = Observation(
+        prod.status, "", client, f"first call: {local.server_saw}; second call: {prod.server_saw}"
+    )
     return seen, ok, "wrong-trust-store", "the variable was set in-process, then restored"
 
 
@@ -192,9 +145,9 @@ def verify_false_impostor():
         careful = call(
             s, lambda: session(k.alice, trust=k.root).post(s.url + "/api/transfer", **kw)
         )
-    ok = fooled.status == 200 and captured and "certificate verify failed" in careful.client
-    client = f"with verify=False: {fooled.client}; a verifying client: {careful.client}"
-    seen = Seen(client, "the impostor captured: " + ", ".join(captured), fooled.status)
+    ok = fooled.status == 200 and captured and "certificate verify failed" in careful.client_saw
+    client = f"with verify=False: {fooled.client_saw}; a verifying client: {careful.client_saw}"
+    seen = Observation(fooled.status, "", client, "the impostor captured: " + ", ".join(captured))
     return seen, bool(ok), "no-server-verification"
 
 
@@ -203,7 +156,7 @@ def issuer_name_contains():
     yours = CertificateAuthority.create("YourRootCA")
     theirs = CertificateAuthority.create("NotYourRootCA", organization="Partner Team")
 
-    def through(check) -> Seen:
+    def through(check) -> Observation:
         app = demo.create_app("kestrel-callback")
         app.before_request(lambda: None if check(peer_certificate()) else ("refused", 403))
         return handshake(theirs.issue_client("mallory"), server_trust=[yours, theirs], app=app)
@@ -218,7 +171,7 @@ def issuer_name_contains():
     seen = through(lambda cert: "YourRootCA" in cert.issuer.rfc4514_string())
     fixed = through(by_key)
     ok = seen.status == 200 and fixed.status == 403
-    return seen, ok, "issuer-name-check", f"with the key check: {fixed.client}"
+    return seen, ok, "issuer-name-check", f"with the key check: {fixed.client_saw}"
 
 
 @scenario(
@@ -235,7 +188,7 @@ def revoked_client_certificate():
             get = session(stolen, trust=ca).get
             seen.append(call(s, lambda: get(s.url + "/api/secure", timeout=10)))
     ok = seen[0].status == 200 and refused(seen[1], "certificate revoked")
-    return seen[1], ok, "revoked", f"without a CRL: {seen[0].client}"
+    return seen[1], ok, "revoked", f"without a CRL: {seen[0].client_saw}"
 
 
 # ----------------------------------------------------------------------- identity
@@ -278,31 +231,35 @@ def key_cert_mismatch():
     client = plain((str(k.dir / "carol.crt"), str(k.dir / "carol.key")), str(k.dir / "rootCA.pem"))
     with Listener() as listener:
         seen = call(None, lambda: client.get(f"https://localhost:{listener.port}/", timeout=10))
-    seen.server = NO_CLIENT_HELLO if listener.received == b"" else repr(listener.received[:20])
-    return seen, seen.server == NO_CLIENT_HELLO and "KEY_VALUES" in seen.client, "key-mismatch"
+    seen.server_saw = NO_CLIENT_HELLO if listener.received == b"" else repr(listener.received[:20])
+    return (
+        seen,
+        seen.server_saw == NO_CLIENT_HELLO and "KEY_VALUES" in seen.client_saw,
+        "key-mismatch",
+    )
 
 
-def loading(make) -> Seen:
+def loading(make) -> Observation:
     """A fault that stops the client while it loads its identity, before any connection."""
     try:
         make()
     except Exception as exc:  # the failure is the scenario
-        return Seen(raw(exc), "nothing: the client never connected")
-    return Seen("no error", "-")
+        return Observation(None, "", raw(exc), "nothing: the client never connected")
+    return Observation(None, "", "no error", "-")
 
 
 @scenario("wrong-pfx-password", "identity", "the .pfx bundle is opened with the wrong password")
 def wrong_pfx_password():
     pfx = str(kit().dir / "alice.pfx")
     seen = loading(lambda: session(pfx, trust=kit().root, password="pfx-password"))
-    return seen, seen.client.startswith("WrongPasswordError"), "wrong-password"
+    return seen, seen.client_saw.startswith("WrongPasswordError"), "wrong-password"
 
 
 @scenario("encrypted-key-without-passphrase", "identity", "an encrypted key, and no passphrase")
 def encrypted_key_without_passphrase():
     pair = (str(kit().dir / "alice-encrypted.crt"), str(kit().dir / "alice-encrypted.key"))
     seen = loading(lambda: session(pair, trust=kit().root))
-    return seen, seen.client.startswith("PassphraseRequiredError"), "passphrase-required"
+    return seen, seen.client_saw.startswith("PassphraseRequiredError"), "passphrase-required"
 
 
 # --------------------------------------------------------------------------- time
@@ -355,7 +312,7 @@ def server_clientauth_only():
 def plain_http_to_tls_port():
     with MTLSServer(demo.create_app(), certificate=kit().server, trust=kit().root) as s:
         seen = call(s, lambda: plain().get(f"http://localhost:{s.port}/api/secure", timeout=10))
-    return seen, seen.status == 400 and "plain HTTP" in seen.server, "plain-http-to-tls"
+    return seen, seen.status == 400 and "plain HTTP" in seen.server_saw, "plain-http-to-tls"
 
 
 @scenario("tls-to-plain-port", "transport", "the client speaks TLS to a plain-HTTP port")
@@ -365,8 +322,12 @@ def tls_to_plain_port():
         get = session(kit().alice, trust=kit().root).get
         seen = call(None, lambda: get(f"https://localhost:{listener.port}/", timeout=10))
     first = listener.received
-    seen.server = f"the plain-HTTP server received {first[:3].hex(' ')} ... (a ClientHello)"
-    return seen, first[:2] == b"\x16\x03" and "WRONG_VERSION" in seen.client, "tls-to-plain-http"
+    seen.server_saw = f"the plain-HTTP server received {first[:3].hex(' ')} ... (a ClientHello)"
+    return (
+        seen,
+        first[:2] == b"\x16\x03" and "WRONG_VERSION" in seen.client_saw,
+        "tls-to-plain-http",
+    )
 
 
 @scenario("tls-version-mismatch", "transport", "the server requires TLS 1.3, the client offers 1.2")
@@ -376,7 +337,7 @@ def tls_version_mismatch():
 
 
 # -------------------------------------------------------------------- application
-def payments(identity, path: str, mode: str) -> Seen:
+def payments(identity, path: str, mode: str) -> Observation:
     app = Flask("scenario-payments")
     CertificateAuth(app)
 
@@ -398,13 +359,13 @@ def payments(identity, path: str, mode: str) -> Seen:
 @scenario("forbidden-not-on-allow-list", "application", "a valid certificate, not authorized: 403")
 def forbidden():
     seen = payments(kit().root.issue_client("bob"), "/api/payments", "require")
-    return seen, seen.status == 403 and "CN=bob -> 403" in seen.server, "forbidden"
+    return seen, seen.status == 403 and "CN=bob -> 403" in seen.server_saw, "forbidden"
 
 
 @scenario("missing-authorization-check", "application", "a view without an authorization check")
 def missing_authorization():
     seen = payments(None, "/api/report", "optional")
-    ok = seen.status == 200 and "no client certificate -> 200" in seen.server
+    ok = seen.status == 200 and "no client certificate -> 200" in seen.server_saw
     return seen, ok, "missing-authorization"
 
 
@@ -414,8 +375,8 @@ def client_cert_not_detected():
     return seen, refused(seen, "no client certificate -> 403"), "client-cert-not-requested"
 
 
-def forged(source) -> Seen:
-    app = demo.behind_proxy(source, "scenario-forwarded")
+def forged(source) -> Observation:
+    app = demo.create_app("scenario-forwarded", certificate_source=source)
     record, header = recording(app), {CERT_HEADER: header_value(kit().alice)}
     with MTLSServer(app, certificate=kit().server, trust=kit().root, mode="none") as s:
         get = session(None, trust=kit().root).get
@@ -427,4 +388,4 @@ def forged_header():
     naive = forged(trust_header_from_anyone())
     strict = forged(CertificateForwarding(kit().root, trusted_proxies=["127.0.0.2"]))
     ok = naive.body == "Hello CN=alice,O=mTLS Lab" and "not a trusted proxy" in strict.body
-    return naive, ok, "forged-header", f"with lab.auth.forwarding: {strict.client}"
+    return naive, ok, "forged-header", f"with lab.auth.forwarding: {strict.client_saw}"

@@ -19,7 +19,8 @@ import requests
 from flask import Flask, request
 
 from lab import housekeeping
-from lab.course import demo, observe
+from lab.course import demo
+from lab.course.observe import Observation, observe
 from lab.pki import CertificateAuthority, IssuedCertificate
 from lab.pki.certinfo import common_name
 from lab.tls.client import session
@@ -44,10 +45,6 @@ class ScenarioResult:
     behaved: bool = True  # did the scenario produce the outcome it demonstrates?
     notes: list[str] = field(default_factory=list)
     client_error: str = ""  # kept for callers of the earlier API; client_saw is already raw
-
-    def one_line(self) -> str:
-        mark = "as expected" if self.behaved else "UNEXPECTED"
-        return f"{self.name}: {self.category}: {self.cause} [{mark}]"
 
     def __str__(self) -> str:
         status = self.status if self.status is not None else "-"
@@ -74,9 +71,6 @@ class Scenario:
 
     #: Every scenario runs; kept so that older callers reading ``pending`` still work.
     pending = None
-
-    def __call__(self) -> ScenarioResult:
-        return self.run()
 
 
 PFX_PASSWORD = "correct-horse-battery"
@@ -114,16 +108,6 @@ def kit() -> Kit:
     return Kit(root, issuing, other, root.issue_server("localhost", "127.0.0.1"), alice, d)
 
 
-@dataclass
-class Seen:
-    """One call from both ends."""
-
-    client: str  # what the client's code raised ("Type: text"), or "HTTP status: body"
-    server: str  # the server's record: a refused handshake's reason, or what the app answered
-    status: int | None = None
-    body: str = ""
-
-
 def raw(exc: BaseException) -> str:
     """The exception as the client's code prints it, ports and C line numbers scrubbed."""
     return f"{type(exc).__name__}: {scrub(str(exc))}".replace(str(kit().dir), "scenarios")
@@ -150,13 +134,14 @@ def recording(app: Flask) -> list[str]:
     return record
 
 
-def call(server, fn, record: list[str] | None = None) -> Seen:
-    obs = observe.observe(server, fn)
-    client = raw(obs.client_error) if obs.client_error else obs.client_saw
-    saw = obs.server_saw
-    if saw.startswith("handshake ok") and record:
-        saw = "handshake ok; " + record[-1]
-    return Seen(client, saw, obs.status, obs.body)
+def call(server, fn, record: list[str] | None = None) -> Observation:
+    """``observe`` with the client's exception raw (type and text), and the app's record."""
+    seen = observe(server, fn)
+    if seen.client_error:
+        seen.client_saw = raw(seen.client_error)
+    if seen.server_saw.startswith("handshake ok") and record:
+        seen.server_saw = "handshake ok; " + record[-1]
+    return seen
 
 
 def handshake(
@@ -168,7 +153,7 @@ def handshake(
     app=None,
     server_options=None,
     **client,
-) -> Seen:
+) -> Observation:
     """GET /api/secure with ``identity`` on a lab server; ``client``: the lab client's options."""
     k, app = kit(), app or demo.create_app("scenario-demo")
     record, cert, trust = recording(app), server_cert or k.server, server_trust or k.root
@@ -177,9 +162,9 @@ def handshake(
         return call(s, lambda: get(s.url + "/api/secure", timeout=10), record)
 
 
-def refused(seen: Seen, reason: str, client: str = "") -> bool:
+def refused(seen: Observation, reason: str, client: str = "") -> bool:
     """The server's record holds ``reason``; and the client's text ``client``, when given."""
-    return reason in seen.server and client in seen.client
+    return reason in seen.server_saw and client in seen.client_saw
 
 
 def plain(cert=None, verify=None) -> requests.Session:

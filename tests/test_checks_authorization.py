@@ -1,4 +1,4 @@
-"""lab.course.auth_demo (notebook 10) and notebook 04's self-check, against real servers."""
+"""Notebook 04's self-check (the payments policy), against real servers."""
 
 from __future__ import annotations
 
@@ -6,34 +6,12 @@ import pytest
 
 from lab import pki
 from lab.auth import policies
-from lab.course import check, demo
-from lab.course.auth_demo import call_as
-from lab.pki.certinfo import spki_pin
-from lab.tls.server import MTLSServer
+from lab.course import check
 
 
 @pytest.fixture(scope="module")
 def root():
     return pki.CertificateAuthority.create("mTLS Lab Root CA")
-
-
-def test_call_as_prints_one_line_per_caller_for_each_kind_of_outcome(root, capsys):
-    srv = root.issue_server("localhost", "127.0.0.1")
-    callers = {
-        "ok": root.issue_client("MyTrustedClient"),
-        "bob": root.issue_client("bob"),
-        "server-only": root.issue_client("x", eku=["serverAuth"]),
-    }
-    with MTLSServer(
-        demo.create_app(allow_subjects=["MyTrustedClient"]), certificate=srv, trust=root
-    ) as s:
-        statuses = call_as(s, callers, trust=root)
-    assert statuses == {"ok": 200, "bob": 403, "server-only": None}
-    assert capsys.readouterr().out.splitlines() == [
-        "ok          -> 200 Hello CN=MyTrustedClient,O=mTLS Lab",
-        "bob         -> 403 Forbidden by policy: subject CN=bob,O=mTLS Lab is not in the allow-list",
-        "server-only -> TLS refused at the handshake (certificate verify failed: unsuitable certificate purpose)",
-    ]
 
 
 PAYMENTS = "spiffe://lab.test/ns/payments/*"
@@ -83,24 +61,6 @@ def test_a_labelled_check_says_so_on_its_line(root, capsys):
     policy = policies.san_matches(PAYMENTS, kind="uri")
     check.exercise_payments_policy({"trust": root}, policy, root, label="Solution check")
     assert capsys.readouterr().out.startswith("Solution check: ✅")
-
-
-def test_call_as_wraps_long_lines_only_when_asked(root, capsys, monkeypatch):
-    from lab.course import auth_demo
-
-    srv = root.issue_server("localhost", "127.0.0.1")
-    with MTLSServer(
-        demo.create_app(pin_spki=[spki_pin(root.cert)]),
-        certificate=srv,
-        trust=root,
-    ) as s:
-        call_as(s, {"bob": root.issue_client("bob")}, trust=root)
-        monkeypatch.setattr(auth_demo, "WRAP_AT", 60)
-        call_as(s, {"bob": root.issue_client("bob")}, trust=root)
-    first, *wrapped = capsys.readouterr().out.splitlines()
-    assert len(first) > 100 and len(wrapped) > 1
-    assert all(len(line) <= 60 for line in wrapped)
-    assert all(line.startswith(" " * 7) for line in wrapped[1:])
 
 
 def test_payments_exercise_accepts_a_plain_function_as_the_policy(root, capsys):
