@@ -179,37 +179,39 @@ def check_key_strength(label: str, public_key, report: Report, what: str = "key"
 
 def check_certificate(c: LoadedCertificate, role: str, now: _dt.datetime, report: Report) -> None:
     """One certificate on its own: dates, signature hash, key, then what its role needs."""
-    cert, label, summary = c.cert, c.label, certinfo.describe(c.cert, now)
-    cn = common_name(cert.subject) or summary.subject
-    report.note("cert", label, role=role, cn=cn, key=summary.key)
-    if summary.not_after < now:
-        report.note("expired", label, date=summary.not_after)
-    elif summary.not_before > now:
-        report.note("not-yet-valid", label, date=summary.not_before)
+    cert, label = c.cert, c.label
+    cn = common_name(cert.subject) or cert.subject.rfc4514_string()
+    report.note("cert", label, role=role, cn=cn, key=key_description(cert.public_key()))
+    if cert.not_valid_after_utc < now:
+        report.note("expired", label, date=cert.not_valid_after_utc)
+    elif cert.not_valid_before_utc > now:
+        report.note("not-yet-valid", label, date=cert.not_valid_before_utc)
     else:
-        left = summary.days_left
+        left = certinfo.days_left(cert, now)
         report.note("expires-soon" if left < EXPIRY_WARNING_DAYS else "valid", label, days=left)
-    if summary.signature_hash in ("MD5", "SHA1"):
-        report.note("weak-hash", label, hash=summary.signature_hash)
+    algo = cert.signature_hash_algorithm
+    if algo is not None and algo.name.upper() in ("MD5", "SHA1"):
+        report.note("weak-hash", label, hash=algo.name.upper())
     check_key_strength(label, cert.public_key(), report)
-    usage = summary.key_usage  # the Key Usage bits by name; None without the extension
+    usage = certinfo.key_usage_names(cert)  # the Key Usage bits by name; None without it
     if role == "ca":  # RFC 5280 4.2.1.9 and 4.2.1.3: CA:TRUE, and a key that may sign certificates
-        if not summary.is_ca:
+        if not is_ca(cert):
             report.note("ca-not-ca", label)
         elif usage is None or "keyCertSign" not in usage:
             report.note("ca-no-ku" if usage is None else "ca-no-certsign", label)
         return
     if not any(isinstance(e.value, NEEDED) for e in cert.extensions):  # the guide's, either way
         report.note("bare-v1" if cert.version == x509.Version.v1 else "bare-v3", label)
-    if summary.is_ca:
+    if is_ca(cert):
         report.note("leaf-ca", label, role=role)
     wanted = {"server": "serverAuth", "client": "clientAuth"}.get(role)
     if not wanted:
         return
-    if summary.eku is None:
+    eku = certinfo.eku_names(cert)
+    if eku is None:
         report.note("no-eku", label, role=role, wanted=wanted)
-    elif wanted not in summary.eku:
-        ekus = ", ".join(summary.eku) or "(empty)"
+    elif wanted not in eku:
+        ekus = ", ".join(eku) or "(empty)"
         report.note("wrong-eku", label, ekus=ekus, wanted=wanted, role=role)
     # OpenSSL's purpose check: a client signs; a server signs, or decrypts (TLS 1.2 RSA key exchange)
     signs = {"digitalSignature", "keyAgreement"} | (
@@ -218,7 +220,7 @@ def check_certificate(c: LoadedCertificate, role: str, now: _dt.datetime, report
     if usage is not None and not signs & set(usage):
         report.note("ku-no-signature", label, ku=", ".join(usage), role=role)
     if role == "server":
-        sans = summary.san
+        sans = san_strings(cert)
         report.note("san", label, sans=", ".join(sans)) if sans else report.note(
             "no-san", label, cn=cn
         )
