@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import PrivateFormat, pkcs12
 
 from lab import cli, pki
 from lab.course import coursepki
-from lab.errors import CorruptFileError
+from lab.errors import CorruptFileError, PKIExistsError
 from lab.pki.files import MAC_ITERATION_LIMIT
 from lab.pki.verify import verify_chain
 from lab.revocation import RevocationError, Revocations
@@ -641,3 +641,12 @@ def test_a_corrupt_file_error_is_what_a_bad_pfx_raises(tmp_path):
     (tmp_path / "x.pfx").write_bytes(b"\x30\x03\x02\x01")
     with pytest.raises(CorruptFileError, match="truncated or not a PKCS#12 bundle"):
         pki.load_pkcs12(tmp_path / "x.pfx", "pw")
+
+
+@pytest.mark.parametrize("name", ["rootCA.key", "rootCA", "ROOTCA", "Server", "server.pem", "server.crt"])
+def test_issuing_a_client_from_python_never_touches_the_pki_s_own_files(course_dir, name):
+    """The same refusal as the command line's, for a notebook or a script calling coursepki."""
+    before = {p.name: p.read_bytes() for p in course_dir.iterdir()}
+    with pytest.raises(PKIExistsError, match="a file of the CA or the server"):
+        coursepki.issue_client(name, course_dir)
+    assert {p.name: p.read_bytes() for p in course_dir.iterdir()} == before

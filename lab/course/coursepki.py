@@ -26,6 +26,7 @@ from lab.pki import (
     PASSWORD_FILE,
     CertificateAuthority,
     IssuedCertificate,
+    leaf_files,
     load_pair,
     read_password,
     write_private,
@@ -39,6 +40,12 @@ INIT_FILES = (
     PASSWORD_FILE,
 )
 SERVER_HOSTS = ("localhost", "127.0.0.1")
+#: Files a client may never replace, even with --force: the CA's, the server's, the revocation
+#: record. Lower case: on macOS and Windows ``ROOTCA.key`` *is* ``rootCA.key``.
+PKI_FILES = {n.lower() for n in INIT_FILES if not n.startswith("client.")} | {
+    "crl.pem",
+    "crl.crlnumber",
+}
 
 
 @dataclass
@@ -114,36 +121,39 @@ def issue_client(
 ) -> list[Path]:
     """Add ``NAME.crt``, ``NAME.key`` and ``NAME.pfx``, signed by the course CA.
 
-    Issuing an existing NAME again renews it. NAME must be a plain file name, and
-    not one of the CA's or the server's: ``rootCA`` would overwrite the CA's private
-    key (orphaning every certificate), ``server`` the server's identity.
+    Issuing an existing NAME again renews it. NAME must be a plain file name whose files
+    are none of the PKI's own (:func:`client_files`), whatever the caller: the command line
+    and a notebook get the same refusal.
     """
-    _check_client_name(name)
     d = Path(directory) if directory else certs_dir()
+    client_files(d, name)
     ca = load_ca(d)
     ident = ca.issue_client(name, days=days, key_type=key_type, **options)
     password = password or read_password(d) or secrets.token_urlsafe(18)
     return [*ident.write(d / name), ident.to_pkcs12(d / f"{name}.pfx", password)]
 
 
-#: File stems that belong to the course PKI itself, and what a client of that name would overwrite.
-RESERVED_NAMES = {
-    "rootCA": "the CA's private key (rootCA.key)",
-    "server": "the course server's certificate and key (server.crt, server.key)",
-}
+def client_files(directory: Path, name: str) -> list[Path]:
+    """The files a client NAME would write, refused if any is a file of the PKI itself.
 
-
-def _check_client_name(name: str) -> None:
+    Decided before anything is written, with the suffixes the writer uses, and compared
+    without case: ``rootCA.key`` (a CA key overwritten orphans every certificate), ``Server``
+    (the server's identity on a case-insensitive disk) and ``crl`` are all refused.
+    """
     if not name or name != Path(name).name or name.startswith(".") or "\\" in name:
         raise LabError(
             f"{name!r} is not a plain file name; NAME becomes NAME.crt, NAME.key and NAME.pfx "
             f"in the PKI folder: use letters, digits, '-' or '_'"
         )
     check_common_name(name)  # control characters, '=' or ',', longer than 64: before any file
-    if name in RESERVED_NAMES:
+    planned = [*leaf_files(directory / name), directory / f"{name}.pfx"]
+    taken = [p.name for p in planned if p.name.lower() in PKI_FILES]
+    if taken:
         raise PKIExistsError(
-            f"a client named {name!r} would overwrite {RESERVED_NAMES[name]}; choose another name"
+            f"a client named {name!r} would write {', '.join(taken)}, a file of the CA or the "
+            f"server (or the CRL); choose another name"
         )
+    return planned
 
 
 def load_ca(directory: str | os.PathLike | None = None) -> CertificateAuthority:

@@ -144,28 +144,11 @@ def _init(args) -> int:
     return 0
 
 
-#: Files a client may never replace, even with --force: the CA's, the server's, the revocation record.
-PKI_FILES = {n.lower() for n in coursepki.INIT_FILES if not n.startswith("client.")} | {
-    pki_revoke.CRL_FILE,
-    "crl.crlnumber",
-}
-
-
 def _check_new_files(directory: Path, name: str, force: bool) -> None:
-    """Decide NAME's file names first, then refuse any that would replace a file of the PKI.
-
-    Names compare without case: on macOS and Windows ``ROOTCA.key`` *is* ``rootCA.key``. A
-    NAME that is not a plain file name is refused next, by :func:`coursepki.issue_client`.
-    """
-    planned = [p.name for p in pki.leaf_files(directory / name)] + [f"{name}.pfx"]
-    taken = [n for n in planned if n.lower() in PKI_FILES]
-    if taken:
-        raise PKIExistsError(
-            f"a client named {name!r} would write {', '.join(taken)}, a file of the CA or the "
-            f"server (or the CRL); choose another name"
-        )
+    """Refuse a name whose files are the PKI's own (always), or exist already (without --force)."""
+    planned = coursepki.client_files(directory, name)
     present = {p.name.lower(): p.name for p in directory.iterdir()} if directory.is_dir() else {}
-    existing = [present[n.lower()] for n in planned if n.lower() in present]
+    existing = [present[p.name.lower()] for p in planned if p.name.lower() in present]
     if existing and not force:
         raise PKIExistsError(
             f"{', '.join(existing)} already exist in {show(directory)}; use --force to renew "
