@@ -643,7 +643,9 @@ def test_a_corrupt_file_error_is_what_a_bad_pfx_raises(tmp_path):
         pki.load_pkcs12(tmp_path / "x.pfx", "pw")
 
 
-@pytest.mark.parametrize("name", ["rootCA.key", "rootCA", "ROOTCA", "Server", "server.pem", "server.crt"])
+@pytest.mark.parametrize(
+    "name", ["rootCA.key", "rootCA", "ROOTCA", "Server", "server.pem", "server.crt"]
+)
 def test_issuing_a_client_from_python_never_touches_the_pki_s_own_files(course_dir, name):
     """The same refusal as the command line's, for a notebook or a script calling coursepki."""
     before = {p.name: p.read_bytes() for p in course_dir.iterdir()}

@@ -276,7 +276,8 @@ def _der(tag: int, content: bytes) -> bytes:
 
 def _guide_leaf(ca, *, v1: bool) -> x509.Certificate:
     """The guide's `openssl x509 -req` leaf: up to OpenSSL 3.1 version 1 with no extension at
-    all; from 3.2 on version 3 with key identifiers only (openssl-x509(1)). No SAN, no EKU."""
+    all; from 3.2 version 3 with key identifiers only; from 4.0 only what the configuration's
+    ``extensions`` lists, nothing in a stock openssl.cnf (openssl-x509(1)). No SAN, no EKU."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 

@@ -48,8 +48,6 @@ def run(args) -> int:
         ) from None
     result = sc.run()
     print(result)
-    if result.client_error:
-        print(f"client raw:  {result.client_error}")
     for note in result.notes:
         print(f"note:        {note}")
     print(

@@ -44,7 +44,6 @@ class ScenarioResult:
     fix: str
     behaved: bool = True  # did the scenario produce the outcome it demonstrates?
     notes: list[str] = field(default_factory=list)
-    client_error: str = ""  # kept for callers of the earlier API; client_saw is already raw
 
     def __str__(self) -> str:
         status = self.status if self.status is not None else "-"
