@@ -10,8 +10,10 @@ loaded machine.
 
 from __future__ import annotations
 
-import argparse
+import contextlib
+import io
 import os
+import re
 import resource
 import shutil
 import stat
@@ -290,16 +292,30 @@ def test_show_key_instead_of_certificate_fails_in_one_line(lab_cli, shared_cours
 
 
 # --------------------------------------------------------- usage and --help
-def _command_paths(parser: argparse.ArgumentParser, prefix=()):
+def _subcommands(prefix: tuple) -> list[str]:
+    """The subcommands argparse offers after ``prefix``, read from its own refusal of a name it
+    does not know ("invalid choice: ... choose from 'a', 'b'"): the public behaviour, not its
+    private ``_actions``. A command without subcommands parses the name or refuses it otherwise."""
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            cli.build_parser().parse_args([*prefix, "no-such-command"])
+    except SystemExit:
+        pass
+    found = re.search(
+        r"invalid choice: 'no-such-command' \(?choose from (.*?)\)?$", errors.getvalue(), re.M
+    )
+    return re.findall(r"'([^']+)'", found.group(1)) if found else []
+
+
+def _command_paths(prefix=()):
     """Every command path in the CLI tree: (), ("pki",), ("pki", "init"), ..."""
     yield prefix
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                yield from _command_paths(sub, (*prefix, name))
+    for name in _subcommands(prefix):
+        yield from _command_paths((*prefix, name))
 
 
-COMMANDS = list(_command_paths(cli.build_parser()))
+COMMANDS = list(_command_paths())
 
 
 def test_the_pki_commands_are_all_in_the_tree():
