@@ -57,8 +57,16 @@ from lab.pki.fields import utcnow
 from lab.tls import contexts as tlsconfig
 from lab.tls.connection import Connection, NoClientHello, TLSAdapter
 
-__all__ = ["MTLSServer", "ServerSettings", "HandshakeFailure", "ServerErrorRecord"]
-__all__ += ["ServerRecord", "handshake_reason", "running_servers", "stop_all"]
+__all__ = [
+    "HandshakeFailure",
+    "MTLSServer",
+    "ServerErrorRecord",
+    "ServerRecord",
+    "ServerSettings",
+    "handshake_reason",
+    "running_servers",
+    "stop_all",
+]
 
 log = logging.getLogger("lab.server")
 _RUNNING: "weakref.WeakSet[MTLSServer]" = weakref.WeakSet()
