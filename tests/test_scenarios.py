@@ -46,7 +46,7 @@ EXPECTED = {
     "wrong-hostname": ("hostname-mismatch", "alert bad certificate", "Hostname mismatch"),
     "key-cert-mismatch": (
         "key-mismatch",
-        "closed before any byte arrived: no ClientHello",
+        "closed the TCP connection before sending a ClientHello",
         "[X509: KEY_VALUES_MISMATCH] key values mismatch",
     ),
     "wrong-pfx-password": (

@@ -10,11 +10,7 @@ scenarios made (:func:`lab.cli.main` turns SIGTERM into a normal exit).
 from __future__ import annotations
 
 from lab.course import scenarios
-from lab.errors import LabError
-
-
-class UnknownScenarioError(LabError, KeyError):
-    """No scenario by that name."""
+from lab.course.table import Table
 
 
 def register(subparsers) -> None:
@@ -32,21 +28,15 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    catalogue = scenarios.in_order()
     if args.list:
-        catalogue = scenarios.in_order()
         width = max(len(sc.name) for sc in catalogue)
         for sc in catalogue:
             print(f"{sc.name:<{width}}  {sc.description}")
         return 0
     if args.all:
-        return _run_all()
-    try:
-        sc = scenarios.get(args.name)
-    except KeyError:
-        raise UnknownScenarioError(
-            f"no scenario named {args.name!r}; `python -m lab break --list` shows them"
-        ) from None
-    result = sc.run()
+        return _run_all(catalogue)
+    result = scenarios.get(args.name).run()
     print(result)
     for note in result.notes:
         print(f"note:        {note}")
@@ -56,21 +46,16 @@ def run(args) -> int:
     return 0 if result.behaved else 1
 
 
-def _run_all() -> int:
-    rows, failed = [], 0
-    catalogue = scenarios.in_order()
-    width = max(len(sc.name) for sc in catalogue)
+def _run_all(catalogue) -> int:
+    rows = []
     for sc in catalogue:
         try:
             result = sc.run()
             ok, category = result.behaved, result.category
         except Exception as exc:  # one broken scenario must not hide the others
             ok, category = False, f"crashed: {type(exc).__name__}: {exc}"
-        failed += not ok
-        rows.append(
-            f"{sc.name:<{width}}  {sc.group:<11}  {'ok' if ok else 'UNEXPECTED':<11}  {category}"
-        )
-    print(f"{'scenario':<{width}}  {'group':<11}  {'outcome':<11}  diagnosis")
-    print("\n".join(rows))
-    print(f"{len(catalogue) - failed}/{len(catalogue)} scenarios behaved as expected")
-    return 0 if failed == 0 else 1
+        rows.append((sc.name, sc.group, "ok" if ok else "UNEXPECTED", category))
+    print(Table(["scenario", "group", "outcome", "diagnosis"], rows))
+    behaved = sum(row[2] == "ok" for row in rows)
+    print(f"{behaved}/{len(rows)} scenarios behaved as expected")
+    return 0 if behaved == len(rows) else 1

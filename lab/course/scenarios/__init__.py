@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from lab.course.scenarios.catalogue import SCENARIOS
 from lab.course.scenarios.kit import GROUPS, Scenario, ScenarioResult
+from lab.errors import LabError
 
 
 def in_order() -> list[Scenario]:
@@ -26,10 +27,11 @@ def in_order() -> list[Scenario]:
 
 
 def get(name: str) -> Scenario:
+    """The scenario named ``name``; a LabError (one line on the command line) if none is."""
     for sc in in_order():
         if sc.name == name:
             return sc
-    raise KeyError(f"no scenario named {name!r}; `python -m lab break --list` shows them")
+    raise LabError(f"no scenario named {name!r}; `python -m lab break --list` shows them")
 
 
 def run(name: str) -> ScenarioResult:

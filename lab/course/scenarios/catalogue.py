@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+import threading
 import warnings
 from unittest import mock
 
@@ -17,15 +18,11 @@ import requests
 from cryptography.exceptions import InvalidSignature
 from flask import Flask, request
 
-from lab.auth import CertificateAuth, authorize
 from lab.auth.forwarding import CertificateForwarding, header_value, trust_header_from_anyone
-from lab.auth.policies import allow_subjects
 from lab.course import demo, diagnose
 from lab.course.observe import Observation
 from lab.course.scenarios.kit import (
     GROUPS,
-    NO_CLIENT_HELLO,
-    Listener,
     Scenario,
     ScenarioResult,
     call,
@@ -33,7 +30,6 @@ from lab.course.scenarios.kit import (
     kit,
     plain,
     raw,
-    recording,
     refused,
 )
 from lab.pki import CertificateAuthority, IssuedCertificate, self_signed_client
@@ -81,7 +77,7 @@ def self_signed():
 
 @scenario("client-does-not-trust-server-ca", "trust", "the client lacks the server's CA")
 def client_does_not_trust_server():
-    seen = handshake(kit().alice, trust=kit().other)
+    seen = handshake(kit().alice, client={"trust": kit().other})
     ok = refused(seen, "alert unknown ca", "self-signed certificate in certificate chain")
     note = "the server sends its root too: hence 'self-signed certificate in certificate chain'"
     return seen, ok, "untrusted-ca", note
@@ -101,7 +97,7 @@ def missing_intermediate_client():
 )
 def missing_intermediate_server():
     leaf = kit().issuing.issue_server("localhost", "127.0.0.1")
-    seen = handshake(kit().alice, server_cert=IssuedCertificate(leaf.cert, leaf.key, []))
+    seen = handshake(kit().alice, certificate=IssuedCertificate(leaf.cert, leaf.key, []))
     return seen, refused(seen, "alert unknown ca", "unable to get local issuer"), "incomplete-chain"
 
 
@@ -110,14 +106,13 @@ def works_locally_fails_in_prod():
     k, session_ = kit(), requests.Session()  # the usual code: trust_env left on
     session_.verify = str(k.dir / "rootCA.pem")  # "I told it which CA to trust..."
     session_.cert = (str(k.dir / "alice.crt"), str(k.dir / "alice.key"))
-    app = demo.create_app("scenario-demo")
-    with MTLSServer(app, certificate=k.server, trust=k.root) as s, mock.patch.dict(os.environ):
+    with mock.patch.dict(os.environ):
         # patch.dict puts os.environ back as it was when the block ends, removals included.
         os.environ.pop("REQUESTS_CA_BUNDLE", None)
         os.environ.pop("CURL_CA_BUNDLE", None)
-        local = call(s, lambda: session_.get(s.url + "/api/secure", timeout=10))
+        local = handshake(session_)
         os.environ["REQUESTS_CA_BUNDLE"] = str(k.dir / "otherCA.pem")
-        prod = call(s, lambda: session_.get(s.url + "/api/secure", timeout=10))
+        prod = handshake(session_)
     ok = local.status == 200 and refused(prod, "alert unknown ca", "self-signed certificate")
     client = f"without REQUESTS_CA_BUNDLE: HTTP {local.status}; with it: {prod.client_saw}"
     seen = Observation(
@@ -159,7 +154,7 @@ def issuer_name_contains():
     def through(check) -> Observation:
         app = demo.create_app("kestrel-callback")
         app.before_request(lambda: None if check(peer_certificate()) else ("refused", 403))
-        return handshake(theirs.issue_client("mallory"), server_trust=[yours, theirs], app=app)
+        return handshake(theirs.issue_client("mallory"), trust=[yours, theirs], app=app)
 
     def by_key(cert) -> bool:
         try:
@@ -182,11 +177,11 @@ def revoked_client_certificate():
     srv, stolen = ca.issue_server("localhost", "127.0.0.1"), ca.issue_client("stolen-laptop")
     revocations = Revocations(ca)
     revocations.revoke(stolen, "keyCompromise")
-    seen = []
-    for crl in (None, revocations.write_crl(kit().dir / "crl.pem")):
-        with MTLSServer(demo.create_app(), certificate=srv, trust=ca, crl=crl) as s:
-            get = session(stolen, trust=ca).get
-            seen.append(call(s, lambda: get(s.url + "/api/secure", timeout=10)))
+    crl = revocations.write_crl(kit().dir / "crl.pem")
+    seen = [
+        handshake(stolen, certificate=srv, trust=ca, crl=c, client={"trust": ca})
+        for c in (None, crl)
+    ]
     ok = seen[0].status == 200 and refused(seen[1], "certificate revoked")
     return seen[1], ok, "revoked", f"without a CRL: {seen[0].client_saw}"
 
@@ -221,22 +216,16 @@ def server_cert_without_san():
 
 @scenario("wrong-hostname", "identity", "the server certificate is valid, for another host name")
 def wrong_hostname():
-    seen = handshake(kit().alice, server_cert=kit().root.issue_server("api.example.test"))
+    seen = handshake(kit().alice, certificate=kit().root.issue_server("api.example.test"))
     return seen, refused(seen, "alert bad certificate", "Hostname mismatch"), "hostname-mismatch"
 
 
 @scenario("key-cert-mismatch", "identity", "the client's key file belongs to another certificate")
 def key_cert_mismatch():
     k = kit()
-    client = plain((str(k.dir / "carol.crt"), str(k.dir / "carol.key")), str(k.dir / "rootCA.pem"))
-    with Listener() as listener:
-        seen = call(None, lambda: client.get(f"https://localhost:{listener.port}/", timeout=10))
-    seen.server_saw = NO_CLIENT_HELLO if listener.received == b"" else repr(listener.received[:20])
-    return (
-        seen,
-        seen.server_saw == NO_CLIENT_HELLO and "KEY_VALUES" in seen.client_saw,
-        "key-mismatch",
-    )
+    carol = plain((str(k.dir / "carol.crt"), str(k.dir / "carol.key")), str(k.dir / "rootCA.pem"))
+    seen = handshake(carol)  # requests connects, then fails to load the pair, and closes
+    return seen, refused(seen, "before sending a ClientHello", "KEY_VALUES"), "key-mismatch"
 
 
 def loading(make) -> Observation:
@@ -278,7 +267,7 @@ def not_yet_valid_client():
 @scenario("expired-server", "time", "the server certificate has expired")
 def expired_server():
     srv = kit().root.issue_server("localhost", "127.0.0.1", expired=True)
-    seen = handshake(kit().alice, server_cert=srv)
+    seen = handshake(kit().alice, certificate=srv)
     return seen, refused(seen, "alert certificate expired", "certificate has expired"), "expired"
 
 
@@ -302,7 +291,7 @@ def ca_cert_as_client():
     "server-cert-clientauth-only-eku", "usage", "the server certificate's EKU is clientAuth only"
 )
 def server_clientauth_only():
-    seen = handshake(kit().alice, server_cert=kit().root.issue_server(eku=["clientAuth"]))
+    seen = handshake(kit().alice, certificate=kit().root.issue_server(eku=["clientAuth"]))
     ok = refused(seen, "alert unsupported certificate", "unsuitable certificate purpose")
     return seen, ok, "wrong-purpose"
 
@@ -317,54 +306,50 @@ def plain_http_to_tls_port():
 
 @scenario("tls-to-plain-port", "transport", "the client speaks TLS to a plain-HTTP port")
 def tls_to_plain_port():
-    answer = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    with Listener(answer) as listener:
+    received = []
+
+    def answer(listener):  # what a plain-HTTP server does with bytes it cannot parse
+        conn, _ = listener.accept()
+        with conn:
+            received.append(conn.recv(4096))
+            conn.sendall(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        threading.Thread(target=answer, args=(listener,), daemon=True).start()
         get = session(kit().alice, trust=kit().root).get
-        seen = call(None, lambda: get(f"https://localhost:{listener.port}/", timeout=10))
-    first = listener.received
+        url = f"https://localhost:{listener.getsockname()[1]}/"
+        seen = call(None, lambda: get(url, timeout=10))
+    first = received[0] if received else b""
     seen.server_saw = f"the plain-HTTP server received {first[:3].hex(' ')} ... (a ClientHello)"
-    return (
-        seen,
-        first[:2] == b"\x16\x03" and "WRONG_VERSION" in seen.client_saw,
-        "tls-to-plain-http",
-    )
+    ok = first[:2] == b"\x16\x03" and "WRONG_VERSION" in seen.client_saw
+    return seen, ok, "tls-to-plain-http"
 
 
 @scenario("tls-version-mismatch", "transport", "the server requires TLS 1.3, the client offers 1.2")
 def tls_version_mismatch():
-    seen = handshake(kit().alice, max_version="1.2", server_options={"min_version": "1.3"})
+    seen = handshake(kit().alice, min_version="1.3", client={"max_version": "1.2"})
     return seen, refused(seen, "unsupported protocol"), "protocol-version"
 
 
 # -------------------------------------------------------------------- application
-def payments(identity, path: str, mode: str) -> Observation:
-    app = Flask("scenario-payments")
-    CertificateAuth(app)
-
-    @app.get("/api/payments")
-    @authorize(allow_subjects("alice"))
-    def listed():
-        return "payments listed"
-
-    @app.get("/api/report")
-    def report():  # the view someone forgot to protect
-        return "quarterly report: revenue 1.2M"
-
-    record = recording(app)
-    with MTLSServer(app, certificate=kit().server, trust=kit().root, mode=mode) as s:
-        get = session(identity, trust=kit().root).get
-        return call(s, lambda: get(s.url + path, timeout=10), record)
-
-
 @scenario("forbidden-not-on-allow-list", "application", "a valid certificate, not authorized: 403")
 def forbidden():
-    seen = payments(kit().root.issue_client("bob"), "/api/payments", "require")
+    app = demo.create_app("scenario-payments", allow_subjects="alice")
+    seen = handshake(kit().root.issue_client("bob"), app=app)
     return seen, seen.status == 403 and "CN=bob -> 403" in seen.server_saw, "forbidden"
 
 
 @scenario("missing-authorization-check", "application", "a view without an authorization check")
 def missing_authorization():
-    seen = payments(None, "/api/report", "optional")
+    app = demo.create_app("scenario-payments")
+
+    @app.get("/api/report")
+    def report():  # the view someone forgot to protect
+        return "quarterly report: revenue 1.2M"
+
+    seen = handshake(None, app=app, path="/api/report", mode="optional")
     ok = seen.status == 200 and "no client certificate -> 200" in seen.server_saw
     return seen, ok, "missing-authorization"
 
@@ -377,10 +362,7 @@ def client_cert_not_detected():
 
 def forged(source) -> Observation:
     app = demo.create_app("scenario-forwarded", certificate_source=source)
-    record, header = recording(app), {CERT_HEADER: header_value(kit().alice)}
-    with MTLSServer(app, certificate=kit().server, trust=kit().root, mode="none") as s:
-        get = session(None, trust=kit().root).get
-        return call(s, lambda: get(s.url + "/api/secure", headers=header, timeout=10), record)
+    return handshake(None, app=app, headers={CERT_HEADER: header_value(kit().alice)}, mode="none")
 
 
 @scenario("forged-client-certificate-header", "application", "a caller forges the proxy's header")

@@ -9,10 +9,8 @@ file (a .pfx, an encrypted key, a bundle named by REQUESTS_CA_BUNDLE).
 from __future__ import annotations
 
 import functools
-import socket
-import threading
+import types
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import requests
@@ -21,7 +19,7 @@ from flask import Flask, request
 from lab import housekeeping
 from lab.course import demo
 from lab.course.observe import Observation, observe
-from lab.pki import CertificateAuthority, IssuedCertificate
+from lab.pki import CertificateAuthority
 from lab.pki.certinfo import common_name
 from lab.tls.client import session
 from lab.tls.failures import scrub
@@ -56,8 +54,6 @@ class ScenarioResult:
             f"fix:         {self.fix}"
         )
 
-    __repr__ = __str__
-
 
 @dataclass(frozen=True)
 class Scenario:
@@ -74,25 +70,11 @@ class Scenario:
 
 PFX_PASSWORD = "correct-horse-battery"
 KEY_PASSPHRASE = "alice-passphrase"
-NO_CLIENT_HELLO = (
-    "a TCP connection that closed before any byte arrived: no ClientHello, no handshake"
-)
-
-
-@dataclass
-class Kit:
-    """The good set every scenario starts from (see the module docstring)."""
-
-    root: CertificateAuthority
-    issuing: CertificateAuthority
-    other: CertificateAuthority
-    server: IssuedCertificate
-    alice: IssuedCertificate
-    dir: Path
 
 
 @functools.lru_cache(maxsize=1)
-def kit() -> Kit:
+def kit() -> types.SimpleNamespace:
+    """The good set every scenario starts from: root, issuing, other CA, server, alice, dir."""
     root = CertificateAuthority.create("Scenario Root CA")
     other = CertificateAuthority.create("Unknown Corp Root CA", organization="Unknown Corp")
     alice = root.issue_client("alice")
@@ -103,8 +85,14 @@ def kit() -> Kit:
     alice.to_pkcs12(d / "alice.pfx", PFX_PASSWORD)
     alice.write(d / "alice-encrypted", password=KEY_PASSPHRASE)
     root.issue_client("carol", mismatched_key=True).write(d / "carol")
-    issuing = root.create_intermediate("Scenario Issuing CA")
-    return Kit(root, issuing, other, root.issue_server("localhost", "127.0.0.1"), alice, d)
+    return types.SimpleNamespace(
+        root=root,
+        issuing=root.create_intermediate("Scenario Issuing CA"),
+        other=other,
+        server=root.issue_server("localhost", "127.0.0.1"),
+        alice=alice,
+        dir=d,
+    )
 
 
 def raw(exc: BaseException) -> str:
@@ -144,21 +132,20 @@ def call(server, fn, record: list[str] | None = None) -> Observation:
 
 
 def handshake(
-    identity,
-    *,
-    server_cert=None,
-    server_trust=None,
-    mode="require",
-    app=None,
-    server_options=None,
-    **client,
+    identity, *, app=None, path="/api/secure", headers=None, client=None, **server
 ) -> Observation:
-    """GET /api/secure with ``identity`` on a lab server; ``client``: the lab client's options."""
+    """GET ``path`` on a lab server as ``identity`` (or with a ``requests.Session``).
+
+    The server runs ``app`` (the demo app by default) with the good server certificate,
+    trusting the root, in mode require; ``server`` overrides those (certificate=, trust=,
+    mode=, crl=, min_version=...), ``client`` the lab client's options (trust=, max_version=).
+    """
     k, app = kit(), app or demo.create_app("scenario-demo")
-    record, cert, trust = recording(app), server_cert or k.server, server_trust or k.root
-    with MTLSServer(app, certificate=cert, trust=trust, mode=mode, **(server_options or {})) as s:
-        get = session(identity, **{"trust": k.root, **client}).get
-        return call(s, lambda: get(s.url + "/api/secure", timeout=10), record)
+    record = recording(app)
+    if not isinstance(identity, requests.Session):
+        identity = session(identity, **{"trust": k.root, **(client or {})})
+    with MTLSServer(app, **{"certificate": k.server, "trust": k.root, **server}) as s:
+        return call(s, lambda: identity.get(s.url + path, headers=headers, timeout=10), record)
 
 
 def refused(seen: Observation, reason: str, client: str = "") -> bool:
@@ -171,30 +158,3 @@ def plain(cert=None, verify=None) -> requests.Session:
     s = requests.Session()
     s.trust_env, s.cert, s.verify = False, cert, verify
     return s
-
-
-class Listener:
-    """A bare TCP listener: it records the first connection's bytes and answers ``answer``."""
-
-    def __init__(self, answer: bytes = b""):
-        self.sock, self.answer, self.received = socket.create_server(("127.0.0.1", 0)), answer, b""
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self):
-        try:
-            conn, _ = self.sock.accept()
-        except OSError:  # closed before anyone connected
-            return
-        with conn:
-            conn.settimeout(3)
-            self.received = conn.recv(4096)
-            conn.sendall(self.answer)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.thread.join(timeout=5)
-        self.sock.close()
