@@ -253,10 +253,6 @@ def test_explain_a_live_lab_error_for_an_encrypted_key(tmp_path, root_ca):
     assert diagnose.explain(caught.value).category == "passphrase-required"
 
 
-def test_explain_an_http_status():
-    assert diagnose.explain(403).category == "forbidden"
-
-
 def test_explain_a_live_path_length_refusal_from_the_servers_record(root_ca, server_identity):
     """An intermediate with pathLen 0 that issued another intermediate: the server refuses its leaf."""
     too_deep = root_ca.create_intermediate("Lab Inter pathLen 0").create_intermediate(
