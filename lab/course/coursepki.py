@@ -33,13 +33,11 @@ from lab.pki import (
 )
 from lab.pki.fields import check_common_name
 
-CLIENT_NAME = "MyTrustedClient"
 #: Every file ``init`` writes: it refuses to start when any of them exists (without --force).
 INIT_FILES = (
     *"rootCA.pem rootCA.key server.crt server.key server.pfx client.crt client.key client.pfx".split(),
     PASSWORD_FILE,
 )
-SERVER_HOSTS = ("localhost", "127.0.0.1")
 #: Files a client may never replace, even with --force: the CA's, the server's, the revocation
 #: record. Lower case: on macOS and Windows ``ROOTCA.key`` *is* ``rootCA.key``.
 PKI_FILES = {n.lower() for n in INIT_FILES if not n.startswith("client.")} | {
@@ -78,14 +76,24 @@ def init(
     if d.exists() and not d.is_dir():
         raise LabError(f"{show(d)} is a file, not a folder; give --dir a folder for the PKI")
     existing = [name for name in INIT_FILES if (d / name).exists()]
-    if existing and not force:
-        raise PKIExistsError(_refusal(d, existing))
+    if existing and not force:  # every file it would overwrite, named (as easy-rsa and step-ca do)
+        lost = (
+            "every certificate the CA issued would be orphaned"
+            if any(n.startswith("rootCA.") for n in existing)
+            else "their private keys and the .pfx password would be lost"
+        )
+        one = len(existing) == 1
+        raise PKIExistsError(
+            f"{', '.join(existing)} already exist{'s' * one} in {show(d)}; `pki init` would "
+            f"overwrite {'it' if one else 'them'} and {lost}. Use --force to start over, or "
+            "`pki issue` to add certificates"
+        )
     d.mkdir(parents=True, exist_ok=True)
     leaf_type = "rsa2048" if key_type.startswith("rsa") else key_type
     root_type = "rsa4096" if key_type.startswith("rsa") else key_type  # the guide's sizes
     ca = CertificateAuthority.create("mTLS Lab Root CA", key_type=root_type)
-    server = ca.issue_server(*SERVER_HOSTS, key_type=leaf_type)
-    client = ca.issue_client(CLIENT_NAME, key_type=leaf_type)
+    server = ca.issue_server("localhost", "127.0.0.1", key_type=leaf_type)
+    client = ca.issue_client("MyTrustedClient", key_type=leaf_type)
     password = password or secrets.token_urlsafe(18)
     written = [*ca.write(d / "rootCA")]
     for name, ident in (("server", server), ("client", client)):
@@ -93,21 +101,6 @@ def init(
         written.append(ident.to_pkcs12(d / f"{name}.pfx", password))
     written.append(write_private(d / PASSWORD_FILE, (password + "\n").encode()))
     return written
-
-
-def _refusal(d: Path, existing: list[str]) -> str:
-    """Why ``init`` will not run: every file it would overwrite, named (as easy-rsa and step-ca do)."""
-    lost = (
-        "every certificate the CA issued would be orphaned"
-        if any(n.startswith("rootCA.") for n in existing)
-        else "their private keys and the .pfx password would be lost"
-    )
-    return (
-        f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''} in {show(d)}; "
-        f"`pki init` would overwrite "
-        f"{'it' if len(existing) == 1 else 'them'} and {lost}. "
-        f"Use --force to start over, or `pki issue` to add certificates"
-    )
 
 
 def issue_client(

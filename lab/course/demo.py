@@ -31,22 +31,6 @@ def _text(body: str) -> Response:
     return Response(printable(body), mimetype="text/plain")
 
 
-def secure_policies(allow_subjects=None, pin_thumbprints=None, pin_spki=None) -> list:
-    """The policies ``/api/secure`` enforces for the given options (all must pass)."""
-    out = []  # an empty list is a policy that allows nobody; only None means "no policy"
-    if allow_subjects is not None:
-        out.append(_policies.allow_subjects(*_as_list(allow_subjects)))
-    if pin_thumbprints is not None:
-        out.append(_policies.pin_thumbprint(*_as_list(pin_thumbprints)))
-    if pin_spki is not None:
-        out.append(_policies.pin_spki(*_as_list(pin_spki)))
-    return out
-
-
-def _as_list(value) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
-
-
 def create_app(
     name: str = "mtls-lab-demo",
     *,
@@ -60,7 +44,16 @@ def create_app(
     auth = CertificateAuth(app, **auth_options)
     if on_certificate_validated is not None:  # the same as decorating it with the event
         auth.on_certificate_validated(on_certificate_validated)
-    rules = secure_policies(allow_subjects, pin_thumbprints, pin_spki)
+    # all must pass; an empty list is a policy that allows nobody, only None means "no policy"
+    rules = [
+        policy(*([value] if isinstance(value, str) else value))
+        for policy, value in (
+            (_policies.allow_subjects, allow_subjects),
+            (_policies.pin_thumbprint, pin_thumbprints),
+            (_policies.pin_spki, pin_spki),
+        )
+        if value is not None
+    ]
 
     @app.get("/api/secure")
     @authorize(*rules)

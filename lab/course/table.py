@@ -17,9 +17,6 @@ class Table:
     def __init__(self, header: Sequence[str], rows: Sequence[Sequence[object]]):
         self.header = [str(h) for h in header]
         self.rows = [[str(cell) for cell in row] for row in rows]
-        for row in self.rows:
-            if len(row) != len(self.header):
-                raise ValueError(f"row {row} has {len(row)} cells, the header {len(self.header)}")
 
     def _repr_html_(self) -> str:
         def line(cells, tag):

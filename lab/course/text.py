@@ -33,18 +33,17 @@ def wrap(line: str, width: int | None = None, indent: int = 4) -> str:
     width = width or WIDTH
     if width is None:
         return line
-    return "\n".join(_fold(part, width, indent) for part in line.split("\n"))
-
-
-def _fold(part: str, width: int, indent: int) -> str:
-    if len(part) <= width:
-        return part
-    kept = _DATETIME.sub(lambda m: m.group(0).replace(" ", _KEEP), part)
-    folded = textwrap.fill(
-        kept,
-        width,
-        subsequent_indent=" " * indent,
-        break_long_words=False,
-        break_on_hyphens=False,
+    kept = _DATETIME.sub(lambda m: m.group(0).replace(" ", _KEEP), line)
+    folded = (
+        textwrap.fill(
+            part,
+            width,
+            subsequent_indent=" " * indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        if len(part) > width
+        else part
+        for part in kept.split("\n")
     )
-    return folded.replace(_KEEP, " ")
+    return "\n".join(folded).replace(_KEEP, " ")
