@@ -205,7 +205,7 @@ CAPTURED = [
 def test_explain_recognises_captured_error_text(text, category):
     d = diagnose.explain(text)
     assert d.category == category, d
-    assert d.cause and d.fix and d.raw == text.strip()
+    assert d.cause and d.fix
 
 
 @pytest.mark.parametrize(
@@ -236,7 +236,7 @@ def test_explain_a_live_requests_exception_for_a_wrong_host_name(root_ca, client
             client.session(client_identity, trust=root_ca).get(s.url + "/api/secure", timeout=10)
     d = diagnose.explain(caught.value)
     assert d.category == "hostname-mismatch"
-    assert "Hostname mismatch" in d.raw
+    assert d.cause.startswith("this side refused the peer's certificate")
 
 
 def test_explain_a_live_lab_error_for_a_mismatched_key(tmp_path, root_ca):

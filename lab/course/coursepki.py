@@ -108,8 +108,6 @@ def issue_client(
     directory: str | os.PathLike | None = None,
     *,
     days: float = 365,
-    key_type: str = "ec",
-    password: str | None = None,
     **options,
 ) -> list[Path]:
     """Add ``NAME.crt``, ``NAME.key`` and ``NAME.pfx``, signed by the course CA.
@@ -121,8 +119,8 @@ def issue_client(
     d = Path(directory) if directory else certs_dir()
     client_files(d, name)
     ca = load_ca(d)
-    ident = ca.issue_client(name, days=days, key_type=key_type, **options)
-    password = password or read_password(d) or secrets.token_urlsafe(18)
+    ident = ca.issue_client(name, days=days, **options)
+    password = read_password(d) or secrets.token_urlsafe(18)
     return [*ident.write(d / name), ident.to_pkcs12(d / f"{name}.pfx", password)]
 
 

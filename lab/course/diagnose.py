@@ -75,12 +75,11 @@ _OURS = re.compile(r"certificate verify failed|certificate problem", re.IGNORECA
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """What an error means: a category (a stable keyword), the cause, the fix, and the raw text."""
+    """What an error means: a category (a stable keyword), the cause and the fix."""
 
     category: str
     cause: str
     fix: str
-    raw: str = ""
 
     def __str__(self) -> str:
         return f"[{self.category}] {self.cause}\nfix: {self.fix}"
@@ -101,11 +100,9 @@ def explain(subject) -> Diagnosis:
                 cause = (
                     "the peer refused the certificate this side sent (its alert says why): " + cause
                 )
-            return Diagnosis(category, cause, fix, raw)
+            return Diagnosis(category, cause, fix)
     cause = f"not recognised; the raw error is: {raw or '(empty)'}"
-    return Diagnosis(
-        UNKNOWN, cause, f"search for the exact words; read the server's log; {DOCTOR}", raw
-    )
+    return Diagnosis(UNKNOWN, cause, f"search for the exact words; read the server's log; {DOCTOR}")
 
 
 __all__ = ["DOCTOR", "Diagnosis", "UNKNOWN", "WORDS", "explain"]
