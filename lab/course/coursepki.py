@@ -103,14 +103,9 @@ def init(
     return written
 
 
-def issue_client(
-    name: str,
-    directory: str | os.PathLike | None = None,
-    *,
-    days: float = 365,
-    **options,
-) -> list[Path]:
-    """Add ``NAME.crt``, ``NAME.key`` and ``NAME.pfx``, signed by the course CA.
+def issue_client(name: str, directory: str | os.PathLike | None = None, **options) -> list[Path]:
+    """Add ``NAME.crt``, ``NAME.key`` and ``NAME.pfx``, signed by the course CA (``options``:
+    those of :meth:`~lab.pki.CertificateAuthority.issue_client`, such as ``days``).
 
     Issuing an existing NAME again renews it. NAME must be a plain file name whose files
     are none of the PKI's own (:func:`client_files`), whatever the caller: the command line
@@ -119,7 +114,7 @@ def issue_client(
     d = Path(directory) if directory else certs_dir()
     client_files(d, name)
     ca = load_ca(d)
-    ident = ca.issue_client(name, days=days, **options)
+    ident = ca.issue_client(name, **options)
     password = read_password(d) or secrets.token_urlsafe(18)
     return [*ident.write(d / name), ident.to_pkcs12(d / f"{name}.pfx", password)]
 
