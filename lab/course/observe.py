@@ -101,11 +101,8 @@ def attempt(fn: Callable, *args, **kwargs):
     try:
         result = fn(*args, **kwargs)
     except Exception as exc:  # showing the failure is the point
-        print(wrap(f"refused: {type(exc).__name__}: {scrub(_short_paths(str(exc)))}"))
+        short = str(exc).replace(str(ROOT) + "/", "")  # paths relative to the checkout
+        print(wrap(f"refused: {type(exc).__name__}: {scrub(short)}"))
         return None
     print(f"ok: {result!r}" if result is not None else "ok")
     return result
-
-
-def _short_paths(text: str) -> str:
-    return text.replace(str(ROOT) + "/", "")
