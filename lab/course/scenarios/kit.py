@@ -68,10 +68,6 @@ class Scenario:
     pending = None
 
 
-PFX_PASSWORD = "correct-horse-battery"
-KEY_PASSPHRASE = "alice-passphrase"
-
-
 @functools.lru_cache(maxsize=1)
 def kit() -> types.SimpleNamespace:
     """The good set every scenario starts from: root, issuing, other CA, server, alice, dir."""
@@ -82,8 +78,8 @@ def kit() -> types.SimpleNamespace:
     root.write(d / "rootCA")
     other.write(d / "otherCA")
     alice.write(d / "alice")
-    alice.to_pkcs12(d / "alice.pfx", PFX_PASSWORD)
-    alice.write(d / "alice-encrypted", password=KEY_PASSPHRASE)
+    alice.to_pkcs12(d / "alice.pfx", "correct-horse-battery")  # wrong-pfx-password tries another
+    alice.write(d / "alice-encrypted", password="alice-passphrase")  # and no passphrase given
     root.issue_client("carol", mismatched_key=True).write(d / "carol")
     return types.SimpleNamespace(
         root=root,
