@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 
 from lab import housekeeping
-from lab.course.check import CheckResult, report
+from lab.course.check import CheckResult, hint, passed
 from lab.course.demo import create_app
 from lab.course.diagnose import explain
 from lab.ops.doctor import examine
@@ -71,24 +71,14 @@ def mysteries() -> Mysteries:
 
 def exercise_mysteries(answers: dict, m: Mysteries, *, label: str = "") -> CheckResult:
     """``answers`` maps 1, 2, 3 to the category you read for each mystery (one of CATEGORIES)."""
-
-    def say(ok: bool, text: str) -> CheckResult:
-        return report(ok, text, text, label)
-
     if not isinstance(answers, dict):
-        return say(False, "answers must be a dict: {1: 'category', 2: ..., 3: ...}")
+        return hint("answers must be a dict: {1: 'category', 2: ..., 3: ...}", label)
     errors = examine(directory=m.folder).errors
-    expected = {
-        1: explain(m.curl_line).category,
-        2: explain(m.error).category,
-        3: explain(errors[0].message).category if errors else None,
-    }
-    for n in (1, 2, 3):
+    evidence = {1: m.curl_line, 2: m.error, 3: errors[0].message if errors else ""}
+    for n, where in HINTS.items():
         given = answers.get(n)
-        if given is None:
-            return say(False, f"mystery {n} has no answer yet: {HINTS[n]}")
         if given not in CATEGORIES:
-            return say(False, f"mystery {n}: {given!r} is not one of m.categories; pick one")
-        if given != expected[n]:
-            return say(False, f"mystery {n} is not {given!r}: {HINTS[n]}")
-    return say(True, "all three match what explain() says, and you read them without it")
+            return hint(f"mystery {n} needs one of m.categories: {where}", label)
+        if given != explain(evidence[n]).category:
+            return hint(f"mystery {n} is not {given!r}: {where}", label)
+    return passed("all three match what explain() says, and you read them without it", label)

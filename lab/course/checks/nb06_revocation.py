@@ -11,13 +11,11 @@ from pathlib import Path
 
 from cryptography import x509
 
-from lab.course import observe
-from lab.course.check import hint, passed
+from lab.course.check import CheckResult, hint, passed, try_calls
 from lab.course.demo import create_app
 from lab.errors import LabError
 from lab.pki.fields import utcnow
 from lab.revocation import load_crl, reason_name, revoked_reason
-from lab.tls.client import session
 from lab.tls.server import MTLSServer
 
 
@@ -28,8 +26,8 @@ def _number(crl) -> int:
         return -1
 
 
-def _problem(crl_path, ca, carol, still_revoked, previous) -> str | None:
-    """What is wrong with the CRL file, in one sentence, or None."""
+def _problem(crl_path, ca, carol, previous) -> str | None:
+    """What is wrong with the CRL file itself, in one sentence, or None."""
     if crl_path is None or not Path(crl_path).exists():
         return "write the CRL to workdir / 'carol-crl.pem' and pass that path"
     try:
@@ -47,12 +45,6 @@ def _problem(crl_path, ca, carol, still_revoked, previous) -> str | None:
             f"the reason on the CRL is {reason}; someone who left the company is "
             f"'affiliationChanged' (her key was not stolen)"
         )
-    for who in still_revoked:
-        if crl.get_revoked_certificate_by_serial_number(who.cert.serial_number) is None:
-            return (
-                f"{who.common_name} is missing: a new CRL replaces the old one, so leaving "
-                f"an entry out un-revokes that certificate"
-            )
     if previous is not None and _number(crl) <= _number(load_crl(previous)):
         return f"the CRL number must be higher than the last one ({_number(load_crl(previous))})"
     if crl.next_update_utc is None or crl.next_update_utc <= utcnow(exact=True):
@@ -60,24 +52,26 @@ def _problem(crl_path, ca, carol, still_revoked, previous) -> str | None:
     return None
 
 
-def exercise_revoke_carol(crl_path, ca, carol, still_good, still_revoked=(), previous=None):
+def exercise_revoke_carol(
+    crl_path, ca, carol, still_good, still_revoked=(), previous=None
+) -> CheckResult:
     """``crl_path`` revokes carol (affiliationChanged) and ``still_revoked``, numbered above
     ``previous``, fresh; a real server with it refuses carol and admits ``still_good``."""
-    problem = _problem(crl_path, ca, carol, still_revoked, previous)
+    problem = _problem(crl_path, ca, carol, previous)
     if problem:
         return hint(problem)
-    server_cert = ca.issue_server("localhost", "127.0.0.1")
-    with MTLSServer(create_app("nb06-check"), certificate=server_cert, trust=ca, crl=crl_path) as s:
-
-        def call(who):
-            return observe.observe(
-                s, lambda: session(who, trust=ca).get(s.url + "/api/secure", timeout=10)
-            )
-
-        carol_seen, good_seen = call(carol), call(still_good)
+    certificate = ca.issue_server("localhost", "127.0.0.1")
+    server = MTLSServer(create_app("nb06-check"), certificate=certificate, trust=ca, crl=crl_path)
+    carol_seen, good_seen, *others = try_calls(server, [carol, still_good, *still_revoked], ca)
     if "certificate revoked" not in carol_seen.server_saw:
         return hint(f"a server with this CRL let carol in ({carol_seen.server_saw})")
-    if good_seen.status != 200:
+    for who, seen in zip(still_revoked, others):
+        if seen.ok:
+            return hint(
+                f"{who.common_name} is missing: a new CRL replaces the old one, so leaving "
+                f"an entry out un-revokes that certificate"
+            )
+    if not good_seen.ok:
         return hint(
             f"the CRL also shuts out {still_good.common_name} ({good_seen.server_saw}); "
             f"revoke only who must go"

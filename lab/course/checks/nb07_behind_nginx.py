@@ -35,29 +35,27 @@ def _headers_app() -> Flask:
 
 
 def _calls(body: str, course) -> dict:
-    """Run ``body`` in nginx in front of the app; return each caller's response (or the error)."""
+    """Run ``body`` in nginx in front of the app; each caller's response, or nginx's refusal."""
     stranger = CertificateAuthority.create("Unknown Corp Root CA").issue_client("MyTrustedClient")
+    callers = {"none": None, "stranger": stranger, "client": course.client}
     files = {
         "certs/server.crt": course.server.chain_pem,
         "certs/server.key": course.server.key_pem(),
         "certs/rootCA.pem": course.ca_file.read_bytes(),
     }
-    app = MTLSServer(
-        _headers_app(), tls=False
-    ).start()  # plain HTTP behind nginx, like the notebook's
-    nginx = Nginx(body.replace("APP_URL", f"http://127.0.0.1:{app.port}"), files)
-    try:
-        nginx.start()
-        get = lambda who: session(who, trust=course.ca).get(  # noqa: E731
-            nginx.url + "/", headers={OTHER_HEADER: "forged"}, timeout=10
-        )
-        return {"none": get(None), "stranger": get(stranger), "client": get(course.client)}
-    except NginxError:
-        said = (nginx.log_messages("emerg") or ["(no message)"])[-1]
-        return {"error": re.sub(r" in \S*nginx\.conf:\d+$", "", said)}
-    finally:
-        nginx.stop()
-        app.stop()
+    with MTLSServer(_headers_app(), tls=False) as app:  # plain HTTP behind nginx, as in 07
+        nginx = Nginx(body.replace("APP_URL", f"http://127.0.0.1:{app.port}"), files)
+        try:
+            with nginx:
+                return {
+                    name: session(who, trust=course.ca).get(
+                        nginx.url + "/", headers={OTHER_HEADER: "forged"}, timeout=10
+                    )
+                    for name, who in callers.items()
+                }
+        except NginxError:
+            said = (nginx.log_messages("emerg") or ["(no message)"])[-1]
+            return {"error": re.sub(r" in \S*nginx\.conf:\d+$", "", said)}
 
 
 def exercise_forward_directive(body, course):
