@@ -27,13 +27,7 @@ CALLERS = (
     ("a payments workload from the course CA", False, "payments", "api", True),
     ("another payments workload", False, "payments", "batch", True),
     ("a payroll workload", False, "payroll", "api", False),
-    (
-        "a look-alike namespace (spiffe://lab.test/ns/payments-evil/...)",
-        False,
-        "payments-evil",
-        "api",
-        False,
-    ),
+    ("a look-alike namespace, payments-evil", False, "payments-evil", "api", False),
     ("MyTrustedClient, which has no SPIFFE ID", False, None, "MyTrustedClient", False),
     (OTHER_CA, True, "payments", "api", False),
 )
