@@ -1,15 +1,17 @@
 """Self-check for notebook 03's exercise: a requests session built by hand from client.pfx.
 
-Real calls only, while ``REQUESTS_CA_BUNDLE`` names requests' own CA bundle: the course
-server must let the session in, and a server whose certificate comes from another CA must
-be refused. Afterwards, the context must still trust the course CA alone (the environment,
-or requests' own ``cert_verify``, would have added that bundle to it).
+Real calls only: the course server must let the session in, and a server whose
+certificate comes from another CA must be refused, also while ``REQUESTS_CA_BUNDLE``
+names that other CA. Afterwards, the context must still trust the course CA alone
+(requests' own ``cert_verify`` would have added its CA bundle to it).
 """
 
 from __future__ import annotations
 
 import os
 import ssl
+import tempfile
+from pathlib import Path
 from unittest import mock
 
 import requests
@@ -26,11 +28,14 @@ def exercise_pfx_by_hand(sess, course) -> CheckResult:
     """The session presents client.pfx, trusts only the course CA, and ignores the environment."""
     if not isinstance(sess, requests.Session) or isinstance(sess, MTLSSession):
         return hint("pass the requests.Session you built, your adapter mounted on https://")
-    impostor = CertificateAuthority.create("Exercise Other CA").issue_server("localhost")
-    bundle = requests.certs.where()  # what the environment would add: requests' own bundle
-    with mock.patch.dict(os.environ, REQUESTS_CA_BUNDLE=bundle, CURL_CA_BUNDLE=bundle):
+    other_ca = CertificateAuthority.create("Exercise Other CA")
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ):
+        bundle = Path(tmp) / "other-ca.pem"
+        bundle.write_bytes(other_ca.cert_pem)
+        os.environ["REQUESTS_CA_BUNDLE"] = os.environ["CURL_CA_BUNDLE"] = str(bundle)
         with MTLSServer(create_app(), certificate=course.server, trust=course.ca) as real:
             seen = observe(real, lambda: sess.get(real.url + "/api/secure", timeout=10))
+        impostor = other_ca.issue_server("localhost")
         with MTLSServer(create_app(), certificate=impostor, mode="none") as fake:
             fooled = observe(fake, lambda: sess.get(fake.url + "/api/public", timeout=10)).ok
     if "did not return a certificate" in seen.server_saw:
@@ -43,7 +48,10 @@ def exercise_pfx_by_hand(sess, course) -> CheckResult:
             f"the call to the course server failed ({seen.client_saw}): does your context trust it?"
         )
     if fooled:
-        return hint("your session accepted a server from another CA: does your context verify?")
+        why = "the environment reached your session (trust_env)" if sess.trust_env else "verify it"
+        return hint(
+            f"a server from another CA got in while REQUESTS_CA_BUNDLE named that CA: {why}"
+        )
     anchors = _anchors(sess)
     if anchors is None:
         return hint(

@@ -2,7 +2,7 @@
 
 The learner writes the whole body a team would put in ``nginx.conf`` for a second app;
 the check runs it with the real nginx in front of a small app that reports the headers it
-received, and calls it as four different clients. Each hint names the requirement that
+received, and calls it as three different clients. Each hint names the requirement that
 failed and where to look, never the directive itself.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from cryptography.hazmat.primitives import serialization
 from flask import Flask, request
 
 from lab.course.check import hint, passed
@@ -90,8 +89,7 @@ def exercise_forward_directive(body, course):
             f"the client's own {OTHER_HEADER} header reached the app "
             f"({got[OTHER_HEADER]!r}): proxy_set_header replaces only the names it sets"
         )
-    pem = course.client.cert.public_bytes(serialization.Encoding.PEM).decode()
-    if unquote(got[APP_HEADER] or "") != pem:
+    if unquote(got[APP_HEADER] or "") != course.client.cert_pem.decode():
         return hint(
             f"the app got {APP_HEADER}: {str(got[APP_HEADER])[:40]!r}, "
             "not the caller's certificate as URL-encoded PEM"
