@@ -19,17 +19,13 @@ from lab.proxy import Nginx, NginxError
 from lab.tls.client import session
 from lab.tls.server import MTLSServer
 
-APP_HEADER, OTHER_HEADER = "X-Client-Cert", "X-SSL-Client-Cert"
+HEADERS = APP_HEADER, OTHER_HEADER = "X-Client-Cert", "X-SSL-Client-Cert"
 
 
 def _headers_app() -> Flask:
     """The payments app: answers with the two certificate headers it received (or null)."""
     app = Flask("nb07-payments")
-
-    @app.get("/")
-    def echo():
-        return {name: request.headers.get(name) for name in (APP_HEADER, OTHER_HEADER)}
-
+    app.add_url_rule("/", "echo", lambda: {h: request.headers.get(h) for h in HEADERS})
     return app
 
 
