@@ -24,7 +24,7 @@ def _problem(crl_path, ca, carol, previous) -> str | None:
     try:
         record = Revocations.load(ca, crl_path)  # only CRLs, each signed by the course CA
     except LabError as exc:
-        return f"the file is not a CRL signed by the course CA (course.ca.key): {exc}"
+        return f"sign the CRL with course.ca.key, and write only the CRL: {exc}"
     entry = record.status(carol.cert.serial_number)  # not there: the live check says so
     if entry is not None and entry.reason_name != "affiliationChanged":
         return (
