@@ -25,12 +25,8 @@ def _well_formed(change) -> bool:
     def fits(key, value) -> bool:
         if key in PARTIES:
             return value in ROOTS
-        return (
-            key in BUNDLES
-            and isinstance(value, (list, tuple))
-            and bool(value)
-            and set(value) <= {*ROOTS}
-        )
+        listed = key in BUNDLES and isinstance(value, (list, tuple)) and bool(value)
+        return listed and all(root in ROOTS for root in value)
 
     return isinstance(change, dict) and bool(change) and all(fits(*item) for item in change.items())
 
