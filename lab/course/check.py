@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from dataclasses import dataclass
 
 from lab.course import checks
 from lab.course.observe import Observation, observe
@@ -21,18 +22,15 @@ from lab.course.text import wrap
 from lab.tls.client import session
 
 
+@dataclass
 class CheckResult:
     """True or false like a bool, but displays nothing extra in a notebook (the line is printed)."""
 
-    def __init__(self, ok: bool, line: str):
-        self.ok = bool(ok)
-        self.line = line
+    ok: bool
+    line: str
 
     def __bool__(self) -> bool:
         return self.ok
-
-    def __repr__(self) -> str:
-        return self.line
 
     def _ipython_display_(self) -> None:
         """Already printed by :func:`report`; showing it again as a result would only repeat it."""
@@ -45,7 +43,7 @@ def report(ok: bool, success: str, hint: str, label: str = "") -> CheckResult:
     """
     line = (f"{label}: " if label else "") + (f"✅ {success}" if ok else f"💡 Not yet: {hint}")
     print(wrap(line, indent=3))  # one line in the result; wrapped on the page
-    return CheckResult(ok, line)
+    return CheckResult(bool(ok), line)
 
 
 def hint(text: str, label: str = "") -> CheckResult:
