@@ -2,7 +2,7 @@
 
 The check signs a real request with the real openssl and the learner's lines, then
 presents the certificate to a lab server; these tests assert the verdict and the hint's
-key words, so each missing or wrong line gets its own hint. openssl is a course
+key words, so each missing or wrong line gets a hint naming its extension. openssl is a course
 prerequisite: the ``openssl`` fixture fails (not skips) when it is missing.
 """
 
@@ -53,16 +53,16 @@ def test_the_six_lines_make_a_client_certificate_the_lab_server_accepts(
 @pytest.mark.parametrize(
     "changes, hint",
     [
-        ({"san": ""}, "no subjectAltName line"),
-        ({"bc": ""}, "no basicConstraints line"),
-        ({"ku": ""}, "no keyUsage line"),
-        ({"eku": ""}, "no extendedKeyUsage line"),
-        ({"bc": "basicConstraints = CA:TRUE"}, "CA:TRUE"),
-        ({"ku": "keyUsage = keyEncipherment"}, "lacks digitalSignature"),
+        ({"san": ""}, "subjectAltName must hold"),
+        ({"bc": ""}, "basicConstraints must say"),
+        ({"ku": ""}, "keyUsage must hold"),
+        ({"eku": ""}, "extendedKeyUsage must allow"),
+        ({"bc": "basicConstraints = CA:TRUE"}, "not a CA"),
+        ({"ku": "keyUsage = keyEncipherment"}, "keyUsage must hold"),
         ({"ku": "keyUsage = digitalSignature, keyCertSign"}, "only a CA needs"),
-        ({"eku": "extendedKeyUsage = serverAuth"}, "extendedKeyUsage is serverAuth"),
-        ({"eku": "extendedKeyUsage = serverAuth, clientAuth"}, "more than a client"),
-        ({"san": "subjectAltName = email:bob@lab.test"}, "does not hold the email address"),
+        ({"eku": "extendedKeyUsage = serverAuth"}, "allow a client"),
+        ({"eku": "extendedKeyUsage = serverAuth, clientAuth"}, "nothing more"),
+        ({"san": "subjectAltName = email:bob@lab.test"}, "his email address"),
         ({"eku": "extendedKeyUsage = clientAuthh"}, "cannot read `extendedKeyUsage = clientAuthh`"),
         ({"eku": "extendedKeyUsage clientAuth"}, "Error on line 4"),
     ],
@@ -73,15 +73,10 @@ def test_each_missing_or_wrong_line_gets_its_own_hint(course, capsys, changes, h
     assert out.startswith("💡 Not yet:") and hint in out, out
 
 
-@pytest.mark.parametrize("text", ["", "# only a comment\n", "   \n"])
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "   \n", None])
 def test_an_extfile_without_lines_is_refused_before_openssl_runs(course, capsys, text):
     assert not exercise_client_extfile(text, course)
     assert "no lines yet" in capsys.readouterr().out
-
-
-def test_an_extfile_that_is_not_a_string_gets_a_hint(course, capsys):
-    assert not exercise_client_extfile(None, course)
-    assert "one string" in capsys.readouterr().out
 
 
 def test_the_hint_never_contains_a_line_of_the_answer(course, capsys):
@@ -135,10 +130,10 @@ def test_missing_key_identifiers_get_their_own_hints():
     # OpenSSL 3.0 adds both identifiers by itself; other versions and tools may not.
     _, key = _hand_made()
     cert, _ = _hand_made(*_client_extensions(key))
-    assert "no subjectKeyIdentifier line" in _extension_hint(cert)
+    assert "a key identifier is missing" in _extension_hint(cert)
     ski = x509.SubjectKeyIdentifier.from_public_key(cert.public_key())
     cert, _ = _hand_made(*_client_extensions(key), ski)
-    assert "no authorityKeyIdentifier line" in _extension_hint(cert)
+    assert "a key identifier is missing" in _extension_hint(cert)
 
 
 def test_openssl_reason_picks_the_line_that_names_the_problem():

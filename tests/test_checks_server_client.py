@@ -119,8 +119,8 @@ def test_session_built_by_hand_from_the_pfx_passes(course, capsys):
 @pytest.mark.parametrize(
     "make, hint",
     [
-        (lambda c: None, "pass a requests.Session"),
-        (lambda c: lab_session(c.client, trust=c.ca), "client.session's work"),
+        (lambda c: None, "pass the requests.Session you built"),
+        (lambda c: lab_session(c.client, trust=c.ca), "requests.Session you built"),
         (lambda c: by_hand(pfx_context(c, identity=False)), "got no client certificate"),
         (lambda c: by_hand(pfx_context(c, trust=False)), "does your context trust it"),
         (lambda c: by_hand(pfx_context(c), trust_env=True), "trust_env"),

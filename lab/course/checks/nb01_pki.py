@@ -3,8 +3,8 @@
 The check does what the learner would at work: a key and a request for CN=dave, then
 ``openssl x509 -req ... -extfile`` with the learner's lines and the course CA (in a scratch
 folder removed afterwards), a look at each extension openssl wrote, and a handshake with a
-lab server that requires client certificates. Each missing or wrong line gets its own hint,
-never the line itself.
+lab server that requires client certificates. A missing or wrong line gets a hint, never
+the line itself.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from cryptography.x509.oid import NameOID
 
 from lab import housekeeping
 from lab.course import demo
-from lab.course.check import hint, passed
-from lab.course.observe import observe
+from lab.course.check import CheckResult, hint, passed, try_calls
 from lab.pki import IssuedCertificate, generate_key, load_certificate, write_private
 from lab.pki.certinfo import eku_names
-from lab.tls import client, server
+from lab.tls.server import MTLSServer
 
 #: The guide's signing command, with the learner's extension file added.
 SIGN = (
@@ -32,16 +31,11 @@ SIGN = (
 
 
 def openssl_reason(stderr: str) -> str:
-    """The line of openssl's complaint that names the problem, without its error codes."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in lines:  # a malformed line: "x509: Error on line 2 of config file ..."
-        if "Error on line" in line:
-            return line.split(": ", 1)[-1]
-    for line in lines:  # a bad value: "...:error in extension:...:name=X, value=Y"
-        found = re.search(r"name=([^,]+), value=(.*)$", line)
-        if found:
-            return f"it cannot read `{found.group(1)} = {found.group(2)}`"
-    return lines[-1] if lines else "no reason given"
+    """What openssl could not read: the line number, or the extension's name and value."""
+    found = re.search(r"Error on line \d+|name=([^,]+), value=(.*)", stderr)
+    if found is None:
+        return (stderr.strip().splitlines() or ["no reason given"])[-1]
+    return f"it cannot read `{found[1]} = {found[2]}`" if found[1] else found[0]
 
 
 def _sign(extfile: str, course) -> IssuedCertificate | str:
@@ -72,54 +66,43 @@ def _extension_hint(cert: x509.Certificate) -> str:
         except x509.ExtensionNotFound:
             return None
 
-    if cert.version != x509.Version.v3:
-        return "openssl made a version 1 certificate: none of your lines became an extension"
     bc, ku, san = ext(x509.BasicConstraints), ext(x509.KeyUsage), ext(x509.SubjectAlternativeName)
-    eku = eku_names(cert)
-    if bc is None:
-        return "no basicConstraints line: say that this is not a CA (and make it critical)"
-    if bc.ca:
-        return "basicConstraints says CA:TRUE: a client must not sign certificates"
-    if ku is None:
-        return "no keyUsage line: which bit does the client's handshake signature need?"
-    if not ku.digital_signature:
-        return (
-            "keyUsage lacks digitalSignature: the client signs its CertificateVerify, "
-            "and OpenSSL refuses a client certificate otherwise"
-        )
-    if ku.key_cert_sign or ku.crl_sign:
-        return "keyUsage has bits that only a CA needs"
-    if eku is None:
-        return "no extendedKeyUsage line: without it the certificate is good for any purpose, a server's too"
-    if "clientAuth" not in eku:
-        return f"extendedKeyUsage is {', '.join(eku)}: a server refuses that from a client"
-    if len(eku) > 1:
-        return "extendedKeyUsage allows more than a client: stolen, it could serve"
-    if san is None:
-        return "no subjectAltName line: put dave's identity, his email address, in the SAN"
-    if "dave@lab.test" not in san.get_values_for_type(x509.RFC822Name):
-        return "the subjectAltName does not hold the email address dave@lab.test (email:...)"
-    if ext(x509.SubjectKeyIdentifier) is None:
-        return "no subjectKeyIdentifier line: the hash that names this certificate's own key"
-    if ext(x509.AuthorityKeyIdentifier) is None:
-        return "no authorityKeyIdentifier line: it names the CA key that signed this certificate"
-    return ""
+    needs = (
+        (bc and not bc.ca, "basicConstraints must say that this is not a CA (and be critical)"),
+        (
+            ku and ku.digital_signature and not (ku.key_cert_sign or ku.crl_sign),
+            "keyUsage must hold the bit the client's handshake signature (CertificateVerify) "
+            "needs, and no bit that only a CA needs",
+        ),
+        (
+            eku_names(cert) == ["clientAuth"],
+            "extendedKeyUsage must allow a client, and nothing more (without it: any purpose)",
+        ),
+        (
+            san and "dave@lab.test" in san.get_values_for_type(x509.RFC822Name),
+            "the subjectAltName must hold dave's identity, his email address dave@lab.test",
+        ),
+        (
+            ext(x509.SubjectKeyIdentifier) and ext(x509.AuthorityKeyIdentifier),
+            "a key identifier is missing: name this certificate's own key, and its CA's key",
+        ),
+    )
+    return next((text for ok, text in needs if not ok), "")
 
 
-def exercise_client_extfile(extfile, course) -> bool:
+def exercise_client_extfile(extfile, course) -> CheckResult:
     """dave's extfile: openssl signs it into a client certificate that a lab server accepts."""
-    if not isinstance(extfile, str):
-        return hint("write the extfile as one string, one line per extension")
-    if not any(line.strip() and not line.lstrip().startswith("#") for line in extfile.split("\n")):
-        return hint("no lines yet: one extension per line, name = value")
+    lines = extfile.split("\n") if isinstance(extfile, str) else []
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in lines):
+        return hint("no lines yet: one string, one extension per line, name = value")
     dave = _sign(extfile, course)
     if isinstance(dave, str):
         return hint(f"openssl refused dave.ext: {dave}; each line reads name = value")
     problem = _extension_hint(dave.cert)
     if problem:
         return hint(problem)
-    with server.MTLSServer(demo.create_app(), certificate=course.server, trust=course.ca) as s:
-        seen = observe(s, lambda: client.session(dave, trust=course.ca).get(s.url + "/api/secure"))
+    server = MTLSServer(demo.create_app(), certificate=course.server, trust=course.ca)
+    [seen] = try_calls(server, [dave], course.ca)
     if not seen.ok:
         return hint(f"a lab server refused the certificate: {seen.server_saw}")
     return passed(f"openssl made dave's client certificate; the server said: {seen.body}")

@@ -1,10 +1,9 @@
 """Self-check for notebook 03's exercise: a requests session built by hand from client.pfx.
 
-Real calls only: the course server must answer with the .pfx's subject, and a
-server whose certificate comes from another CA must be refused, also while
-``REQUESTS_CA_BUNDLE`` names that other CA. Afterwards, the context must still
-trust the course CA alone (requests' own ``cert_verify`` would have added its
-CA bundle to it). Each failure gets its own hint.
+Real calls only: the course server must let the session in, and a server whose
+certificate comes from another CA must be refused, also while ``REQUESTS_CA_BUNDLE``
+names that other CA. Afterwards, the context must still trust the course CA alone
+(requests' own ``cert_verify`` would have added its CA bundle to it).
 """
 
 from __future__ import annotations
@@ -17,46 +16,41 @@ from unittest import mock
 
 import requests
 
-from lab.course.check import hint, passed
+from lab.course.check import CheckResult, hint, passed
 from lab.course.demo import create_app
-from lab.course.observe import client_view
+from lab.course.observe import observe
 from lab.pki import CertificateAuthority
 from lab.tls.client import MTLSSession
 from lab.tls.server import MTLSServer
 
-EXPECTED = "Hello CN=MyTrustedClient,O=mTLS Lab"
 
-
-def exercise_pfx_by_hand(sess, course) -> bool:
+def exercise_pfx_by_hand(sess, course) -> CheckResult:
     """The session presents client.pfx, trusts only the course CA, and ignores the environment."""
-    if not isinstance(sess, requests.Session):
-        return hint("pass a requests.Session with your adapter mounted on https://")
-    if isinstance(sess, MTLSSession):
-        return hint("that is client.session's work: this time build the context and adapter")
+    if not isinstance(sess, requests.Session) or isinstance(sess, MTLSSession):
+        return hint("pass the requests.Session you built, your adapter mounted on https://")
     other_ca = CertificateAuthority.create("Exercise Other CA")
     with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ):
         bundle = Path(tmp) / "other-ca.pem"
         bundle.write_bytes(other_ca.cert_pem)
         os.environ["REQUESTS_CA_BUNDLE"] = os.environ["CURL_CA_BUNDLE"] = str(bundle)
         with MTLSServer(create_app(), certificate=course.server, trust=course.ca) as real:
-            before = len(real.handshake_failures)
-            try:
-                answer = sess.get(real.url + "/api/secure", timeout=10).text
-            except Exception as exc:  # the failure decides the hint
-                return hint(_hint_for_a_refused_call(sess, exc, real, before))
-        other = other_ca.issue_server("localhost", "127.0.0.1")
-        with MTLSServer(create_app(), certificate=other, mode="none") as impostor:
-            try:
-                sess.get(impostor.url + "/api/public", timeout=10)
-                accepted_impostor = True
-            except Exception:  # refusing the impostor is the goal
-                accepted_impostor = False
-    if answer != EXPECTED:
-        return hint(f"the server answered {answer!r}: present the .pfx's certificate")
-    if accepted_impostor:
+            seen = observe(real, lambda: sess.get(real.url + "/api/secure", timeout=10))
+        impostor = other_ca.issue_server("localhost")
+        with MTLSServer(create_app(), certificate=impostor, mode="none") as fake:
+            fooled = observe(fake, lambda: sess.get(fake.url + "/api/public", timeout=10)).ok
+    if "did not return a certificate" in seen.server_saw:
         return hint(
-            "a server from another CA was accepted while REQUESTS_CA_BUNDLE named that CA: "
-            "the environment reached your session (trust_env)"
+            "the server got no client certificate: load the key and certificate from the .pfx "
+            "into the context (ssl reads PEM files only)"
+        )
+    if not seen.ok:
+        return hint(
+            f"the call to the course server failed ({seen.client_saw}): does your context trust it?"
+        )
+    if fooled:
+        why = "the environment reached your session (trust_env)" if sess.trust_env else "verify it"
+        return hint(
+            f"a server from another CA got in while REQUESTS_CA_BUNDLE named that CA: {why}"
         )
     anchors = _anchors(sess)
     if anchors is None:
@@ -65,33 +59,13 @@ def exercise_pfx_by_hand(sess, course) -> bool:
             "(init_poolmanager(..., ssl_context=...)); plain cert= cannot open a .pfx"
         )
     if anchors > 1:
-        return hint(
-            f"after one call your context trusts {anchors} CAs: requests added its own bundle "
-            "to it; which adapter method does that?"
+        added = (
+            "the environment's (trust_env)" if sess.trust_env else "its own: which adapter method?"
         )
+        return hint(f"after one call your context trusts {anchors} CAs: requests added {added}")
     return passed(
         "your session presents the .pfx, trusts only the course CA, ignores the environment"
     )
-
-
-def _hint_for_a_refused_call(sess, exc, real, before: int) -> str:
-    seen = client_view(exc)
-    if seen.startswith("certificate verify failed") and sess.trust_env:
-        return (
-            "your client refused the course server while REQUESTS_CA_BUNDLE named another CA: "
-            "the environment replaced your trust (trust_env)"
-        )
-    if seen.startswith("certificate verify failed"):
-        return f"your client refused the course server ({seen}): does your context trust it?"
-    failure = real.wait_for_handshake_failure(after=before, timeout=3)
-    if failure is not None and "did not return a certificate" in failure.reason:
-        return (
-            "the server got no client certificate: load the key and certificate from the .pfx "
-            "into the context (ssl reads PEM files only)"
-        )
-    if failure is not None:
-        return f"the server refused your certificate: {failure.reason}"
-    return f"the call failed: {seen}"
 
 
 def _anchors(sess) -> int | None:

@@ -11,105 +11,73 @@ in, which is the guide's ``Issuer.Contains`` weakness. Only trust by key
 
 from __future__ import annotations
 
-import functools
-
 from flask import Flask
 
 from lab.auth import CertificateAuth, authorize
-from lab.course.check import CheckResult, hint, passed
-from lab.course.observe import observe
+from lab.course.check import CheckResult, hint, passed, try_calls
 from lab.pki import CertificateAuthority
 from lab.pki.certinfo import common_name
-from lab.tls.client import session
 from lab.tls.server import MTLSServer
 
 ROUTE = "/api/payments"
+OTHER_CA = "a payments workload from the OTHER CA that is also named 'mTLS Lab Root CA'"
+
+#: Who calls: what the hint calls them, issued by the other CA?, namespace, name, let in?
+CALLERS = (
+    ("a payments workload from the course CA", False, "payments", "api", True),
+    ("another payments workload", False, "payments", "batch", True),
+    ("a payroll workload", False, "payroll", "api", False),
+    ("a look-alike namespace, payments-evil", False, "payments-evil", "api", False),
+    ("MyTrustedClient, which has no SPIFFE ID", False, None, "MyTrustedClient", False),
+    (OTHER_CA, True, "payments", "api", False),
+)
 
 
-@functools.lru_cache(maxsize=4)
-def _callers(course_ca):
-    """(label, identity, allowed?) for every caller the check sends, and the twin CA."""
-    twin = CertificateAuthority.create(common_name(course_ca.cert.subject))  # same DN, new key
-
-    def workload(ca, name, namespace=None):
-        uri = f"spiffe://lab.test/ns/{namespace}/sa/{name}" if namespace else None
-        return ca.issue_client(name, uri=uri)
-
-    callers = (
-        ("a payments workload from the course CA", workload(course_ca, "api", "payments"), True),
-        ("another payments workload", workload(course_ca, "batch", "payments"), True),
-        ("a payroll workload", workload(course_ca, "api", "payroll"), False),
-        (
-            "a look-alike namespace (spiffe://lab.test/ns/payments-evil/...)",
-            workload(course_ca, "api", "payments-evil"),
-            False,
-        ),
-        ("MyTrustedClient, which has no SPIFFE ID", workload(course_ca, "MyTrustedClient"), False),
-        (
-            "a payments workload from the OTHER CA that is also named 'mTLS Lab Root CA'",
-            workload(twin, "api", "payments"),
-            False,
-        ),
-    )
-    return twin, callers
-
-
-def _app(options: dict, policy):
+def _app(options: dict, policy) -> Flask:
+    """The learner's route: ``CertificateAuth(app, **options)``, then ``@authorize(policy)``."""
     app = Flask("payments-exercise")
     CertificateAuth(app, **options)
-
-    @app.get(ROUTE)
-    @authorize(policy)
-    def payments():
-        return "payments: ok"
-
+    app.add_url_rule(ROUTE, "payments", authorize(policy)(lambda: "payments: ok"))
     return app
 
 
-def _hint(label: str, allowed_wrongly: bool, options: dict, detail: str) -> str:
-    if not allowed_wrongly:
-        return f"your app refused {label} ({detail}); it should get in"
-    if "OTHER CA" in label:
-        if "trust" not in options:
-            return (
-                f"your app let in {label}: an issuer name is a label any CA can carry, so compare "
-                f"keys, not names: give CertificateAuth a trust store (options trust=course.ca)"
-            )
-        return f"your app let in {label}: its trust= must hold the course CA only"
-    if "payments-evil" in label:
-        return f"your app let in {label}: end the SAN pattern with '/' before the '*'"
-    return f"your app let in {label}; it should be refused (match the SPIFFE ID, kind='uri')"
+def _hint(who: str, let_in: bool, seen) -> str:
+    if not let_in:
+        detail = seen.client_saw if seen.status else seen.server_saw
+        return f"your app refused {who} ({detail}); it should get in"
+    if who == OTHER_CA:
+        return (
+            f"your app let in {who}: an issuer name is a label any CA can carry, so compare "
+            "keys, not names: CertificateAuth's trust= must hold the course CA alone"
+        )
+    if "payments-evil" in who:
+        return f"your app let in {who}: end the SAN pattern with '/' before the '*'"
+    return f"your app let in {who}; it should be refused (match the SPIFFE ID, kind='uri')"
 
 
 def exercise_payments_policy(options, policy, course, *, label: str = "") -> CheckResult:
     """``options`` for ``CertificateAuth`` (a dict) and ``policy`` (a policy or a function), tried live."""
-    if options is None or policy is None:
+    if not isinstance(options, dict) or not callable(policy):
         return hint(
             "set payments_options (a dict of CertificateAuth options) and payments_policy "
             "(from lab.auth.policies, or a function (identity) -> None | reason)",
             label,
         )
-    if not isinstance(options, dict):
-        return hint("payments_options must be a dict, e.g. {'trust': ...}", label)
-    if not callable(policy):
-        return hint(
-            "payments_policy must be a policy or a function (identity) -> None | reason", label
+    twin = CertificateAuthority.create(common_name(course.ca.cert.subject))  # same DN, new key
+    callers = [
+        (twin if other else course.ca).issue_client(
+            name, uri=f"spiffe://lab.test/ns/{namespace}/sa/{name}" if namespace else None
         )
-    ca = getattr(course, "ca", course)
-    twin, callers = _callers(ca)
+        for _, other, namespace, name, _ in CALLERS
+    ]
     try:
         app = _app(options, policy)
     except Exception as exc:  # a learner's options may be wrong in any way; say how
         return hint(f"CertificateAuth(**payments_options) failed: {exc}", label)
-    server_cert = getattr(course, "server", None) or ca.issue_server("localhost", "127.0.0.1")
-    with MTLSServer(app, certificate=server_cert, trust=[ca, twin]) as server:
-        for who, identity, should_pass in callers:
-            with session(identity, trust=ca) as caller:
-                obs = observe(server, lambda: caller.get(server.url + ROUTE, timeout=10))  # noqa: B023
-            allowed = obs.status == 200
-            if allowed != should_pass:
-                detail = obs.client_saw if obs.status else obs.server_saw
-                return hint(_hint(who, allowed, options, detail), label)
+    server = MTLSServer(app, certificate=course.server, trust=[course.ca, twin])
+    for (who, *_, let_in), seen in zip(CALLERS, try_calls(server, callers, course.ca, ROUTE)):
+        if (seen.status == 200) != let_in:
+            return hint(_hint(who, seen.status == 200, seen), label)
     return passed(
         "only payments workloads from the course CA's key get in (look-alike names, other "
         "namespaces and the other CA do not)",

@@ -9,75 +9,57 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cryptography import x509
-
-from lab.course import observe
-from lab.course.check import hint, passed
+from lab.course.check import CheckResult, hint, passed, try_calls
 from lab.course.demo import create_app
 from lab.errors import LabError
 from lab.pki.fields import utcnow
-from lab.revocation import load_crl, reason_name, revoked_reason
-from lab.tls.client import session
+from lab.revocation import Revocations, load_crl
 from lab.tls.server import MTLSServer
 
 
-def _number(crl) -> int:
-    try:
-        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-    except x509.ExtensionNotFound:
-        return -1
-
-
-def _problem(crl_path, ca, carol, still_revoked, previous) -> str | None:
-    """What is wrong with the CRL file, in one sentence, or None."""
+def _problem(crl_path, ca, carol, previous) -> str | None:
+    """What is wrong with the CRL file itself, in one sentence, or None."""
     if crl_path is None or not Path(crl_path).exists():
         return "write the CRL to workdir / 'carol-crl.pem' and pass that path"
     try:
-        crl = load_crl(crl_path)
+        record = Revocations.load(ca, crl_path)  # only CRLs, each signed by the course CA
     except LabError as exc:
-        return f"the file is not a CRL ({exc})"
-    if crl.issuer != ca.cert.subject or not crl.is_signature_valid(ca.key.public_key()):
-        return "the CRL must be signed by the course CA (course.ca.key)"
-    entry = crl.get_revoked_certificate_by_serial_number(carol.cert.serial_number)
-    if entry is None:
-        return "carol's serial is not on the CRL"
-    reason = reason_name(revoked_reason(entry))
-    if reason != "affiliationChanged":
+        return f"sign the CRL with course.ca.key, and write only the CRL: {exc}"
+    entry = record.status(carol.cert.serial_number)  # not there: the live check says so
+    if entry is not None and entry.reason_name != "affiliationChanged":
         return (
-            f"the reason on the CRL is {reason}; someone who left the company is "
+            f"the reason on the CRL is {entry.reason_name}; someone who left the company is "
             f"'affiliationChanged' (her key was not stolen)"
         )
-    for who in still_revoked:
-        if crl.get_revoked_certificate_by_serial_number(who.cert.serial_number) is None:
-            return (
-                f"{who.common_name} is missing: a new CRL replaces the old one, so leaving "
-                f"an entry out un-revokes that certificate"
-            )
-    if previous is not None and _number(crl) <= _number(load_crl(previous)):
-        return f"the CRL number must be higher than the last one ({_number(load_crl(previous))})"
-    if crl.next_update_utc is None or crl.next_update_utc <= utcnow(exact=True):
+    last = Revocations.load(ca, previous).crl_number if previous is not None else -1
+    if record.crl_number <= last:
+        return f"the CRL number must be higher than the last one ({last})"
+    next_update = load_crl(crl_path).next_update_utc
+    if next_update is None or next_update <= utcnow(exact=True):
         return "the CRL is stale (nextUpdate has passed): a stale CRL refuses everybody"
     return None
 
 
-def exercise_revoke_carol(crl_path, ca, carol, still_good, still_revoked=(), previous=None):
+def exercise_revoke_carol(
+    crl_path, ca, carol, still_good, still_revoked=(), previous=None
+) -> CheckResult:
     """``crl_path`` revokes carol (affiliationChanged) and ``still_revoked``, numbered above
     ``previous``, fresh; a real server with it refuses carol and admits ``still_good``."""
-    problem = _problem(crl_path, ca, carol, still_revoked, previous)
+    problem = _problem(crl_path, ca, carol, previous)
     if problem:
         return hint(problem)
-    server_cert = ca.issue_server("localhost", "127.0.0.1")
-    with MTLSServer(create_app("nb06-check"), certificate=server_cert, trust=ca, crl=crl_path) as s:
-
-        def call(who):
-            return observe.observe(
-                s, lambda: session(who, trust=ca).get(s.url + "/api/secure", timeout=10)
-            )
-
-        carol_seen, good_seen = call(carol), call(still_good)
+    certificate = ca.issue_server("localhost", "127.0.0.1")
+    server = MTLSServer(create_app("nb06-check"), certificate=certificate, trust=ca, crl=crl_path)
+    carol_seen, good_seen, *others = try_calls(server, [carol, still_good, *still_revoked], ca)
     if "certificate revoked" not in carol_seen.server_saw:
-        return hint(f"a server with this CRL let carol in ({carol_seen.server_saw})")
-    if good_seen.status != 200:
+        return hint(f"carol is not refused as revoked (server saw: {carol_seen.server_saw})")
+    for who, seen in zip(still_revoked, others):
+        if seen.ok:
+            return hint(
+                f"{who.common_name} is missing: a new CRL replaces the old one, so leaving "
+                f"an entry out un-revokes that certificate"
+            )
+    if not good_seen.ok:
         return hint(
             f"the CRL also shuts out {still_good.common_name} ({good_seen.server_saw}); "
             f"revoke only who must go"

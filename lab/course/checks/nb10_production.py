@@ -42,17 +42,14 @@ def exercise_quiz(answers) -> bool:
         )
     right = 0
     for qid, (expected, where) in QUIZ.items():
-        given = answers.get(qid)
-        given = given.strip().lower() if isinstance(given, str) else given
-        if given is None or given == "":
-            print(f"   {qid}: not answered yet (choose {', '.join(CHOICES)})")
-        elif given not in CHOICES:
-            print(f"   {qid}: {given!r} is not one of {', '.join(CHOICES)}")
-        elif given == expected:
+        given = str(answers.get(qid) or "").strip().lower()
+        if given == expected:
             right += 1
             print(f"✅ {qid}")
-        else:
+        elif given in CHOICES:
             print(f"💡 {qid}: not this one; look again at {where}")
+        else:
+            print(f"   {qid}: answer with one of {', '.join(CHOICES)}")
     total = len(QUIZ)
     return report(
         right == total,
