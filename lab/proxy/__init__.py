@@ -14,7 +14,6 @@ Imports: lab.pki, lab.tls, lab.auth, lab.net, lab.paths, lab.errors (never lab.c
 never lab.housekeeping, whose ``reset`` calls :func:`stop_all`).
 """
 
-from lab.net import loopback_alias_available
 from lab.proxy.config import CERT_HEADER, NginxProxy, ProxyConfig
 from lab.proxy.process import (
     INSTALL_HINT,
@@ -22,7 +21,6 @@ from lab.proxy.process import (
     NginxError,
     NginxNotFoundError,
     find_nginx,
-    parse_log,
     require_nginx,
     running_proxies,
     stop_all,
@@ -37,8 +35,6 @@ __all__ = [
     "NginxProxy",
     "ProxyConfig",
     "find_nginx",
-    "loopback_alias_available",
-    "parse_log",
     "require_nginx",
     "running_proxies",
     "stop_all",
