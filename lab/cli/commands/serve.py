@@ -45,7 +45,7 @@ def register(subparsers) -> None:
         description="Serve the guide's SecureController (/api/secure answers 'Hello {subject}') "
         "over mutual TLS, with the course PKI.",
     )
-    p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
+    p.add_argument("--dir", type=Path, help="the PKI folder (default: certs/)")
     p.add_argument("--certs", dest="dir", type=Path, help=argparse.SUPPRESS)  # the old name
     p.add_argument(
         "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
@@ -74,14 +74,12 @@ def register(subparsers) -> None:
     p.add_argument(
         "--crl",
         type=Path,
-        default=None,
         help="check client certificates against this CRL at the handshake (e.g. certs/crl.pem; "
         "read once at start: restart after `pki revoke`)",
     )
     p.add_argument(
         "--allow-subject",
         action="append",
-        default=None,
         type=subject_argument,
         metavar="NAME",
         help="only this client may call /api/secure: a CN (MyTrustedClient), or, when NAME starts "
@@ -90,14 +88,12 @@ def register(subparsers) -> None:
     p.add_argument(
         "--pin-thumbprint",
         action="append",
-        default=None,
         metavar="SHA256",
         help="only the certificate with this SHA-256 thumbprint may call /api/secure (repeatable)",
     )
     p.add_argument(
         "--pin-spki",
         action="append",
-        default=None,
         metavar="SHA256",
         help="only certificates with this SPKI SHA-256 pin (base64) may call /api/secure (repeatable)",
     )
@@ -124,14 +120,12 @@ def load_course(directory: Path):
 
 def build_app(args, **options):
     """The demo app with the authorization the flags ask for (and ``options``)."""
-    for flag, option in (
-        ("allow_subject", "allow_subjects"),
-        ("pin_thumbprint", "pin_thumbprints"),
-        ("pin_spki", "pin_spki"),
-    ):
-        if getattr(args, flag):
-            options[option] = getattr(args, flag)
-    return create_app(**options)
+    return create_app(
+        allow_subjects=args.allow_subject,
+        pin_thumbprints=args.pin_thumbprint,
+        pin_spki=args.pin_spki,
+        **options,
+    )
 
 
 def show_decisions() -> None:
