@@ -22,7 +22,8 @@ from flask import Flask, request
 from lab import housekeeping, proxy
 from lab.errors import PortInUseError, ServerError
 from lab.paths import ROOT
-from lab.proxy import INSTALL_HINT, NginxError, NginxNotFoundError, NginxProxy, ProxyConfig
+from lab.proxy import NginxError, NginxProxy, ProxyConfig
+from lab.proxy.process import INSTALL_HINT, NginxNotFoundError, find_nginx
 from lab.tls import client
 from lab.tls.contexts import client_context
 from lab.tls.server import MTLSServer
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.interop
 @pytest.fixture(scope="module", autouse=True)
 def nginx_binary():
     try:
-        return proxy.find_nginx()
+        return find_nginx()
     except NginxNotFoundError:
         pytest.fail(INSTALL_HINT)
 
@@ -385,7 +386,7 @@ def test_missing_nginx_raises_the_install_instruction(monkeypatch):
     monkeypatch.delenv("LAB_NGINX", raising=False)
     monkeypatch.setattr(proxy.process, "SEARCH_PATH", "/nonexistent")
     with pytest.raises(NginxNotFoundError, match="apt-get install nginx.*brew install nginx"):
-        proxy.find_nginx()
+        find_nginx()
 
 
 def test_the_proxy_refuses_to_listen_beyond_loopback(throwaway_pki):
