@@ -179,11 +179,10 @@ def run(args) -> int:
             on_handshake_failure=log_failure,
             **tls,
         ).start()
-        errors = _news(lambda: server.errors)
         banner = f"mTLS demo API on {server.url} (client certificate: {args.mode})"
         return _foreground(
             [banner, f"try:  {curl_command(server.url, directory)}", "Ctrl-C to stop"],
-            lambda: [f"server error: {err}" for err in errors()],
+            [lambda: [f"server error: {err}" for err in server.errors]],
             server,
         )
 
@@ -216,16 +215,13 @@ def _behind_nginx(args, directory: Path, course, crl, tls: dict) -> int:
     except BaseException:
         app.stop()
         raise
-    refusals = _news(lambda: [m for m in proxy.log_messages("info") if "certificate" in m])
-    app_errors = _news(lambda: app.errors)
 
-    def report() -> list[str]:
+    def refusals() -> list[str]:
         if not proxy.running:
             said = proxy.log_messages("emerg", "alert", "crit") or ["(nothing in its error log)"]
             raise ServerError(f"nginx exited unexpectedly: {said[-1]}")
-        return [f"nginx refused a client: {m}" for m in refusals()] + [
-            f"app error: {err}" for err in app_errors()
-        ]
+        messages = proxy.log_messages("info")
+        return [f"nginx refused a client: {m}" for m in messages if "certificate" in m]
 
     return _foreground(
         [
@@ -235,34 +231,25 @@ def _behind_nginx(args, directory: Path, course, crl, tls: dict) -> int:
             f"try:  {curl_command(proxy.url, directory)}",
             "Ctrl-C to stop both",
         ],
-        report,
+        [refusals, lambda: [f"app error: {err}" for err in app.errors]],
         proxy,
         app,
     )
 
 
-def _news(read):
-    """A function that returns what the list ``read()`` gained since it last asked."""
-    seen = 0
-
-    def news() -> list:
-        nonlocal seen
-        items = read()
-        fresh, seen = items[seen:], len(items)
-        return fresh
-
-    return news
-
-
-def _foreground(banner: list[str], report, *servers) -> int:
-    """Print ``banner``, then every line ``report()`` returns, on stderr, until Ctrl-C or
-    SIGTERM; then stop ``servers`` (in this order)."""
+def _foreground(banner: list[str], sources, *servers) -> int:
+    """Print ``banner``, then on stderr each new line of ``sources`` (functions returning the
+    lines so far), until Ctrl-C or SIGTERM; then stop ``servers`` (in this order)."""
+    seen = [0] * len(sources)
     with until_stopped() as stop:
         try:
             print(*banner, sep="\n", flush=True)
             while not stop.wait(0.5):
-                for line in report():
-                    print(printable(line), file=sys.stderr, flush=True)
+                for i, source in enumerate(sources):
+                    lines = source()
+                    for line in lines[seen[i] :]:
+                        print(printable(line), file=sys.stderr, flush=True)
+                    seen[i] = len(lines)
         finally:
             for server in servers:
                 server.stop()
