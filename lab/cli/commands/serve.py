@@ -163,26 +163,18 @@ def run(args) -> int:
         )
         if args.behind_nginx:
             return _behind_nginx(args, directory, course, crl, tls)
-
-        def log_failure(failure):
-            print(
-                printable(f"refused handshake from {failure.peer}: {failure.reason}"),
-                file=sys.stderr,
-                flush=True,
-            )
-
-        server = MTLSServer(
-            build_app(args),
-            mode=args.mode,
-            port=args.port,
-            crl=crl,
-            on_handshake_failure=log_failure,
-            **tls,
-        ).start()
+        server = MTLSServer(build_app(args), mode=args.mode, port=args.port, crl=crl, **tls)
+        server.start()
         banner = f"mTLS demo API on {server.url} (client certificate: {args.mode})"
         return _foreground(
             [banner, f"try:  {curl_command(server.url, directory)}", "Ctrl-C to stop"],
-            [lambda: [f"server error: {err}" for err in server.errors]],
+            [
+                lambda: [
+                    f"refused handshake from {failure.peer}: {failure.reason}"
+                    for failure in server.handshake_failures
+                ],
+                lambda: [f"server error: {err}" for err in server.errors],
+            ],
             server,
         )
 
