@@ -236,12 +236,15 @@ def _foreground(banner: list[str], sources, *servers) -> int:
     with until_stopped() as stop:
         try:
             print(*banner, sep="\n", flush=True)
-            while not stop.wait(0.5):
+            while True:
+                stopping = stop.wait(0.5)  # then one more round: what came in meanwhile
                 for i, source in enumerate(sources):
                     lines = source()
                     for line in lines[seen[i] :]:
                         print(printable(line), file=sys.stderr, flush=True)
                     seen[i] = len(lines)
+                if stopping:
+                    break
         finally:
             for server in servers:
                 server.stop()
