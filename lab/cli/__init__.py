@@ -90,7 +90,3 @@ def _reader_went_away() -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     return 128 + 13  # 141: what a shell reports for a command ended by SIGPIPE
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

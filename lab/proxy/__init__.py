@@ -7,39 +7,23 @@ missing or bad certificate (400 out of the box, 496/495 internally), what
 client's header of the same name but passes every other header through untouched.
 
 Where things are: :mod:`~lab.proxy.process` (:class:`Nginx`, the one launcher, which runs
-the ``server`` block you write; finding the binary), :mod:`~lab.proxy.config`
+the ``server`` block you write; finding the binary; :func:`~lab.proxy.process.stop_all`
+for ``reset``), :mod:`~lab.proxy.config`
 (:class:`NginxProxy`, the hardened set-up behind ``serve --behind-nginx``).
 
 Imports: lab.pki, lab.tls, lab.auth, lab.net, lab.paths, lab.errors (never lab.course, and
-never lab.housekeeping, whose ``reset`` calls :func:`stop_all`).
+never lab.housekeeping, whose ``reset`` calls ``stop_all``).
 """
 
-from lab.net import loopback_alias_available
 from lab.proxy.config import CERT_HEADER, NginxProxy, ProxyConfig
-from lab.proxy.process import (
-    INSTALL_HINT,
-    Nginx,
-    NginxError,
-    NginxNotFoundError,
-    find_nginx,
-    parse_log,
-    require_nginx,
-    running_proxies,
-    stop_all,
-)
+from lab.proxy.process import Nginx, NginxError, require_nginx, running_proxies
 
 __all__ = [
     "CERT_HEADER",
-    "INSTALL_HINT",
     "Nginx",
     "NginxError",
-    "NginxNotFoundError",
     "NginxProxy",
     "ProxyConfig",
-    "find_nginx",
-    "loopback_alias_available",
-    "parse_log",
     "require_nginx",
     "running_proxies",
-    "stop_all",
 ]

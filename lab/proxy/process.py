@@ -39,7 +39,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 import jinja2
 
@@ -135,23 +134,8 @@ def worker_user() -> str | None:
         return None
 
 
-class LogLine(NamedTuple):
-    """One error-log line without its timestamp, pid and connection number (stable to print)."""
-
-    level: str
-    message: str
-
-
+#: An error-log line: level, then the message after the timestamp, pid and connection number.
 _LOG_RE = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*)$")
-
-
-def parse_log(text: str) -> list[LogLine]:
-    """Every line of an nginx error log in nginx's own format, without the trailing context."""
-    out = []
-    for line in text.splitlines():
-        if m := _LOG_RE.match(line):
-            out.append(LogLine(m.group(1), m.group(2).split(", client: ", 1)[0]))
-    return out
 
 
 def tail(text: str, n: int = 15) -> str:
@@ -175,7 +159,9 @@ class Nginx:
         require_loopback(host)
         self.body, self.files, self.host = body, dict(files), host
         self.requested_port = port
-        self.workdir = Path(workdir) if workdir else None
+        self.workdir = (
+            Path(workdir) if workdir else None
+        )  # where the prefix goes, if not runtime_dir()
         self.binary = find_nginx()
         self.prefix: Path | None = None
         self.process: subprocess.Popen | None = None
@@ -196,19 +182,14 @@ class Nginx:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def __repr__(self) -> str:
-        state = f"running at {self.url}" if self.running else "stopped"
-        return f"<{type(self).__name__} {state}>"
-
     def config_text(self, port: int) -> str:
         """The whole ``nginx.conf`` nginx runs: the skeleton around your body."""
-        body = "\n".join("        " + line if line else "" for line in self.body.splitlines())
         listen = listen_address(self.host, port)
         return TEMPLATES.get_template("handwritten.conf.j2").render(
-            user=worker_user(), listen=listen, body=body
+            user=worker_user(), listen=listen, body=self.body
         )
 
-    def write_prefix(self, port: int) -> Path:
+    def write_prefix(self, port: int) -> None:
         """A fresh 0700 prefix holding the files and ``nginx.conf`` for ``port``."""
         base = self.workdir or runtime_dir()
         base.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -218,12 +199,6 @@ class Nginx:
         for name, data in self.files.items():
             (write_private if name.endswith(".key") else write_public)(self.prefix / name, data)
         (self.prefix / "nginx.conf").write_text(self.config_text(port))
-        return self.prefix
-
-    def command(self, *extra: str) -> list[str]:
-        """The nginx command line for this prefix (``-t`` checks the configuration)."""
-        prefix = f"{self.prefix}/"
-        return [self.binary, "-p", prefix, "-c", "nginx.conf", "-e", "logs/error.log", *extra]
 
     def start(self):
         """Write the prefix, start nginx, and return once it listens (no-op when running)."""
@@ -235,7 +210,8 @@ class Nginx:
             self.write_prefix(port)
             with open(self.prefix / "logs" / "stderr.log", "wb") as log:
                 self.process = subprocess.Popen(
-                    self.command("-g", "daemon off;"),
+                    [self.binary, "-p", f"{self.prefix}/", "-c", "nginx.conf"]
+                    + ["-e", "logs/error.log", "-g", "daemon off;"],
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -312,8 +288,13 @@ class Nginx:
         return "".join(parts)
 
     def log_messages(self, *levels: str) -> list[str]:
-        """The error log's messages without timestamps, optionally only some levels."""
-        return [m for level, m in parse_log(self.error_log()) if not levels or level in levels]
+        """The error log's messages without timestamp, pid and trailing context (stable to
+        print), optionally only those of some levels."""
+        return [
+            m.group(2).split(", client: ", 1)[0]
+            for m in map(_LOG_RE.match, self.error_log().splitlines())
+            if m and (not levels or m.group(1) in levels)
+        ]
 
 
 def _terminate(pid: int, proc: subprocess.Popen | None = None) -> None:

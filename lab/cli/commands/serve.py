@@ -3,27 +3,39 @@
 Prints the URL and the exact curl command to call it (the guide's "How to
 test"), logs every refused handshake as one line with OpenSSL's reason, and runs
 until Ctrl-C. Missing certificates and a taken port are reported in one line.
+
+``--behind-nginx`` builds the layout of notebook 07: the real nginx on ``--port``
+verifies the client certificate and forwards it in ``X-SSL-Client-Cert``; the app
+listens on another loopback port, accepts connections only from nginx's own client
+certificate (issued in memory for this run by the course CA) and believes the header
+only from it.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
 import tempfile
 from pathlib import Path
 
+from lab.auth.forwarding import CertificateForwarding
 from lab.auth.policies import subject_argument
 from lab.auth.text import printable
 from lab.cli.args import port
 from lab.cli.commands._foreground import curl_command, until_stopped
 from lab.course import coursepki
 from lab.course.demo import create_app
-from lab.errors import MissingFileError
+from lab.errors import MissingFileError, ServerError
+from lab.net import loopback_alias_available
 from lab.paths import certs_dir, show
+from lab.proxy import NginxProxy
 from lab.revocation import trusted_crl_file
 from lab.tls.server import MTLSServer
+
+#: serve's --mode, spelled as nginx's ssl_verify_client.
+VERIFY_CLIENT = {"require": "on", "optional": "optional", "none": "off"}
+PROXY_NAME = "mTLS Lab Proxy (nginx)"
 
 
 def register(subparsers) -> None:
@@ -33,7 +45,7 @@ def register(subparsers) -> None:
         description="Serve the guide's SecureController (/api/secure answers 'Hello {subject}') "
         "over mutual TLS, with the course PKI.",
     )
-    p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
+    p.add_argument("--dir", type=Path, help="the PKI folder (default: certs/)")
     p.add_argument("--certs", dest="dir", type=Path, help=argparse.SUPPRESS)  # the old name
     p.add_argument(
         "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
@@ -62,14 +74,12 @@ def register(subparsers) -> None:
     p.add_argument(
         "--crl",
         type=Path,
-        default=None,
         help="check client certificates against this CRL at the handshake (e.g. certs/crl.pem; "
         "read once at start: restart after `pki revoke`)",
     )
     p.add_argument(
         "--allow-subject",
         action="append",
-        default=None,
         type=subject_argument,
         metavar="NAME",
         help="only this client may call /api/secure: a CN (MyTrustedClient), or, when NAME starts "
@@ -78,14 +88,12 @@ def register(subparsers) -> None:
     p.add_argument(
         "--pin-thumbprint",
         action="append",
-        default=None,
         metavar="SHA256",
         help="only the certificate with this SHA-256 thumbprint may call /api/secure (repeatable)",
     )
     p.add_argument(
         "--pin-spki",
         action="append",
-        default=None,
         metavar="SHA256",
         help="only certificates with this SPKI SHA-256 pin (base64) may call /api/secure (repeatable)",
     )
@@ -95,7 +103,7 @@ def register(subparsers) -> None:
         help="put the real nginx on --port in front (it terminates mTLS and forwards the "
         "certificate); the app listens on another loopback port, behind it",
     )
-    p.set_defaults(func=run, app_options={})
+    p.set_defaults(func=run)
 
 
 def load_course(directory: Path):
@@ -110,33 +118,14 @@ def load_course(directory: Path):
         ) from None
 
 
-def build_app(args):
-    """The demo app with whatever options the flags ask for (extended by later modules)."""
-    options = dict(args.app_options)
-    for flag, option in (
-        ("allow_subject", "allow_subjects"),
-        ("pin_thumbprint", "pin_thumbprints"),
-        ("pin_spki", "pin_spki"),
-    ):
-        if getattr(args, flag, None):
-            options[option] = getattr(args, flag)
-    return create_app(**options)
-
-
-@contextlib.contextmanager
-def checked_crl(args, trust):
-    """The --crl file as OpenSSL (or nginx) may read it: only CRLs, each signed by ``trust``.
-
-    A certificate inside a "CRL file" would become a trusted CA (OpenSSL loads every
-    object in it), a DER file would make OpenSSL fail without saying why, and a folder
-    is not a file: each is one clear line. The clean PEM copy lives in a temporary
-    folder for as long as the server runs.
-    """
-    if getattr(args, "crl", None) is None:
-        yield None
-        return
-    with tempfile.TemporaryDirectory(prefix="lab-crl-") as scratch:
-        yield trusted_crl_file(args.crl, trust, scratch)
+def build_app(args, **options):
+    """The demo app with the authorization the flags ask for (and ``options``)."""
+    return create_app(
+        allow_subjects=args.allow_subject,
+        pin_thumbprints=args.pin_thumbprint,
+        pin_spki=args.pin_spki,
+        **options,
+    )
 
 
 def show_decisions() -> None:
@@ -156,51 +145,108 @@ def show_decisions() -> None:
 def run(args) -> int:
     directory = args.dir or certs_dir()
     course = load_course(directory)
-    with checked_crl(args, course.ca) as crl:
-        args.crl = crl  # serve --behind-nginx hands nginx (ssl_crl) the checked copy too
+    # The --crl file as OpenSSL (or nginx, ssl_crl) may read it: only CRLs, each signed by
+    # the course CA. A certificate inside a "CRL file" would become a trusted CA (OpenSSL
+    # loads every object in it), a DER file would make OpenSSL fail without saying why, and
+    # a folder is not a file: each is one clear line. The clean PEM copy lives in a
+    # temporary folder for as long as the server runs.
+    with tempfile.TemporaryDirectory(prefix="lab-crl-") as scratch:
+        crl = args.crl and trusted_crl_file(args.crl, course.ca, scratch)
         show_decisions()
-        if getattr(args, "behind_nginx", False):
-            # here, not at the top: only --behind-nginx needs nginx (lab.proxy)
-            from lab.cli.commands._serve_nginx import run_behind_nginx
-
-            return run_behind_nginx(args, directory, course, build_app)
-        return _serve(args, directory, course)
-
-
-def _serve(args, directory: Path, course) -> int:
-
-    def log_failure(failure):
-        print(
-            printable(f"refused handshake from {failure.peer}: {failure.reason}"),
-            file=sys.stderr,
-            flush=True,
+        tls = dict(
+            certificate=course.server,
+            trust=course.ca,
+            host=args.host,
+            min_version=args.min_tls,
+            profile=args.tls_profile,
+            raise_errors=False,
+        )
+        if args.behind_nginx:
+            return _behind_nginx(args, directory, course, crl, tls)
+        server = MTLSServer(build_app(args), mode=args.mode, port=args.port, crl=crl, **tls)
+        server.start()
+        banner = f"mTLS demo API on {server.url} (client certificate: {args.mode})"
+        return _foreground(
+            [banner, f"try:  {curl_command(server.url, directory)}", "Ctrl-C to stop"],
+            [
+                lambda: [
+                    f"refused handshake from {failure.peer}: {failure.reason}"
+                    for failure in server.handshake_failures
+                ],
+                lambda: [f"server error: {err}" for err in server.errors],
+            ],
+            server,
         )
 
-    server = MTLSServer(
-        build_app(args),
-        certificate=course.server,
-        trust=course.ca,
-        mode=args.mode,
-        host=args.host,
-        port=args.port,
-        min_version=args.min_tls,
-        crl=args.crl,
-        profile=args.tls_profile,
-        on_handshake_failure=log_failure,
-        raise_errors=False,
+
+def _behind_nginx(args, directory: Path, course, crl, tls: dict) -> int:
+    proxy_identity = course.ca.issue_client(PROXY_NAME, days=1)
+    ipv6 = ":" in args.host  # nginx then reaches the app over ::1, where no alias exists
+    bind = "127.0.0.2" if not ipv6 and loopback_alias_available("127.0.0.2") else None
+    source = CertificateForwarding(
+        course.ca,
+        trusted_proxies=[bind or ("::1" if ipv6 else "127.0.0.1")],
+        proxy_certificate=proxy_identity,
     )
-    server.start()
+    app = MTLSServer(build_app(args, certificate_source=source), mode="require", port=0, **tls)
+    app.start()
+    try:
+        proxy = NginxProxy(
+            app,
+            certificate=course.server,
+            trust=course.ca,
+            proxy_certificate=proxy_identity,
+            crl=crl,
+            verify_client=VERIFY_CLIENT[args.mode],
+            proxy_bind=bind,
+            min_tls=args.min_tls,
+            tls_profile=args.tls_profile,
+            host=args.host,
+            port=args.port,
+        ).start()
+    except BaseException:
+        app.stop()
+        raise
+
+    def refusals() -> list[str]:
+        if not proxy.running:
+            said = proxy.log_messages("emerg", "alert", "crit") or ["(nothing in its error log)"]
+            raise ServerError(f"nginx exited unexpectedly: {said[-1]}")
+        messages = proxy.log_messages("info")
+        return [f"nginx refused a client: {m}" for m in messages if "certificate" in m]
+
+    return _foreground(
+        [
+            f"nginx {proxy.url} terminates mTLS (ssl_verify_client {VERIFY_CLIENT[args.mode]})",
+            f"app   {app.url} behind it: accepts only nginx's certificate ({PROXY_NAME}) and "
+            "believes X-SSL-Client-Cert only from it",
+            f"try:  {curl_command(proxy.url, directory)}",
+            "Ctrl-C to stop both",
+        ],
+        [refusals, lambda: [f"app error: {err}" for err in app.errors]],
+        proxy,
+        app,
+    )
+
+
+def _foreground(banner: list[str], sources, *servers) -> int:
+    """Print ``banner``, then on stderr each new line of ``sources`` (functions returning the
+    lines so far), until Ctrl-C or SIGTERM; then stop ``servers`` (in this order)."""
+    seen = [0] * len(sources)
     with until_stopped() as stop:
         try:
-            print(f"mTLS demo API on {server.url} (client certificate: {args.mode})")
-            print(f"try:  {curl_command(server.url, directory)}")
-            print("Ctrl-C to stop", flush=True)
-            reported = 0
-            while not stop.wait(0.5):
-                for err in server.errors[reported:]:
-                    print(printable(f"server error: {err}"), file=sys.stderr, flush=True)
-                reported = len(server.errors)
+            print(*banner, sep="\n", flush=True)
+            while True:
+                stopping = stop.wait(0.5)  # then one more round: what came in meanwhile
+                for i, source in enumerate(sources):
+                    lines = source()
+                    for line in lines[seen[i] :]:
+                        print(printable(line), file=sys.stderr, flush=True)
+                    seen[i] = len(lines)
+                if stopping:
+                    break
         finally:
-            server.stop()
+            for server in servers:
+                server.stop()
             print("stopped", flush=True)
     return 0
