@@ -359,7 +359,7 @@ def test_ocsp_checker_in_a_flask_view_refuses_the_revoked_client_with_403(
 ):
     from flask import Flask
 
-    from lab.auth.extension import problem
+    from lab.auth.extension import refusal
     from lab.tls.identity import peer_certificate
 
     with OCSPResponder(revoked_bob) as r:
@@ -369,7 +369,7 @@ def test_ocsp_checker_in_a_flask_view_refuses_the_revoked_client_with_403(
         @app.get("/api/secure")
         def secure():
             reason = check(peer_certificate(), [])
-            return problem(403, "Certificate revoked", reason) if reason else "hello"
+            return refusal("Certificate revoked", reason, "revoked", "revocation") if reason else "hi"
 
         with MTLSServer(app, server_cert, ca) as s:
             bob_seen, alice_seen = _get(s, bob, ca), _get(s, alice, ca)
