@@ -277,7 +277,9 @@ def test_revocation_mode_is_the_checkers_own_name(alice):
     assert CertificateAuth().revocation_mode == "none"
     assert CertificateAuth(revocation=lambda cert, chain: None).revocation_mode == "custom"
     not_callable = CertificateAuth(revocation="crl").check(alice)  # fails closed
-    assert not not_callable.succeeded and "revocation checker failed (TypeError" in not_callable.reason
+    assert (
+        not not_callable.succeeded and "revocation checker failed (TypeError" in not_callable.reason
+    )
 
 
 def test_forged_header_from_the_certificate_source_is_a_403_naming_it(root, srv, alice):

@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - requirements-test.txt pins it
     )
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from lab import pki
@@ -47,11 +47,19 @@ from lab.revocation import Revocations, load_crls, parse_crl, trusted_crl_file
 from lab.revocation.ocsp import (
     OCSPResponder,
     OCSPUnavailable,
-    build_request,
     delegated_signer,
     parse_response,
 )
 from lab.revocation.ocsp_responder import MalformedOCSPRequest, parse_request
+
+
+def build_request(cert, issuer, nonce: bytes | None = None) -> bytes:
+    """A DER OCSP request for ``cert`` (SHA-1 certificate id), as query() sends it."""
+    builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())
+    if nonce is not None:
+        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
+    return builder.build().public_bytes(serialization.Encoding.DER)
+
 
 CA = pki.CertificateAuthority.create("Fuzz CA")
 ALICE = CA.issue_client("alice")

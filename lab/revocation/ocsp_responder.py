@@ -41,7 +41,7 @@ OCSP_RESPONSE = "application/ocsp-response"
 
 #: How long an answer is good for. Let's Encrypt answers were valid for days; a
 #: short window here makes the cache lesson visible.
-DEFAULT_RESPONSE_VALIDITY = _dt.timedelta(hours=1)
+RESPONSE_VALIDITY = _dt.timedelta(hours=1)
 
 #: A request about one certificate is about 100 bytes, 250 with a 128-octet nonce:
 #: 4 KiB leaves room for extensions and refuses a flood before it is read.
@@ -142,8 +142,8 @@ class OCSPResponder:
     ``unknown`` says exactly what the responder knows, and a hard-failing client
     refuses it just the same.
 
-    Answers are valid for ``validity`` from ``clock()`` (a parameter so that tests
-    can move time). A client that stalls mid-request is dropped after
+    Answers are valid for :data:`RESPONSE_VALIDITY` from ``clock()`` (a parameter so that
+    tests can move time). A client that stalls mid-request is dropped after
     ``read_timeout`` seconds, so it cannot hold one of the responder's threads.
     """
 
@@ -153,7 +153,6 @@ class OCSPResponder:
         signer: IssuedCertificate | None = None,
         *,
         issued=None,
-        validity: _dt.timedelta = DEFAULT_RESPONSE_VALIDITY,
         host: str = "127.0.0.1",
         port: int = 0,
         clock=None,
@@ -164,7 +163,6 @@ class OCSPResponder:
         self.ca_cert = revocations.ca.cert
         self.signer = signer or delegated_signer(revocations.ca)
         self.issued = issued
-        self.validity = validity
         self.answers: list[Answer] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
@@ -217,7 +215,7 @@ class OCSPResponder:
             algorithm=req.hash_algorithm,
             cert_status=getattr(ocsp.OCSPCertStatus, status.upper()),
             this_update=now,
-            next_update=now + self.validity,
+            next_update=now + RESPONSE_VALIDITY,
             revocation_time=entry.revoked_at if entry else None,
             revocation_reason=(
                 entry.reason if entry and entry.reason != x509.ReasonFlags.unspecified else None
@@ -235,13 +233,6 @@ class OCSPResponder:
     def _record(self, answer: Answer) -> None:
         with self._lock:
             self.answers.append(answer)
-
-    def published_crl(self) -> bytes | None:
-        """The CRL file the CA published, as DER (checked: only CRLs this CA signed), or None."""
-        path = self.revocations.path
-        if path is None or not path.exists():
-            return None
-        return load_crls(path, self.ca_cert)[0].public_bytes(serialization.Encoding.DER)
 
     def _create_app(self) -> Flask:
         app = Flask("lab-ocsp-responder")
@@ -261,13 +252,14 @@ class OCSPResponder:
             return answer(request.get_data())
 
         @app.get("/crl")
-        def crl():
+        def crl():  # the CRL file the CA published, checked (only CRLs this CA signed), as DER
+            path = self.revocations.path
+            if path is None or not path.exists():
+                return Response("no CRL published yet (python -m lab pki crl)\n", 404)
             try:
-                der = self.published_crl()
+                der = load_crls(path, self.ca_cert)[0].public_bytes(serialization.Encoding.DER)
             except LabError as exc:  # a damaged crl.pem: say so, never a stack trace
                 return Response(f"the published CRL is unusable: {exc}\n", 503)
-            if der is None:
-                return Response("no CRL published yet (python -m lab pki crl)\n", 404)
             return Response(der, mimetype="application/pkix-crl")
 
         @app.get("/<path:encoded>")
@@ -286,33 +278,21 @@ class OCSPResponder:
         return self.server.running
 
     @property
-    def host(self) -> str:
-        return self.server.host
-
-    @property
-    def port(self) -> int:
-        if not self.running:
-            raise ServerError("the OCSP responder is not running; call start() or use `with`")
-        return self.server.port
-
-    @property
     def url(self) -> str:
         """What goes into the certificates' AIA extension."""
-        return f"http://{self.host}:{self.port}/"
+        return f"http://{self.server.host}:{self.server.port}/"
 
     @property
     def crl_url(self) -> str:
         """What goes into the certificates' CRL Distribution Points extension."""
-        return f"http://{self.host}:{self.port}/crl"
+        return self.url + "crl"
 
     def start(self) -> "OCSPResponder":
         try:
             self.server.start()
         except ServerError as exc:
-            port = self.server.settings.port
-            raise ServerError(
-                f"could not start the OCSP responder on {self.host}:{port}: {exc}"
-            ) from None
+            where = f"{self.server.host}:{self.server.settings.port}"
+            raise ServerError(f"could not start the OCSP responder on {where}: {exc}") from None
         return self
 
     def stop(self) -> None:
@@ -324,9 +304,6 @@ class OCSPResponder:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-    def __repr__(self) -> str:
-        return f"<OCSPResponder {'at ' + self.url if self.running else 'stopped'}>"
 
 
 def _unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
