@@ -43,7 +43,7 @@ from lab.auth.forwarding import (
     parse_certificate_header,
 )
 from lab.errors import ForgedHeaderError, LabError
-from lab.revocation import Revocations, load_crls, parse_crl, trusted_crl_file
+from lab.revocation.crl import Revocations, load_crls, parse_crl, trusted_crl_file
 from lab.revocation.ocsp import (
     OCSPResponder,
     OCSPUnavailable,

@@ -47,7 +47,9 @@ class CertificateCache:
         clock: Callable[[], _dt.datetime] = lambda: utcnow(exact=True),
     ):
         if size < 1 or ttl <= 0:
-            raise ValueError("the cache size and ttl must be positive (use cache=None for no cache)")
+            raise ValueError(
+                "the cache size and ttl must be positive (use cache=None for no cache)"
+            )
         self.size, self.ttl, self.clock = size, _dt.timedelta(seconds=ttl), clock
         self.hits = self.misses = 0
         self._entries: OrderedDict[str, tuple[Any, _dt.datetime]] = OrderedDict()

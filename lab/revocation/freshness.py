@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 
+from cryptography import x509
+
 from lab.pki.fields import utcnow
 
 
@@ -49,16 +51,10 @@ def freshness(item, *, now: _dt.datetime | None = None, warn_fraction: float = 0
     verifiers start refusing.
     """
     now = now or utcnow(exact=True)
-    this_update = getattr(item, "last_update_utc", None) or getattr(item, "this_update", None)
-    next_update = (
-        getattr(item, "next_update_utc", None)
-        if hasattr(item, "last_update_utc")
-        else getattr(item, "next_update", None)
-    )
-    if this_update is None:
-        raise TypeError(
-            "freshness() takes a CRL (cryptography) or an OCSP answer (lab.revocation.ocsp.query's result)"
-        )
+    if isinstance(item, x509.CertificateRevocationList):
+        this_update, next_update = item.last_update_utc, item.next_update_utc
+    else:
+        this_update, next_update = item.this_update, item.next_update
     if next_update is None:
         return Freshness("unknown", this_update, None, None)
     remaining = next_update - now

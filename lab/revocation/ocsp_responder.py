@@ -33,8 +33,7 @@ from flask import Flask, Response, request
 from lab.errors import LabError, ServerError
 from lab.pki import CertificateAuthority, IssuedCertificate
 from lab.pki.fields import utcnow
-from lab.revocation.crl import load_crls
-from lab.revocation.records import Revocations
+from lab.revocation.crl import Revocations, load_crls
 from lab.tls.server import MTLSServer
 
 OCSP_RESPONSE = "application/ocsp-response"
