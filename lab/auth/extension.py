@@ -86,7 +86,7 @@ class CertificateValidatedContext:
     certificate: x509.Certificate
     chain: list[x509.Certificate]
     identity: ClientIdentity
-    _result: tuple[str, str | None] | None = field(default=None, repr=False)
+    failure: str | None = field(default=None, repr=False)
 
     def add_claim(self, name: str, value) -> None:
         """Attach a claim (a role, a tenant...) to the identity views will see."""
@@ -94,14 +94,14 @@ class CertificateValidatedContext:
 
     def fail(self, reason: str) -> None:
         """Refuse: the request is not authenticated, ``reason`` goes into the 403 body."""
-        self._result = ("failed", reason)
+        self.failure = reason or "refused by on_certificate_validated"
 
     def success(self) -> None:
         """Accept. Like ASP.NET's ``context.Success()``, the *last* call wins: a
         ``success()`` after ``fail()`` overwrites the failure (the guide's bug)."""
-        if self._result is not None and self._result[0] == "failed":
-            log.info("event: success() overwrote an earlier fail(%r)", self._result[1])
-        self._result = ("succeeded", None)
+        if self.failure is not None:
+            log.info("event: success() overwrote an earlier fail(%r)", self.failure)
+        self.failure = None
 
 
 def refusal(title: str, detail: str, kind: str, stage: str) -> Response:
@@ -229,12 +229,9 @@ class CertificateAuth:
         """Authenticate the request whose WSGI environ this is."""
         try:
             cert = self.certificate_source(environ)
-        except ForgedHeaderError as exc:
-            return self._finish(
-                AuthenticationResult("failed", reason=f"forged certificate header: {exc}")
-            )
         except LabError as exc:
-            return self._finish(AuthenticationResult("failed", reason=str(exc)))
+            forged = "forged certificate header: " if isinstance(exc, ForgedHeaderError) else ""
+            return self._finish(AuthenticationResult("failed", reason=f"{forged}{exc}"))
         if cert is None:
             return self._finish(AuthenticationResult("none"))
         return self.check(cert)
@@ -286,10 +283,8 @@ class CertificateAuth:
         ctx = CertificateValidatedContext(cert, chain, ClientIdentity.from_certificate(cert))
         if self.validated_event is not None:
             self.validated_event(ctx)
-        if ctx._result is not None and ctx._result[0] == "failed":
-            return AuthenticationResult(
-                "failed", reason=ctx._result[1] or "refused by on_certificate_validated"
-            )
+        if ctx.failure is not None:
+            return AuthenticationResult("failed", reason=ctx.failure)
         return AuthenticationResult("succeeded", ctx.identity)
 
     def _type_problem(self, cert: x509.Certificate) -> str | None:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import threading
-import traceback as _traceback
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -163,8 +161,7 @@ class OCSPResponder:
         self.signer = signer or delegated_signer(revocations.ca)
         self.issued = issued
         self.answers: list[Answer] = []
-        self.errors: list[str] = []
-        self._lock = threading.Lock()
+        self.errors: list[str] = []  # list.append is atomic: the worker threads share both
         self.app = self._create_app()
         self.server = MTLSServer(
             self.app,
@@ -177,20 +174,15 @@ class OCSPResponder:
         )
 
     # ------------------------------------------------------------- answering
-    def _issued_serials(self) -> set[int] | None:
-        found = self.issued() if callable(self.issued) else self.issued
-        if found is None:
-            return None
-        return {getattr(getattr(c, "cert", c), "serial_number", c) for c in found}
-
-    def status_of(self, serial: int) -> tuple[str, object]:
+    def _status_of(self, serial: int) -> tuple[str, object]:
         """("good" | "revoked" | "unknown", the revocation entry or None) for a serial of our CA."""
         self.revocations.refresh()
         entry = self.revocations.status(serial)
         if entry is not None:
             return "revoked", entry
-        issued = self._issued_serials()
-        if serial not in SERIALS or (issued is not None and serial not in issued):
+        found = self.issued() if callable(self.issued) else self.issued
+        issued = {getattr(getattr(c, "cert", c), "serial_number", c) for c in found or ()}
+        if serial not in SERIALS or (found is not None and serial not in issued):
             return "unknown", None
         return "good", None
 
@@ -199,13 +191,13 @@ class OCSPResponder:
         try:
             req = parse_request(der)
         except MalformedOCSPRequest as exc:
-            self._record(Answer(None, "malformed", str(exc)))
+            self.answers.append(Answer(None, "malformed", str(exc)))
             return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
         ours = (req.issuer_name_hash, req.issuer_key_hash) == _issuer_hashes(
             self.ca_cert, req.hash_algorithm
         )
-        status, entry = self.status_of(req.serial_number) if ours else ("unknown", None)
-        self._record(Answer(req.serial_number, status))
+        status, entry = self._status_of(req.serial_number) if ours else ("unknown", None)
+        self.answers.append(Answer(req.serial_number, status))
         now = self.clock().replace(microsecond=0)
         builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
             issuer_name_hash=req.issuer_name_hash,
@@ -229,10 +221,6 @@ class OCSPResponder:
         algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
         return builder.sign(key, algorithm).public_bytes(serialization.Encoding.DER)
 
-    def _record(self, answer: Answer) -> None:
-        with self._lock:
-            self.answers.append(answer)
-
     def _create_app(self) -> Flask:
         app = Flask("lab-ocsp-responder")
         app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
@@ -241,8 +229,7 @@ class OCSPResponder:
             try:
                 body = self.respond(der)
             except Exception as exc:  # recorded, answered as internalError, never a 500
-                with self._lock:
-                    self.errors.append(f"{type(exc).__name__}: {exc}\n{_traceback.format_exc()}")
+                self.errors.append(f"{type(exc).__name__}: {exc}")
                 body = _unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
             return Response(body, mimetype=OCSP_RESPONSE)
 
