@@ -274,22 +274,18 @@ class Revocations:
             return self._entries.get(serial)
 
     # ------------------------------------------------------------------- CRLs
-    @property
-    def counter_path(self) -> Path | None:
-        """The file that keeps the last CRL number issued: ``crl.pem`` -> ``crl.crlnumber``.
-
-        Why a file of its own: RFC 5280 5.2.3 wants CRL numbers that only go up, but
-        several writers sign CRLs from the same record (``pki revoke``, ``pki crl``, the
-        responder's ``/crl``), each starting from the number in ``crl.pem``. One shared
-        counter (OpenSSL's ``ca`` keeps a ``crlnumber`` file for the same reason) is the
-        only way none of them hands out a number twice, or a smaller one.
-        """
-        return self.path.with_suffix(".crlnumber") if self.path is not None else None
-
     def _next_crl_number(self) -> int:
-        """max(counter file, this record's number) + 1, stored before it is used."""
+        """max(counter file, this record's number) + 1, stored before it is used.
+
+        The counter file keeps the last CRL number issued: ``crl.pem`` -> ``crl.crlnumber``.
+        Why a file of its own: RFC 5280 5.2.3 wants CRL numbers that only go up, but
+        several writers sign CRLs from the same record (``pki revoke``, ``pki crl``),
+        each starting from the number in ``crl.pem``. One shared counter (OpenSSL's ``ca``
+        keeps a ``crlnumber`` file for the same reason) is the only way none of them hands
+        out a number twice, or a smaller one.
+        """
         with self._number_lock:
-            counter = self.counter_path
+            counter = self.path.with_suffix(".crlnumber") if self.path is not None else None
             if counter is None:
                 self.crl_number += 1
                 return self.crl_number

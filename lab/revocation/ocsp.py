@@ -26,9 +26,9 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from lab.errors import LabError
+from lab.pki.certinfo import eku_names
 from lab.pki.fields import utcnow
 from lab.revocation.crl import ocsp_urls, reason_name
 
@@ -136,11 +136,7 @@ def _responder_certificate(resp: ocsp.OCSPResponse, issuer: x509.Certificate) ->
         raise OCSPUnavailable(
             "the OCSP responder's certificate was not issued by the certificate's CA"
         ) from None
-    try:
-        ekus = signer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        ekus = []
-    if ExtendedKeyUsageOID.OCSP_SIGNING not in ekus:
+    if "OCSPSigning" not in (eku_names(signer) or []):
         raise OCSPUnavailable(
             "the OCSP responder's certificate lacks EKU OCSPSigning: "
             "the CA did not delegate OCSP to it"
