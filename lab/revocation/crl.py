@@ -98,18 +98,15 @@ def _read_crl_file(path: str | os.PathLike) -> bytes:
 
 
 def parse_crl(data: bytes, where: str = "the CRL") -> x509.CertificateRevocationList:
+    pem = b"-----BEGIN X509 CRL" in data
+    if b"-----BEGIN" in data and not pem:
+        raise CorruptFileError(
+            f"{where} is PEM but not a CRL (no 'BEGIN X509 CRL' block); "
+            f"did you point at a certificate?"
+        )
     try:
-        if b"-----BEGIN X509 CRL" in data:
-            return x509.load_pem_x509_crl(data)
-        if b"-----BEGIN" in data:
-            raise CorruptFileError(
-                f"{where} is PEM but not a CRL (no 'BEGIN X509 CRL' block); "
-                f"did you point at a certificate?"
-            )
-        return x509.load_der_x509_crl(data)
+        return x509.load_pem_x509_crl(data) if pem else x509.load_der_x509_crl(data)
     except ValueError as exc:
-        if isinstance(exc, CorruptFileError):
-            raise
         raise CorruptFileError(
             f"{where} is not a readable CRL ({str(exc)[:120]}); re-download or re-issue it"
         ) from None
@@ -221,11 +218,6 @@ class Revocations:
     def __len__(self) -> int:
         return len(self._entries)
 
-    @property
-    def entries(self) -> list[Revoked]:
-        with self._lock:
-            return list(self._entries.values())
-
     def revoke(
         self,
         cert: x509.Certificate | object | int,
@@ -325,7 +317,9 @@ class Revocations:
                 critical=False,
             )
         )
-        for e in self.entries:
+        with self._lock:
+            entries = list(self._entries.values())
+        for e in entries:
             rb = (
                 x509.RevokedCertificateBuilder()
                 .serial_number(e.serial)

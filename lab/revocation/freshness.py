@@ -29,18 +29,16 @@ class Freshness:
         if self.next_update is None:
             return "unknown: no nextUpdate, so a verifier cannot tell when it stops being current"
         hours = abs(self.remaining.total_seconds()) / 3600
-        span = (
-            f"{hours / 24:.0f} days"
-            if hours >= 48
-            else f"{hours:.0f} hour{'' if round(hours) == 1 else 's'}"
-        )
-        if self.state == "stale":
-            return (
-                f"stale: nextUpdate passed {span} ago; verifiers that check it refuse every client"
-            )
-        if self.state == "due":
-            return f"due: {span} left; publish the next one now"
-        return f"fresh: {span} until nextUpdate"
+        span = f"{hours / 24:.0f} days" if hours >= 48 else f"{hours:.0f} hour"
+        span += "s" if span != "1 hour" and hours < 48 else ""
+        return _SAYS[self.state].format(span=span)
+
+
+_SAYS = {
+    "fresh": "fresh: {span} until nextUpdate",
+    "due": "due: {span} left; publish the next one now",
+    "stale": "stale: nextUpdate passed {span} ago; verifiers that check it refuse every client",
+}
 
 
 def freshness(item, *, now: _dt.datetime | None = None, warn_fraction: float = 0.25) -> Freshness:

@@ -24,13 +24,13 @@ from urllib.parse import unquote
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509 import ocsp
 from flask import Flask, Response, request
 
 from lab.errors import LabError, ServerError
 from lab.pki import CertificateAuthority, IssuedCertificate
 from lab.pki.fields import utcnow
+from lab.pki.keys import signature_hash
 from lab.revocation.crl import Revocations, load_crls
 from lab.tls.server import MTLSServer
 
@@ -53,18 +53,15 @@ NONCE_OCTETS = range(1, 129)
 SERIALS = range(1, 2**159)
 
 
-def delegated_signer(
-    ca: CertificateAuthority, name: str = "mTLS Lab OCSP Responder", days: float = 30
-) -> IssuedCertificate:
+def delegated_signer(ca: CertificateAuthority) -> IssuedCertificate:
     """A responder certificate the CA delegates OCSP signing to (RFC 6960 §4.2.2.2).
 
     EKU OCSPSigning is what makes a client accept its signature on the CA's
     behalf; id-pkix-ocsp-nocheck tells clients not to ask whether the
     responder's own certificate is revoked (it is short-lived instead).
     """
-    return ca.issue_client(
-        name, eku=["OCSPSigning"], days=days, extra_extensions=[(x509.OCSPNoCheck(), False)]
-    )
+    nocheck = [(x509.OCSPNoCheck(), False)]
+    return ca.issue_client("mTLS Lab OCSP Responder", eku=["OCSPSigning"], extra_extensions=nocheck)
 
 
 @dataclass(frozen=True)
@@ -217,9 +214,8 @@ class OCSPResponder:
         ).certificates([self.signer.cert])
         if (nonce := _nonce(req)) is not None:  # echo the nonce: proves the answer is fresh
             builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
-        key = self.signer.key
-        algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-        return builder.sign(key, algorithm).public_bytes(serialization.Encoding.DER)
+        signed = builder.sign(self.signer.key, signature_hash(self.signer.key))
+        return signed.public_bytes(serialization.Encoding.DER)
 
     def _create_app(self) -> Flask:
         app = Flask("lab-ocsp-responder")
