@@ -302,7 +302,7 @@ class CertificateAuth:
         return None
 
     def _trust_problem(self, cert: x509.Certificate, now: _dt.datetime):
-        """(reason or None, the issuers: verified by cryptography, or as far as they go)."""
+        """(reason or None, the issuers cryptography verified)."""
         if is_self_signed(cert):
             if cert in self.trust:
                 return None, []
@@ -313,10 +313,7 @@ class CertificateAuth:
         result = verify_chain(
             cert, self.trust, self.additional_chain_certificates, purpose="client", at=now
         )
-        if result.ok:
-            return None, result.issuers
-        pool = [*self.additional_chain_certificates, *self.trust]
-        return f"custom trust store: {result.reason}", issuer_chain(cert, pool)
+        return (None if result.ok else f"custom trust store: {result.reason}"), result.issuers
 
     def challenge(self, result: AuthenticationResult):
         """The answer to an unauthenticated call of a protected route: 403 problem+json."""
