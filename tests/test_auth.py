@@ -553,6 +553,13 @@ def test_san_pattern_and_a_plain_function_combine(root, srv):
         assert problem_of(get(s, mallory, root, "/pay"))["detail"] == "mallory is suspended"
 
 
+def test_policies_combine_with_and(root, alice):
+    both = policies.allow_subjects("alice") & policies.san_matches("spiffe://lab.test/*")
+    assert both(ClientIdentity.from_certificate(alice.cert)) is None
+    bob = ClientIdentity.from_certificate(root.issue_client("bob").cert)
+    assert both(bob) == "subject CN=bob,O=mTLS Lab is not in the allow-list"
+
+
 def test_stacked_decorators_all_apply(root, srv, alice):
     app = Flask("stacked")
     CertificateAuth(app)

@@ -138,3 +138,17 @@ def test_san_kind_limits_which_entries_are_compared(alice_id):
 def test_san_pattern_dots_are_literal(ca):
     policy = policies.san_matches("a.lab.test", kind="dns")
     assert policy(ident(ca.issue_client("x", dns=["aXlab.test"]))) is not None
+
+
+def test_and_requires_both_and_gives_the_first_refusal(alice_id):
+    yes, no = policies.allow_subjects("alice"), policies.allow_subjects("bob")
+    assert (yes & yes)(alice_id) is None
+    assert (yes & no)(alice_id) == "subject CN=alice,O=mTLS Lab is not in the allow-list"
+    assert (yes & no).name == "allow_subjects(alice) & allow_subjects(bob)"
+
+
+def test_and_treats_an_empty_reason_as_a_refusal(alice_id):
+    def terse(identity):
+        return ""  # refused, without saying why
+
+    assert (policies.Policy("terse", terse) & policies.allow_subjects("alice"))(alice_id) == ""

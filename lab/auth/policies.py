@@ -7,8 +7,8 @@ Authorization answers "may *this* caller use *this* route?". ASP.NET Core spells
 A policy looks at a :class:`~lab.tls.identity.ClientIdentity` and returns ``None`` when
 the caller is allowed, or a sentence saying why not. That sentence is the ``detail`` of
 the 403 body, so it speaks of the caller's own certificate and never lists who *is*
-allowed: the rule itself (``policy.name``) goes only to the log. ``@authorize(a, b)`` needs both; a
-plain function ``(identity) -> None | reason`` is a policy too.
+allowed: the rule itself (``policy.name``) goes only to the log. ``a & b`` needs both; a plain
+function ``(identity) -> None | reason`` is a policy too.
 
 Which claim to authorize on: the guide matches a substring of the subject
 (``cert.Subject.Contains("MyTrustedClient")``), which ``CN=NotMyTrustedClient`` also
@@ -48,6 +48,13 @@ class Policy:
 
     def __call__(self, identity: ClientIdentity) -> str | None:
         return self.check(identity)
+
+    def __and__(self, other: Policy) -> Policy:
+        def both(identity: ClientIdentity) -> str | None:
+            first = self(identity)  # a reason, even "", is a refusal: never fall through on it
+            return first if first is not None else other(identity)
+
+        return Policy(f"{self.name} & {other.name}", both)
 
     def __repr__(self) -> str:
         return f"<Policy {self.name}>"
