@@ -91,7 +91,7 @@ def test_an_impossible_serial_is_unknown_even_without_an_issued_list(root_ca):
 def _raw(responder, head: bytes, wait: float = 5.0) -> tuple[bytes, float]:
     """Send ``head`` and read until the server answers or closes; (what came back, seconds)."""
     started = time.monotonic()
-    with socket.create_connection(("127.0.0.1", responder.port), timeout=wait) as sock:
+    with socket.create_connection(("127.0.0.1", responder.server.port), timeout=wait) as sock:
         sock.sendall(head)
         try:
             data = sock.recv(4096)

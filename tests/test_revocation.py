@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp as x509_ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
@@ -40,7 +40,6 @@ from lab.revocation.ocsp import (
     OCSPChecker,
     OCSPResponder,
     OCSPUnavailable,
-    build_request,
     delegated_signer,
     query,
 )
@@ -54,6 +53,14 @@ UTC = dt.timezone.utc
 
 def _now():
     return dt.datetime.now(UTC)
+
+
+def build_request(cert, issuer, nonce: bytes | None = None) -> bytes:
+    """A DER OCSP request for ``cert`` (SHA-1 certificate id), as query() sends it."""
+    builder = x509_ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())
+    if nonce is not None:
+        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
+    return builder.build().public_bytes(serialization.Encoding.DER)
 
 
 @pytest.fixture(scope="module")
@@ -245,8 +252,9 @@ def test_responder_answers_good_revoked_and_unknown(ca, alice, bob, revoked_bob,
 
 def test_responder_signs_with_a_delegated_ocsp_signing_certificate(ca, alice, revoked_bob):
     with OCSPResponder(revoked_bob) as r:
-        result = query(alice, ca, r.url)
-    assert result.responder == "CN=mTLS Lab OCSP Responder,O=mTLS Lab"
+        der = requests.post(r.url, data=build_request(alice.cert, ca.cert), timeout=5).content
+    signed_by = x509_ocsp.load_der_ocsp_response(der).certificates[0].subject.rfc4514_string()
+    assert signed_by == "CN=mTLS Lab OCSP Responder,O=mTLS Lab"
     signer = delegated_signer(ca)
     eku = signer.cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(eku) == [x509.oid.ExtendedKeyUsageOID.OCSP_SIGNING]
@@ -334,12 +342,12 @@ def test_ocsp_checker_soft_fail_lets_through_when_the_responder_is_down(ca, bob,
 
 def test_ocsp_checker_caches_an_answer_until_its_next_update(ca, alice, revoked_bob):
     clock = [_now()]
-    with OCSPResponder(revoked_bob, validity=dt.timedelta(minutes=10), clock=lambda: clock[0]) as r:
+    with OCSPResponder(revoked_bob, clock=lambda: clock[0]) as r:  # answers valid for an hour
         check = OCSPChecker(r.url, issuer=ca, clock=lambda: clock[0])
         check(alice.cert, [])
         revoked_bob.revoke(alice, "keyCompromise")
         cached = check(alice.cert, [])
-        clock[0] += dt.timedelta(minutes=11)
+        clock[0] += dt.timedelta(minutes=61)
         fresh = check(alice.cert, [])
     assert cached is None  # the cached "good" still stands: the price of caching
     assert fresh == "certificate revoked (keyCompromise) according to OCSP"
@@ -359,7 +367,7 @@ def test_ocsp_checker_in_a_flask_view_refuses_the_revoked_client_with_403(
 ):
     from flask import Flask
 
-    from lab.auth.extension import problem
+    from lab.auth.extension import refusal
     from lab.tls.identity import peer_certificate
 
     with OCSPResponder(revoked_bob) as r:
@@ -369,7 +377,9 @@ def test_ocsp_checker_in_a_flask_view_refuses_the_revoked_client_with_403(
         @app.get("/api/secure")
         def secure():
             reason = check(peer_certificate(), [])
-            return problem(403, "Certificate revoked", reason) if reason else "hello"
+            return (
+                refusal("Certificate revoked", reason, "revoked", "revocation") if reason else "hi"
+            )
 
         with MTLSServer(app, server_cert, ca) as s:
             bob_seen, alice_seen = _get(s, bob, ca), _get(s, alice, ca)

@@ -22,19 +22,7 @@ certificate can forge a second line.
 """
 
 from lab.auth.decorators import authorize, current_identity, require_certificate
-from lab.auth.extension import (
-    AuthConfigurationError,
-    AuthenticationResult,
-    CertificateAuth,
-    CertificateValidatedContext,
-)
+from lab.auth.extension import AuthConfigurationError, CertificateAuth
 
-__all__ = [
-    "CertificateAuth",
-    "AuthenticationResult",
-    "CertificateValidatedContext",
-    "AuthConfigurationError",
-    "authorize",
-    "require_certificate",
-    "current_identity",
-]
+__all__ = ["CertificateAuth", "AuthConfigurationError"]
+__all__ += ["authorize", "require_certificate", "current_identity"]

@@ -14,9 +14,8 @@ Three rules keep the cache from ever being the weak spot:
 * **Expiring.** An entry lives ``ttl`` seconds (ASP.NET's default: 2 minutes,
   sliding=False here so a revoked certificate is re-checked within ``ttl``).
 * **Never past the certificate's own end.** An entry expires no later than the
-  certificate's ``notAfter``, and :meth:`get` refuses an entry whose certificate
-  is outside its validity window at the time of the lookup. An expired
-  certificate is never answered from the cache, whatever the ``ttl``.
+  certificate's ``notAfter``, so an expired certificate is never answered from
+  the cache, whatever the ``ttl``.
 
 The clock is injectable (``clock=``), so tests move time instead of sleeping.
 """
@@ -26,35 +25,12 @@ from __future__ import annotations
 import datetime as _dt
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from cryptography import x509
 
 from lab.pki.certinfo import thumbprint
 from lab.pki.fields import utcnow
-
-
-@dataclass(frozen=True)
-class _Entry:
-    value: Any
-    expires: _dt.datetime
-    not_before: _dt.datetime
-    not_after: _dt.datetime
-
-
-@dataclass
-class CacheStats:
-    hits: int = 0
-    misses: int = 0
-    evictions: int = 0
-    expirations: int = 0
-
-    def __str__(self) -> str:
-        return (
-            f"hits={self.hits} misses={self.misses} evictions={self.evictions} "
-            f"expirations={self.expirations}"
-        )
 
 
 class CertificateCache:
@@ -67,56 +43,45 @@ class CertificateCache:
     def __init__(
         self,
         size: int = 1024,
-        ttl: float | _dt.timedelta = 120.0,
+        ttl: float = 120.0,
         clock: Callable[[], _dt.datetime] = lambda: utcnow(exact=True),
     ):
-        if size < 1:
-            raise ValueError("the cache size must be at least 1 (use cache=None for no cache)")
-        self.size = size
-        self.ttl = ttl if isinstance(ttl, _dt.timedelta) else _dt.timedelta(seconds=ttl)
-        if self.ttl <= _dt.timedelta(0):
-            raise ValueError("the cache ttl must be positive (use cache=None for no cache)")
-        self.clock = clock
-        self.stats = CacheStats()
-        self._entries: "OrderedDict[str, _Entry]" = OrderedDict()
+        if size < 1 or ttl <= 0:
+            raise ValueError(
+                "the cache size and ttl must be positive (use cache=None for no cache)"
+            )
+        self.size, self.ttl, self.clock = size, _dt.timedelta(seconds=ttl), clock
+        self.hits = self.misses = 0
+        self._entries: OrderedDict[str, tuple[Any, _dt.datetime]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
-
     def __repr__(self) -> str:
-        return f"<CertificateCache {len(self)}/{self.size} ttl={self.ttl.total_seconds():g}s {self.stats}>"
+        return (
+            f"<CertificateCache {len(self._entries)}/{self.size} ttl={self.ttl.total_seconds():g}s "
+            f"hits={self.hits} misses={self.misses}>"
+        )
 
     def get(self, cert: x509.Certificate) -> Any | None:
-        """The cached outcome for ``cert``, or None (a miss, an expired entry, or an expired certificate)."""
-        key = thumbprint(cert)
-        now = self.clock()
+        """The cached outcome for ``cert``, or None (a miss, or an expired entry)."""
+        key, now = thumbprint(cert), self.clock()
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                self.stats.misses += 1
-                return None
-            if now >= entry.expires or not (entry.not_before <= now <= entry.not_after):
-                del self._entries[key]
-                self.stats.expirations += 1
-                self.stats.misses += 1
+            value, expires = self._entries.get(key, (None, now))
+            if now >= expires:  # expires is never past notAfter: an expired certificate misses
+                self._entries.pop(key, None)
+                self.misses += 1
                 return None
             self._entries.move_to_end(key)
-            self.stats.hits += 1
-            return entry.value
+            self.hits += 1
+            return value
 
     def put(self, cert: x509.Certificate, value: Any) -> None:
         """Remember ``value`` for ``cert`` until ``ttl`` passes or the certificate expires, whichever is first."""
         now = self.clock()
-        not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-        if not (not_before <= now <= not_after):
+        if not (cert.not_valid_before_utc <= now <= cert.not_valid_after_utc):
             return  # an outcome for a certificate outside its window is never stored
-        entry = _Entry(value, min(now + self.ttl, not_after), not_before, not_after)
         key = thumbprint(cert)
         with self._lock:
-            self._entries[key] = entry
+            self._entries[key] = (value, min(now + self.ttl, cert.not_valid_after_utc))
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
-                self.stats.evictions += 1

@@ -21,7 +21,7 @@ from flask import Response
 from lab.auth.cache import CertificateCache
 from lab.auth.text import printable
 from lab.errors import ForgedHeaderError, LabError
-from lab.pki.certinfo import eku_names
+from lab.pki.certinfo import eku_names, is_ca
 from lab.pki.fields import utcnow
 from lab.pki.files import trust_certificates
 from lab.pki.verify import is_self_signed, issuer_chain, verify_chain
@@ -64,7 +64,6 @@ class AuthenticationResult:
     outcome: str
     identity: ClientIdentity | None = None
     reason: str | None = None
-    cached: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -87,8 +86,7 @@ class CertificateValidatedContext:
     certificate: x509.Certificate
     chain: list[x509.Certificate]
     identity: ClientIdentity
-    environ: dict | None
-    _result: tuple[str, str | None] | None = field(default=None, repr=False)
+    failure: str | None = field(default=None, repr=False)
 
     def add_claim(self, name: str, value) -> None:
         """Attach a claim (a role, a tenant...) to the identity views will see."""
@@ -96,30 +94,26 @@ class CertificateValidatedContext:
 
     def fail(self, reason: str) -> None:
         """Refuse: the request is not authenticated, ``reason`` goes into the 403 body."""
-        self._result = ("failed", reason)
+        self.failure = reason or "refused by on_certificate_validated"
 
     def success(self) -> None:
         """Accept. Like ASP.NET's ``context.Success()``, the *last* call wins: a
         ``success()`` after ``fail()`` overwrites the failure (the guide's bug)."""
-        if self._result is not None and self._result[0] == "failed":
-            log.info("event: success() overwrote an earlier fail(%r)", self._result[1])
-        self._result = ("succeeded", None)
+        if self.failure is not None:
+            log.info("event: success() overwrote an earlier fail(%r)", self.failure)
+        self.failure = None
 
 
-def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra) -> Response:
-    """An RFC 9457 problem details answer: the one shape every refusal in the lab answers with.
+def refusal(title: str, detail: str, kind: str, stage: str) -> Response:
+    """An RFC 9457 problem details 403: the one shape every refusal answers with.
 
     Why: a 403 whose body is an HTML error page (or a traceback) tells the caller nothing.
-    ``application/problem+json`` names the reason in a machine-readable way and is what
-    ASP.NET Core's ``ProblemDetails`` produces.
+    ``application/problem+json`` names the reason (``kind`` names the problem type) in a
+    machine-readable way and is what ASP.NET Core's ``ProblemDetails`` produces.
     """
-    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
-    return Response(json.dumps(body), status=status, mimetype="application/problem+json")
-
-
-def refusal(title: str, detail: str, kind: str, **extra):
-    """The 403 problem+json every refusal answers with (``kind`` names the problem type)."""
-    return problem(403, title, detail, type_=PROBLEM_TYPES + kind, **extra)
+    body = {"type": PROBLEM_TYPES + kind, "title": title, "status": 403, "detail": detail}
+    body["stage"] = stage
+    return Response(json.dumps(body), status=403, mimetype="application/problem+json")
 
 
 def _validity_problem(cert: x509.Certificate, now: _dt.datetime) -> str | None:
@@ -135,17 +129,9 @@ def _validity_problem(cert: x509.Certificate, now: _dt.datetime) -> str | None:
     return None
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
-    """Basic Constraints CA:TRUE (without the extension it is not a CA, RFC 5280 4.2.1.9)."""
-    try:
-        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        return False
-
-
 def _identity_problem(cert: x509.Certificate) -> str | None:
     """What the hand-written check does not ask: is this one client, named once?"""
-    if _is_ca(cert):
+    if is_ca(cert):
         return (
             "the certificate is a CA certificate (Basic Constraints CA:TRUE): a CA key signs "
             "certificates, it does not identify a client"
@@ -211,10 +197,6 @@ class CertificateAuth:
                 f"allowed_certificate_types must be one of {', '.join(CERTIFICATE_TYPES)}, "
                 f"not {allowed_certificate_types!r}"
             )
-        if revocation is not None and not callable(revocation):
-            raise AuthConfigurationError(
-                "revocation must be a callable (cert, chain) -> None or a reason string"
-            )
         self.certificate_source = certificate_source
         self.allowed_certificate_types = allowed_certificate_types
         self.revocation = revocation
@@ -223,10 +205,7 @@ class CertificateAuth:
         )
         self.trust = trust_certificates(trust) if trust is not None else None
         self.additional_chain_certificates = trust_certificates(list(additional_chain_certificates))
-        # (an empty cache has len() 0, so test identity, never truthiness)
-        self.cache = (
-            CertificateCache() if cache is True else (None if cache in (None, False) else cache)
-        )
+        self.cache = CertificateCache() if cache is True else (cache or None)
         self.clock = clock or (lambda: utcnow(exact=True))
         self.validated_event: Callable[[CertificateValidatedContext], None] | None = None
         if app is not None:
@@ -250,31 +229,27 @@ class CertificateAuth:
         """Authenticate the request whose WSGI environ this is."""
         try:
             cert = self.certificate_source(environ)
-        except ForgedHeaderError as exc:
-            return self._finish(
-                AuthenticationResult("failed", reason=f"forged certificate header: {exc}")
-            )
         except LabError as exc:
-            return self._finish(AuthenticationResult("failed", reason=str(exc)))
+            forged = "forged certificate header: " if isinstance(exc, ForgedHeaderError) else ""
+            return self._finish(AuthenticationResult("failed", reason=f"{forged}{exc}"))
         if cert is None:
             return self._finish(AuthenticationResult("none"))
-        return self._finish(self._authenticate_certificate(cert, environ))
+        return self.check(cert)
 
     def check(self, cert) -> AuthenticationResult:
         """Run the whole authentication on ``cert`` outside any request: "would this certificate pass?"."""
-        return self._finish(self._authenticate_certificate(getattr(cert, "cert", cert), None))
+        return self._finish(self._authenticate_certificate(getattr(cert, "cert", cert)))
 
     def _finish(self, result: AuthenticationResult) -> AuthenticationResult:
-        cached = " (cached)" if result.cached else ""
         if result.succeeded:
-            log.info("authentication succeeded: %s%s", result.identity.subject, cached)
+            log.info("authentication succeeded: %s", result.identity.subject)
         elif result.outcome == "none":
             log.info("authentication skipped: no client certificate")
         else:
-            log.info("authentication failed: %s%s", result.reason, cached)
+            log.info("authentication failed: %s", result.reason)
         return result
 
-    def _authenticate_certificate(self, cert: x509.Certificate, environ) -> AuthenticationResult:
+    def _authenticate_certificate(self, cert: x509.Certificate) -> AuthenticationResult:
         now = self.clock()
         # Validity first and never cached: a cached "good" must not outlive the certificate.
         reason = _validity_problem(cert, now)
@@ -283,13 +258,13 @@ class CertificateAuth:
         if self.cache is not None:
             hit = self.cache.get(cert)
             if hit is not None:
-                return AuthenticationResult(hit.outcome, hit.identity, hit.reason, cached=True)
-        result = self._validate(cert, environ, now)
+                return hit
+        result = self._validate(cert, now)
         if self.cache is not None:
             self.cache.put(cert, result)
         return result
 
-    def _validate(self, cert: x509.Certificate, environ, now: _dt.datetime) -> AuthenticationResult:
+    def _validate(self, cert: x509.Certificate, now: _dt.datetime) -> AuthenticationResult:
         reason = self._type_problem(cert) or _identity_problem(cert)
         chain: list[x509.Certificate] = []
         if not reason and self.trust is not None:
@@ -305,15 +280,11 @@ class CertificateAuth:
                 reason = f"revocation check ({self.revocation_mode}): {reason}"
         if reason:
             return AuthenticationResult("failed", reason=reason)
-        ctx = CertificateValidatedContext(
-            cert, chain, ClientIdentity.from_certificate(cert), environ
-        )
+        ctx = CertificateValidatedContext(cert, chain, ClientIdentity.from_certificate(cert))
         if self.validated_event is not None:
             self.validated_event(ctx)
-        if ctx._result is not None and ctx._result[0] == "failed":
-            return AuthenticationResult(
-                "failed", reason=ctx._result[1] or "refused by on_certificate_validated"
-            )
+        if ctx.failure is not None:
+            return AuthenticationResult("failed", reason=ctx.failure)
         return AuthenticationResult("succeeded", ctx.identity)
 
     def _type_problem(self, cert: x509.Certificate) -> str | None:
@@ -331,7 +302,7 @@ class CertificateAuth:
         return None
 
     def _trust_problem(self, cert: x509.Certificate, now: _dt.datetime):
-        """(reason or None, the issuers: verified by cryptography, or as far as they go)."""
+        """(reason or None, the issuers cryptography verified)."""
         if is_self_signed(cert):
             if cert in self.trust:
                 return None, []
@@ -342,10 +313,7 @@ class CertificateAuth:
         result = verify_chain(
             cert, self.trust, self.additional_chain_certificates, purpose="client", at=now
         )
-        if result.ok:
-            return None, result.issuers
-        pool = [*self.additional_chain_certificates, *self.trust]
-        return f"custom trust store: {result.reason}", issuer_chain(cert, pool)
+        return (None if result.ok else f"custom trust store: {result.reason}"), result.issuers
 
     def challenge(self, result: AuthenticationResult):
         """The answer to an unauthenticated call of a protected route: 403 problem+json."""

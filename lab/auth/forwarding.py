@@ -14,8 +14,7 @@ So :class:`CertificateForwarding` (ASP.NET's ``AddCertificateForwarding``, made
 strict) is a certificate source ``(environ) -> x509.Certificate | None`` for
 :class:`lab.auth.CertificateAuth` that:
 
-1. reads the header as URL-encoded PEM (nginx ``$ssl_client_escaped_cert``,
-   ingress-nginx ``ssl-client-cert``) or base64 DER (ASP.NET's ``X-Client-Cert``);
+1. reads the header as URL-encoded PEM (nginx ``$ssl_client_escaped_cert``);
 2. accepts it only from a trusted proxy: the connection's address
    (``REMOTE_ADDR``) must be one of ``trusted_proxies`` and, optionally, the
    connection itself must be authenticated with the proxy's own client
@@ -31,8 +30,6 @@ A header from anyone else raises :class:`~lab.errors.ForgedHeaderError` (403).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 from typing import Iterable
 from urllib.parse import quote, unquote
@@ -51,47 +48,22 @@ CERT_HEADER = "X-SSL-Client-Cert"  # URL-encoded PEM of the client's leaf certif
 VERIFY_HEADER = "X-SSL-Client-Verify"  # SUCCESS, NONE or FAILED:<reason>
 DN_HEADER = "X-SSL-Client-S-DN"  # the subject, RFC 2253 (CN=...,O=...)
 
-_CACHE_KEY = "lab.forwarded_certificate"
+#: The WSGI environ keys of those headers.
+_CERT_KEY, _VERIFY_KEY = "HTTP_X_SSL_CLIENT_CERT", "HTTP_X_SSL_CLIENT_VERIFY"
 
 
 class ForwardedCertificateError(LabError, ValueError):
     """The trusted proxy forwarded a certificate that is unreadable or that the trust store refuses."""
 
 
-def environ_key(header: str) -> str:
-    """The WSGI environ key of an HTTP header: ``X-SSL-Client-Cert`` -> ``HTTP_X_SSL_CLIENT_CERT``."""
-    return "HTTP_" + header.upper().replace("-", "_")
-
-
-def parse_certificate_header(value: str, header: str = CERT_HEADER) -> x509.Certificate:
-    """Decode a forwarded certificate: URL-encoded PEM (nginx) or base64 DER (ASP.NET).
-
-    They are told apart by content: after URL-decoding, PEM starts with ``-----BEGIN``;
-    anything else is tried as base64 DER.
-    """
-    text = unquote(value.strip())
-    if "-----BEGIN" in text:
-        try:
-            return x509.load_pem_x509_certificate(text.encode())
-        except (ValueError, x509.InvalidVersion):  # InvalidVersion is not a ValueError
-            raise ForwardedCertificateError(
-                f"the {header} header holds PEM that is not a readable certificate"
-            ) from None
+def parse_certificate_header(value: str) -> x509.Certificate:
+    """Decode a forwarded certificate: URL-encoded PEM, as nginx forwards it."""
     try:
-        return x509.load_der_x509_certificate(base64.b64decode(text, validate=True))
-    except (binascii.Error, ValueError, x509.InvalidVersion):
+        return x509.load_pem_x509_certificate(unquote(value.strip()).encode())
+    except (ValueError, x509.InvalidVersion):  # InvalidVersion is not a ValueError
         raise ForwardedCertificateError(
-            f"the {header} header is neither URL-encoded PEM nor base64 DER; check what the proxy forwards"
-        ) from None
-
-
-def _network(address: str):
-    try:
-        return ipaddress.ip_network(address, strict=False)
-    except ValueError:
-        raise ValueError(
-            f"{address!r} is not an IP address or network (trusted_proxies takes addresses, "
-            f"such as 127.0.0.2 or 10.0.0.0/8)"
+            f"the {CERT_HEADER} header is not URL-encoded PEM of a readable certificate; "
+            f"check what the proxy forwards"
         ) from None
 
 
@@ -99,12 +71,9 @@ class CertificateForwarding:
     """A certificate source that believes the certificate header only from the proxy.
 
     ``trust``: the CA(s) the forwarded certificate must chain to (re-validated on every
-    request); ``intermediates``: CAs to build the chain with (nginx forwards only the leaf).
-    ``trusted_proxies``: addresses or networks of the proxies. ``proxy_certificate``: the
-    proxy's client certificate; when set, the header is accepted only on a connection
-    authenticated with exactly that certificate. ``header``: where the proxy forwards it
-    (URL-encoded PEM or base64 DER, told apart by content). ``verify_header``: the proxy's
-    verdict header, or None.
+    request). ``trusted_proxies``: addresses or networks of the proxies (``ValueError``
+    for anything else). ``proxy_certificate``: the proxy's client certificate; when set,
+    the header is accepted only on a connection authenticated with exactly that certificate.
     """
 
     def __init__(
@@ -113,54 +82,35 @@ class CertificateForwarding:
         *,
         trusted_proxies: Iterable[str] = ("127.0.0.1",),
         proxy_certificate=None,
-        header: str = CERT_HEADER,
-        verify_header: str | None = VERIFY_HEADER,
-        intermediates: Iterable = (),
     ):
         if trust is None:
             raise ValueError(
                 "trust is required to re-validate forwarded certificates (pass the client CA)"
             )
-        self.trust, self.intermediates = trust, list(intermediates)
+        self.trust = trust
         self.trusted_proxies = tuple(trusted_proxies)
-        self._networks = [_network(a) for a in self.trusted_proxies]
+        self._networks = [ipaddress.ip_network(a, strict=False) for a in self.trusted_proxies]
         self.proxy_certificate = getattr(proxy_certificate, "cert", proxy_certificate)
-        self.header, self.verify_header = header, verify_header
-
-    def __repr__(self) -> str:
-        proof = (
-            f", proxy certificate {self._proxy_name()}"
-            if self.proxy_certificate is not None
-            else ""
-        )
-        return f"<CertificateForwarding header={self.header} from {', '.join(self.trusted_proxies)}{proof}>"
-
-    def _proxy_name(self) -> str:
-        return common_name(self.proxy_certificate.subject)
 
     def __call__(self, environ) -> x509.Certificate | None:
-        if _CACHE_KEY in environ:
-            return environ[_CACHE_KEY]
-        header, value = self.header, environ.get(environ_key(self.header), "")
+        value = environ.get(_CERT_KEY, "")
         if not value.strip():
-            environ[_CACHE_KEY] = None
             return None
-        self.check_sender(environ, header)
-        verdict = environ.get(environ_key(self.verify_header), "") if self.verify_header else ""
+        self._check_sender(environ)
+        verdict = environ.get(_VERIFY_KEY, "")
         if verdict and verdict != "SUCCESS":
             raise ForwardedCertificateError(
-                f"the proxy did not verify the client certificate ({self.verify_header}: {verdict})"
+                f"the proxy did not verify the client certificate ({VERIFY_HEADER}: {verdict})"
             )
-        cert = parse_certificate_header(value, header)
-        check = verify_chain(cert, self.trust, self.intermediates, purpose="client")
+        cert = parse_certificate_header(value)
+        check = verify_chain(cert, self.trust, purpose="client")
         if not check.ok:
             raise ForwardedCertificateError(
                 f"the forwarded certificate {cert.subject.rfc4514_string()} is not trusted: {check.reason}"
             )
-        environ[_CACHE_KEY] = cert
         return cert
 
-    def check_sender(self, environ, header: str = CERT_HEADER) -> None:
+    def _check_sender(self, environ) -> None:
         """Raise :class:`ForgedHeaderError` unless the connection comes from a trusted proxy."""
         addr = environ.get("REMOTE_ADDR", "")
         try:
@@ -169,48 +119,43 @@ class CertificateForwarding:
             trusted = False
         if not trusted:
             raise ForgedHeaderError(
-                f"the {header} header came from {addr or 'an unknown address'}, which is not a trusted "
-                f"proxy ({', '.join(self.trusted_proxies)}); anyone can write a header, so only the proxy that "
-                f"checked the certificate may send it. Call the app through the proxy"
+                f"the {CERT_HEADER} header came from {addr or 'an unknown address'}, which is not a "
+                f"trusted proxy ({', '.join(self.trusted_proxies)}); anyone can write a header, so only "
+                f"the proxy that checked the certificate may send it. Call the app through the proxy"
             )
         if self.proxy_certificate is None:
             return
         peer = peer_certificate(environ)
+        proxy = common_name(self.proxy_certificate.subject)
         if peer is None:
             raise ForgedHeaderError(
-                f"the {header} header came on a connection without a client certificate; only the proxy, "
-                f"authenticated with its own certificate ({self._proxy_name()}), may send it"
+                f"the {CERT_HEADER} header came on a connection without a client certificate; only "
+                f"the proxy, authenticated with its own certificate ({proxy}), may send it"
             )
         if peer != self.proxy_certificate:
             raise ForgedHeaderError(
-                f"the {header} header came on a connection authenticated as {peer.subject.rfc4514_string()}, "
-                f"not as the proxy ({self._proxy_name()}); only the proxy may forward certificates"
+                f"the {CERT_HEADER} header came on a connection authenticated as "
+                f"{peer.subject.rfc4514_string()}, not as the proxy ({proxy}); only the proxy may "
+                f"forward certificates"
             )
 
 
-def trust_header_from_anyone(header: str = CERT_HEADER):
+def trust_header_from_anyone():
     """THE MISTAKE, for the demonstration: believe the certificate header from any caller.
 
     No sender check, no re-validation: whoever reaches the app writes who they are.
     """
 
     def source(environ) -> x509.Certificate | None:
-        value = environ.get(environ_key(header), "")
-        return parse_certificate_header(value, header) if value.strip() else None
+        value = environ.get(_CERT_KEY, "")
+        return parse_certificate_header(value) if value.strip() else None
 
     source.__name__ = source.__qualname__ = "trust_header_from_anyone"
     return source
 
 
-def header_value(cert, fmt: str = "pem") -> str:
-    """What a proxy would put in the header for ``cert`` (what an attacker copies, too).
-
-    ``pem``: URL-encoded PEM, byte for byte what nginx's ``$ssl_client_escaped_cert`` holds;
-    ``der``: base64 DER, ASP.NET's ``X-Client-Cert``.
-    """
+def header_value(cert) -> str:
+    """What a proxy would put in the header for ``cert`` (what an attacker copies, too):
+    URL-encoded PEM, byte for byte what nginx's ``$ssl_client_escaped_cert`` holds."""
     cert = getattr(cert, "cert", cert)
-    if fmt == "der":
-        return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
-    if fmt != "pem":
-        raise ValueError("fmt must be 'pem' or 'der'")
     return quote(cert.public_bytes(serialization.Encoding.PEM).decode(), safe="")

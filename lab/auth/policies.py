@@ -147,8 +147,14 @@ def _spki(value: str) -> str:
     return text
 
 
-def _count(n: int) -> str:
-    return f"{n} pin{'s' if n != 1 else ''}"
+def _pinned(name: str, pins: tuple[str, ...], claim: str, what: str) -> Policy:
+    """A policy admitting identities whose ``claim`` is one of ``pins`` (none: nobody)."""
+
+    def check(identity: ClientIdentity) -> str | None:
+        value = getattr(identity, claim)
+        return None if value in pins else f"{what} {value} is not pinned"
+
+    return Policy(f"{name}({len(pins)} pin{'s' if len(pins) != 1 else ''})", check)
 
 
 def pin_thumbprint(*thumbprints: str) -> Policy:
@@ -158,13 +164,7 @@ def pin_thumbprint(*thumbprints: str) -> Policy:
     with the same key and subject, changes the thumbprint. No pins allows nobody.
     """
     pins = tuple(_thumbprint(t) for t in thumbprints)
-
-    def check(identity: ClientIdentity) -> str | None:
-        if identity.thumbprint in pins:
-            return None
-        return f"certificate thumbprint {identity.thumbprint} is not pinned"
-
-    return Policy(f"pin_thumbprint({_count(len(pins))})", check)
+    return _pinned("pin_thumbprint", pins, "thumbprint", "certificate thumbprint")
 
 
 def pin_spki(*pins: str) -> Policy:
@@ -173,14 +173,7 @@ def pin_spki(*pins: str) -> Policy:
     Survives re-issue with the same key (renewal), fails when the key changes, which is
     exactly the event a pin is meant to catch. No pins allows nobody.
     """
-    normalized = tuple(_spki(p) for p in pins)
-
-    def check(identity: ClientIdentity) -> str | None:
-        if identity.spki_pin in normalized:
-            return None
-        return f"public key pin {identity.spki_pin} is not pinned"
-
-    return Policy(f"pin_spki({_count(len(normalized))})", check)
+    return _pinned("pin_spki", tuple(_spki(p) for p in pins), "spki_pin", "public key pin")
 
 
 # ---------------------------------------------------------------------- SAN

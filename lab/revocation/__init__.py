@@ -5,10 +5,10 @@ Why this package exists: the guide says "Enable CRL / OCSP" and then sets
 valid until it expires, whatever happened to its key; revocation is only a
 *list* the CA publishes, and it protects nobody who does not read it.
 
-* :mod:`~lab.revocation.records`: :class:`Revocations`, the CA's record (serial, reason,
-  time) and the signed CRLs it issues, numbered by one persistent counter;
-* :mod:`~lab.revocation.crl`: reason codes, the OCSP URL a certificate names, reading CRL files, and
-  :func:`trusted_crl_file` (what may be handed to OpenSSL as a CRL file);
+* :mod:`~lab.revocation.crl`: :class:`Revocations`, the CA's record (serial, reason, time)
+  and the signed CRLs it issues, numbered by one persistent counter; reason codes, the
+  OCSP URL a certificate names, reading CRL files, and :func:`trusted_crl_file` (what may
+  be handed to OpenSSL as a CRL file);
 * :mod:`~lab.revocation.freshness`: whether a CRL or OCSP answer is fresh, due or stale;
 * :mod:`~lab.revocation.ocsp`: the OCSP client, :class:`OCSPChecker` (a revocation hook
   for :mod:`lab.auth`, hard- or soft-fail) and the responder
@@ -23,17 +23,13 @@ never on course code.
 from lab.revocation.crl import (
     REASONS,
     RevocationError,
+    Revocations,
     load_crl,
-    load_crls,
-    ocsp_urls,
-    parse_crl,
     reason_name,
     revoked_reason,
     trusted_crl_file,
 )
 from lab.revocation.ocsp import OCSPChecker
-from lab.revocation.records import Revocations, Revoked
 
-__all__ = ["REASONS", "RevocationError", "load_crl", "load_crls", "ocsp_urls"]
-__all__ += ["parse_crl", "reason_name", "revoked_reason", "trusted_crl_file"]
-__all__ += ["OCSPChecker", "Revocations", "Revoked"]
+__all__ = ["REASONS", "RevocationError", "Revocations", "load_crl", "reason_name"]
+__all__ += ["revoked_reason", "trusted_crl_file", "OCSPChecker"]

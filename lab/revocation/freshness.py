@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 
+from cryptography import x509
+
 from lab.pki.fields import utcnow
 
 
@@ -27,18 +29,16 @@ class Freshness:
         if self.next_update is None:
             return "unknown: no nextUpdate, so a verifier cannot tell when it stops being current"
         hours = abs(self.remaining.total_seconds()) / 3600
-        span = (
-            f"{hours / 24:.0f} days"
-            if hours >= 48
-            else f"{hours:.0f} hour{'' if round(hours) == 1 else 's'}"
-        )
-        if self.state == "stale":
-            return (
-                f"stale: nextUpdate passed {span} ago; verifiers that check it refuse every client"
-            )
-        if self.state == "due":
-            return f"due: {span} left; publish the next one now"
-        return f"fresh: {span} until nextUpdate"
+        span = f"{hours / 24:.0f} days" if hours >= 48 else f"{hours:.0f} hour"
+        span += "s" if span != "1 hour" and hours < 48 else ""
+        return _SAYS[self.state].format(span=span)
+
+
+_SAYS = {
+    "fresh": "fresh: {span} until nextUpdate",
+    "due": "due: {span} left; publish the next one now",
+    "stale": "stale: nextUpdate passed {span} ago; verifiers that check it refuse every client",
+}
 
 
 def freshness(item, *, now: _dt.datetime | None = None, warn_fraction: float = 0.25) -> Freshness:
@@ -49,16 +49,10 @@ def freshness(item, *, now: _dt.datetime | None = None, warn_fraction: float = 0
     verifiers start refusing.
     """
     now = now or utcnow(exact=True)
-    this_update = getattr(item, "last_update_utc", None) or getattr(item, "this_update", None)
-    next_update = (
-        getattr(item, "next_update_utc", None)
-        if hasattr(item, "last_update_utc")
-        else getattr(item, "next_update", None)
-    )
-    if this_update is None:
-        raise TypeError(
-            "freshness() takes a CRL (cryptography) or an OCSP answer (lab.revocation.ocsp.query's result)"
-        )
+    if isinstance(item, x509.CertificateRevocationList):
+        this_update, next_update = item.last_update_utc, item.next_update_utc
+    else:
+        this_update, next_update = item.this_update, item.next_update
     if next_update is None:
         return Freshness("unknown", this_update, None, None)
     remaining = next_update - now

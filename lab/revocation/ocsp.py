@@ -26,9 +26,9 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from lab.errors import LabError
+from lab.pki.certinfo import eku_names
 from lab.pki.fields import utcnow
 from lab.revocation.crl import ocsp_urls, reason_name
 
@@ -49,29 +49,18 @@ class OCSPResult:
 
     status: str  # good, revoked, unknown
     reason: str | None
-    revoked_at: _dt.datetime | None
     this_update: _dt.datetime
     next_update: _dt.datetime | None
-    responder: str
 
     def __str__(self) -> str:
         return self.status + (f" ({self.reason})" if self.status == "revoked" else "")
 
 
-def build_request(
-    cert: x509.Certificate, issuer: x509.Certificate, nonce: bytes | None = None
-) -> bytes:
-    """The DER OCSP request for ``cert`` (SHA-1 certificate id, as every responder understands)."""
-    builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())
-    if nonce:
-        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
-    return builder.build().public_bytes(serialization.Encoding.DER)
-
-
-def query(cert, issuer, url: str | None = None, *, timeout=2.0, nonce=True, clock=None):
+def query(cert, issuer, url: str | None = None, *, clock=None):
     """Ask the OCSP responder about ``cert`` and verify the answer before believing it.
 
-    ``url`` defaults to the certificate's AIA OCSP URL. Raises
+    The request names ``cert`` by a SHA-1 certificate id (what every responder reads)
+    and carries a fresh nonce. ``url`` defaults to the certificate's AIA OCSP URL. Raises
     :class:`OCSPUnavailable` when there is no usable answer (responder down,
     error status, bad signature, wrong certificate, stale answer, nonce mismatch).
     """
@@ -79,15 +68,17 @@ def query(cert, issuer, url: str | None = None, *, timeout=2.0, nonce=True, cloc
     url = url or next(iter(ocsp_urls(cert)), None)
     if not url:
         raise OCSPUnavailable("the certificate names no OCSP responder (no AIA OCSP URL)")
-    sent_nonce = os.urandom(16) if nonce else None
+    sent_nonce = os.urandom(16)
+    request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())
+    request = request.add_extension(x509.OCSPNonce(sent_nonce), critical=False).build()
     with requests.Session() as http:
         http.trust_env = False  # loopback, plain HTTP: no proxies, no CA bundle from the env
         try:
             r = http.post(
                 url,
-                data=build_request(cert, issuer, sent_nonce),
+                data=request.public_bytes(serialization.Encoding.DER),
                 headers={"Content-Type": OCSP_REQUEST},
-                timeout=timeout,
+                timeout=2.0,
             )
         except requests.RequestException as exc:
             why = "timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__
@@ -128,14 +119,8 @@ def parse_response(der: bytes, cert, issuer, nonce: bytes | None = None, *, cloc
         if resp.next_update_utc is not None and now >= resp.next_update_utc:
             raise OCSPUnavailable("the OCSP answer is stale (its nextUpdate has passed)")
         status = resp.certificate_status.name.lower()  # good, revoked, unknown
-        return OCSPResult(
-            status=status,
-            reason=reason_name(resp.revocation_reason) if status == "revoked" else None,
-            revoked_at=resp.revocation_time_utc if status == "revoked" else None,
-            this_update=resp.this_update_utc,
-            next_update=resp.next_update_utc,
-            responder=signer.subject.rfc4514_string(),
-        )
+        reason = reason_name(resp.revocation_reason) if status == "revoked" else None
+        return OCSPResult(status, reason, resp.this_update_utc, resp.next_update_utc)
     except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
         raise OCSPUnavailable(f"the OCSP answer is malformed ({type(exc).__name__})") from None
 
@@ -151,11 +136,7 @@ def _responder_certificate(resp: ocsp.OCSPResponse, issuer: x509.Certificate) ->
         raise OCSPUnavailable(
             "the OCSP responder's certificate was not issued by the certificate's CA"
         ) from None
-    try:
-        ekus = signer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        ekus = []
-    if ExtendedKeyUsageOID.OCSP_SIGNING not in ekus:
+    if "OCSPSigning" not in (eku_names(signer) or []):
         raise OCSPUnavailable(
             "the OCSP responder's certificate lacks EKU OCSPSigning: "
             "the CA did not delegate OCSP to it"
@@ -203,26 +184,21 @@ class OCSPChecker:
     #: what :class:`lab.auth.CertificateAuth` reports as its revocation_mode
     mode = "ocsp"
 
-    def __init__(self, url=None, *, issuer=None, hard_fail=True, timeout=2.0, clock=None):
+    def __init__(self, url=None, *, issuer=None, hard_fail=True, clock=None):
         self.url = url
         self.issuer = getattr(issuer, "cert", issuer)
         self.hard_fail = hard_fail
-        self.timeout = timeout
         self.clock: Callable[[], _dt.datetime] = clock or utcnow
         self.queries = 0
         self.last_note = ""
         self._cache: dict[tuple, OCSPResult] = {}
         self._lock = threading.Lock()
 
-    def __repr__(self) -> str:
-        mode = "hard-fail" if self.hard_fail else "soft-fail"
-        return f"<OCSPChecker {mode}, {self.queries} query(ies), {len(self._cache)} cached>"
-
     def clear_cache(self) -> None:
         with self._lock:
             self._cache.clear()
 
-    def status(self, cert: x509.Certificate, issuer: x509.Certificate) -> OCSPResult:
+    def _status(self, cert: x509.Certificate, issuer: x509.Certificate) -> OCSPResult:
         """The cached answer while it is fresh, else a new query (may raise OCSPUnavailable)."""
         key = (issuer.subject.public_bytes(), cert.serial_number)
         with self._lock:
@@ -231,7 +207,7 @@ class OCSPChecker:
         if cached and cached.next_update is not None and self.clock() < cached.next_update:
             return cached
         self.queries += 1
-        result = query(cert, issuer, self.url, timeout=self.timeout, clock=self.clock)
+        result = query(cert, issuer, self.url, clock=self.clock)
         with self._lock:
             self._cache[key] = result
         return result
@@ -248,7 +224,7 @@ class OCSPChecker:
         if issuer is None:
             return self._unavailable("the issuer's certificate is needed to ask OCSP")
         try:
-            result = self.status(cert, issuer)
+            result = self._status(cert, issuer)
         except OCSPUnavailable as exc:
             return self._unavailable(str(exc))
         if result.status == "good":

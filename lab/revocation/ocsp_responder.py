@@ -18,30 +18,27 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import threading
-import traceback as _traceback
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509 import ocsp
 from flask import Flask, Response, request
 
 from lab.errors import LabError, ServerError
 from lab.pki import CertificateAuthority, IssuedCertificate
 from lab.pki.fields import utcnow
-from lab.revocation.crl import load_crls
-from lab.revocation.records import Revocations
+from lab.pki.keys import signature_hash
+from lab.revocation.crl import Revocations, load_crls
 from lab.tls.server import MTLSServer
 
 OCSP_RESPONSE = "application/ocsp-response"
 
 #: How long an answer is good for. Let's Encrypt answers were valid for days; a
 #: short window here makes the cache lesson visible.
-DEFAULT_RESPONSE_VALIDITY = _dt.timedelta(hours=1)
+RESPONSE_VALIDITY = _dt.timedelta(hours=1)
 
 #: A request about one certificate is about 100 bytes, 250 with a 128-octet nonce:
 #: 4 KiB leaves room for extensions and refuses a flood before it is read.
@@ -56,18 +53,15 @@ NONCE_OCTETS = range(1, 129)
 SERIALS = range(1, 2**159)
 
 
-def delegated_signer(
-    ca: CertificateAuthority, name: str = "mTLS Lab OCSP Responder", days: float = 30
-) -> IssuedCertificate:
+def delegated_signer(ca: CertificateAuthority) -> IssuedCertificate:
     """A responder certificate the CA delegates OCSP signing to (RFC 6960 §4.2.2.2).
 
     EKU OCSPSigning is what makes a client accept its signature on the CA's
     behalf; id-pkix-ocsp-nocheck tells clients not to ask whether the
     responder's own certificate is revoked (it is short-lived instead).
     """
-    return ca.issue_client(
-        name, eku=["OCSPSigning"], days=days, extra_extensions=[(x509.OCSPNoCheck(), False)]
-    )
+    nocheck = [(x509.OCSPNoCheck(), False)]
+    return ca.issue_client("mTLS Lab OCSP Responder", eku=["OCSPSigning"], extra_extensions=nocheck)
 
 
 @dataclass(frozen=True)
@@ -142,8 +136,8 @@ class OCSPResponder:
     ``unknown`` says exactly what the responder knows, and a hard-failing client
     refuses it just the same.
 
-    Answers are valid for ``validity`` from ``clock()`` (a parameter so that tests
-    can move time). A client that stalls mid-request is dropped after
+    Answers are valid for :data:`RESPONSE_VALIDITY` from ``clock()`` (a parameter so that
+    tests can move time). A client that stalls mid-request is dropped after
     ``read_timeout`` seconds, so it cannot hold one of the responder's threads.
     """
 
@@ -153,7 +147,6 @@ class OCSPResponder:
         signer: IssuedCertificate | None = None,
         *,
         issued=None,
-        validity: _dt.timedelta = DEFAULT_RESPONSE_VALIDITY,
         host: str = "127.0.0.1",
         port: int = 0,
         clock=None,
@@ -164,10 +157,8 @@ class OCSPResponder:
         self.ca_cert = revocations.ca.cert
         self.signer = signer or delegated_signer(revocations.ca)
         self.issued = issued
-        self.validity = validity
         self.answers: list[Answer] = []
-        self.errors: list[str] = []
-        self._lock = threading.Lock()
+        self.errors: list[str] = []  # list.append is atomic: the worker threads share both
         self.app = self._create_app()
         self.server = MTLSServer(
             self.app,
@@ -180,20 +171,15 @@ class OCSPResponder:
         )
 
     # ------------------------------------------------------------- answering
-    def _issued_serials(self) -> set[int] | None:
-        found = self.issued() if callable(self.issued) else self.issued
-        if found is None:
-            return None
-        return {getattr(getattr(c, "cert", c), "serial_number", c) for c in found}
-
-    def status_of(self, serial: int) -> tuple[str, object]:
+    def _status_of(self, serial: int) -> tuple[str, object]:
         """("good" | "revoked" | "unknown", the revocation entry or None) for a serial of our CA."""
         self.revocations.refresh()
         entry = self.revocations.status(serial)
         if entry is not None:
             return "revoked", entry
-        issued = self._issued_serials()
-        if serial not in SERIALS or (issued is not None and serial not in issued):
+        found = self.issued() if callable(self.issued) else self.issued
+        issued = {getattr(getattr(c, "cert", c), "serial_number", c) for c in found or ()}
+        if serial not in SERIALS or (found is not None and serial not in issued):
             return "unknown", None
         return "good", None
 
@@ -202,13 +188,13 @@ class OCSPResponder:
         try:
             req = parse_request(der)
         except MalformedOCSPRequest as exc:
-            self._record(Answer(None, "malformed", str(exc)))
+            self.answers.append(Answer(None, "malformed", str(exc)))
             return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
         ours = (req.issuer_name_hash, req.issuer_key_hash) == _issuer_hashes(
             self.ca_cert, req.hash_algorithm
         )
-        status, entry = self.status_of(req.serial_number) if ours else ("unknown", None)
-        self._record(Answer(req.serial_number, status))
+        status, entry = self._status_of(req.serial_number) if ours else ("unknown", None)
+        self.answers.append(Answer(req.serial_number, status))
         now = self.clock().replace(microsecond=0)
         builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
             issuer_name_hash=req.issuer_name_hash,
@@ -217,7 +203,7 @@ class OCSPResponder:
             algorithm=req.hash_algorithm,
             cert_status=getattr(ocsp.OCSPCertStatus, status.upper()),
             this_update=now,
-            next_update=now + self.validity,
+            next_update=now + RESPONSE_VALIDITY,
             revocation_time=entry.revoked_at if entry else None,
             revocation_reason=(
                 entry.reason if entry and entry.reason != x509.ReasonFlags.unspecified else None
@@ -228,20 +214,8 @@ class OCSPResponder:
         ).certificates([self.signer.cert])
         if (nonce := _nonce(req)) is not None:  # echo the nonce: proves the answer is fresh
             builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
-        key = self.signer.key
-        algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-        return builder.sign(key, algorithm).public_bytes(serialization.Encoding.DER)
-
-    def _record(self, answer: Answer) -> None:
-        with self._lock:
-            self.answers.append(answer)
-
-    def published_crl(self) -> bytes | None:
-        """The CRL file the CA published, as DER (checked: only CRLs this CA signed), or None."""
-        path = self.revocations.path
-        if path is None or not path.exists():
-            return None
-        return load_crls(path, self.ca_cert)[0].public_bytes(serialization.Encoding.DER)
+        signed = builder.sign(self.signer.key, signature_hash(self.signer.key))
+        return signed.public_bytes(serialization.Encoding.DER)
 
     def _create_app(self) -> Flask:
         app = Flask("lab-ocsp-responder")
@@ -251,8 +225,7 @@ class OCSPResponder:
             try:
                 body = self.respond(der)
             except Exception as exc:  # recorded, answered as internalError, never a 500
-                with self._lock:
-                    self.errors.append(f"{type(exc).__name__}: {exc}\n{_traceback.format_exc()}")
+                self.errors.append(f"{type(exc).__name__}: {exc}")
                 body = _unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)
             return Response(body, mimetype=OCSP_RESPONSE)
 
@@ -261,13 +234,14 @@ class OCSPResponder:
             return answer(request.get_data())
 
         @app.get("/crl")
-        def crl():
+        def crl():  # the CRL file the CA published, checked (only CRLs this CA signed), as DER
+            path = self.revocations.path
+            if path is None or not path.exists():
+                return Response("no CRL published yet (python -m lab pki crl)\n", 404)
             try:
-                der = self.published_crl()
+                der = load_crls(path, self.ca_cert)[0].public_bytes(serialization.Encoding.DER)
             except LabError as exc:  # a damaged crl.pem: say so, never a stack trace
                 return Response(f"the published CRL is unusable: {exc}\n", 503)
-            if der is None:
-                return Response("no CRL published yet (python -m lab pki crl)\n", 404)
             return Response(der, mimetype="application/pkix-crl")
 
         @app.get("/<path:encoded>")
@@ -286,33 +260,21 @@ class OCSPResponder:
         return self.server.running
 
     @property
-    def host(self) -> str:
-        return self.server.host
-
-    @property
-    def port(self) -> int:
-        if not self.running:
-            raise ServerError("the OCSP responder is not running; call start() or use `with`")
-        return self.server.port
-
-    @property
     def url(self) -> str:
         """What goes into the certificates' AIA extension."""
-        return f"http://{self.host}:{self.port}/"
+        return f"http://{self.server.host}:{self.server.port}/"
 
     @property
     def crl_url(self) -> str:
         """What goes into the certificates' CRL Distribution Points extension."""
-        return f"http://{self.host}:{self.port}/crl"
+        return self.url + "crl"
 
     def start(self) -> "OCSPResponder":
         try:
             self.server.start()
         except ServerError as exc:
-            port = self.server.settings.port
-            raise ServerError(
-                f"could not start the OCSP responder on {self.host}:{port}: {exc}"
-            ) from None
+            where = f"{self.server.host}:{self.server.settings.port}"
+            raise ServerError(f"could not start the OCSP responder on {where}: {exc}") from None
         return self
 
     def stop(self) -> None:
@@ -324,9 +286,6 @@ class OCSPResponder:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-    def __repr__(self) -> str:
-        return f"<OCSPResponder {'at ' + self.url if self.running else 'stopped'}>"
 
 
 def _unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:

@@ -44,23 +44,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def openssl_command(url: str, directory: Path, cert: str = "client.crt") -> str:
-    """The openssl client call that asks this responder about ``cert``."""
-    d = show(directory)
-    return shlex.join(
-        [
-            "openssl",
-            "ocsp",
-            "-issuer",
-            f"{d}/rootCA.pem",
-            "-cert",
-            f"{d}/{cert}",
-            "-url",
-            url,
-            "-CAfile",
-            f"{d}/rootCA.pem",
-        ]
-    )
+def openssl_command(url: str, directory: Path) -> str:
+    """The openssl client call that asks this responder about the course's client.crt."""
+    ca, client = f"{show(directory)}/rootCA.pem", f"{show(directory)}/client.crt"
+    args = ["-issuer", ca, "-cert", client, "-url", url, "-CAfile", ca]
+    return shlex.join(["openssl", "ocsp", *args])
 
 
 def issued_by(ca_cert: x509.Certificate, directory: Path) -> list[x509.Certificate]:
