@@ -43,7 +43,7 @@ from lab.pki.verify import verify_chain
 from lab.tls.identity import peer_certificate
 
 #: The headers a proxy in front sets for the app (nginx: lab.proxy writes them; ingress-nginx
-#: and ASP.NET's AddCertificateForwarding use other names, see lab.proxy.LOOKALIKE_HEADERS).
+#: and ASP.NET's AddCertificateForwarding use other names, see lab/proxy/templates/nginx.conf.j2).
 CERT_HEADER = "X-SSL-Client-Cert"  # URL-encoded PEM of the client's leaf certificate
 VERIFY_HEADER = "X-SSL-Client-Verify"  # SUCCESS, NONE or FAILED:<reason>
 DN_HEADER = "X-SSL-Client-S-DN"  # the subject, RFC 2253 (CN=...,O=...)
