@@ -49,6 +49,7 @@ from lab.pki.issued import (
     load_identity,
     load_pair,
     load_pkcs12,
+    open_pfx,
 )
 from lab.pki.keys import generate_key, key_matches, signature_hash
 
@@ -73,6 +74,7 @@ __all__ = [
     "load_identity",
     "load_pair",
     "load_pkcs12",
+    "open_pfx",
     "load_private_key",
     "pem",
     "self_signed_client",

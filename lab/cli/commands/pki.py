@@ -170,16 +170,7 @@ def _issue_client(args) -> int:
 def _show(args) -> int:
     path: Path = args.file
     if path.suffix.lower() in pki.PFX_SUFFIXES:
-        # An explicit --password "" is used as given; only no --password reads the file.
-        password = (
-            args.password if args.password is not None else coursepki.read_password(path.parent)
-        )
-        if password is None:
-            raise LabError(
-                f"{show(path)} needs its password: --password P "
-                f"(no {coursepki.PASSWORD_FILE} beside it)"
-            )
-        ident = pki.load_pkcs12(path, password)
+        ident = pki.open_pfx(path, args.password)
         print(certinfo.describe(ident.cert).as_text())
         for extra in ident.chain:
             print("\nchain:\n" + certinfo.describe(extra).as_text())
