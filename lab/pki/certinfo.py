@@ -13,7 +13,7 @@ import base64
 import datetime as _dt
 import hashlib
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -151,24 +151,16 @@ def days_left(cert_or_not_after, now: _dt.datetime | None = None) -> int:
 
 @dataclass
 class CertificateSummary:
-    """Everything worth knowing about one certificate, as labelled rows ready to print or display.
-
-    ``days_left``, ``san`` and ``eku`` are kept as values too, for code that decides on them.
-    """
+    """Everything worth knowing about one certificate, as labelled rows: aligned text in a
+    terminal (and as the notebook's text/plain), an HTML table in a notebook."""
 
     table: list[tuple[str, str]]
-    days_left: int
-    san: list[str] = field(default_factory=list)
-    eku: list[str] | None = None
-
-    def rows(self) -> list[tuple[str, str]]:
-        return self.table
 
     def as_text(self) -> str:
         width = max(len(k) for k, _ in self.table)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in self.table)
 
-    __str__ = as_text
+    __str__ = __repr__ = as_text
 
     def _repr_html_(self) -> str:
         body = "".join(
@@ -178,20 +170,12 @@ class CertificateSummary:
         )
         return f"<table>{body}</table>"
 
-    def __repr__(self) -> str:  # the text/plain twin of the HTML table in notebooks
-        return self.as_text()
 
-
-def describe(cert: x509.Certificate, now: _dt.datetime | None = None) -> CertificateSummary:
+def describe(cert: x509.Certificate) -> CertificateSummary:
     """Summarise ``cert`` (accepts an IssuedCertificate or CA too)."""
     cert = certificate_of(cert)
     bc = _ext(cert, ExtensionOID.BASIC_CONSTRAINTS)
-    left, san, ku, eku = (
-        days_left(cert, now),
-        san_strings(cert),
-        key_usage_names(cert),
-        eku_names(cert),
-    )
+    left, san, ku, eku = days_left(cert), san_strings(cert), key_usage_names(cert), eku_names(cert)
     pathlen = bc.value.path_length if bc and bc.value.ca else None
     algo = cert.signature_hash_algorithm
     table = [
@@ -219,4 +203,4 @@ def describe(cert: x509.Certificate, now: _dt.datetime | None = None) -> Certifi
         ("SHA-256 thumbprint", thumbprint(cert)),
         ("SPKI SHA-256 pin", spki_pin(cert)),
     ]
-    return CertificateSummary(table, left, san, eku)
+    return CertificateSummary(table)

@@ -76,9 +76,7 @@ class IssuedCertificate:
         crt, key = leaf_files(stem)
         return write_public(crt, self.chain_pem), write_private(key, self.key_pem(password))
 
-    def to_pkcs12(
-        self, path: str | os.PathLike, password: str | bytes, friendly_name: str | None = None
-    ) -> Path:
+    def to_pkcs12(self, path: str | os.PathLike, password: str | bytes) -> Path:
         """Export a ``.pfx`` encrypted with AES-256-CBC and PBKDF2-SHA256.
 
         cryptography's ``BestAvailableEncryption`` would also pick AES-256, but the
@@ -97,7 +95,7 @@ class IssuedCertificate:
             .hmac_hash(hashes.SHA256())
             .build(password_bytes(password))
         )
-        name = (friendly_name or self.common_name or "mtls-lab").encode()
+        name = (self.common_name or "mtls-lab").encode()
         data = pkcs12.serialize_key_and_certificates(
             name, self.key, self.cert, self.chain or None, enc
         )

@@ -42,7 +42,6 @@ class ChainCheck:
     purpose: str
     chain: list[str] = field(default_factory=list)
     reason: str = ""
-    detail: str = ""
     certificates: list[x509.Certificate] = field(default_factory=list, repr=False)
 
     @property
@@ -108,7 +107,6 @@ def verify_chain(
             False,
             purpose,
             reason=explain_failure(cert, roots, inter, purpose, hostname, when, str(exc)),
-            detail=str(exc),
         )
     return ChainCheck(
         True,

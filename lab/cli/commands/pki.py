@@ -17,12 +17,13 @@ from lab import pki
 from lab.cli.args import days_type
 from lab.cli.commands import pki_revoke
 from lab.course import coursepki
-from lab.errors import LabError, MissingFileError, PKIExistsError
+from lab.errors import PKIExistsError
 from lab.ops.expiry import scan
 from lab.paths import certs_dir, show
 from lab.pki import certinfo
 from lab.pki.csr import CSRRefusedError, check_csr, sign_csr
 from lab.pki.fields import ip_name
+from lab.pki.files import read_file
 
 
 def register(subparsers) -> None:
@@ -195,12 +196,7 @@ def _status(args) -> int:
 
 def load_csr(path: Path) -> x509.CertificateSigningRequest:
     """PEM or DER; anything else is one clear line, not a parser's traceback."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MissingFileError(f"{show(path)}: no such file") from None
-    except IsADirectoryError:
-        raise LabError(f"{show(path)} is a folder, not a CSR file") from None
+    data = read_file(path, "certificate signing request")
     loader = x509.load_pem_x509_csr if b"-----BEGIN" in data else x509.load_der_x509_csr
     try:
         return loader(data)
