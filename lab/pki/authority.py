@@ -110,10 +110,9 @@ class CertificateAuthority:
         key_type: str = "ec",
         days: float = 3650,
         organization: str | None = "mTLS Lab",
-        key=None,
     ) -> "CertificateAuthority":
         """A new self-signed root CA: CA:TRUE (critical), keyCertSign+cRLSign (critical), SKI."""
-        key = key or generate_key(key_type)
+        key = generate_key(key_type)
         subject = distinguished_name(name, organization)
         start, end = validity(days, False, False, None, None)
         builder = (
@@ -128,20 +127,14 @@ class CertificateAuthority:
         return cls(cert, key)
 
     def create_intermediate(
-        self,
-        name: str = "mTLS Lab Issuing CA",
-        *,
-        key_type: str = "ec",
-        days: float = 1825,
-        path_length: int | None = 0,
-        organization: str | None = "mTLS Lab",
+        self, name: str = "mTLS Lab Issuing CA", *, days: float = 1825
     ) -> "CertificateAuthority":
-        """An intermediate CA signed by this one (pathlen 0 by default: it may only issue leaves)."""
-        key = generate_key(key_type)
+        """An intermediate CA signed by this one, ECDSA P-256, pathlen 0: it may only issue leaves."""
+        key = generate_key("ec")
         start, end = validity(days, False, False, None, None)
         builder = (
-            self.builder(distinguished_name(name, organization), key.public_key(), start, end)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            self.builder(distinguished_name(name), key.public_key(), start, end)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(key_usage(cert_sign=True, crl_sign=True), critical=True)
         )
         cert = builder.sign(self.key, signature_hash(self.key))

@@ -10,8 +10,6 @@ exists, and get every reason spelled out.
 from __future__ import annotations
 
 import datetime as _dt
-import ipaddress
-import os
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -25,8 +23,8 @@ from cryptography.x509.verification import (
 )
 
 from lab.pki.certinfo import common_name, eku_names, is_ca, san_strings
-from lab.pki.fields import utcnow
-from lab.pki.files import certificate_of, load_certificates, trust_certificates
+from lab.pki.fields import san_entries, utcnow
+from lab.pki.files import certificate_of, trust_certificates
 
 
 @dataclass
@@ -57,13 +55,6 @@ class ChainCheck:
     __repr__ = __str__
 
 
-def _subject(host: str):
-    try:
-        return x509.IPAddress(ipaddress.ip_address(host))
-    except ValueError:
-        return x509.DNSName(host)
-
-
 def verify_chain(
     leaf,
     trust,
@@ -75,19 +66,14 @@ def verify_chain(
 ) -> ChainCheck:
     """Check that ``leaf`` chains to one of ``trust`` and is fit for ``purpose``.
 
-    ``leaf`` may be a certificate, an :class:`~lab.pki.IssuedCertificate` (whose
-    own chain is used as intermediates) or a certificate file (leaf first, then
-    its chain); ``trust`` CAs, certificates or PEM/DER files. ``purpose`` is "client" or "server"; a
-    server check needs the ``hostname`` the client would connect to.
+    ``leaf`` may be a certificate or an :class:`~lab.pki.IssuedCertificate` (whose own chain
+    is used as intermediates); ``trust`` CAs, certificates or PEM/DER files. ``purpose`` is
+    "client" or "server"; a server check needs the ``hostname`` the client would connect to.
     """
     if purpose not in ("client", "server"):
         raise ValueError("purpose must be 'client' or 'server'")
-    if isinstance(leaf, (str, os.PathLike)):  # a .crt file: the leaf, then its intermediates
-        leaf_file = load_certificates(leaf)
-        cert, inter = leaf_file[0], trust_certificates(intermediates) + leaf_file[1:]
-    else:
-        inter = trust_certificates(intermediates) + list(getattr(leaf, "chain", []) or [])
-        cert = certificate_of(leaf)
+    inter = trust_certificates(intermediates) + list(getattr(leaf, "chain", []) or [])
+    cert = certificate_of(leaf)
     roots = trust_certificates(trust)
     when = at or utcnow(exact=True)
     builder = PolicyBuilder().store(Store(roots)).time(when)
@@ -101,7 +87,7 @@ def verify_chain(
         else:
             if not hostname:
                 raise ValueError("a server check needs the hostname the client connects to")
-            chain = builder.build_server_verifier(_subject(hostname)).verify(cert, inter)
+            chain = builder.build_server_verifier(san_entries([hostname])[0]).verify(cert, inter)
     except VerificationError as exc:
         return ChainCheck(
             False,
