@@ -364,10 +364,10 @@ def _files(paths, directory) -> list[Path]:
     return found
 
 
-def examine(paths=(), *, directory=None, roots=(), password=None, now=None) -> Report:
+def examine(paths=(), *, directory=None, roots=(), password=None) -> Report:
     """Lint certificates, keys and .pfx files; ``roots`` are extra trusted CA files."""
     reader = _Reader(password, Report())
-    report, now = reader.report, now or utcnow(exact=True)
+    report, now = reader.report, utcnow(exact=True)
     files = _files(paths, directory)
     if not files:
         report.note("no-files", str(directory or "."))
