@@ -270,7 +270,7 @@ class _Reader:
             return self.read_pfx(path, name)
         data = path.read_bytes()
         has_cert = b"-----BEGIN CERTIFICATE-----" in data
-        if b"PRIVATE KEY-----" in data or suffix in pki.KEY_SUFFIXES:
+        if b"PRIVATE KEY-----" in data or suffix == ".key":
             self.read_key(path, name)
             if suffix in pki.CERT_SUFFIXES and not has_cert:
                 report.note("key-in-cert", name, file=name)

@@ -29,7 +29,6 @@ from lab.pki.authority import CertificateAuthority, self_signed_client
 from lab.pki.fields import BACKDATE
 from lab.pki.files import (
     CERT_SUFFIXES,
-    KEY_SUFFIXES,
     PASSWORD_FILE,
     PFX_SUFFIXES,
     load_certificate,
@@ -56,7 +55,6 @@ from lab.pki.keys import generate_key, key_matches, signature_hash
 __all__ = [
     "BACKDATE",
     "CERT_SUFFIXES",
-    "KEY_SUFFIXES",
     "PASSWORD_FILE",
     "PFX_SUFFIXES",
     "read_password",

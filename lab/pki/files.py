@@ -26,7 +26,6 @@ from lab.pki.keys import password_bytes
 
 #: File suffixes by what they hold: the one list every scanner (doctor, expiry) reads.
 CERT_SUFFIXES = (".crt", ".pem", ".cer", ".der")
-KEY_SUFFIXES = (".key",)
 PFX_SUFFIXES = (".pfx", ".p12")
 
 #: Where ``pki init`` saves the random .pfx password, beside the bundles (mode 0600).
