@@ -325,7 +325,8 @@ def test_an_empty_or_truncated_pfx_without_password_is_an_error(tmp_path, client
     bad.write_bytes(whole[: len(whole) // 2] if content == "truncated" else content)
     os.chmod(bad, 0o600)
     report = doctor.examine([bad])
-    assert "alice.pfx: unreadable .pfx: the file is empty or truncated" in _errors(report)
+    what = "is empty, not a .pfx file" if content == b"" else "is truncated or not a PKCS#12 bundle"
+    assert f"alice.pfx: the .pfx {what}" in _errors(report)
 
 
 def test_readable_pfx_and_password_files_are_findings(course_dir):

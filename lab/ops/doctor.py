@@ -237,7 +237,6 @@ def check_certificate(c: LoadedCertificate, role: str, now: _dt.datetime, report
 SKIPPED_SUFFIXES = (".csr", ".srl", ".txt", ".md", ".cnf", ".conf", ".ext")
 #: PEM blocks that are not certificates or keys but belong in a PKI folder: noted, not judged.
 OTHER_PEM = (b"-----BEGIN X509 CRL", b"-----BEGIN CERTIFICATE REQUEST", b"-----BEGIN PUBLIC KEY")
-WRONG_PASSWORD = "could not open the .pfx: wrong password, or not a PKCS#12 file"
 
 
 class _Reader:
@@ -311,23 +310,11 @@ class _Reader:
 
 
 def _pfx_problem(exc: LabError, path: Path) -> str:
-    """The doctor's one line for a .pfx that did not open.
-
-    Read from the error's type and its own words, never from the path: a folder named
-    "empty-test" must not turn a wrong password into "the file is empty".
-    """
-    message = str(exc).replace(str(path), "")
-    if isinstance(exc, WrongPasswordError):
-        return WRONG_PASSWORD
-    if pki.PASSWORD_FILE in message:
-        return str(exc)
-    if "iteration" in message:  # refused before any key was derived (lab.pki.files)
-        return "the .pfx" + message
-    if "truncated" in message or "empty" in message:
-        return "unreadable .pfx: the file is empty or truncated"
-    if "no certificate and key pair" in message:
-        return ".pfx holds no certificate and key pair"
-    return WRONG_PASSWORD
+    """The doctor's one line for a .pfx that did not open: the loader's own words, with "the
+    .pfx" for its path (the finding names the file)."""
+    if isinstance(exc, WrongPasswordError):  # OpenSSL's words are for the command line
+        return "could not open the .pfx: wrong password, or not a PKCS#12 file"
+    return str(exc).replace(str(path), "the .pfx")
 
 
 def _check_chain(c: LoadedCertificate, pool: list, roots: list, report: Report) -> None:
