@@ -72,21 +72,29 @@ def _ext(cert: x509.Certificate, oid):
         return None
 
 
+#: SAN entry types and Key Usage bits in openssl's spelling.
+_SAN_PREFIX = {
+    x509.DNSName: "DNS",
+    x509.IPAddress: "IP",
+    x509.RFC822Name: "email",
+    x509.UniformResourceIdentifier: "URI",
+}
+_KEY_USAGE = {
+    "digital_signature": "digitalSignature",
+    "content_commitment": "nonRepudiation",
+    "key_encipherment": "keyEncipherment",
+    "data_encipherment": "dataEncipherment",
+    "key_agreement": "keyAgreement",
+    "key_cert_sign": "keyCertSign",
+    "crl_sign": "cRLSign",
+}
+
+
 def san_strings(cert: x509.Certificate) -> list[str]:
     """SAN entries as ``DNS:x``, ``IP:x``, ``email:x``, ``URI:x`` (openssl's spelling)."""
     ext = _ext(cert, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
-    if ext is None:
-        return []
-    out = []
-    for gn in ext.value:
-        prefix = {
-            x509.DNSName: "DNS",
-            x509.IPAddress: "IP",
-            x509.RFC822Name: "email",
-            x509.UniformResourceIdentifier: "URI",
-        }.get(type(gn), type(gn).__name__)
-        out.append(f"{prefix}:{gn.value}")
-    return out
+    names = ext.value if ext else []
+    return [f"{_SAN_PREFIX.get(type(gn), type(gn).__name__)}:{gn.value}" for gn in names]
 
 
 def eku_names(cert: x509.Certificate) -> list[str] | None:
@@ -98,23 +106,11 @@ def eku_names(cert: x509.Certificate) -> list[str] | None:
 
 
 def key_usage_names(cert: x509.Certificate) -> list[str] | None:
+    """The Key Usage bits that are set, or None when the certificate has no Key Usage at all."""
     ext = _ext(cert, ExtensionOID.KEY_USAGE)
     if ext is None:
         return None
-    ku = ext.value
-    names = []
-    for attr, label in [
-        ("digital_signature", "digitalSignature"),
-        ("content_commitment", "nonRepudiation"),
-        ("key_encipherment", "keyEncipherment"),
-        ("data_encipherment", "dataEncipherment"),
-        ("key_agreement", "keyAgreement"),
-        ("key_cert_sign", "keyCertSign"),
-        ("crl_sign", "cRLSign"),
-    ]:
-        if getattr(ku, attr):
-            names.append(label)
-    return names
+    return [label for attr, label in _KEY_USAGE.items() if getattr(ext.value, attr)]
 
 
 def is_ca(cert: x509.Certificate) -> bool:

@@ -22,7 +22,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from lab.pki.certinfo import common_name, eku_names, is_ca, san_strings
+from lab.pki.certinfo import common_name, eku_names, is_ca, key_usage_names, san_strings
 from lab.pki.fields import san_entries, utcnow
 from lab.pki.files import certificate_of, trust_certificates
 
@@ -180,7 +180,7 @@ def explain_failure(
                 f"issue from a CA whose pathLen allows that depth, or shorten the chain"
             )
     if "2.5.29.15" in raw:  # the KeyUsage OID: cryptography requires it on every CA in the path
-        lacking = [c for c in [*intermediates, *roots] if _is_ca_without_key_usage(c)]
+        lacking = [c for c in [*intermediates, *roots] if is_ca(c) and key_usage_names(c) is None]
         if lacking:
             return (
                 f"the CA {lacking[0].subject.rfc4514_string()!r} has no Key Usage extension; RFC 5280 "
@@ -212,17 +212,6 @@ def _path_length_culprit(cert: x509.Certificate, pool: Sequence[x509.Certificate
             return issuer, limit, below
         below, current = [issuer, *below], issuer
     return None
-
-
-def _is_ca_without_key_usage(cert: x509.Certificate) -> bool:
-    """True for a CA certificate (CA:TRUE) that lacks KeyUsage, like the guide's `openssl req -x509` root."""
-    if not is_ca(cert):
-        return False
-    try:
-        cert.extensions.get_extension_for_class(x509.KeyUsage)
-    except x509.ExtensionNotFound:
-        return True
-    return False
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
