@@ -108,13 +108,13 @@ class CertificateAuthority:
         name: str = "mTLS Lab Root CA",
         *,
         key_type: str = "ec",
-        days: float = 3650,
         organization: str | None = "mTLS Lab",
     ) -> "CertificateAuthority":
-        """A new self-signed root CA: CA:TRUE (critical), keyCertSign+cRLSign (critical), SKI."""
+        """A new self-signed root CA for ten years: CA:TRUE and keyCertSign+cRLSign (both
+        critical), SKI."""
         key = generate_key(key_type)
         subject = distinguished_name(name, organization)
-        start, end = validity(days, False, False, None, None)
+        start, end = validity(3650, False, False, None, None)
         builder = (
             _blank(subject, subject, key.public_key(), start, end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)

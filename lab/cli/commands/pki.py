@@ -169,22 +169,16 @@ def _issue_client(args) -> int:
 
 
 def _show(args) -> int:
+    """Each certificate of the file, leaf first; for a .pfx, its private key too."""
     path: Path = args.file
-    if path.suffix.lower() in pki.PFX_SUFFIXES:
-        ident = pki.open_pfx(path, args.password)
-        print(certinfo.describe(ident.cert).as_text())
-        for extra in ident.chain:
-            print("\nchain:\n" + certinfo.describe(extra).as_text())
+    ident = pki.open_pfx(path, args.password) if path.suffix.lower() in pki.PFX_SUFFIXES else None
+    certs = [ident.cert, *ident.chain] if ident else pki.load_certificates(path)
+    print("\n\nchain:\n".join(certinfo.describe(cert).as_text() for cert in certs))
+    if ident:
         print(
             f"\nprivate key: {certinfo.key_description(ident.key.public_key())}, "
             f"matches the certificate: {'yes' if ident.key_matches else 'NO'}"
         )
-        return 0
-    certs = pki.load_certificates(path)
-    for i, cert in enumerate(certs):
-        if i:
-            print()
-        print(certinfo.describe(cert).as_text())
     return 0
 
 
