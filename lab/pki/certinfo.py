@@ -119,6 +119,12 @@ def is_ca(cert: x509.Certificate) -> bool:
     return bool(ext and ext.value.ca)
 
 
+def path_length(cert: x509.Certificate) -> int | None:
+    """A CA's pathLen: how many CAs may stand below it (None: no limit, or not a CA)."""
+    ext = _ext(cert, ExtensionOID.BASIC_CONSTRAINTS)
+    return ext.value.path_length if ext and ext.value.ca else None
+
+
 def role(cert: x509.Certificate) -> str:
     """What the certificate is for: root CA, intermediate CA, server, client, server+client, leaf."""
     if is_ca(cert):
@@ -170,9 +176,8 @@ class CertificateSummary:
 def describe(cert: x509.Certificate) -> CertificateSummary:
     """Summarise ``cert`` (accepts an IssuedCertificate or CA too)."""
     cert = certificate_of(cert)
-    bc = _ext(cert, ExtensionOID.BASIC_CONSTRAINTS)
     left, san, ku, eku = days_left(cert), san_strings(cert), key_usage_names(cert), eku_names(cert)
-    pathlen = bc.value.path_length if bc and bc.value.ca else None
+    pathlen = path_length(cert)
     algo = cert.signature_hash_algorithm
     table = [
         ("Subject", cert.subject.rfc4514_string()),

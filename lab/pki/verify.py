@@ -22,7 +22,14 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from lab.pki.certinfo import common_name, eku_names, is_ca, key_usage_names, san_strings
+from lab.pki.certinfo import (
+    common_name,
+    eku_names,
+    is_ca,
+    key_usage_names,
+    path_length,
+    san_strings,
+)
 from lab.pki.fields import san_entries, utcnow
 from lab.pki.files import certificate_of, trust_certificates
 
@@ -193,24 +200,11 @@ def explain_failure(
 
 def _path_length_culprit(cert: x509.Certificate, pool: Sequence[x509.Certificate]):
     """The first CA above ``cert`` with more CAs below it than its pathLen allows: (ca, pathLen, those CAs)."""
-    by_subject = {c.subject: c for c in pool}
-    below, current, seen = [], cert, set()
-    while (
-        current.issuer != current.subject
-        and current.issuer in by_subject
-        and current.issuer not in seen
-    ):
-        seen.add(current.issuer)
-        issuer = by_subject[current.issuer]
-        try:
-            limit = issuer.extensions.get_extension_for_class(
-                x509.BasicConstraints
-            ).value.path_length
-        except x509.ExtensionNotFound:
-            limit = None
-        if limit is not None and len(below) > limit:
-            return issuer, limit, below
-        below, current = [issuer, *below], issuer
+    chain = issuer_chain(cert, pool)
+    for i, ca in enumerate(chain):
+        limit = path_length(ca)
+        if limit is not None and i > limit:
+            return ca, limit, chain[:i][::-1]
     return None
 
 
