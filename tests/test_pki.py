@@ -28,6 +28,7 @@ from lab.errors import (
     PassphraseRequiredError,
     WrongPasswordError,
 )
+from lab.pki.keys import key_matches
 
 UTC = dt.timezone.utc
 
@@ -321,7 +322,7 @@ def test_leaf_signed_by_an_unrelated_ca_is_not_signed_by_the_root(root_ca, unrel
 def test_mismatched_key_flaw_returns_a_key_that_does_not_match(root_ca):
     leaf = root_ca.issue_client("mixed-up", mismatched_key=True)
     assert leaf.key_matches is False
-    assert pki.key_matches(leaf.cert, leaf.key) is False
+    assert key_matches(leaf.cert, leaf.key) is False
 
 
 def test_correct_leaf_key_matches(client_identity):
@@ -330,9 +331,9 @@ def test_correct_leaf_key_matches(client_identity):
 
 def test_a_key_of_another_type_does_not_match(client_identity, ed25519_ca, rsa4096_root_ca):
     """Key equality, not bytes: an Ed25519 or RSA key never equals the EC key of a certificate."""
-    assert pki.key_matches(client_identity.cert, ed25519_ca.key) is False
-    assert pki.key_matches(client_identity.cert, rsa4096_root_ca.key) is False
-    assert pki.key_matches(rsa4096_root_ca.cert, rsa4096_root_ca.key) is True
+    assert key_matches(client_identity.cert, ed25519_ca.key) is False
+    assert key_matches(client_identity.cert, rsa4096_root_ca.key) is False
+    assert key_matches(rsa4096_root_ca.cert, rsa4096_root_ca.key) is True
 
 
 # -------------------------------------------------------------------- files
@@ -376,7 +377,7 @@ def test_encrypted_key_round_trips_with_its_passphrase(client_identity, tmp_path
     _, key = client_identity.write(tmp_path / "alice", password="s3cret-pass")
     assert b"ENCRYPTED PRIVATE KEY" in key.read_bytes()
     loaded = pki.load_private_key(key, "s3cret-pass")
-    assert pki.key_matches(client_identity.cert, loaded)
+    assert key_matches(client_identity.cert, loaded)
 
 
 def test_ca_write_makes_pem_and_0600_key_that_load_back(root_ca, tmp_path):
@@ -426,7 +427,7 @@ def test_load_private_key_reads_der(client_identity, tmp_path):
             serialization.NoEncryption(),
         )
     )
-    assert pki.key_matches(client_identity.cert, pki.load_private_key(path))
+    assert key_matches(client_identity.cert, pki.load_private_key(path))
 
 
 def test_load_pkcs12_reads_a_bundle_made_by_cryptography_defaults(client_identity, tmp_path):
@@ -551,7 +552,7 @@ def test_missing_passphrase_raises_passphrase_required_error(client_identity, tm
 
 def test_passphrase_for_an_unencrypted_key_is_ignored(client_identity, tmp_path):
     _, key = client_identity.write(tmp_path / "alice")
-    assert pki.key_matches(client_identity.cert, pki.load_private_key(key, "unneeded"))
+    assert key_matches(client_identity.cert, pki.load_private_key(key, "unneeded"))
 
 
 def test_truncated_pem_certificate_raises_corrupt_file_error(server_identity, tmp_path):

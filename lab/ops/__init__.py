@@ -1,8 +1,7 @@
 """Running mTLS in production: expiry monitoring and the doctor.
 
 * :mod:`lab.ops.expiry`: expiry monitoring (``pki status``).
-* :mod:`lab.ops.doctor`: lint certificate, key and ``.pfx`` files (reading, chains, key pairs).
-* :mod:`lab.ops.lint`: the doctor's judgement of one certificate (role, dates, key, EKU, SAN).
+* :mod:`lab.ops.doctor`: lint certificate, key and ``.pfx`` files (each certificate, chains, key pairs).
 
 Rotation, renewal and CA rollover are not here: notebook 08 writes them out in the few lines
 each takes (a new ``SSLContext`` swapped in by ``sni_callback``, two-thirds of the lifetime

@@ -24,21 +24,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
 
 from lab.errors import LabError, MissingFileError
 from lab.paths import show
-from lab.pki import (
-    CERT_SUFFIXES,
-    PASSWORD_FILE,
-    PFX_SUFFIXES,
-    load_certificates,
-    load_pkcs12,
-    read_password,
-)
+from lab.pki import CERT_SUFFIXES, PFX_SUFFIXES, load_certificates, open_pfx
 from lab.pki.certinfo import common_name, days_left, is_ca, role
 from lab.pki.fields import utcnow
 from lab.revocation.crl import load_crls, reason_name, revoked_reason
@@ -46,7 +39,7 @@ from lab.revocation.freshness import freshness
 
 OK, WARN, EXPIRED, NOT_YET_VALID = "ok", "WARN", "EXPIRED", "NOT YET VALID"
 UNREADABLE, REVOKED, STALE = "UNREADABLE", "REVOKED", "STALE"
-CRL_SUFFIXES = (".crl",)
+CRL_SUFFIX = ".crl"
 #: What each freshness state means for the CRL's row (the DAYS column has the number).
 CRL_STATES = {
     "fresh": "fresh until its nextUpdate",
@@ -57,7 +50,7 @@ CRL_STATES = {
 
 @dataclass(frozen=True)
 class CertificateStatus:
-    """One certificate file, judged against a warning window."""
+    """One certificate file (or CRL), judged against a warning window."""
 
     file: Path
     state: str
@@ -66,14 +59,8 @@ class CertificateStatus:
     days_left: int | None = None
     detail: str = ""
 
-    @property
-    def needs_attention(self) -> bool:
-        return self.state != OK
 
-
-def judge(
-    certs: list[x509.Certificate], path: Path, *, now: _dt.datetime, warn_days: float
-) -> CertificateStatus:
+def judge(certs: list[x509.Certificate], path: Path, now, warn_days: float) -> CertificateStatus:
     """The status of a file holding ``certs`` (leaf first, then its chain)."""
     leaf = certs[0]
     first = min(certs, key=lambda c: c.not_valid_after_utc)
@@ -83,7 +70,6 @@ def judge(
         if first is leaf
         else f"its chain certificate {common_name(first.subject)!r} expires first"
     )
-    left = days_left(not_after, now)
     if now >= not_after:
         state = EXPIRED
     elif now < max(c.not_valid_before_utc for c in certs):
@@ -92,12 +78,11 @@ def judge(
         state = WARN
     else:
         state = OK
-    return CertificateStatus(path, state, role(leaf), leaf.subject.rfc4514_string(), left, detail)
+    subject = leaf.subject.rfc4514_string()
+    return CertificateStatus(path, state, role(leaf), subject, days_left(not_after, now), detail)
 
 
-def judge_crl(
-    crl: x509.CertificateRevocationList, path: Path, *, now: _dt.datetime
-) -> CertificateStatus:
+def judge_crl(crl: x509.CertificateRevocationList, path: Path, now) -> CertificateStatus:
     """One CRL: STALE past its nextUpdate, WARN in the last quarter of its window (due)."""
     fresh = freshness(crl, now=now)
     state = {"stale": STALE, "due": WARN}.get(fresh.state, OK)
@@ -115,10 +100,10 @@ def judge_crl(
 def revoked(status: CertificateStatus, leaf: x509.Certificate, crls) -> CertificateStatus:
     """``status``, or REVOKED when a CRL of the leaf's own CA lists its serial number."""
     for crl in crls:
-        if crl.issuer != leaf.issuer:
-            continue
-        entry = crl.get_revoked_certificate_by_serial_number(leaf.serial_number)
-        if entry is not None:
+        entry = crl.issuer == leaf.issuer and crl.get_revoked_certificate_by_serial_number(
+            leaf.serial_number
+        )
+        if entry:
             when = entry.revocation_date_utc.strftime("%Y-%m-%d %H:%M UTC")
             why = reason_name(revoked_reason(entry))
             detail = f"revoked {when}, {why}" + (f"; {status.detail}" if status.detail else "")
@@ -126,115 +111,74 @@ def revoked(status: CertificateStatus, leaf: x509.Certificate, crls) -> Certific
     return status
 
 
-def _is_crl_file(path: Path) -> bool:
-    """A file that held no certificate: a .crl, or PEM with a CRL block (crl.pem)."""
-    if path.suffix.lower() in CRL_SUFFIXES:
-        return True
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return False
-    return b"-----BEGIN X509 CRL-----" in data
-
-
-def _read(path: Path, password: str | None) -> list[x509.Certificate] | CertificateStatus | None:
-    """The certificates in ``path`` (leaf first), or its UNREADABLE status, or None."""
-    if path.suffix.lower() in CRL_SUFFIXES:
-        return None
+def _read(path: Path, password: str | None) -> list[x509.Certificate] | str | None:
+    """The certificates in ``path`` (leaf first), why it is unreadable, or None (no certificate:
+    a private key, CRL or CSR)."""
     try:
         if path.suffix.lower() in PFX_SUFFIXES:
-            pw = password if password is not None else read_password(path.parent)
-            if pw is None:
-                return CertificateStatus(
-                    path,
-                    UNREADABLE,
-                    detail=(
-                        f"encrypted .pfx and no password: put it in {PASSWORD_FILE} beside it or pass --password"
-                    ),
-                )
-            ident = load_pkcs12(path, pw)
-            certs = [ident.cert, *ident.chain]
-        else:
-            data = path.read_bytes()
-            if b"-----BEGIN" in data and b"-----BEGIN CERTIFICATE-----" not in data:
-                return None  # a private key, CRL or CSR in PEM: not ours to judge
-            certs = load_certificates(path)
+            ident = open_pfx(path, password)
+            return [ident.cert, *ident.chain]
+        data = path.read_bytes()
+        if b"-----BEGIN" in data and b"-----BEGIN CERTIFICATE-----" not in data:
+            return None
+        return load_certificates(path)
     except LabError as exc:  # the file name is in its own column: keep the message short
-        return CertificateStatus(path, UNREADABLE, detail=str(exc).replace(str(path), path.name))
+        return str(exc).replace(str(path), path.name)
     except OSError as exc:
-        return CertificateStatus(
-            path, UNREADABLE, detail=f"cannot read the file: {exc.strerror or exc}"
-        )
-    if not certs:
-        return CertificateStatus(path, UNREADABLE, detail="no certificate in the file")
-    return certs
+        return f"cannot read the file: {exc.strerror or exc}"
 
 
 @dataclass
 class StatusReport:
     """The outcome of :func:`scan`: one entry per certificate file, and the exit code it implies."""
 
-    directory: Path
     warn_days: float
-    entries: list[CertificateStatus] = field(default_factory=list)
-
-    @property
-    def problems(self) -> list[CertificateStatus]:
-        return [e for e in self.entries if e.needs_attention]
+    entries: list[CertificateStatus]
 
     @property
     def exit_code(self) -> int:
         """0 when every certificate is readable and valid beyond the window, else 1."""
-        return 1 if self.problems else 0
+        return 1 if any(e.state != OK for e in self.entries) else 0
 
-    def as_text(self, *, relative_to: Path | None = None) -> str:
-        base = relative_to or self.directory
+    def as_text(self) -> str:
         rows = [("STATUS", "DAYS", "ROLE", "FILE", "SUBJECT")]
         for e in self.entries:
-            try:
-                name = str(e.file.relative_to(base))
-            except ValueError:
-                name = show(e.file)
             days = "-" if e.days_left is None else str(e.days_left)
-            what = e.subject if e.state != UNREADABLE else e.detail
+            what = e.detail if e.state == UNREADABLE else e.subject
             if e.detail and e.state != UNREADABLE:
                 what += f" ({e.detail})"
-            rows.append((e.state, days, e.role, name, what))
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+            rows.append((e.state, days, e.role, e.file.name, what))
+        w = [max(len(r[i]) for r in rows) for i in range(4)]
         lines = [
-            f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:<{widths[3]}}  {r[4]}"
-            for r in rows
+            f"{r[0]:<{w[0]}}  {r[1]:>{w[1]}}  {r[2]:<{w[2]}}  {r[3]:<{w[3]}}  {r[4]}" for r in rows
         ]
-        lines.append(self.summary())
-        return "\n".join(lines)
+        return "\n".join([*lines, self.summary()])
 
     def summary(self) -> str:
-        certificates = [e for e in self.entries if e.role != "CRL"]
-        crls = [e for e in self.entries if e.role == "CRL"]
-        counts = {
-            s: sum(1 for e in certificates if e.state == s)
-            for s in (EXPIRED, NOT_YET_VALID, WARN, UNREADABLE, REVOKED)
-        }
-        n = len(certificates)
-        head = f"{n} certificate file{'s' if n != 1 else ''}"
-        if crls:
-            head += f" and {len(crls)} CRL{'s' if len(crls) != 1 else ''}"
+        certs = [e.state for e in self.entries if e.role != "CRL"]
+        crls = [e.state for e in self.entries if e.role == "CRL"]
+        head = f"{_plural(len(certs), 'certificate file')}"
+        head += f" and {_plural(len(crls), 'CRL')}" if crls else ""
         head += f" checked (warning window {self.warn_days:g} days)"
-        if not self.problems:
+        if not self.exit_code:
             return f"{head}: all valid beyond the window"
         parts = [
-            f"{counts[REVOKED]} revoked",
-            f"{counts[EXPIRED]} expired",
-            f"{counts[WARN]} expiring within {self.warn_days:g} days",
-            f"{counts[NOT_YET_VALID]} not yet valid",
-            f"{counts[UNREADABLE]} unreadable",
-            _crls(sum(e.state == STALE for e in crls), "stale {}"),
-            _crls(sum(e.state == WARN for e in crls), "{} due for re-signing"),
-            _crls(sum(e.state in (UNREADABLE, NOT_YET_VALID) for e in crls), "unusable {}"),
+            f"{certs.count(REVOKED)} revoked",
+            f"{certs.count(EXPIRED)} expired",
+            f"{certs.count(WARN)} expiring within {self.warn_days:g} days",
+            f"{certs.count(NOT_YET_VALID)} not yet valid",
+            f"{certs.count(UNREADABLE)} unreadable",
+            _crls(crls.count(STALE), "stale {}"),
+            _crls(crls.count(WARN), "{} due for re-signing"),
+            _crls(crls.count(UNREADABLE) + crls.count(NOT_YET_VALID), "unusable {}"),
         ]
         return f"{head}: " + ", ".join(p for p in parts if not p.startswith("0 "))
 
     __str__ = __repr__ = as_text
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _crls(n: int, phrase: str) -> str:
@@ -261,40 +205,33 @@ def scan(
     if warn_days < 0:
         raise ValueError("warn_days must be 0 or more")
     now = now or utcnow(exact=True)
-    report = StatusReport(d, warn_days)
     judged: list[tuple[CertificateStatus, x509.Certificate | None]] = []
     cas: list[x509.Certificate] = []
     crl_paths: list[Path] = []
-    suffixes = CERT_SUFFIXES + PFX_SUFFIXES + CRL_SUFFIXES
+    suffixes = (*CERT_SUFFIXES, *PFX_SUFFIXES, CRL_SUFFIX)
     for path in sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in suffixes):
-        loaded = _read(path, password)
+        loaded = None if path.suffix.lower() == CRL_SUFFIX else _read(path, password)
         if isinstance(loaded, list):
             cas += [c for c in loaded if is_ca(c)]
-            judged.append((judge(loaded, path, now=now, warn_days=warn_days), loaded[0]))
+            judged.append((judge(loaded, path, now, warn_days), loaded[0]))
         elif loaded is not None:
-            judged.append((loaded, None))
-        elif _is_crl_file(path):  # read once more only when it held no certificate
-            crl_paths.append(path)
-    crls, crl_rows = [], []
+            judged.append((CertificateStatus(path, UNREADABLE, detail=loaded), None))
+        elif path.suffix.lower() == CRL_SUFFIX or b"-----BEGIN X509 CRL-----" in path.read_bytes():
+            crl_paths.append(path)  # a .crl, or PEM with a CRL block (crl.pem)
+    crls, entries = [], []
     for path in crl_paths:
         try:
             found = load_crls(path, cas)
         except LabError as exc:
             detail = str(exc).replace(str(path), path.name)
-            crl_rows.append(CertificateStatus(path, UNREADABLE, "CRL", detail=detail))
+            entries.append(CertificateStatus(path, UNREADABLE, "CRL", detail=detail))
             continue
         crls += found
-        crl_rows += [judge_crl(crl, path, now=now) for crl in found]
-    report.entries = [
-        status if leaf is None else revoked(status, leaf, crls) for status, leaf in judged
-    ]
-    report.entries = sorted(report.entries + crl_rows, key=lambda e: e.file.name)
-    if not any(e.role != "CRL" for e in report.entries):
+        entries += [judge_crl(crl, path, now) for crl in found]
+    entries += [status if leaf is None else revoked(status, leaf, crls) for status, leaf in judged]
+    if all(e.role == "CRL" for e in entries):
         raise MissingFileError(
             f"no certificate files (*.crt, *.pem, *.cer, *.der, *.pfx) in {show(d)}; check --dir "
             f"(a monitor that finds nothing must not report success)"
         )
-    return report
-
-
-__all__ = ["CertificateStatus", "StatusReport", "judge", "judge_crl", "revoked", "scan"]
+    return StatusReport(warn_days, sorted(entries, key=lambda e: e.file.name))

@@ -21,7 +21,8 @@ The modules: :mod:`~lab.pki.keys` (key types, key/certificate pairing), :mod:`~l
 (names, validity, SAN, Key Usage, EKU), :mod:`~lab.pki.authority` (the CA),
 :mod:`~lab.pki.issued` (a leaf with its key and chain), :mod:`~lab.pki.files` (reading and
 writing), :mod:`~lab.pki.csr` (the checks a CA makes before it signs a CSR). One reader each, used by every other package: :func:`trust_certificates` ("what
-do I trust"), :func:`load_identity` ("who am I"), :func:`read_password` (``pfx-password.txt``).
+do I trust"), :func:`load_identity` ("who am I"), :func:`read_password` (``pfx-password.txt``),
+:func:`open_pfx` (a .pfx with that password, as the commands open one).
 This package imports nothing of the lab but :mod:`lab.errors`.
 """
 
@@ -29,7 +30,6 @@ from lab.pki.authority import CertificateAuthority, self_signed_client
 from lab.pki.fields import BACKDATE
 from lab.pki.files import (
     CERT_SUFFIXES,
-    KEY_SUFFIXES,
     PASSWORD_FILE,
     PFX_SUFFIXES,
     load_certificate,
@@ -49,13 +49,13 @@ from lab.pki.issued import (
     load_identity,
     load_pair,
     load_pkcs12,
+    open_pfx,
 )
-from lab.pki.keys import generate_key, key_matches, signature_hash
+from lab.pki.keys import generate_key
 
 __all__ = [
     "BACKDATE",
     "CERT_SUFFIXES",
-    "KEY_SUFFIXES",
     "PASSWORD_FILE",
     "PFX_SUFFIXES",
     "read_password",
@@ -66,13 +66,12 @@ __all__ = [
     "identity_files",
     "leaf_files",
     "make_folder",
-    "key_matches",
-    "signature_hash",
     "load_certificate",
     "load_certificates",
     "load_identity",
     "load_pair",
     "load_pkcs12",
+    "open_pfx",
     "load_private_key",
     "pem",
     "self_signed_client",

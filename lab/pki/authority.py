@@ -108,14 +108,13 @@ class CertificateAuthority:
         name: str = "mTLS Lab Root CA",
         *,
         key_type: str = "ec",
-        days: float = 3650,
         organization: str | None = "mTLS Lab",
-        key=None,
     ) -> "CertificateAuthority":
-        """A new self-signed root CA: CA:TRUE (critical), keyCertSign+cRLSign (critical), SKI."""
-        key = key or generate_key(key_type)
+        """A new self-signed root CA for ten years: CA:TRUE and keyCertSign+cRLSign (both
+        critical), SKI."""
+        key = generate_key(key_type)
         subject = distinguished_name(name, organization)
-        start, end = validity(days, False, False, None, None)
+        start, end = validity(3650, False, False, None, None)
         builder = (
             _blank(subject, subject, key.public_key(), start, end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -128,20 +127,14 @@ class CertificateAuthority:
         return cls(cert, key)
 
     def create_intermediate(
-        self,
-        name: str = "mTLS Lab Issuing CA",
-        *,
-        key_type: str = "ec",
-        days: float = 1825,
-        path_length: int | None = 0,
-        organization: str | None = "mTLS Lab",
+        self, name: str = "mTLS Lab Issuing CA", *, days: float = 1825
     ) -> "CertificateAuthority":
-        """An intermediate CA signed by this one (pathlen 0 by default: it may only issue leaves)."""
-        key = generate_key(key_type)
+        """An intermediate CA signed by this one, ECDSA P-256, pathlen 0: it may only issue leaves."""
+        key = generate_key("ec")
         start, end = validity(days, False, False, None, None)
         builder = (
-            self.builder(distinguished_name(name, organization), key.public_key(), start, end)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            self.builder(distinguished_name(name), key.public_key(), start, end)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(key_usage(cert_sign=True, crl_sign=True), critical=True)
         )
         cert = builder.sign(self.key, signature_hash(self.key))
@@ -209,7 +202,6 @@ class CertificateAuthority:
         self,
         *hosts: str,
         san: bool | Sequence[str] = True,
-        common_name: str | None = None,
         **options,
     ) -> IssuedCertificate:
         """A server certificate for ``hosts`` (DNS names and IP addresses).
@@ -222,9 +214,7 @@ class CertificateAuthority:
         """
         hosts = hosts or ("localhost", "127.0.0.1")
         names = list(hosts) if san is True else (list(san) if san else None)
-        return self._issue(
-            common_name or hosts[0], "serverAuth", names, _Leaf.of("issue_server", options)
-        )
+        return self._issue(hosts[0], "serverAuth", names, _Leaf.of("issue_server", options))
 
     def issue_client(
         self,
@@ -251,30 +241,25 @@ class CertificateAuthority:
         return self._issue(name, "clientAuth", san or None, _Leaf.of("issue_client", options))
 
     # ------------------------------------------------------------------ files
-    def write(
-        self, stem: str | os.PathLike, password: str | bytes | None = None
-    ) -> tuple[Path, Path]:
+    def write(self, stem: str | os.PathLike) -> tuple[Path, Path]:
         """Write ``stem.pem`` (the CA certificate) and ``stem.key`` (mode 0600)."""
         crt, key = leaf_files(stem, ".pem")
-        return write_public(crt, self.cert_pem), write_private(key, self.key_pem(password))
+        return write_public(crt, self.cert_pem), write_private(key, self.key_pem())
 
     @classmethod
     def load(
-        cls,
-        cert_path: str | os.PathLike,
-        key_path: str | os.PathLike,
-        password: str | bytes | None = None,
+        cls, cert_path: str | os.PathLike, key_path: str | os.PathLike
     ) -> "CertificateAuthority":
         """Load a CA made by the lab or by openssl (the guide's rootCA.pem/rootCA.key)."""
-        pair = load_pair(cert_path, key_path, password)
+        pair = load_pair(cert_path, key_path)
         return cls(pair.cert, pair.key, chain=pair.chain)
 
 
-def self_signed_client(name: str, *, key_type: str = "ec", days: float = 365) -> IssuedCertificate:
+def self_signed_client(name: str) -> IssuedCertificate:
     """A client certificate that signs itself: no CA vouches for it (a classic mistake)."""
-    key = generate_key(key_type)
+    key = generate_key("ec")
     subject = distinguished_name(name)
-    start, end = validity(days, False, False, None, None)
+    start, end = validity(365, False, False, None, None)
     cert = (
         _blank(subject, subject, key.public_key(), start, end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

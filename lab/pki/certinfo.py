@@ -13,7 +13,7 @@ import base64
 import datetime as _dt
 import hashlib
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -72,21 +72,29 @@ def _ext(cert: x509.Certificate, oid):
         return None
 
 
+#: SAN entry types and Key Usage bits in openssl's spelling.
+_SAN_PREFIX = {
+    x509.DNSName: "DNS",
+    x509.IPAddress: "IP",
+    x509.RFC822Name: "email",
+    x509.UniformResourceIdentifier: "URI",
+}
+_KEY_USAGE = {
+    "digital_signature": "digitalSignature",
+    "content_commitment": "nonRepudiation",
+    "key_encipherment": "keyEncipherment",
+    "data_encipherment": "dataEncipherment",
+    "key_agreement": "keyAgreement",
+    "key_cert_sign": "keyCertSign",
+    "crl_sign": "cRLSign",
+}
+
+
 def san_strings(cert: x509.Certificate) -> list[str]:
     """SAN entries as ``DNS:x``, ``IP:x``, ``email:x``, ``URI:x`` (openssl's spelling)."""
     ext = _ext(cert, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
-    if ext is None:
-        return []
-    out = []
-    for gn in ext.value:
-        prefix = {
-            x509.DNSName: "DNS",
-            x509.IPAddress: "IP",
-            x509.RFC822Name: "email",
-            x509.UniformResourceIdentifier: "URI",
-        }.get(type(gn), type(gn).__name__)
-        out.append(f"{prefix}:{gn.value}")
-    return out
+    names = ext.value if ext else []
+    return [f"{_SAN_PREFIX.get(type(gn), type(gn).__name__)}:{gn.value}" for gn in names]
 
 
 def eku_names(cert: x509.Certificate) -> list[str] | None:
@@ -98,29 +106,23 @@ def eku_names(cert: x509.Certificate) -> list[str] | None:
 
 
 def key_usage_names(cert: x509.Certificate) -> list[str] | None:
+    """The Key Usage bits that are set, or None when the certificate has no Key Usage at all."""
     ext = _ext(cert, ExtensionOID.KEY_USAGE)
     if ext is None:
         return None
-    ku = ext.value
-    names = []
-    for attr, label in [
-        ("digital_signature", "digitalSignature"),
-        ("content_commitment", "nonRepudiation"),
-        ("key_encipherment", "keyEncipherment"),
-        ("data_encipherment", "dataEncipherment"),
-        ("key_agreement", "keyAgreement"),
-        ("key_cert_sign", "keyCertSign"),
-        ("crl_sign", "cRLSign"),
-    ]:
-        if getattr(ku, attr):
-            names.append(label)
-    return names
+    return [label for attr, label in _KEY_USAGE.items() if getattr(ext.value, attr)]
 
 
 def is_ca(cert: x509.Certificate) -> bool:
     """True when basicConstraints says CA:TRUE (no extension: not a CA)."""
     ext = _ext(cert, ExtensionOID.BASIC_CONSTRAINTS)
     return bool(ext and ext.value.ca)
+
+
+def path_length(cert: x509.Certificate) -> int | None:
+    """A CA's pathLen: how many CAs may stand below it (None: no limit, or not a CA)."""
+    ext = _ext(cert, ExtensionOID.BASIC_CONSTRAINTS)
+    return ext.value.path_length if ext and ext.value.ca else None
 
 
 def role(cert: x509.Certificate) -> str:
@@ -151,24 +153,16 @@ def days_left(cert_or_not_after, now: _dt.datetime | None = None) -> int:
 
 @dataclass
 class CertificateSummary:
-    """Everything worth knowing about one certificate, as labelled rows ready to print or display.
-
-    ``days_left``, ``san`` and ``eku`` are kept as values too, for code that decides on them.
-    """
+    """Everything worth knowing about one certificate, as labelled rows: aligned text in a
+    terminal (and as the notebook's text/plain), an HTML table in a notebook."""
 
     table: list[tuple[str, str]]
-    days_left: int
-    san: list[str] = field(default_factory=list)
-    eku: list[str] | None = None
-
-    def rows(self) -> list[tuple[str, str]]:
-        return self.table
 
     def as_text(self) -> str:
         width = max(len(k) for k, _ in self.table)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in self.table)
 
-    __str__ = as_text
+    __str__ = __repr__ = as_text
 
     def _repr_html_(self) -> str:
         body = "".join(
@@ -178,21 +172,12 @@ class CertificateSummary:
         )
         return f"<table>{body}</table>"
 
-    def __repr__(self) -> str:  # the text/plain twin of the HTML table in notebooks
-        return self.as_text()
 
-
-def describe(cert: x509.Certificate, now: _dt.datetime | None = None) -> CertificateSummary:
+def describe(cert: x509.Certificate) -> CertificateSummary:
     """Summarise ``cert`` (accepts an IssuedCertificate or CA too)."""
     cert = certificate_of(cert)
-    bc = _ext(cert, ExtensionOID.BASIC_CONSTRAINTS)
-    left, san, ku, eku = (
-        days_left(cert, now),
-        san_strings(cert),
-        key_usage_names(cert),
-        eku_names(cert),
-    )
-    pathlen = bc.value.path_length if bc and bc.value.ca else None
+    left, san, ku, eku = days_left(cert), san_strings(cert), key_usage_names(cert), eku_names(cert)
+    pathlen = path_length(cert)
     algo = cert.signature_hash_algorithm
     table = [
         ("Subject", cert.subject.rfc4514_string()),
@@ -219,4 +204,4 @@ def describe(cert: x509.Certificate, now: _dt.datetime | None = None) -> Certifi
         ("SHA-256 thumbprint", thumbprint(cert)),
         ("SPKI SHA-256 pin", spki_pin(cert)),
     ]
-    return CertificateSummary(table, left, san, eku)
+    return CertificateSummary(table)

@@ -26,7 +26,6 @@ from lab.pki.keys import password_bytes
 
 #: File suffixes by what they hold: the one list every scanner (doctor, expiry) reads.
 CERT_SUFFIXES = (".crt", ".pem", ".cer", ".der")
-KEY_SUFFIXES = (".key",)
 PFX_SUFFIXES = (".pfx", ".p12")
 
 #: Where ``pki init`` saves the random .pfx password, beside the bundles (mode 0600).
@@ -90,7 +89,7 @@ def write_public(path: str | os.PathLike, data: bytes) -> Path:
     return _write(path, data, 0o644)
 
 
-def _read(path: str | os.PathLike, what: str) -> bytes:
+def read_file(path: str | os.PathLike, what: str) -> bytes:
     """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`, or one clear error."""
     p = Path(path)
     try:  # O_NONBLOCK: a named pipe with no writer must not hang the open
@@ -192,7 +191,7 @@ def certificate_of(obj) -> x509.Certificate:
 
 def load_certificates(path: str | os.PathLike) -> list[x509.Certificate]:
     """Every certificate in a PEM file (a chain), or the one in a DER file."""
-    data = _read(path, "certificate")
+    data = read_file(path, "certificate")
     if b"-----BEGIN" in data:
         if b"PRIVATE KEY-----" in data and b"CERTIFICATE-----" not in data:
             raise CorruptFileError(
@@ -251,7 +250,7 @@ def load_certificate(path: str | os.PathLike) -> x509.Certificate:
 
 def load_private_key(path: str | os.PathLike, password: str | bytes | None = None):
     """A PEM or DER private key, decrypting it with ``password`` when it is encrypted."""
-    data = _read(path, "private key")
+    data = read_file(path, "private key")
     loader = (
         serialization.load_pem_private_key
         if b"-----BEGIN" in data
@@ -403,7 +402,7 @@ def pkcs12_iterations(data: bytes) -> tuple[int | None, list[int]]:
 
 def read_pkcs12(path: str | os.PathLike, password: str | bytes | None):
     """(key, certificate, chain) of a ``.pfx``, refusing hostile iteration counts first."""
-    data = _read(path, ".pfx")
+    data = read_file(path, ".pfx")
     if b"-----BEGIN" in data:
         raise CorruptFileError(
             f"{path} is PEM text, not a PKCS#12 bundle; load it with load_pair()"

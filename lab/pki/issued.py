@@ -12,13 +12,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from lab.errors import KeyMismatchError
+from lab.errors import KeyMismatchError, PassphraseRequiredError
 from lab.pki.certinfo import common_name, spki_pin
 from lab.pki.files import (
+    PASSWORD_FILE,
     PFX_SUFFIXES,
     load_certificates,
     load_private_key,
     pem,
+    read_password,
     read_pkcs12,
     write_private,
     write_public,
@@ -74,9 +76,7 @@ class IssuedCertificate:
         crt, key = leaf_files(stem)
         return write_public(crt, self.chain_pem), write_private(key, self.key_pem(password))
 
-    def to_pkcs12(
-        self, path: str | os.PathLike, password: str | bytes, friendly_name: str | None = None
-    ) -> Path:
+    def to_pkcs12(self, path: str | os.PathLike, password: str | bytes) -> Path:
         """Export a ``.pfx`` encrypted with AES-256-CBC and PBKDF2-SHA256.
 
         cryptography's ``BestAvailableEncryption`` would also pick AES-256, but the
@@ -95,7 +95,7 @@ class IssuedCertificate:
             .hmac_hash(hashes.SHA256())
             .build(password_bytes(password))
         )
-        name = (friendly_name or self.common_name or "mtls-lab").encode()
+        name = (self.common_name or "mtls-lab").encode()
         data = pkcs12.serialize_key_and_certificates(
             name, self.key, self.cert, self.chain or None, enc
         )
@@ -135,6 +135,22 @@ def load_pkcs12(path: str | os.PathLike, password: str | bytes | None) -> Issued
     """
     key, cert, chain = read_pkcs12(path, password)
     return IssuedCertificate(cert, key, chain)
+
+
+def open_pfx(path: str | os.PathLike, password: str | None = None) -> IssuedCertificate:
+    """:func:`load_pkcs12` with ``password`` or, when it is None, the one saved beside the file.
+
+    What the command line does with a .pfx (``pki show``, ``pki status``, ``doctor``): an
+    explicit password, even "", is used as given; only None reads ``pfx-password.txt``.
+    """
+    if password is None:
+        password = read_password(Path(path).parent)
+    try:
+        return load_pkcs12(path, password)
+    except PassphraseRequiredError:  # the file is whole, and it wants a password
+        raise PassphraseRequiredError(
+            f"{path} needs its password: --password P (no {PASSWORD_FILE} beside it)"
+        ) from None
 
 
 def load_pair(

@@ -13,18 +13,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 #: many .NET/Windows versions, so use it only to learn that lesson.
 KEY_TYPES = ("ec", "rsa2048", "rsa4096", "ed25519")
 
-Key = "rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey"
-
 
 # --------------------------------------------------------------------------- keys
 def generate_key(key_type: str = "ec"):
-    """Return a new private key of ``key_type`` (one of :data:`KEY_TYPES`, or "rsa" for RSA-2048)."""
-    kt = {"rsa": "rsa2048", "ecdsa": "ec", "p256": "ec"}.get(key_type, key_type)
-    if kt == "ec":
+    """Return a new private key of ``key_type``, one of :data:`KEY_TYPES`."""
+    if key_type == "ec":
         return ec.generate_private_key(ec.SECP256R1())
-    if kt in ("rsa2048", "rsa4096"):
-        return rsa.generate_private_key(public_exponent=65537, key_size=int(kt[3:]))
-    if kt == "ed25519":
+    if key_type in ("rsa2048", "rsa4096"):
+        return rsa.generate_private_key(public_exponent=65537, key_size=int(key_type[3:]))
+    if key_type == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
     raise ValueError(f"unknown key type {key_type!r}; choose one of {', '.join(KEY_TYPES)}")
 

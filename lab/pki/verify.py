@@ -10,8 +10,6 @@ exists, and get every reason spelled out.
 from __future__ import annotations
 
 import datetime as _dt
-import ipaddress
-import os
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -24,9 +22,16 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from lab.pki.certinfo import common_name, eku_names, is_ca, san_strings
-from lab.pki.fields import utcnow
-from lab.pki.files import certificate_of, load_certificates, trust_certificates
+from lab.pki.certinfo import (
+    common_name,
+    eku_names,
+    is_ca,
+    key_usage_names,
+    path_length,
+    san_strings,
+)
+from lab.pki.fields import san_entries, utcnow
+from lab.pki.files import certificate_of, trust_certificates
 
 
 @dataclass
@@ -42,7 +47,6 @@ class ChainCheck:
     purpose: str
     chain: list[str] = field(default_factory=list)
     reason: str = ""
-    detail: str = ""
     certificates: list[x509.Certificate] = field(default_factory=list, repr=False)
 
     @property
@@ -58,13 +62,6 @@ class ChainCheck:
     __repr__ = __str__
 
 
-def _subject(host: str):
-    try:
-        return x509.IPAddress(ipaddress.ip_address(host))
-    except ValueError:
-        return x509.DNSName(host)
-
-
 def verify_chain(
     leaf,
     trust,
@@ -76,19 +73,14 @@ def verify_chain(
 ) -> ChainCheck:
     """Check that ``leaf`` chains to one of ``trust`` and is fit for ``purpose``.
 
-    ``leaf`` may be a certificate, an :class:`~lab.pki.IssuedCertificate` (whose
-    own chain is used as intermediates) or a certificate file (leaf first, then
-    its chain); ``trust`` CAs, certificates or PEM/DER files. ``purpose`` is "client" or "server"; a
-    server check needs the ``hostname`` the client would connect to.
+    ``leaf`` may be a certificate or an :class:`~lab.pki.IssuedCertificate` (whose own chain
+    is used as intermediates); ``trust`` CAs, certificates or PEM/DER files. ``purpose`` is
+    "client" or "server"; a server check needs the ``hostname`` the client would connect to.
     """
     if purpose not in ("client", "server"):
         raise ValueError("purpose must be 'client' or 'server'")
-    if isinstance(leaf, (str, os.PathLike)):  # a .crt file: the leaf, then its intermediates
-        leaf_file = load_certificates(leaf)
-        cert, inter = leaf_file[0], trust_certificates(intermediates) + leaf_file[1:]
-    else:
-        inter = trust_certificates(intermediates) + list(getattr(leaf, "chain", []) or [])
-        cert = certificate_of(leaf)
+    inter = trust_certificates(intermediates) + list(getattr(leaf, "chain", []) or [])
+    cert = certificate_of(leaf)
     roots = trust_certificates(trust)
     when = at or utcnow(exact=True)
     builder = PolicyBuilder().store(Store(roots)).time(when)
@@ -102,13 +94,12 @@ def verify_chain(
         else:
             if not hostname:
                 raise ValueError("a server check needs the hostname the client connects to")
-            chain = builder.build_server_verifier(_subject(hostname)).verify(cert, inter)
+            chain = builder.build_server_verifier(san_entries([hostname])[0]).verify(cert, inter)
     except VerificationError as exc:
         return ChainCheck(
             False,
             purpose,
             reason=explain_failure(cert, roots, inter, purpose, hostname, when, str(exc)),
-            detail=str(exc),
         )
     return ChainCheck(
         True,
@@ -196,7 +187,7 @@ def explain_failure(
                 f"issue from a CA whose pathLen allows that depth, or shorten the chain"
             )
     if "2.5.29.15" in raw:  # the KeyUsage OID: cryptography requires it on every CA in the path
-        lacking = [c for c in [*intermediates, *roots] if _is_ca_without_key_usage(c)]
+        lacking = [c for c in [*intermediates, *roots] if is_ca(c) and key_usage_names(c) is None]
         if lacking:
             return (
                 f"the CA {lacking[0].subject.rfc4514_string()!r} has no Key Usage extension; RFC 5280 "
@@ -209,36 +200,12 @@ def explain_failure(
 
 def _path_length_culprit(cert: x509.Certificate, pool: Sequence[x509.Certificate]):
     """The first CA above ``cert`` with more CAs below it than its pathLen allows: (ca, pathLen, those CAs)."""
-    by_subject = {c.subject: c for c in pool}
-    below, current, seen = [], cert, set()
-    while (
-        current.issuer != current.subject
-        and current.issuer in by_subject
-        and current.issuer not in seen
-    ):
-        seen.add(current.issuer)
-        issuer = by_subject[current.issuer]
-        try:
-            limit = issuer.extensions.get_extension_for_class(
-                x509.BasicConstraints
-            ).value.path_length
-        except x509.ExtensionNotFound:
-            limit = None
-        if limit is not None and len(below) > limit:
-            return issuer, limit, below
-        below, current = [issuer, *below], issuer
+    chain = issuer_chain(cert, pool)
+    for i, ca in enumerate(chain):
+        limit = path_length(ca)
+        if limit is not None and i > limit:
+            return ca, limit, chain[:i][::-1]
     return None
-
-
-def _is_ca_without_key_usage(cert: x509.Certificate) -> bool:
-    """True for a CA certificate (CA:TRUE) that lacks KeyUsage, like the guide's `openssl req -x509` root."""
-    if not is_ca(cert):
-        return False
-    try:
-        cert.extensions.get_extension_for_class(x509.KeyUsage)
-    except x509.ExtensionNotFound:
-        return True
-    return False
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:

@@ -17,12 +17,13 @@ from lab import pki
 from lab.cli.args import days_type
 from lab.cli.commands import pki_revoke
 from lab.course import coursepki
-from lab.errors import LabError, MissingFileError, PKIExistsError
+from lab.errors import PKIExistsError
 from lab.ops.expiry import scan
 from lab.paths import certs_dir, show
 from lab.pki import certinfo
 from lab.pki.csr import CSRRefusedError, check_csr, sign_csr
 from lab.pki.fields import ip_name
+from lab.pki.files import read_file
 
 
 def register(subparsers) -> None:
@@ -168,31 +169,16 @@ def _issue_client(args) -> int:
 
 
 def _show(args) -> int:
+    """Each certificate of the file, leaf first; for a .pfx, its private key too."""
     path: Path = args.file
-    if path.suffix.lower() in pki.PFX_SUFFIXES:
-        # An explicit --password "" is used as given; only no --password reads the file.
-        password = (
-            args.password if args.password is not None else coursepki.read_password(path.parent)
-        )
-        if password is None:
-            raise LabError(
-                f"{show(path)} needs its password: --password P "
-                f"(no {coursepki.PASSWORD_FILE} beside it)"
-            )
-        ident = pki.load_pkcs12(path, password)
-        print(certinfo.describe(ident.cert).as_text())
-        for extra in ident.chain:
-            print("\nchain:\n" + certinfo.describe(extra).as_text())
+    ident = pki.open_pfx(path, args.password) if path.suffix.lower() in pki.PFX_SUFFIXES else None
+    certs = [ident.cert, *ident.chain] if ident else pki.load_certificates(path)
+    print("\n\nchain:\n".join(certinfo.describe(cert).as_text() for cert in certs))
+    if ident:
         print(
             f"\nprivate key: {certinfo.key_description(ident.key.public_key())}, "
             f"matches the certificate: {'yes' if ident.key_matches else 'NO'}"
         )
-        return 0
-    certs = pki.load_certificates(path)
-    for i, cert in enumerate(certs):
-        if i:
-            print()
-        print(certinfo.describe(cert).as_text())
     return 0
 
 
@@ -204,12 +190,7 @@ def _status(args) -> int:
 
 def load_csr(path: Path) -> x509.CertificateSigningRequest:
     """PEM or DER; anything else is one clear line, not a parser's traceback."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MissingFileError(f"{show(path)}: no such file") from None
-    except IsADirectoryError:
-        raise LabError(f"{show(path)} is a folder, not a CSR file") from None
+    data = read_file(path, "certificate signing request")
     loader = x509.load_pem_x509_csr if b"-----BEGIN" in data else x509.load_der_x509_csr
     try:
         return loader(data)
