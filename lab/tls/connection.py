@@ -25,6 +25,7 @@ from cheroot.server import HTTPConnection, HTTPRequest
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from lab.pki import write_private
+from lab.tls.failures import NO_CLIENT_HELLO, NoClientHello
 
 
 class TLSAdapter(BuiltinSSLAdapter):
@@ -156,15 +157,6 @@ class Connection(HTTPConnection):
         self.ssl_env = server.ssl_adapter.get_environ(sock.sock)
         record._record_success(resumed=sock.session_reused)
         return True
-
-
-NO_CLIENT_HELLO = (
-    "the client closed the TCP connection before sending a ClientHello (no handshake began)"
-)
-
-
-class NoClientHello(ConnectionAbortedError):
-    """The client connected and closed without a byte: its TLS library never started."""
 
 
 def first_byte(sock) -> bytes:

@@ -36,11 +36,8 @@ where it would be lost (or would garble whichever notebook cell runs next).
 from __future__ import annotations
 
 import atexit
-import datetime
 import itertools
 import logging
-import socket
-import ssl
 import sys
 import threading
 import time
@@ -49,13 +46,15 @@ import weakref
 from dataclasses import dataclass
 from typing import Callable
 
+import flask
 from cheroot import wsgi
+from flask.logging import default_handler
 
 from lab.errors import PortInUseError, ServerError
 from lab.net import require_loopback
-from lab.pki.fields import utcnow
 from lab.tls import contexts as tlsconfig
-from lab.tls.connection import Connection, NoClientHello, TLSAdapter
+from lab.tls.connection import Connection, TLSAdapter
+from lab.tls.failures import handshake_reason
 
 __all__ = [
     "HandshakeFailure",
@@ -79,8 +78,6 @@ class HandshakeFailure:
 
     peer: str
     reason: str
-    openssl_error: str
-    at: datetime.datetime
 
     def __str__(self) -> str:
         return f"handshake from {self.peer} failed: {self.reason}"
@@ -93,37 +90,9 @@ class ServerErrorRecord:
     where: str
     error: str
     traceback: str
-    at: datetime.datetime
 
     def __str__(self) -> str:
         return f"{self.where}: {self.error}"
-
-
-def handshake_reason(exc: BaseException) -> str:
-    """OpenSSL's reason for a failed handshake, in its own lowercase words.
-
-    ``[SSL: PEER_DID_NOT_RETURN_A_CERTIFICATE] peer did not return a certificate
-    (_ssl.c:2580)`` becomes ``peer did not return a certificate``; a verification
-    failure becomes ``certificate verify failed: certificate has expired``.
-    """
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"certificate verify failed: {exc.verify_message}"
-    if isinstance(exc, NoClientHello):
-        return str(exc)
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return "handshake timed out (the client connected but never completed the handshake)"
-    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) or (
-        isinstance(exc, ssl.SSLError) and "EOF" in str(exc)
-    ):
-        return "the client closed the connection during the handshake"
-    if isinstance(exc, ssl.SSLError):
-        text = str(exc).split("] ", 1)[-1].split(" (_ssl.c", 1)[0]
-        if "http request" in text:
-            return "http request: the client spoke plain HTTP to the TLS port"
-        return text
-    if isinstance(exc, ConnectionResetError):
-        return "the client reset the connection during the handshake"
-    return f"{type(exc).__name__}: {exc}"
 
 
 class ServerRecord:
@@ -148,7 +117,7 @@ class ServerRecord:
     def _record_failure(self, peer: str, exc: BaseException) -> None:
         if not self.running:
             return  # stopping: cheroot pokes its own socket, and that is not a client
-        failure = HandshakeFailure(peer, handshake_reason(exc), str(exc), utcnow(exact=True))
+        failure = HandshakeFailure(peer, handshake_reason(exc))
         with self._lock:
             self.handshake_failures.append(failure)
             self._lock.notify_all()
@@ -158,7 +127,7 @@ class ServerRecord:
 
     def _record_error(self, where: str, error: str, tb: str) -> None:
         with self._lock:
-            self.errors.append(ServerErrorRecord(where, error, tb, utcnow(exact=True)))
+            self.errors.append(ServerErrorRecord(where, error, tb))
             self._lock.notify_all()
         log.debug("%s: %s", where, error)
 
@@ -202,11 +171,6 @@ class ServerRecord:
 
 def watch_flask_errors(app, record: ServerRecord) -> None:
     """Record exceptions a Flask view raises (Flask turns them into a 500 and logs them)."""
-    try:
-        import flask
-        from flask.logging import default_handler
-    except ImportError:  # pragma: no cover - flask is a dependency
-        return
     if not isinstance(app, flask.Flask):
         return
     records = app.extensions.get("lab.servers")
@@ -263,10 +227,8 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 0
     min_version: str = "1.2"
-    max_version: str | None = None
     profile: str = "intermediate"
     crl_check: str = "leaf"
-    password: str | bytes | None = None
     threads: int = 8
     handshake_timeout: float = 2.0
     head_timeout: float = 5.0
@@ -303,13 +265,12 @@ class MTLSServer(ServerRecord):
             trust=trust,
             mode=mode,
             min_version=options.min_version,
-            max_version=options.max_version,
             crl=crl,
             crl_check=options.crl_check,
             profile=options.profile,
         )
         if tls:
-            self._identity = tlsconfig.as_identity(certificate, options.password)
+            self._identity = tlsconfig.as_identity(certificate)
             self.context = tlsconfig.server_context(self._identity, **self._context_options)
         super().__init__()  # the record: handshake_failures, errors, handshakes
         self._server: _Server | None = None
@@ -398,13 +359,13 @@ class MTLSServer(ServerRecord):
         host = f"[{host}]" if ":" in host else host
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
-    def set_certificate(self, certificate, password: str | bytes | None = None) -> None:
+    def set_certificate(self, certificate) -> None:
         """Present ``certificate`` on every *new* connection from now on.
 
         Connections already open keep theirs; the new adapter is complete before it
         replaces the old one in a single assignment, so no connection is refused.
         """
-        identity = tlsconfig.as_identity(certificate, password)
+        identity = tlsconfig.as_identity(certificate)
         context = tlsconfig.server_context(identity, **self._context_options)
         self._identity, self.context = identity, context
         if self._server is not None:
