@@ -141,9 +141,7 @@ def session(
     trust=None,
     *,
     password: str | bytes | None = None,
-    min_version: str = "1.2",
     max_version: str | None = None,
-    profile: str = "intermediate",
 ) -> MTLSSession:
     """A requests Session for mutual TLS.
 
@@ -151,21 +149,14 @@ def session(
     path (with ``password``); ``None`` for a client without a certificate.
     ``trust``: the CA(s) the *server* must chain to (a lab CA, a certificate, PEM
     bytes or a path). Required: there is no "trust anything" default.
-    ``profile``: Mozilla's "intermediate" (default) or "modern" TLS policy (lab.tls.policy).
+    Mozilla's "intermediate" TLS policy (:mod:`lab.tls.policy`); ``max_version="1.2"``: an old client.
     """
     if trust is None:
         raise ValueError(
             "trust is required: pass the CA that signed the server certificate "
             "(a lab CA, or a path such as certs/rootCA.pem)"
         )
-    ctx = tlsconfig.client_context(
-        identity,
-        trust,
-        password=password,
-        min_version=min_version,
-        max_version=max_version,
-        profile=profile,
-    )
+    ctx = tlsconfig.client_context(identity, trust, password=password, max_version=max_version)
     trust_file = Path(trust) if isinstance(trust, (str, os.PathLike)) else None
     files = identity_files(identity)
     return MTLSSession(
