@@ -5,7 +5,7 @@
   would stop the whole server, so the handshake runs in a worker (:meth:`Connection.handshake`).
 * :class:`HeadClock` and :class:`Request`: a deadline for the whole request head.
 * :class:`Connection`: cheroot's connection, handshaking first and recording a refusal in the
-  server's record (:class:`lab.tls.server.ServerRecord`), and ending a TLS connection with ``close_notify``.
+  server's record (:class:`lab.tls.server.MTLSServer`), and ending a TLS connection with ``close_notify``.
 
 Used by :mod:`lab.tls.server`, whose docstring explains the behaviour under slow clients.
 """

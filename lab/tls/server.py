@@ -7,7 +7,7 @@ pool and hands the client certificate to the app as Apache mod_ssl does (``SSL_C
 ``SSL_CLIENT_S_DN``). The lab uses its public API: a ``BuiltinSSLAdapter``, a connection and a
 request subclass; cheroot's own connection manager, worker pool and stream files.
 
-The lab adds the server's own record (:class:`ServerRecord`: every refused handshake with
+The lab adds the server's own record (:class:`MTLSServer`'s: every refused handshake with
 OpenSSL's reason, every request error), a clean lifecycle (context manager, idempotent
 start/stop, daemon threads only, servers stopped at interpreter exit), loopback-only
 binding, :meth:`MTLSServer.set_certificate` for rotation, and ``tls=False``: the same server
@@ -60,14 +60,12 @@ __all__ = [
     "HandshakeFailure",
     "MTLSServer",
     "ServerErrorRecord",
-    "ServerRecord",
     "ServerSettings",
     "handshake_reason",
     "running_servers",
     "stop_all",
 ]
 
-log = logging.getLogger("lab.server")
 _RUNNING: "weakref.WeakSet[MTLSServer]" = weakref.WeakSet()
 _ids = itertools.count(1)
 
@@ -95,81 +93,7 @@ class ServerErrorRecord:
         return f"{self.where}: {self.error}"
 
 
-class ServerRecord:
-    """What a server saw: handshakes (full and resumed), refused handshakes, errors; thread-safe."""
-
-    running = False
-    on_handshake_failure: Callable[[HandshakeFailure], None] | None = None
-
-    def __init__(self):
-        self.handshake_failures: list[HandshakeFailure] = []
-        self.errors: list[ServerErrorRecord] = []
-        self.handshakes = 0
-        #: handshakes that resumed an earlier session: no certificate was sent or checked
-        self.resumed = 0
-        self._lock = threading.Condition()
-
-    def _record_success(self, resumed: bool = False) -> None:
-        with self._lock:
-            self.handshakes += 1
-            self.resumed += bool(resumed)
-
-    def _record_failure(self, peer: str, exc: BaseException) -> None:
-        if not self.running:
-            return  # stopping: cheroot pokes its own socket, and that is not a client
-        failure = HandshakeFailure(peer, handshake_reason(exc))
-        with self._lock:
-            self.handshake_failures.append(failure)
-            self._lock.notify_all()
-        log.info("%s", failure)
-        if self.on_handshake_failure:
-            self.on_handshake_failure(failure)
-
-    def _record_error(self, where: str, error: str, tb: str) -> None:
-        with self._lock:
-            self.errors.append(ServerErrorRecord(where, error, tb))
-            self._lock.notify_all()
-        log.debug("%s: %s", where, error)
-
-    def wait_for_handshake_failure(
-        self, after: int = 0, timeout: float = 3.0
-    ) -> HandshakeFailure | None:
-        """The first failure recorded at index ``after`` or later, waiting up to ``timeout``.
-
-        The client may see its error before the server thread has recorded the
-        reason, so read ``n = len(s.handshake_failures)`` before the call and
-        ``s.wait_for_handshake_failure(after=n)`` afterwards.
-        """
-        with self._lock:
-            self._lock.wait_for(lambda: len(self.handshake_failures) > after, timeout=timeout)
-            return self.handshake_failures[after] if len(self.handshake_failures) > after else None
-
-    def handshake_summary(self) -> str:
-        """The record of refused handshakes, one line each (peer ports vary, reasons do not)."""
-        with self._lock:
-            failures = list(self.handshake_failures)
-        if not failures:
-            return "no failed handshakes"
-        return "\n".join(f"{i}. {f.reason}" for i, f in enumerate(failures, 1))
-
-    def error_summary(self) -> str:
-        with self._lock:
-            errs = list(self.errors)
-        if not errs:
-            return "no errors"
-        return "\n".join(
-            f"- {e}" + (f"\n{e.traceback.rstrip()}" if e.traceback else "") for e in errs
-        )
-
-    def check(self) -> None:
-        """Raise :class:`ServerError` if any request raised an exception on the server."""
-        if self.errors:
-            raise ServerError(
-                "the server recorded errors while handling requests:\n" + self.error_summary()
-            )
-
-
-def watch_flask_errors(app, record: ServerRecord) -> None:
+def watch_flask_errors(app, record: "MTLSServer") -> None:
     """Record exceptions a Flask view raises (Flask turns them into a 500 and logs them)."""
     if not isinstance(app, flask.Flask):
         return
@@ -208,8 +132,6 @@ class _Server(wsgi.Server):
         if traceback or level >= logging.ERROR:
             tb = _traceback.format_exc() if traceback else ""
             self.owner._record_error("server", str(msg), tb)
-        else:
-            log.debug("%s", msg)
 
 
 @dataclass(frozen=True)
@@ -237,8 +159,8 @@ class ServerSettings:
     on_handshake_failure: Callable[[HandshakeFailure], None] | None = None
 
 
-class MTLSServer(ServerRecord):
-    """A WSGI app served over HTTPS with client-certificate authentication.
+class MTLSServer:
+    """A WSGI app served over HTTPS with client-certificate authentication, and its record.
 
     >>> with MTLSServer(app, certificate=srv, trust=ca) as s:
     ...     client.session(alice, trust=ca).get(s.url + "/api/secure")
@@ -249,6 +171,9 @@ class MTLSServer(ServerRecord):
     with the same code (no certificate needed): the fair baseline for what TLS costs.
     Every other keyword is a :class:`ServerSettings` field (``host``, ``port``,
     ``min_version``, ``profile``, ``threads``, ``on_handshake_failure`` ...).
+
+    The record, thread-safe: ``handshakes`` (and ``resumed``, those that resumed an earlier
+    session: no certificate was sent or checked), ``handshake_failures``, ``errors``.
     """
 
     def __init__(
@@ -259,7 +184,6 @@ class MTLSServer(ServerRecord):
         if tls and certificate is None:
             raise ServerError("an HTTPS server needs a certificate (or pass tls=False)")
         self.id, self.app, self.mode, self.host, self.tls = next(_ids), app, mode, options.host, tls
-        self.on_handshake_failure = options.on_handshake_failure
         self.context = None
         self._context_options = dict(
             trust=trust,
@@ -272,7 +196,10 @@ class MTLSServer(ServerRecord):
         if tls:
             self._identity = tlsconfig.as_identity(certificate)
             self.context = tlsconfig.server_context(self._identity, **self._context_options)
-        super().__init__()  # the record: handshake_failures, errors, handshakes
+        self.handshake_failures: list[HandshakeFailure] = []
+        self.errors: list[ServerErrorRecord] = []
+        self.handshakes = self.resumed = 0
+        self._lock = threading.Condition()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -370,6 +297,63 @@ class MTLSServer(ServerRecord):
         self._identity, self.context = identity, context
         if self._server is not None:
             self._server.ssl_adapter = TLSAdapter(identity, context)
+
+    def _record_success(self, resumed: bool = False) -> None:
+        with self._lock:
+            self.handshakes += 1
+            self.resumed += bool(resumed)
+
+    def _record_failure(self, peer: str, exc: BaseException) -> None:
+        if not self.running:
+            return  # stopping: cheroot pokes its own socket, and that is not a client
+        failure = HandshakeFailure(peer, handshake_reason(exc))
+        with self._lock:
+            self.handshake_failures.append(failure)
+            self._lock.notify_all()
+        if self.settings.on_handshake_failure:
+            self.settings.on_handshake_failure(failure)
+
+    def _record_error(self, where: str, error: str, tb: str) -> None:
+        with self._lock:
+            self.errors.append(ServerErrorRecord(where, error, tb))
+            self._lock.notify_all()
+
+    def wait_for_handshake_failure(
+        self, after: int = 0, timeout: float = 3.0
+    ) -> HandshakeFailure | None:
+        """The first failure recorded at index ``after`` or later, waiting up to ``timeout``.
+
+        The client may see its error before the server thread has recorded the
+        reason, so read ``n = len(s.handshake_failures)`` before the call and
+        ``s.wait_for_handshake_failure(after=n)`` afterwards.
+        """
+        with self._lock:
+            self._lock.wait_for(lambda: len(self.handshake_failures) > after, timeout=timeout)
+            return self.handshake_failures[after] if len(self.handshake_failures) > after else None
+
+    def handshake_summary(self) -> str:
+        """The record of refused handshakes, one line each (peer ports vary, reasons do not)."""
+        with self._lock:
+            failures = list(self.handshake_failures)
+        if not failures:
+            return "no failed handshakes"
+        return "\n".join(f"{i}. {f.reason}" for i, f in enumerate(failures, 1))
+
+    def error_summary(self) -> str:
+        with self._lock:
+            errs = list(self.errors)
+        if not errs:
+            return "no errors"
+        return "\n".join(
+            f"- {e}" + (f"\n{e.traceback.rstrip()}" if e.traceback else "") for e in errs
+        )
+
+    def check(self) -> None:
+        """Raise :class:`ServerError` if any request raised an exception on the server."""
+        if self.errors:
+            raise ServerError(
+                "the server recorded errors while handling requests:\n" + self.error_summary()
+            )
 
     def _wsgi_app(self, environ, start_response):
         try:
