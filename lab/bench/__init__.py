@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from lab import pki
+from lab.course.table import Table
 from lab.errors import LabError
 from lab.tls import contexts as tlsconfig
 
@@ -281,33 +282,33 @@ class BenchResult:
         return {**asdict(self), "ratios": {k: round(v, 3) for k, v in self.ratios.items()}}
 
     def table(self) -> str:
-        """The report: one line a figure, key generation, then the ratios and what to expect."""
+        """The report: one row a figure, key generation, then the ratios and what to expect."""
         env = self.environment
+        figures = Table(
+            ["group", "figure", "req/s", "median ms", "p90 ms", "handshakes (resumed)"],
+            [
+                (f.group, f.label, f"{f.rps:.0f}", f"{f.median_ms:.2f}", f"{f.p90_ms:.2f}")
+                + (f"{f.server_handshakes}" + (f" ({f.resumed})" if f.resumed else ""),)
+                for f in self.figures.values()
+            ],
+        )
+        ratios = []
+        for name, value in self.ratios.items():
+            bar = RATIOS[name][2]
+            verdict = f"expect >= {bar:g}: {'yes' if value >= bar else 'NO'}" if bar else ""
+            ratios.append((name, f"{value:.2f}", verdict))
+        keygen = ", ".join(f"{KEY_LABELS[k]} {ms:.2f} ms" for k, ms in self.keygen_ms.items())
         lines = [
             f"mTLS Lab benchmark ({self.plan}): 127.0.0.1, {env['cpus']} CPUs, "
             f"load {env['load_before']} -> {env['load_after']}, {env['openssl']}",
             "every figure: one socket + ssl client, one HTTP/1.1 GET, TCP_NODELAY",
             "",
-            f"{'group':<11} {'figure':<52} {'req/s':>6} {'median ms':>9} {'p90 ms':>7}"
-            "  handshakes (resumed)",
-        ]
-        for f in self.figures.values():
-            resumed = f" ({f.resumed})" if f.resumed else ""
-            lines.append(
-                f"{f.group:<11} {f.label:<52} {f.rps:>6.0f} {f.median_ms:>9.2f} "
-                f"{f.p90_ms:>7.2f}  {f.server_handshakes}{resumed}"
-            )
-        lines += [
+            str(figures),
             "",
-            "key generation: "
-            + ", ".join(f"{KEY_LABELS[k]} {ms:.2f} ms" for k, ms in self.keygen_ms.items()),
+            f"key generation: {keygen}",
             "",
-            "ratios (same run)",
+            str(Table(["ratio (same run)", "x", ""], ratios)),
         ]
-        for name, value in self.ratios.items():
-            bar = RATIOS[name][2]
-            verdict = f"  expect >= {bar:g}: {'yes' if value >= bar else 'NO'}" if bar else ""
-            lines.append(f"  {name:<36} {value:>6.2f}{verdict}")
         return "\n".join(lines + ["", "errors:", *self.errors] if self.errors else lines)
 
 
