@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import shlex
-from pathlib import Path
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -85,55 +84,44 @@ class MTLSSession(requests.Session):
     curl call, the guide's "How to test".
     """
 
-    def __init__(
-        self,
-        ssl_context,
-        *,
-        identity_files=None,
-        trust_file=None,
-        password=None,
-        identity_in_memory: bool = False,
-    ):
+    def __init__(self, ssl_context, curl_options: list[str] | str):
         super().__init__()
         self.trust_env = False
         self.ssl_context = ssl_context
-        self.identity_files = identity_files
-        self.trust_file = trust_file
-        self._password = password
-        self._identity_in_memory = identity_in_memory
+        self._curl_options = curl_options  # curl's options, or why there is no such command
         self.mount("https://", MTLSAdapter(ssl_context))
 
-    def curl_command(self, url: str, *, connect_to: str | None = None) -> str:
+    def curl_command(self, url: str) -> str:
         """The curl command that makes the same call from a shell.
 
         Only for a session built from files: curl cannot read an in-memory
         certificate, and a command silently missing ``--cert`` or ``--cacert``
         would not be the same call (it would be refused, or trust CURL_CA_BUNDLE).
         """
-        if self._identity_in_memory or not self.trust_file:
-            missing = (
-                "client certificate"
-                if self._identity_in_memory
-                else "trust anchor (curl's --cacert)"
-            )
+        if isinstance(self._curl_options, str):
             raise LabError(
-                f"this session's {missing} exists only in memory, so there is no equivalent curl "
-                f"command; write it to files first (.write(...)) and build the session from the paths"
+                f"this session's {self._curl_options} exists only in memory, so there is no "
+                "equivalent curl command; write it to files first (.write(...)) and build the "
+                "session from the paths"
             )
-        parts = ["curl"]
-        files = self.identity_files
-        if files and len(files) == 1:  # a .pfx
-            parts += ["--cert-type", "P12", "--cert", f"{files[0]}:{self._password or ''}"]
-        elif files:
-            parts += ["--cert", str(files[0]), "--key", str(files[1])]
-            if self._password:
-                parts += ["--pass", str(self._password)]
-        if self.trust_file:
-            parts += ["--cacert", str(self.trust_file)]
-        if connect_to:
-            parts += ["--connect-to", connect_to]
-        parts.append(url)
-        return " ".join(shlex.quote(str(p)) for p in parts)
+        return shlex.join(["curl", *self._curl_options, url])
+
+
+def _curl_options(identity, trust, password) -> list[str] | str:
+    """curl's options for the same identity and trust, or what exists only in memory."""
+    files = identity_files(identity)
+    if identity is not None and files is None:
+        return "client certificate"
+    if not isinstance(trust, (str, os.PathLike)):
+        return "trust anchor (curl's --cacert)"
+    if files and len(files) == 1:  # a .pfx
+        options = ["--cert-type", "P12", "--cert", f"{files[0]}:{password or ''}"]
+    elif files:
+        options = ["--cert", str(files[0]), "--key", str(files[1])]
+        options += ["--pass", str(password)] if password else []
+    else:
+        options = []
+    return [*options, "--cacert", str(trust)]
 
 
 def session(
@@ -157,15 +145,7 @@ def session(
             "(a lab CA, or a path such as certs/rootCA.pem)"
         )
     ctx = tlsconfig.client_context(identity, trust, password=password, max_version=max_version)
-    trust_file = Path(trust) if isinstance(trust, (str, os.PathLike)) else None
-    files = identity_files(identity)
-    return MTLSSession(
-        ctx,
-        identity_files=files,
-        trust_file=trust_file,
-        password=password,
-        identity_in_memory=identity is not None and files is None,
-    )
+    return MTLSSession(ctx, _curl_options(identity, trust, password))
 
 
 __all__ = [
