@@ -60,34 +60,31 @@ def handshake_reason(exc: BaseException) -> str:
 CLOSED_BY_SERVER = "the server closed the connection during the handshake (TLS alert or EOF)"
 
 
+#: The errors underneath requests' and urllib3's wrappers: what actually happened.
+_UNDERNEATH = (
+    ssl.SSLError,
+    ConnectionResetError,
+    ConnectionRefusedError,
+    BrokenPipeError,
+    socket.timeout,
+    TimeoutError,
+)
+
+
 def innermost(exc: BaseException) -> BaseException:
-    """Dig through requests/urllib3 wrappers to the ssl or socket error underneath."""
-    seen = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(
-            cur,
-            (
-                ssl.SSLError,
-                ConnectionResetError,
-                ConnectionRefusedError,
-                BrokenPipeError,
-                socket.timeout,
-                TimeoutError,
-            ),
-        ):
-            return cur
-        nxt = getattr(cur, "reason", None)
-        if not isinstance(nxt, BaseException):
-            nxt = cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else None
-        if (
-            nxt is None
-            and len(getattr(cur, "args", ())) > 1
-            and isinstance(cur.args[1], BaseException)
-        ):
-            nxt = cur.args[1]
-        cur = nxt or cur.__cause__ or cur.__context__
+    """Dig through requests/urllib3 wrappers to the ssl or socket error underneath.
+
+    A wrapper keeps what it wraps in ``reason`` (urllib3), in its arguments (requests,
+    ``ProtocolError("Connection aborted.", error)``) or as its cause; the nearest wins.
+    """
+    seen, layer = set(), [exc]
+    while layer:
+        for cur in layer:
+            if isinstance(cur, _UNDERNEATH):
+                return cur
+        seen.update(map(id, layer))
+        inner = [(getattr(c, "reason", None), *c.args, c.__cause__, c.__context__) for c in layer]
+        layer = [e for e in sum(inner, ()) if isinstance(e, BaseException) and id(e) not in seen]
     return exc
 
 
