@@ -16,9 +16,6 @@ import os
 import re
 import ssl
 from pathlib import Path
-from typing import Iterable, Union
-
-from cryptography import x509
 
 from lab.errors import CorruptFileError
 from lab.pki import load_identity, pem, trust_certificates
@@ -37,10 +34,8 @@ TLS_VERSIONS = {
     "1.3": ssl.TLSVersion.TLSv1_3,
 }
 
-TrustInput = Union[str, os.PathLike, bytes, x509.Certificate, object]
 
-
-def trust_pem(trust: TrustInput | Iterable[TrustInput]) -> str:
+def trust_pem(trust) -> str:
     """All trust anchors in ``trust`` as one PEM string (validated, so typos fail early).
 
     What counts as trust is :func:`lab.pki.trust_certificates`'s to say; this only refuses
