@@ -35,7 +35,7 @@ import ssl
 import statistics
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from lab import pki
@@ -180,38 +180,25 @@ class RawServer(socketserver.TCPServer):
             conn.close()
 
 
-@dataclass
-class Figure:
-    """One measured rate, that of its median operation, and what the server counted."""
-
-    key: str
-    label: str
-    group: str
-    rps: float = 0.0
-    median_ms: float = 0.0
-    p90_ms: float = 0.0
-    operations: int = 0
-    server_handshakes: int = 0
-    resumed: int = 0
-
-
 def measure(specs: list[tuple], rounds: int, turns: int, say: Callable[[str], None]) -> None:
     """Time every operation on its own, the specs taking ``turns`` turns a round, shuffled.
 
-    ``specs`` holds ``(figure, client, server)``. A keep-alive figure makes
+    ``specs`` holds ``(figure, client, server)``; each figure (a dict) gets its rate, that of
+    its median operation, and what the server counted. Why single operations and their
+    median, not the best of several loops: on a shared machine the CPU comes and goes in
+    bursts of tens of milliseconds; a round of twenty connections is slowed unevenly, and
+    the median of single operations ignores the bursts whichever figure they hit. Why
+    shuffled turns: a figure and its baseline are then taken within milliseconds of each
+    other, and no figure always follows the same neighbour. A keep-alive figure makes
     :data:`KEEPALIVE_RUN` requests a turn: its requests are cheap, and one alone would wait
-    for cheroot's selector to hand the connection back to a worker each time. Why single operations and their median, not
-    the best of several loops: on a shared machine the CPU comes and goes in bursts of tens of
-    milliseconds; a round of twenty connections is slowed unevenly, and the median of single
-    operations ignores the bursts whichever figure they hit. Why shuffled turns: a figure and
-    its baseline are then taken within milliseconds of each other, and no figure always
-    follows the same neighbour. The server's count of handshakes (and resumed ones) is read
-    around each operation, outside the timed part.
+    for cheroot's selector to hand the connection back to a worker each time. The server's
+    count of handshakes (and resumed ones) is read around each operation, outside the timed part.
     """
-    times: dict[str, list[float]] = {fig.key: [] for fig, _, _ in specs}
-    for _, client, _ in specs:  # warm-up: first-request costs, a first session to resume
+    times: dict[int, list[float]] = {id(fig): [] for fig, _, _ in specs}
+    for fig, client, _ in specs:  # warm-up: first-request costs, a first session to resume
         client.get()
         client.close()
+        fig.update(server_handshakes=0, resumed=0)
     order, shuffle = list(specs), random.Random(0).shuffle
     for r in range(rounds):
         say(f"round {r + 1}/{rounds}")
@@ -222,15 +209,15 @@ def measure(specs: list[tuple], rounds: int, turns: int, say: Callable[[str], No
                     handshakes, resumed = server.handshakes, server.resumed
                     start = time.perf_counter()
                     client.get()
-                    times[fig.key].append(time.perf_counter() - start)
-                    fig.server_handshakes += server.handshakes - handshakes
-                    fig.resumed += server.resumed - resumed
+                    times[id(fig)].append(time.perf_counter() - start)
+                    fig["server_handshakes"] += server.handshakes - handshakes
+                    fig["resumed"] += server.resumed - resumed
         for _, client, _ in specs:
             client.close()
     for fig, _, _ in specs:
-        ops = sorted(times[fig.key])
-        fig.median_ms, fig.p90_ms = statistics.median(ops) * 1000, ops[len(ops) * 9 // 10] * 1000
-        fig.rps, fig.operations = 1000 / fig.median_ms, len(ops)
+        ops = sorted(times[id(fig)])
+        median, p90 = statistics.median(ops) * 1000, ops[len(ops) * 9 // 10] * 1000
+        fig.update(rps=1000 / median, median_ms=median, p90_ms=p90, operations=len(ops))
 
 
 #: The figures of one run: key, group, server, client context, how, label (one a line).
@@ -263,61 +250,42 @@ RATIOS = {
 }
 
 
-@dataclass
-class BenchResult:
-    """Everything one run measured; :meth:`to_dict` is the ``--json`` line."""
-
-    plan: str
-    figures: dict[str, Figure]
-    keygen_ms: dict[str, float]
-    environment: dict
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def ratios(self) -> dict[str, float]:
-        rps = {key: f.rps for key, f in self.figures.items()}
-        return {name: rps[a] / rps[b] for name, (a, b, _) in RATIOS.items()}
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "ratios": {k: round(v, 3) for k, v in self.ratios.items()}}
-
-    def table(self) -> str:
-        """The report: one row a figure, key generation, then the ratios and what to expect."""
-        env = self.environment
-        figures = Table(
-            ["group", "figure", "req/s", "median ms", "p90 ms", "handshakes (resumed)"],
-            [
-                (f.group, f.label, f"{f.rps:.0f}", f"{f.median_ms:.2f}", f"{f.p90_ms:.2f}")
-                + (f"{f.server_handshakes}" + (f" ({f.resumed})" if f.resumed else ""),)
-                for f in self.figures.values()
-            ],
-        )
-        ratios = []
-        for name, value in self.ratios.items():
-            bar = RATIOS[name][2]
-            verdict = f"expect >= {bar:g}: {'yes' if value >= bar else 'NO'}" if bar else ""
-            ratios.append((name, f"{value:.2f}", verdict))
-        keygen = ", ".join(f"{KEY_LABELS[k]} {ms:.2f} ms" for k, ms in self.keygen_ms.items())
-        lines = [
-            f"mTLS Lab benchmark ({self.plan}): 127.0.0.1, {env['cpus']} CPUs, "
-            f"load {env['load_before']} -> {env['load_after']}, {env['openssl']}",
-            "every figure: one socket + ssl client, one HTTP/1.1 GET, TCP_NODELAY",
-            "",
-            str(figures),
-            "",
-            f"key generation: {keygen}",
-            "",
-            str(Table(["ratio (same run)", "x", ""], ratios)),
-        ]
-        return "\n".join(lines + ["", "errors:", *self.errors] if self.errors else lines)
+def table(result: dict) -> str:
+    """The report of :func:`run`'s result: one row a figure, key generation, the ratios."""
+    env, rows = result["environment"], []
+    for f in result["figures"].values():
+        handshakes = f"{f['server_handshakes']}" + (f" ({f['resumed']})" if f["resumed"] else "")
+        numbers = f"{f['rps']:.0f}", f"{f['median_ms']:.2f}", f"{f['p90_ms']:.2f}", handshakes
+        rows.append((f["group"], f["label"], *numbers))
+    header = ["group", "figure", "req/s", "median ms", "p90 ms", "handshakes (resumed)"]
+    ratios = []
+    for name, value in result["ratios"].items():
+        bar = RATIOS[name][2]
+        verdict = f"expect >= {bar:g}: {'yes' if value >= bar else 'NO'}" if bar else ""
+        ratios.append((name, f"{value:.2f}", verdict))
+    keygen = ", ".join(f"{KEY_LABELS[k]} {ms:.2f} ms" for k, ms in result["keygen_ms"].items())
+    lines = [
+        f"mTLS Lab benchmark ({result['plan']}): 127.0.0.1, {env['cpus']} CPUs, "
+        f"load {env['load_before']} -> {env['load_after']}, {env['openssl']}",
+        "every figure: one socket + ssl client, one HTTP/1.1 GET, TCP_NODELAY",
+        "",
+        str(Table(header, rows)),
+        "",
+        f"key generation: {keygen}",
+        "",
+        str(Table(["ratio (same run)", "x", ""], ratios)),
+    ]
+    errors = result["errors"]
+    return "\n".join(lines + ["", "errors:", *errors] if errors else lines)
 
 
 def run(
     *, quick: bool = True, plan: Plan | None = None, progress: Callable[[str], None] | None = None
-) -> BenchResult:
+) -> dict:
     """Run the benchmark once: ``quick`` picks :data:`QUICK` or :data:`FULL`, ``plan`` either.
 
-    ``progress`` receives one line per step (the command line prints them on stderr).
+    ``progress`` receives one line per step (the command line prints them on stderr). The
+    result is what ``--json`` prints, and :func:`table` makes the report from it.
     """
     # Function-level: MTLSServer and the demo app import Flask and cheroot, which the
     # rest of this module (and a plain ``import lab.bench``) does not need.
@@ -347,7 +315,7 @@ def run(
     contexts["anonymous"] = tlsconfig.client_context(None, root)
     for kt in ("rsa2048", "rsa4096"):
         contexts[kt] = tlsconfig.client_context(chains[kt][1], root)
-    figures: dict[str, Figure] = {}
+    figures: dict[str, dict] = {}
     errors: list[str] = []
     with contextlib.ExitStack() as stack:
         app, start = create_app(), stack.enter_context
@@ -362,7 +330,7 @@ def run(
         specs = []
         for row in FIGURES.strip().splitlines():
             key, group, server, context, how, label = row.split(None, 5)
-            figures[key] = Figure(key, label, group.replace("_", " "))
+            figures[key] = {"label": label, "group": group.replace("_", " ")}
             client = HTTPClient(servers[server].port, contexts[context], how)
             specs.append((figures[key], client, servers[server]))
         measure(specs, plan.rounds, plan.connects, say)
@@ -376,4 +344,13 @@ def run(
         "python": platform.python_version(),
         "openssl": ssl.OPENSSL_VERSION,
     }
-    return BenchResult(plan.name, figures, keygen_ms, environment, errors)
+    rps = {key: f["rps"] for key, f in figures.items()}
+    ratios = {name: round(rps[a] / rps[b], 3) for name, (a, b, _) in RATIOS.items()}
+    return {
+        "plan": plan.name,
+        "figures": figures,
+        "keygen_ms": keygen_ms,
+        "environment": environment,
+        "errors": errors,
+        "ratios": ratios,
+    }

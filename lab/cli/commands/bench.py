@@ -54,12 +54,13 @@ def run(args: argparse.Namespace) -> int:
 
     result = bench.run(quick=args.quick, plan=plan, progress=None if args.quiet else progress)
     if args.json:
-        print(json.dumps(result.to_dict(), separators=(",", ":")))
+        print(json.dumps(result, separators=(",", ":")))
     else:
-        print(result.table())
-    if result.errors:
+        print(bench.table(result))
+    if result["errors"]:
         print(
-            f"error: {len(result.errors)} error(s) during the benchmark; see above", file=sys.stderr
+            f"error: {len(result['errors'])} error(s) during the benchmark; see above",
+            file=sys.stderr,
         )
         return 1
     return 0
