@@ -23,14 +23,10 @@ loopback). Per-request ``verify=False`` is refused with an explanation.
 
 from __future__ import annotations
 
-import os
-import shlex
-
 import requests
 from requests.adapters import HTTPAdapter
 
-from lab.errors import LabError
-from lab.pki import IssuedCertificate, identity_files
+from lab.pki import IssuedCertificate
 from lab.tls import contexts as tlsconfig
 
 
@@ -78,50 +74,13 @@ class MTLSAdapter(HTTPAdapter):
 
 
 class MTLSSession(requests.Session):
-    """A Session with a client certificate and a private trust store.
+    """A Session with a client certificate and a private trust store; build one with :func:`session`."""
 
-    Build one with :func:`session`. ``curl_command(url)`` prints the equivalent
-    curl call, the guide's "How to test".
-    """
-
-    def __init__(self, ssl_context, curl_options: list[str] | str):
+    def __init__(self, ssl_context):
         super().__init__()
         self.trust_env = False
         self.ssl_context = ssl_context
-        self._curl_options = curl_options  # curl's options, or why there is no such command
         self.mount("https://", MTLSAdapter(ssl_context))
-
-    def curl_command(self, url: str) -> str:
-        """The curl command that makes the same call from a shell.
-
-        Only for a session built from files: curl cannot read an in-memory
-        certificate, and a command silently missing ``--cert`` or ``--cacert``
-        would not be the same call (it would be refused, or trust CURL_CA_BUNDLE).
-        """
-        if isinstance(self._curl_options, str):
-            raise LabError(
-                f"this session's {self._curl_options} exists only in memory, so there is no "
-                "equivalent curl command; write it to files first (.write(...)) and build the "
-                "session from the paths"
-            )
-        return shlex.join(["curl", *self._curl_options, url])
-
-
-def _curl_options(identity, trust, password) -> list[str] | str:
-    """curl's options for the same identity and trust, or what exists only in memory."""
-    files = identity_files(identity)
-    if identity is not None and files is None:
-        return "client certificate"
-    if not isinstance(trust, (str, os.PathLike)):
-        return "trust anchor (curl's --cacert)"
-    if files and len(files) == 1:  # a .pfx
-        options = ["--cert-type", "P12", "--cert", f"{files[0]}:{password or ''}"]
-    elif files:
-        options = ["--cert", str(files[0]), "--key", str(files[1])]
-        options += ["--pass", str(password)] if password else []
-    else:
-        options = []
-    return [*options, "--cacert", str(trust)]
 
 
 def session(
@@ -145,7 +104,7 @@ def session(
             "(a lab CA, or a path such as certs/rootCA.pem)"
         )
     ctx = tlsconfig.client_context(identity, trust, password=password, max_version=max_version)
-    return MTLSSession(ctx, _curl_options(identity, trust, password))
+    return MTLSSession(ctx)
 
 
 __all__ = [
