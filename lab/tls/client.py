@@ -74,7 +74,10 @@ class MTLSAdapter(HTTPAdapter):
 
 
 class MTLSSession(requests.Session):
-    """A Session with a client certificate and a private trust store; build one with :func:`session`."""
+    """A Session with a client certificate and a private trust store.
+
+    Build one with :func:`session`.
+    """
 
     def __init__(self, ssl_context):
         super().__init__()
@@ -96,7 +99,8 @@ def session(
     path (with ``password``); ``None`` for a client without a certificate.
     ``trust``: the CA(s) the *server* must chain to (a lab CA, a certificate, PEM
     bytes or a path). Required: there is no "trust anything" default.
-    Mozilla's "intermediate" TLS policy (:mod:`lab.tls.policy`); ``max_version="1.2"``: an old client.
+    The TLS policy is Mozilla's "intermediate" (:mod:`lab.tls.policy`);
+    ``max_version="1.2"`` makes an old client.
     """
     if trust is None:
         raise ValueError(
