@@ -212,8 +212,8 @@ def reset(directory: Path | None = None) -> dict:
     for path in files:
         path.unlink(missing_ok=True)
     return {
-        "processes": [r["command"] for r in stopped if r["kind"] != "nginx"],
-        "nginx": nginx + sum(r["kind"] == "nginx" for r in stopped),
+        "processes": [r["command"] for r in stopped],
+        "nginx": nginx,
         "leftovers": len(folders),
         "files": len(files),
     }
