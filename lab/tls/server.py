@@ -48,7 +48,6 @@ from typing import Callable
 
 import flask
 from cheroot import wsgi
-from flask.logging import default_handler
 
 from lab.errors import PortInUseError, ServerError
 from lab.net import require_loopback
@@ -91,31 +90,6 @@ class ServerErrorRecord:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.error}"
-
-
-def watch_flask_errors(app, record: "MTLSServer") -> None:
-    """Record exceptions a Flask view raises (Flask turns them into a 500 and logs them)."""
-    if not isinstance(app, flask.Flask):
-        return
-    records = app.extensions.get("lab.servers")
-    if records is None:
-        records = app.extensions["lab.servers"] = weakref.WeakSet()
-
-        def on_exception(sender, exception, **extra):
-            where = f"{flask.request.method} {flask.request.path}"
-            tb = "".join(_traceback.format_exception(exception))
-            for owner in list(records):
-                if owner.running:
-                    owner._record_error(where, f"{type(exception).__name__}: {exception}", tb)
-
-        flask.got_request_exception.connect(on_exception, app, weak=False)
-        # Flask would also print the traceback to stderr from a background thread, where it
-        # lands in whichever notebook cell runs next; it is in the record now. A NullHandler
-        # too: with no handler at all, logging's "last resort" would still print it.
-        app.logger.removeHandler(default_handler)
-        app.logger.addHandler(logging.NullHandler())
-        app.logger.propagate = False
-    records.add(record)
 
 
 class _Server(wsgi.Server):
@@ -203,7 +177,11 @@ class MTLSServer:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
-        watch_flask_errors(app, self)
+        if isinstance(app, flask.Flask):
+            # Flask would turn a view's exception into its own 500 page and print the traceback
+            # to stderr from a background thread, where it lands in whichever notebook cell runs
+            # next. Propagated, it reaches _wsgi_app instead: recorded, and answered with a 500.
+            app.config["PROPAGATE_EXCEPTIONS"] = True
 
     @property
     def running(self) -> bool:
