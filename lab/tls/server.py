@@ -36,7 +36,6 @@ where it would be lost (or would garble whichever notebook cell runs next).
 from __future__ import annotations
 
 import atexit
-import itertools
 import logging
 import sys
 import threading
@@ -66,7 +65,6 @@ __all__ = [
 ]
 
 _RUNNING: "weakref.WeakSet[MTLSServer]" = weakref.WeakSet()
-_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -157,7 +155,7 @@ class MTLSServer:
         require_loopback(options.host)
         if tls and certificate is None:
             raise ServerError("an HTTPS server needs a certificate (or pass tls=False)")
-        self.id, self.app, self.mode, self.host, self.tls = next(_ids), app, mode, options.host, tls
+        self.app, self.mode, self.host, self.tls = app, mode, options.host, tls
         self.context = None
         self._context_options = dict(
             trust=trust,
@@ -209,7 +207,7 @@ class MTLSServer:
             if not failed:
                 server.serve()
 
-        self._thread = threading.Thread(target=run, daemon=True, name=f"lab-server-{self.id}")
+        self._thread = threading.Thread(target=run, daemon=True, name="lab-server")
         self._thread.start()
         bound.wait()
         if failed:
