@@ -49,16 +49,14 @@ class MTLSAdapter(HTTPAdapter):
         proxy_kwargs["ssl_context"] = self.ssl_context
         return super().proxy_manager_for(proxy, **proxy_kwargs)
 
-    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+    def send(self, request, verify=True, **kwargs):
         if verify is False:
             raise InsecureRequestRefused(
                 "verify=False would accept any server certificate (the guide's "
                 "DangerousAcceptAnyServerCertificateValidator); a lab session always "
                 "verifies the server against its trust anchors."
             )
-        return super().send(
-            request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
-        )
+        return super().send(request, verify=verify, **kwargs)
 
     def build_connection_pool_key_attributes(self, request, verify, cert=None):
         host_params, _ = super().build_connection_pool_key_attributes(request, True, None)
