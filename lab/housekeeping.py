@@ -6,17 +6,16 @@ the same machine, not another project. So nothing is matched by name. Whatever
 the lab starts (``serve``, ``ocsp``, ``serve --behind-nginx``, every nginx of
 :mod:`lab.proxy`) writes a record in this checkout's state folder (``.lab-state/``
 in the project, or ``$LAB_STATE_DIR``); folders that hold keys (nginx prefixes,
-the OpenSSL guide's working folders, scenario folders) are recorded the same
-way. :func:`reset` stops only recorded processes that are still the very process
+the OpenSSL guide's working folders, scenario folders) are made inside it.
+:func:`reset` stops only recorded processes that are still the very process
 recorded (same pid *and* same start time: a pid the system reused is left
-alone), removes recorded folders and the scratch folders, then the files of the
-PKI folder that the lab made (:func:`pki_files`); nothing else in it.
+alone), removes the scratch folders, then the files of the PKI folder that the
+lab made (:func:`pki_files`); nothing else in it.
 """
 
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import os
 import shutil
@@ -107,53 +106,30 @@ def _command_line(pid: int) -> str:
         return _ps(pid, "command")
 
 
-def _leftover_name(path: str | os.PathLike) -> str:
-    """The record's file name: a hash of the folder's real path, so one folder has one record."""
-    return hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
-
-
-def record_leftover(path: str | os.PathLike) -> None:
-    """Note a folder this checkout made outside itself (it may hold keys): ``reset`` removes it."""
-    try:
-        (_folder("leftovers") / _leftover_name(path)).write_text(str(Path(path).resolve()))
-    except OSError:  # a read-only install: nothing to record into
-        pass
-
-
-def forget_leftover(path: str | os.PathLike) -> None:
-    """The folder was removed by whoever made it: drop its record."""
-    (state_dir() / "leftovers" / _leftover_name(path)).unlink(missing_ok=True)
-
-
 def temporary_folder(name: str) -> Path:
     """A private folder (0700) for files that include private keys, inside this checkout.
 
     It lives under the state folder (``.lab-state/scratch/NAME-xxxx``), never in the
     system temp folder: a kernel that JupyterLab's "Shut Down" or nbval stops never runs
     ``atexit``, and a folder left in ``/tmp`` would keep its keys after the clone is
-    deleted. Here ``reset`` and ``git clean -X`` reach it. It is still removed when this
-    process exits normally (``atexit``; :func:`lab.cli.main` turns SIGTERM into an exit
-    too), and recorded, so that ``lab reset`` removes it after a SIGKILL.
+    deleted. Here ``reset`` and ``git clean -X`` reach it, also after a SIGKILL. It is still
+    removed when this process exits normally (``atexit``; :func:`lab.cli.main` turns SIGTERM
+    into an exit too).
     """
     path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_folder("scratch")))
-    record_leftover(path)
     atexit.register(remove_folder, path)
     return path
 
 
 def remove_folder(path: str | os.PathLike) -> None:
-    """Remove a folder :func:`temporary_folder` made (idempotent) and its record."""
+    """Remove a folder :func:`temporary_folder` made (idempotent)."""
     shutil.rmtree(path, ignore_errors=True)
-    forget_leftover(path)
 
 
 def recorded_folders() -> list[Path]:
-    """The folders this checkout recorded (nginx prefixes, scratch folders) that still exist."""
-    records = sorted((state_dir() / "leftovers").glob("*"))
-    folders = {Path(r.read_text().strip()) for r in records}
+    """The scratch folders of this checkout (:func:`temporary_folder`) that still exist."""
     scratch = state_dir() / "scratch"
-    if scratch.is_dir():
-        folders.update(p for p in scratch.iterdir() if p.is_dir())
+    folders = scratch.iterdir() if scratch.is_dir() else ()
     return sorted(p for p in folders if p.is_dir() and not p.is_symlink())
 
 
@@ -219,7 +195,7 @@ def _issued_by(path: Path, ca) -> bool:
 
 
 def reset(directory: Path | None = None) -> dict:
-    """Stop what this checkout started, remove the folders it recorded and its PKI's files.
+    """Stop what this checkout started, remove its scratch folders and its PKI's files.
 
     The PKI folder is checked first (:func:`pki_files`), so a folder that is not a lab PKI
     stops the reset before anything is touched. Servers inside a Python process stop with it
@@ -233,13 +209,11 @@ def reset(directory: Path | None = None) -> dict:
     folders = recorded_folders()
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
-    for record in (state_dir() / "leftovers").glob("*"):
-        record.unlink(missing_ok=True)
     for path in files:
         path.unlink(missing_ok=True)
     return {
-        "processes": [r["command"] for r in stopped if r["kind"] != "nginx"],
-        "nginx": nginx + sum(r["kind"] == "nginx" for r in stopped),
+        "processes": [r["command"] for r in stopped],
+        "nginx": nginx,
         "leftovers": len(folders),
         "files": len(files),
     }

@@ -9,7 +9,6 @@ environment, on the requests version installed here.
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import requests
 
 from lab.course import demo
 from lab.course.observe import client_view
-from lab.errors import LabError, PassphraseRequiredError, WrongPasswordError
+from lab.errors import PassphraseRequiredError, WrongPasswordError
 from lab.tls import client
 from lab.tls.server import MTLSServer
 
@@ -252,74 +251,3 @@ def test_a_server_certificate_for_another_name_is_refused(
 @pytest.fixture(scope="module")
 def app_for_hostname_checks():
     return demo.create_app()
-
-
-# -------------------------------------------------------------- curl_command
-def test_curl_command_for_a_pem_pair(files):
-    s = client.session((files["crt"], files["key"]), trust=files["ca"])
-    assert shlex.split(s.curl_command("https://localhost:5001/api/secure")) == [
-        "curl",
-        "--cert",
-        str(files["crt"]),
-        "--key",
-        str(files["key"]),
-        "--cacert",
-        str(files["ca"]),
-        "https://localhost:5001/api/secure",
-    ]
-
-
-def test_curl_command_for_a_pfx(files):
-    s = client.session(files["pfx"], trust=files["ca"], password=PFX_PASSWORD)
-    assert shlex.split(s.curl_command("https://localhost:5001/api/secure")) == [
-        "curl",
-        "--cert-type",
-        "P12",
-        "--cert",
-        f"{files['pfx']}:{PFX_PASSWORD}",
-        "--cacert",
-        str(files["ca"]),
-        "https://localhost:5001/api/secure",
-    ]
-
-
-def test_curl_command_for_an_encrypted_key(files):
-    s = client.session(
-        (files["enc_crt"], files["enc_key"]), trust=files["ca"], password=KEY_PASSPHRASE
-    )
-    assert shlex.split(s.curl_command("https://localhost:5001/api/secure")) == [
-        "curl",
-        "--cert",
-        str(files["enc_crt"]),
-        "--key",
-        str(files["enc_key"]),
-        "--pass",
-        KEY_PASSPHRASE,
-        "--cacert",
-        str(files["ca"]),
-        "https://localhost:5001/api/secure",
-    ]
-
-
-def test_curl_command_for_a_client_without_certificate_has_only_cacert(files):
-    s = client.session(None, trust=files["ca"])
-    assert shlex.split(s.curl_command("https://localhost:5001/healthz")) == [
-        "curl",
-        "--cacert",
-        str(files["ca"]),
-        "https://localhost:5001/healthz",
-    ]
-
-
-def test_curl_command_refuses_an_identity_held_only_in_memory(client_identity, files):
-    """Without files there is no equivalent curl command; printing ``curl URL`` would mislead."""
-    s = client.session(client_identity, trust=files["ca"])
-    with pytest.raises(LabError, match="write"):
-        s.curl_command("https://localhost:5001/api/secure")
-
-
-def test_curl_command_refuses_trust_held_only_in_memory(files, root_ca):
-    """curl without --cacert would trust CURL_CA_BUNDLE or the system store instead."""
-    s = client.session((files["crt"], files["key"]), trust=root_ca)
-    with pytest.raises(LabError, match="--cacert"):
-        s.curl_command("https://localhost:5001/api/secure")

@@ -9,14 +9,12 @@ the guide names it.
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import subprocess
 
 import pytest
 
 from lab.course import coursepki, demo
-from lab.tls import client
 from lab.tls.server import MTLSServer
 
 pytestmark = pytest.mark.interop
@@ -138,24 +136,6 @@ def test_curl_without_cacert_refuses_the_lab_server(server, course):
     )
     assert proc.returncode == 60  # CURLE_PEER_FAILED_VERIFICATION
     assert "SSL certificate problem" in proc.stderr
-
-
-@pytest.mark.parametrize("form", ["pem pair", "pfx", "encrypted key"])
-def test_the_curl_command_a_lab_session_prints_really_works(server, course, tmp_path, form):
-    d = course.dir
-    if form == "pem pair":
-        session = client.session((d / "client.crt", d / "client.key"), trust=d / "rootCA.pem")
-    elif form == "pfx":
-        session = client.session(d / "client.pfx", trust=d / "rootCA.pem", password=course.password)
-    else:
-        crt, key = course.client.write(tmp_path / "client-encrypted", password="key passphrase")
-        session = client.session((crt, key), trust=d / "rootCA.pem", password="key passphrase")
-    url = f"https://localhost:{server.port}/api/secure"
-    assert session.get(url, timeout=5).text == "Hello CN=MyTrustedClient,O=mTLS Lab"
-    command = shlex.split(session.curl_command(url))
-    proc = subprocess.run([CURL, "-sS", *command[1:]], capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "Hello CN=MyTrustedClient,O=mTLS Lab"
 
 
 def test_curl_sees_the_optional_mode_public_route_without_a_certificate(course):

@@ -30,18 +30,21 @@ import platform
 import random
 import re
 import socket
+import socketserver
 import ssl
 import statistics
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from lab import pki
+from lab.course.table import Table
 from lab.errors import LabError
 from lab.tls import contexts as tlsconfig
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n"
+KEEPALIVE_RUN = 8  # keep-alive requests a turn, one after the other
 KEY_LABELS = {"ec": "ECDSA P-256", "rsa2048": "RSA-2048", "rsa4096": "RSA-4096"}
 
 
@@ -55,24 +58,26 @@ class Plan:
 
     name: str
     rounds: int
-    connects: int  # new connections per round, for each new-connection figure
-    keepalive_requests: int  # requests per round on one kept-alive connection
+    connects: int  # operations per round for each figure (a new connection each, but keep-alive)
     keygen: dict  # keys generated (and timed) per type; the first two are used
 
     @classmethod
     def tiny(cls, n: int = 3) -> "Plan":
         """The smallest meaningful run: for smoke checks, not for figures."""
-        n = max(1, int(n))
-        return cls("tiny", 1, n, 5 * n, dict.fromkeys(KEY_LABELS, 1))
+        return cls("tiny", 1, max(1, int(n)), dict.fromkeys(KEY_LABELS, 1))
 
 
 #: About fifteen seconds on an idle 2-core machine.
-QUICK = Plan("quick", 8, 20, 150, {"ec": 20, "rsa2048": 2, "rsa4096": 1})
-FULL = Plan("full", 7, 100, 1000, {"ec": 200, "rsa2048": 10, "rsa4096": 4})
+QUICK = Plan("quick", 8, 20, {"ec": 20, "rsa2048": 2, "rsa4096": 1})
+FULL = Plan("full", 7, 100, {"ec": 200, "rsa2048": 10, "rsa4096": 4})
 
 
 def read_response(sock) -> tuple[int, bytes]:
-    """Read one HTTP/1.1 response framed by Content-Length; return (status, body)."""
+    """Read one HTTP/1.1 response framed by Content-Length; return (status, body).
+
+    Not ``http.client``: its parser takes about 0.2 ms a response, a fifth of a keep-alive
+    request, and the same for every figure would still blur their ratios.
+    """
     buf, length = b"", None
     while length is None or len(buf) < length:
         chunk = sock.recv(65536)
@@ -102,7 +107,6 @@ class HTTPClient:
     def __init__(self, port: int, context: ssl.SSLContext | None, how: str = "new"):
         self.port, self.context, self.how = port, context, how
         self.session: ssl.SSLSession | None = None
-        self.connections = self.resumed = 0
         self._sock = None
         close = "" if how == "keepalive" else "Connection: close\r\n"
         self._request = f"GET /healthz HTTP/1.1\r\nHost: localhost\r\n{close}\r\n".encode()
@@ -110,17 +114,14 @@ class HTTPClient:
     def _connect(self):
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.connections += 1
         if self.context is None:
             return sock
         session = self.session if self.how == "resumed" else None
         try:
-            sock = self.context.wrap_socket(sock, server_hostname="localhost", session=session)
+            return self.context.wrap_socket(sock, server_hostname="localhost", session=session)
         except BaseException:
             sock.close()
             raise
-        self.resumed += sock.session_reused
-        return sock
 
     def get(self) -> None:
         sock = self._sock = self._sock or self._connect()
@@ -139,7 +140,7 @@ class HTTPClient:
             self._sock = None
 
 
-class RawServer:
+class RawServer(socketserver.TCPServer):
     """The baseline: the least a Python TLS server does per connection, in one thread.
 
     Accept, handshake, read the request head, send a fixed answer, close: no HTTP parsing,
@@ -147,108 +148,76 @@ class RawServer:
     :attr:`errors` keeps every failure.
     """
 
+    request_queue_size = 128
+
     def __init__(self, context: ssl.SSLContext):
-        self.context = context
-        self.handshakes = self.resumed = self.port = 0
+        super().__init__(("127.0.0.1", 0), None)
+        self.context, self.port = context, self.server_address[1]
+        self.handshakes = self.resumed = 0
         self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._sock = socket.create_server(("127.0.0.1", 0), backlog=128)
-        self._sock.settimeout(0.1)  # lets the loop notice __exit__ promptly
-        self._thread = threading.Thread(target=self._serve, daemon=True, name="lab-bench-raw")
 
     def __enter__(self) -> "RawServer":
-        self.port = self._sock.getsockname()[1]
-        self._thread.start()
+        threading.Thread(target=self.serve_forever, args=(0.1,), daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self._sock.close()
+        self.shutdown()
+        self.server_close()
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            try:
-                conn.settimeout(10)
-                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                with self.context.wrap_socket(conn, server_side=True) as tls:
-                    self.handshakes += 1
-                    self.resumed += tls.session_reused
-                    buf = b""
-                    while b"\r\n\r\n" not in buf and (chunk := tls.recv(4096)):
-                        buf += chunk
-                    tls.sendall(RESPONSE)
-            except OSError as exc:  # ssl.SSLError is an OSError
-                self.errors.append(f"{type(exc).__name__}: {exc}")
-                conn.close()
+    def process_request(self, conn, address) -> None:
+        try:
+            conn.settimeout(10)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self.context.wrap_socket(conn, server_side=True) as tls:
+                self.handshakes += 1
+                self.resumed += tls.session_reused
+                buf = b""
+                while b"\r\n\r\n" not in buf and (chunk := tls.recv(4096)):
+                    buf += chunk
+                tls.sendall(RESPONSE)
+        except OSError as exc:  # ssl.SSLError is an OSError
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            conn.close()
 
 
-@dataclass
-class Figure:
-    """One measured rate, that of its median operation, and what the server counted."""
-
-    key: str
-    label: str
-    group: str
-    rps: float = 0.0
-    median_ms: float = 0.0
-    p90_ms: float = 0.0
-    operations: int = 0
-    connections: int = 0
-    resumed: int = 0
-    server_handshakes: int = 0
-
-
-@dataclass
-class Spec:
-    figure: Figure
-    client: HTTPClient
-    server: object  # RawServer or MTLSServer: anything with ``handshakes``
-    per_turn: int = 1  # operations a turn (more for keep-alive, whose operations are cheap)
-
-
-def measure(specs: list[Spec], rounds: int, turns: int, say: Callable[[str], None]) -> None:
+def measure(specs: list[tuple], rounds: int, turns: int, say: Callable[[str], None]) -> None:
     """Time every operation on its own, the specs taking ``turns`` turns a round, shuffled.
 
-    Why single operations and their median, not the best of several loops: on a shared
-    machine the CPU comes and goes in bursts of tens of milliseconds; a round of twenty
-    connections is slowed unevenly, and the median of single operations ignores the bursts
-    whichever figure they hit. Why shuffled turns: a figure and its baseline are then taken
-    within milliseconds of each other, and no figure always follows the same neighbour.
-    A keep-alive figure makes ``per_turn`` requests a turn; the server's count of
-    handshakes is read around each operation, outside the timed part.
+    ``specs`` holds ``(figure, client, server)``; each figure (a dict) gets its rate, that of
+    its median operation, and what the server counted. Why single operations and their
+    median, not the best of several loops: on a shared machine the CPU comes and goes in
+    bursts of tens of milliseconds; a round of twenty connections is slowed unevenly, and
+    the median of single operations ignores the bursts whichever figure they hit. Why
+    shuffled turns: a figure and its baseline are then taken within milliseconds of each
+    other, and no figure always follows the same neighbour. A keep-alive figure makes
+    :data:`KEEPALIVE_RUN` requests a turn: its requests are cheap, and one alone would wait
+    for cheroot's selector to hand the connection back to a worker each time. The server's
+    count of handshakes (and resumed ones) is read around each operation, outside the timed part.
     """
-    times: dict[int, list[float]] = {id(s): [] for s in specs}
-    for spec in specs:  # warm-up: first-request costs, a first session to resume
-        spec.client.get()
-        spec.client.close()
-        spec.client.connections = spec.client.resumed = 0
+    times: dict[int, list[float]] = {id(fig): [] for fig, _, _ in specs}
+    for fig, client, _ in specs:  # warm-up: first-request costs, a first session to resume
+        client.get()
+        client.close()
+        fig.update(server_handshakes=0, resumed=0)
     order, shuffle = list(specs), random.Random(0).shuffle
     for r in range(rounds):
         say(f"round {r + 1}/{rounds}")
         for _ in range(turns):
             shuffle(order)
-            for spec in order:
-                for _ in range(spec.per_turn):
-                    before = spec.server.handshakes
+            for fig, client, server in order:
+                for _ in range(KEEPALIVE_RUN if client.how == "keepalive" else 1):
+                    handshakes, resumed = server.handshakes, server.resumed
                     start = time.perf_counter()
-                    spec.client.get()
-                    times[id(spec)].append(time.perf_counter() - start)
-                    spec.figure.server_handshakes += spec.server.handshakes - before
-        for spec in specs:
-            spec.client.close()
-    for spec in specs:
-        fig, ops = spec.figure, times[id(spec)]
-        ops.sort()
-        fig.median_ms, fig.p90_ms = statistics.median(ops) * 1000, ops[len(ops) * 9 // 10] * 1000
-        fig.rps, fig.operations = 1000 / fig.median_ms, len(ops)
-        fig.connections, fig.resumed = spec.client.connections, spec.client.resumed
+                    client.get()
+                    times[id(fig)].append(time.perf_counter() - start)
+                    fig["server_handshakes"] += server.handshakes - handshakes
+                    fig["resumed"] += server.resumed - resumed
+        for _, client, _ in specs:
+            client.close()
+    for fig, _, _ in specs:
+        ops = sorted(times[id(fig)])
+        median, p90 = statistics.median(ops) * 1000, ops[len(ops) * 9 // 10] * 1000
+        fig.update(rps=1000 / median, median_ms=median, p90_ms=p90, operations=len(ops))
 
 
 #: The figures of one run: key, group, server, client context, how, label (one a line).
@@ -281,63 +250,42 @@ RATIOS = {
 }
 
 
-@dataclass
-class BenchResult:
-    """Everything one run measured; :meth:`to_dict` is the ``--json`` line."""
-
-    plan: str
-    figures: dict[str, Figure]
-    keygen_ms: dict[str, float]
-    environment: dict
-    errors: list[str] = field(default_factory=list)
-
-    def rps(self, key: str) -> float:
-        return self.figures[key].rps
-
-    @property
-    def ratios(self) -> dict[str, float]:
-        return {name: self.rps(a) / self.rps(b) for name, (a, b, _) in RATIOS.items()}
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "ratios": {k: round(v, 3) for k, v in self.ratios.items()}}
-
-    def table(self) -> str:
-        """The report: one line a figure, key generation, then the ratios and what to expect."""
-        env = self.environment
-        lines = [
-            f"mTLS Lab benchmark ({self.plan}): 127.0.0.1, {env['cpus']} CPUs, "
-            f"load {env['load_before']} -> {env['load_after']}, {env['openssl']}",
-            "every figure: one socket + ssl client, one HTTP/1.1 GET, TCP_NODELAY",
-            "",
-            f"{'group':<11} {'figure':<52} {'req/s':>6} {'median ms':>9} {'p90 ms':>7}"
-            "  handshakes (resumed)",
-        ]
-        for f in self.figures.values():
-            resumed = f" ({f.resumed})" if f.resumed else ""
-            lines.append(
-                f"{f.group:<11} {f.label:<52} {f.rps:>6.0f} {f.median_ms:>9.2f} "
-                f"{f.p90_ms:>7.2f}  {f.server_handshakes}{resumed}"
-            )
-        lines += [
-            "",
-            "key generation: "
-            + ", ".join(f"{KEY_LABELS[k]} {ms:.2f} ms" for k, ms in self.keygen_ms.items()),
-            "",
-            "ratios (same run)",
-        ]
-        for name, value in self.ratios.items():
-            bar = RATIOS[name][2]
-            verdict = f"  expect >= {bar:g}: {'yes' if value >= bar else 'NO'}" if bar else ""
-            lines.append(f"  {name:<36} {value:>6.2f}{verdict}")
-        return "\n".join(lines + ["", "errors:", *self.errors] if self.errors else lines)
+def table(result: dict) -> str:
+    """The report of :func:`run`'s result: one row a figure, key generation, the ratios."""
+    env, rows = result["environment"], []
+    for f in result["figures"].values():
+        handshakes = f"{f['server_handshakes']}" + (f" ({f['resumed']})" if f["resumed"] else "")
+        numbers = f"{f['rps']:.0f}", f"{f['median_ms']:.2f}", f"{f['p90_ms']:.2f}", handshakes
+        rows.append((f["group"], f["label"], *numbers))
+    header = ["group", "figure", "req/s", "median ms", "p90 ms", "handshakes (resumed)"]
+    ratios = []
+    for name, value in result["ratios"].items():
+        bar = RATIOS[name][2]
+        verdict = f"expect >= {bar:g}: {'yes' if value >= bar else 'NO'}" if bar else ""
+        ratios.append((name, f"{value:.2f}", verdict))
+    keygen = ", ".join(f"{KEY_LABELS[k]} {ms:.2f} ms" for k, ms in result["keygen_ms"].items())
+    lines = [
+        f"mTLS Lab benchmark ({result['plan']}): 127.0.0.1, {env['cpus']} CPUs, "
+        f"load {env['load_before']} -> {env['load_after']}, {env['openssl']}",
+        "every figure: one socket + ssl client, one HTTP/1.1 GET, TCP_NODELAY",
+        "",
+        str(Table(header, rows)),
+        "",
+        f"key generation: {keygen}",
+        "",
+        str(Table(["ratio (same run)", "x", ""], ratios)),
+    ]
+    errors = result["errors"]
+    return "\n".join(lines + ["", "errors:", *errors] if errors else lines)
 
 
 def run(
     *, quick: bool = True, plan: Plan | None = None, progress: Callable[[str], None] | None = None
-) -> BenchResult:
+) -> dict:
     """Run the benchmark once: ``quick`` picks :data:`QUICK` or :data:`FULL`, ``plan`` either.
 
-    ``progress`` receives one line per step (the command line prints them on stderr).
+    ``progress`` receives one line per step (the command line prints them on stderr). The
+    result is what ``--json`` prints, and :func:`table` makes the report from it.
     """
     # Function-level: MTLSServer and the demo app import Flask and cheroot, which the
     # rest of this module (and a plain ``import lab.bench``) does not need.
@@ -367,7 +315,7 @@ def run(
     contexts["anonymous"] = tlsconfig.client_context(None, root)
     for kt in ("rsa2048", "rsa4096"):
         contexts[kt] = tlsconfig.client_context(chains[kt][1], root)
-    figures: dict[str, Figure] = {}
+    figures: dict[str, dict] = {}
     errors: list[str] = []
     with contextlib.ExitStack() as stack:
         app, start = create_app(), stack.enter_context
@@ -382,10 +330,9 @@ def run(
         specs = []
         for row in FIGURES.strip().splitlines():
             key, group, server, context, how, label = row.split(None, 5)
-            figures[key] = Figure(key, label, group.replace("_", " "))
+            figures[key] = {"label": label, "group": group.replace("_", " ")}
             client = HTTPClient(servers[server].port, contexts[context], how)
-            per_turn = max(1, plan.keepalive_requests // plan.connects) if how == "keepalive" else 1
-            specs.append(Spec(figures[key], client, servers[server], per_turn))
+            specs.append((figures[key], client, servers[server]))
         measure(specs, plan.rounds, plan.connects, say)
         for name, server in servers.items():
             errors += [f"{name}: {e}" for e in server.errors]
@@ -397,4 +344,13 @@ def run(
         "python": platform.python_version(),
         "openssl": ssl.OPENSSL_VERSION,
     }
-    return BenchResult(plan.name, figures, keygen_ms, environment, errors)
+    rps = {key: f["rps"] for key, f in figures.items()}
+    ratios = {name: round(rps[a] / rps[b], 3) for name, (a, b, _) in RATIOS.items()}
+    return {
+        "plan": plan.name,
+        "figures": figures,
+        "keygen_ms": keygen_ms,
+        "environment": environment,
+        "errors": errors,
+        "ratios": ratios,
+    }

@@ -7,6 +7,8 @@
 * :mod:`lab.tls.client`: ``session(identity, trust)``, requests with a client certificate, right
   even when ``REQUESTS_CA_BUNDLE`` is set.
 * :mod:`lab.tls.identity`: the request's client certificate and its claims.
+* :mod:`lab.tls.failures`: a refused handshake (the server's view) or a failed call (the
+  client's), in one stable line.
 
 May import :mod:`lab.pki` and :mod:`lab.errors`; nothing else of the lab.
 """

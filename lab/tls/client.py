@@ -23,15 +23,10 @@ loopback). Per-request ``verify=False`` is refused with an explanation.
 
 from __future__ import annotations
 
-import os
-import shlex
-from pathlib import Path
-
 import requests
 from requests.adapters import HTTPAdapter
 
-from lab.errors import LabError
-from lab.pki import IssuedCertificate, identity_files
+from lab.pki import IssuedCertificate
 from lab.tls import contexts as tlsconfig
 
 
@@ -54,16 +49,14 @@ class MTLSAdapter(HTTPAdapter):
         proxy_kwargs["ssl_context"] = self.ssl_context
         return super().proxy_manager_for(proxy, **proxy_kwargs)
 
-    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+    def send(self, request, verify=True, **kwargs):
         if verify is False:
             raise InsecureRequestRefused(
                 "verify=False would accept any server certificate (the guide's "
                 "DangerousAcceptAnyServerCertificateValidator); a lab session always "
                 "verifies the server against its trust anchors."
             )
-        return super().send(
-            request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
-        )
+        return super().send(request, verify=verify, **kwargs)
 
     def build_connection_pool_key_attributes(self, request, verify, cert=None):
         host_params, _ = super().build_connection_pool_key_attributes(request, True, None)
@@ -81,59 +74,14 @@ class MTLSAdapter(HTTPAdapter):
 class MTLSSession(requests.Session):
     """A Session with a client certificate and a private trust store.
 
-    Build one with :func:`session`. ``curl_command(url)`` prints the equivalent
-    curl call, the guide's "How to test".
+    Build one with :func:`session`.
     """
 
-    def __init__(
-        self,
-        ssl_context,
-        *,
-        identity_files=None,
-        trust_file=None,
-        password=None,
-        identity_in_memory: bool = False,
-    ):
+    def __init__(self, ssl_context):
         super().__init__()
         self.trust_env = False
         self.ssl_context = ssl_context
-        self.identity_files = identity_files
-        self.trust_file = trust_file
-        self._password = password
-        self._identity_in_memory = identity_in_memory
         self.mount("https://", MTLSAdapter(ssl_context))
-
-    def curl_command(self, url: str, *, connect_to: str | None = None) -> str:
-        """The curl command that makes the same call from a shell.
-
-        Only for a session built from files: curl cannot read an in-memory
-        certificate, and a command silently missing ``--cert`` or ``--cacert``
-        would not be the same call (it would be refused, or trust CURL_CA_BUNDLE).
-        """
-        if self._identity_in_memory or not self.trust_file:
-            missing = (
-                "client certificate"
-                if self._identity_in_memory
-                else "trust anchor (curl's --cacert)"
-            )
-            raise LabError(
-                f"this session's {missing} exists only in memory, so there is no equivalent curl "
-                f"command; write it to files first (.write(...)) and build the session from the paths"
-            )
-        parts = ["curl"]
-        files = self.identity_files
-        if files and len(files) == 1:  # a .pfx
-            parts += ["--cert-type", "P12", "--cert", f"{files[0]}:{self._password or ''}"]
-        elif files:
-            parts += ["--cert", str(files[0]), "--key", str(files[1])]
-            if self._password:
-                parts += ["--pass", str(self._password)]
-        if self.trust_file:
-            parts += ["--cacert", str(self.trust_file)]
-        if connect_to:
-            parts += ["--connect-to", connect_to]
-        parts.append(url)
-        return " ".join(shlex.quote(str(p)) for p in parts)
 
 
 def session(
@@ -141,9 +89,7 @@ def session(
     trust=None,
     *,
     password: str | bytes | None = None,
-    min_version: str = "1.2",
     max_version: str | None = None,
-    profile: str = "intermediate",
 ) -> MTLSSession:
     """A requests Session for mutual TLS.
 
@@ -151,30 +97,16 @@ def session(
     path (with ``password``); ``None`` for a client without a certificate.
     ``trust``: the CA(s) the *server* must chain to (a lab CA, a certificate, PEM
     bytes or a path). Required: there is no "trust anything" default.
-    ``profile``: Mozilla's "intermediate" (default) or "modern" TLS policy (lab.tls.policy).
+    The TLS policy is Mozilla's "intermediate" (:mod:`lab.tls.policy`);
+    ``max_version="1.2"`` makes an old client.
     """
     if trust is None:
         raise ValueError(
             "trust is required: pass the CA that signed the server certificate "
             "(a lab CA, or a path such as certs/rootCA.pem)"
         )
-    ctx = tlsconfig.client_context(
-        identity,
-        trust,
-        password=password,
-        min_version=min_version,
-        max_version=max_version,
-        profile=profile,
-    )
-    trust_file = Path(trust) if isinstance(trust, (str, os.PathLike)) else None
-    files = identity_files(identity)
-    return MTLSSession(
-        ctx,
-        identity_files=files,
-        trust_file=trust_file,
-        password=password,
-        identity_in_memory=identity is not None and files is None,
-    )
+    ctx = tlsconfig.client_context(identity, trust, password=password, max_version=max_version)
+    return MTLSSession(ctx)
 
 
 __all__ = [

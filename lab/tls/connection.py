@@ -5,7 +5,7 @@
   would stop the whole server, so the handshake runs in a worker (:meth:`Connection.handshake`).
 * :class:`HeadClock` and :class:`Request`: a deadline for the whole request head.
 * :class:`Connection`: cheroot's connection, handshaking first and recording a refusal in the
-  server's record (:class:`lab.tls.server.ServerRecord`), and ending a TLS connection with ``close_notify``.
+  server's record (:class:`lab.tls.server.MTLSServer`), and ending a TLS connection with ``close_notify``.
 
 Used by :mod:`lab.tls.server`, whose docstring explains the behaviour under slow clients.
 """
@@ -25,6 +25,7 @@ from cheroot.server import HTTPConnection, HTTPRequest
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from lab.pki import write_private
+from lab.tls.failures import NO_CLIENT_HELLO, NoClientHello
 
 
 class TLSAdapter(BuiltinSSLAdapter):
@@ -156,15 +157,6 @@ class Connection(HTTPConnection):
         self.ssl_env = server.ssl_adapter.get_environ(sock.sock)
         record._record_success(resumed=sock.session_reused)
         return True
-
-
-NO_CLIENT_HELLO = (
-    "the client closed the TCP connection before sending a ClientHello (no handshake began)"
-)
-
-
-class NoClientHello(ConnectionAbortedError):
-    """The client connected and closed without a byte: its TLS library never started."""
 
 
 def first_byte(sock) -> bytes:

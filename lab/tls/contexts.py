@@ -16,12 +16,9 @@ import os
 import re
 import ssl
 from pathlib import Path
-from typing import Iterable, Union
-
-from cryptography import x509
 
 from lab.errors import CorruptFileError
-from lab.pki import IssuedCertificate, load_identity, pem, trust_certificates
+from lab.pki import load_identity, pem, trust_certificates
 from lab.tls import policy as tlspolicy
 
 #: Kestrel's ClientCertificateMode, spelled the Python way.
@@ -37,10 +34,8 @@ TLS_VERSIONS = {
     "1.3": ssl.TLSVersion.TLSv1_3,
 }
 
-TrustInput = Union[str, os.PathLike, bytes, x509.Certificate, object]
 
-
-def trust_pem(trust: TrustInput | Iterable[TrustInput]) -> str:
+def trust_pem(trust) -> str:
     """All trust anchors in ``trust`` as one PEM string (validated, so typos fail early).
 
     What counts as trust is :func:`lab.pki.trust_certificates`'s to say; this only refuses
@@ -52,9 +47,14 @@ def trust_pem(trust: TrustInput | Iterable[TrustInput]) -> str:
     return b"".join(pem(c) for c in certs).decode()
 
 
-def as_identity(identity, password: str | bytes | None = None) -> IssuedCertificate:
-    """A lab certificate from an IssuedCertificate, a ``(crt, key)`` pair, or a ``.pfx`` path."""
-    return load_identity(identity, password=password)
+#: A lab certificate from an IssuedCertificate, a ``(crt, key)`` pair, or a ``.pfx`` path.
+as_identity = load_identity
+
+
+def _context(protocol: int, min_version: str, profile: str) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(protocol)
+    ctx.minimum_version = TLS_VERSIONS[min_version]
+    return tlspolicy.apply(ctx, profile)
 
 
 def server_context(
@@ -63,7 +63,6 @@ def server_context(
     *,
     mode: str = "require",
     min_version: str = "1.2",
-    max_version: str | None = None,
     crl: str | os.PathLike | None = None,
     crl_check: str = "leaf",
     profile: str = tlspolicy.DEFAULT_PROFILE,
@@ -79,12 +78,8 @@ def server_context(
     """
     if mode not in CLIENT_CERT_MODES:
         raise ValueError(f"mode must be one of {', '.join(CLIENT_CERT_MODES)}, not {mode!r}")
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = TLS_VERSIONS[min_version]
-    if max_version:
-        ctx.maximum_version = TLS_VERSIONS[max_version]
-    tlspolicy.apply(ctx, profile)
-    as_identity(certificate).configure_cert(ctx)
+    ctx = _context(ssl.PROTOCOL_TLS_SERVER, min_version, profile)
+    load_identity(certificate).configure_cert(ctx)
     ctx.verify_mode = CLIENT_CERT_MODES[mode]
     if mode != "none":
         ctx.load_verify_locations(cadata=trust_pem(trust))
@@ -117,23 +112,18 @@ def client_context(
     trust=None,
     *,
     password: str | bytes | None = None,
-    min_version: str = "1.2",
     max_version: str | None = None,
-    check_hostname: bool = True,
-    profile: str = tlspolicy.DEFAULT_PROFILE,
 ) -> ssl.SSLContext:
     """The client side: trust exactly ``trust`` (never the system store), present ``identity``.
 
     Only the CAs you name are trusted. That is the point of a private PKI: a
     certificate from any public CA must not be able to impersonate your server.
-    ``profile`` is Mozilla's "intermediate" (default) or "modern", as for the server.
+    Mozilla's "intermediate" profile, as the server's default; ``max_version="1.2"``
+    makes an old client, for the failure scenarios and the TLS 1.2 figures of the benchmark.
     """
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = TLS_VERSIONS[min_version]
+    ctx = _context(ssl.PROTOCOL_TLS_CLIENT, "1.2", tlspolicy.DEFAULT_PROFILE)
     if max_version:
         ctx.maximum_version = TLS_VERSIONS[max_version]
-    tlspolicy.apply(ctx, profile)
-    ctx.check_hostname = check_hostname
     # Match the host name against the SAN only, as RFC 6125, browsers (Chrome 58+)
     # and Go (1.15+) do. OpenSSL still falls back to the CN when a certificate has
     # no SAN, which hides the guide's missing-SAN bug until the first strict client.
@@ -141,5 +131,5 @@ def client_context(
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_verify_locations(cadata=trust_pem(trust))
     if identity is not None:
-        as_identity(identity, password).configure_cert(ctx)
+        load_identity(identity, password=password).configure_cert(ctx)
     return ctx

@@ -1,9 +1,10 @@
-"""A client-side TLS or HTTP failure, in one stable line.
+"""A failed TLS handshake or HTTP call, in one stable line: the server's view and the client's.
 
-requests wraps the ssl or socket error several layers deep, with ports and object ids
-in its message. :func:`client_view` digs to the error underneath and says what the
-client saw in words that are the same on every run: the line a log, a renewal loop or
-a notebook can show. The mTLS core's own; :mod:`lab.course.observe` builds on it.
+:func:`handshake_reason` is OpenSSL's reason for a handshake the server refused, as the
+server's record keeps it. requests wraps the ssl or socket error several layers deep,
+with ports and object ids in its message; :func:`client_view` digs to the error
+underneath and says what the client saw in words that are the same on every run: the
+line a log, a renewal loop or a notebook can show. :mod:`lab.course.observe` builds on both.
 """
 
 from __future__ import annotations
@@ -14,38 +15,76 @@ import ssl
 
 import requests
 
+NO_CLIENT_HELLO = (
+    "the client closed the TCP connection before sending a ClientHello (no handshake began)"
+)
+
+
+class NoClientHello(ConnectionAbortedError):
+    """The client connected and closed without a byte: its TLS library never started."""
+
+
+def openssl_words(exc: ssl.SSLError) -> str:
+    """``[SSL: X] some reason (_ssl.c:2580)`` without the code and the C line: ``some reason``."""
+    return str(exc).split("] ", 1)[-1].split(" (_ssl.c", 1)[0]
+
+
+def handshake_reason(exc: BaseException) -> str:
+    """OpenSSL's reason for a failed handshake, in its own lowercase words.
+
+    ``[SSL: PEER_DID_NOT_RETURN_A_CERTIFICATE] peer did not return a certificate
+    (_ssl.c:2580)`` becomes ``peer did not return a certificate``; a verification
+    failure becomes ``certificate verify failed: certificate has expired``.
+    """
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {exc.verify_message}"
+    if isinstance(exc, NoClientHello):
+        return str(exc)
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "handshake timed out (the client connected but never completed the handshake)"
+    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) or (
+        isinstance(exc, ssl.SSLError) and "EOF" in str(exc)
+    ):
+        return "the client closed the connection during the handshake"
+    if isinstance(exc, ssl.SSLError):
+        text = openssl_words(exc)
+        if "http request" in text:
+            return "http request: the client spoke plain HTTP to the TLS port"
+        return text
+    if isinstance(exc, ConnectionResetError):
+        return "the client reset the connection during the handshake"
+    return f"{type(exc).__name__}: {exc}"
+
+
 #: What the client sees when the server hangs up during or right after the handshake.
 CLOSED_BY_SERVER = "the server closed the connection during the handshake (TLS alert or EOF)"
 
 
+#: The errors underneath requests' and urllib3's wrappers: what actually happened.
+_UNDERNEATH = (
+    ssl.SSLError,
+    ConnectionResetError,
+    ConnectionRefusedError,
+    BrokenPipeError,
+    socket.timeout,
+    TimeoutError,
+)
+
+
 def innermost(exc: BaseException) -> BaseException:
-    """Dig through requests/urllib3 wrappers to the ssl or socket error underneath."""
-    seen = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(
-            cur,
-            (
-                ssl.SSLError,
-                ConnectionResetError,
-                ConnectionRefusedError,
-                BrokenPipeError,
-                socket.timeout,
-                TimeoutError,
-            ),
-        ):
-            return cur
-        nxt = getattr(cur, "reason", None)
-        if not isinstance(nxt, BaseException):
-            nxt = cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else None
-        if (
-            nxt is None
-            and len(getattr(cur, "args", ())) > 1
-            and isinstance(cur.args[1], BaseException)
-        ):
-            nxt = cur.args[1]
-        cur = nxt or cur.__cause__ or cur.__context__
+    """Dig through requests/urllib3 wrappers to the ssl or socket error underneath.
+
+    A wrapper keeps what it wraps in ``reason`` (urllib3), in its arguments (requests,
+    ``ProtocolError("Connection aborted.", error)``) or as its cause; the nearest wins.
+    """
+    seen, layer = set(), [exc]
+    while layer:
+        for cur in layer:
+            if isinstance(cur, _UNDERNEATH):
+                return cur
+        seen.update(map(id, layer))
+        inner = [(getattr(c, "reason", None), *c.args, c.__cause__, c.__context__) for c in layer]
+        layer = [e for e in sum(inner, ()) if isinstance(e, BaseException) and id(e) not in seen]
     return exc
 
 
@@ -64,11 +103,9 @@ def client_view(exc: BaseException) -> str:
             return "TLS handshake failed: wrong version number (the server did not answer in TLS)"
         if "UNSUPPORTED_PROTOCOL" in text or "PROTOCOL_VERSION" in text or "NO_PROTOCOLS" in text:
             return "TLS handshake failed: no protocol version in common"
-        if "ALERT" in text or "EOF" in text or "UNEXPECTED_EOF" in text:
+        if "ALERT" in text or "EOF" in text:
             return CLOSED_BY_SERVER
-        if "] " in text:
-            text = text.split("] ", 1)[1]
-        return "TLS error: " + text.split(" (_ssl.c", 1)[0]
+        return "TLS error: " + openssl_words(inner)
     if isinstance(inner, (ConnectionResetError, BrokenPipeError)):
         return CLOSED_BY_SERVER
     if isinstance(exc, requests.exceptions.ConnectionError) and "RemoteDisconnected" in str(exc):

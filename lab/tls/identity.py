@@ -20,14 +20,6 @@ from lab.pki.certinfo import common_name, spki_pin, thumbprint
 _CACHE_KEY = "lab.peer_certificate"
 
 
-def certificate_from_pem(text: str | bytes) -> x509.Certificate:
-    data = text.encode() if isinstance(text, str) else text
-    try:
-        return x509.load_pem_x509_certificate(data)
-    except (ValueError, x509.InvalidVersion):
-        raise CorruptFileError("the client certificate is not valid PEM") from None
-
-
 def peer_certificate(environ=None) -> x509.Certificate | None:
     """The verified client certificate of the TLS connection this request came in on.
 
@@ -40,8 +32,12 @@ def peer_certificate(environ=None) -> x509.Certificate | None:
         environ = request.environ
     if _CACHE_KEY in environ:
         return environ[_CACHE_KEY]
-    pem_text = environ.get("SSL_CLIENT_CERT")
-    cert = certificate_from_pem(pem_text) if pem_text else None
+    pem_text, cert = environ.get("SSL_CLIENT_CERT"), None
+    if pem_text:
+        try:
+            cert = x509.load_pem_x509_certificate(pem_text.encode())
+        except (ValueError, x509.InvalidVersion):
+            raise CorruptFileError("the client certificate is not valid PEM") from None
     environ[_CACHE_KEY] = cert
     return cert
 

@@ -52,9 +52,8 @@ from __future__ import annotations
 
 import ssl
 
-#: The guideline version and where it is published.
+#: The guideline version (published at the address above).
 MOZILLA_VERSION = "6.0"
-MOZILLA_SOURCE = "https://ssl-config.mozilla.org/guidelines/6.0.json"
 
 PROFILES = ("intermediate", "modern")
 DEFAULT_PROFILE = "intermediate"
@@ -87,19 +86,10 @@ def check_profile(profile: str) -> str:
 def apply(ctx: ssl.SSLContext, profile: str = DEFAULT_PROFILE) -> ssl.SSLContext:
     """Make ``ctx`` (server or client) follow Mozilla's ``profile``; returns ``ctx``.
 
-    Call it after the versions are set: "modern" raises the minimum to TLS 1.3 and
-    refuses a maximum below it.
+    Call it after the minimum version is set: "modern" raises it to TLS 1.3.
     """
-    check_profile(profile)
-    if profile == "modern":
-        if ctx.maximum_version not in (ssl.TLSVersion.MAXIMUM_SUPPORTED, ssl.TLSVersion.TLSv1_3):
-            raise ValueError(
-                "the modern TLS profile is TLS 1.3 only: drop max_version or use "
-                "profile='intermediate'"
-            )
+    if check_profile(profile) == "modern":
         ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    elif ctx.minimum_version < ssl.TLSVersion.TLSv1_2:
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_ciphers(INTERMEDIATE_CIPHERS)  # TLS 1.2 only; TLS 1.3 suites are the profile's
     ctx.set_ecdh_curve(PYTHON_GROUP)
     ctx.options |= ssl.OP_NO_COMPRESSION

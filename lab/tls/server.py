@@ -7,7 +7,7 @@ pool and hands the client certificate to the app as Apache mod_ssl does (``SSL_C
 ``SSL_CLIENT_S_DN``). The lab uses its public API: a ``BuiltinSSLAdapter``, a connection and a
 request subclass; cheroot's own connection manager, worker pool and stream files.
 
-The lab adds the server's own record (:class:`ServerRecord`: every refused handshake with
+The lab adds the server's own record (:class:`MTLSServer`'s: every refused handshake with
 OpenSSL's reason, every request error), a clean lifecycle (context manager, idempotent
 start/stop, daemon threads only, servers stopped at interpreter exit), loopback-only
 binding, :meth:`MTLSServer.set_certificate` for rotation, and ``tls=False``: the same server
@@ -36,11 +36,7 @@ where it would be lost (or would garble whichever notebook cell runs next).
 from __future__ import annotations
 
 import atexit
-import datetime
-import itertools
 import logging
-import socket
-import ssl
 import sys
 import threading
 import time
@@ -49,28 +45,26 @@ import weakref
 from dataclasses import dataclass
 from typing import Callable
 
+import flask
 from cheroot import wsgi
 
 from lab.errors import PortInUseError, ServerError
 from lab.net import require_loopback
-from lab.pki.fields import utcnow
 from lab.tls import contexts as tlsconfig
-from lab.tls.connection import Connection, NoClientHello, TLSAdapter
+from lab.tls.connection import Connection, TLSAdapter
+from lab.tls.failures import handshake_reason
 
 __all__ = [
     "HandshakeFailure",
     "MTLSServer",
     "ServerErrorRecord",
-    "ServerRecord",
     "ServerSettings",
     "handshake_reason",
     "running_servers",
     "stop_all",
 ]
 
-log = logging.getLogger("lab.server")
 _RUNNING: "weakref.WeakSet[MTLSServer]" = weakref.WeakSet()
-_ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -79,8 +73,6 @@ class HandshakeFailure:
 
     peer: str
     reason: str
-    openssl_error: str
-    at: datetime.datetime
 
     def __str__(self) -> str:
         return f"handshake from {self.peer} failed: {self.reason}"
@@ -93,141 +85,9 @@ class ServerErrorRecord:
     where: str
     error: str
     traceback: str
-    at: datetime.datetime
 
     def __str__(self) -> str:
         return f"{self.where}: {self.error}"
-
-
-def handshake_reason(exc: BaseException) -> str:
-    """OpenSSL's reason for a failed handshake, in its own lowercase words.
-
-    ``[SSL: PEER_DID_NOT_RETURN_A_CERTIFICATE] peer did not return a certificate
-    (_ssl.c:2580)`` becomes ``peer did not return a certificate``; a verification
-    failure becomes ``certificate verify failed: certificate has expired``.
-    """
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"certificate verify failed: {exc.verify_message}"
-    if isinstance(exc, NoClientHello):
-        return str(exc)
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return "handshake timed out (the client connected but never completed the handshake)"
-    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) or (
-        isinstance(exc, ssl.SSLError) and "EOF" in str(exc)
-    ):
-        return "the client closed the connection during the handshake"
-    if isinstance(exc, ssl.SSLError):
-        text = str(exc).split("] ", 1)[-1].split(" (_ssl.c", 1)[0]
-        if "http request" in text:
-            return "http request: the client spoke plain HTTP to the TLS port"
-        return text
-    if isinstance(exc, ConnectionResetError):
-        return "the client reset the connection during the handshake"
-    return f"{type(exc).__name__}: {exc}"
-
-
-class ServerRecord:
-    """What a server saw: handshakes (full and resumed), refused handshakes, errors; thread-safe."""
-
-    running = False
-    on_handshake_failure: Callable[[HandshakeFailure], None] | None = None
-
-    def __init__(self):
-        self.handshake_failures: list[HandshakeFailure] = []
-        self.errors: list[ServerErrorRecord] = []
-        self.handshakes = 0
-        #: handshakes that resumed an earlier session: no certificate was sent or checked
-        self.resumed = 0
-        self._lock = threading.Condition()
-
-    def _record_success(self, resumed: bool = False) -> None:
-        with self._lock:
-            self.handshakes += 1
-            self.resumed += bool(resumed)
-
-    def _record_failure(self, peer: str, exc: BaseException) -> None:
-        if not self.running:
-            return  # stopping: cheroot pokes its own socket, and that is not a client
-        failure = HandshakeFailure(peer, handshake_reason(exc), str(exc), utcnow(exact=True))
-        with self._lock:
-            self.handshake_failures.append(failure)
-            self._lock.notify_all()
-        log.info("%s", failure)
-        if self.on_handshake_failure:
-            self.on_handshake_failure(failure)
-
-    def _record_error(self, where: str, error: str, tb: str) -> None:
-        with self._lock:
-            self.errors.append(ServerErrorRecord(where, error, tb, utcnow(exact=True)))
-            self._lock.notify_all()
-        log.debug("%s: %s", where, error)
-
-    def wait_for_handshake_failure(
-        self, after: int = 0, timeout: float = 3.0
-    ) -> HandshakeFailure | None:
-        """The first failure recorded at index ``after`` or later, waiting up to ``timeout``.
-
-        The client may see its error before the server thread has recorded the
-        reason, so read ``n = len(s.handshake_failures)`` before the call and
-        ``s.wait_for_handshake_failure(after=n)`` afterwards.
-        """
-        with self._lock:
-            self._lock.wait_for(lambda: len(self.handshake_failures) > after, timeout=timeout)
-            return self.handshake_failures[after] if len(self.handshake_failures) > after else None
-
-    def handshake_summary(self) -> str:
-        """The record of refused handshakes, one line each (peer ports vary, reasons do not)."""
-        with self._lock:
-            failures = list(self.handshake_failures)
-        if not failures:
-            return "no failed handshakes"
-        return "\n".join(f"{i}. {f.reason}" for i, f in enumerate(failures, 1))
-
-    def error_summary(self) -> str:
-        with self._lock:
-            errs = list(self.errors)
-        if not errs:
-            return "no errors"
-        return "\n".join(
-            f"- {e}" + (f"\n{e.traceback.rstrip()}" if e.traceback else "") for e in errs
-        )
-
-    def check(self) -> None:
-        """Raise :class:`ServerError` if any request raised an exception on the server."""
-        if self.errors:
-            raise ServerError(
-                "the server recorded errors while handling requests:\n" + self.error_summary()
-            )
-
-
-def watch_flask_errors(app, record: ServerRecord) -> None:
-    """Record exceptions a Flask view raises (Flask turns them into a 500 and logs them)."""
-    try:
-        import flask
-        from flask.logging import default_handler
-    except ImportError:  # pragma: no cover - flask is a dependency
-        return
-    if not isinstance(app, flask.Flask):
-        return
-    records = app.extensions.get("lab.servers")
-    if records is None:
-        records = app.extensions["lab.servers"] = weakref.WeakSet()
-
-        def on_exception(sender, exception, **extra):
-            where = f"{flask.request.method} {flask.request.path}"
-            tb = "".join(_traceback.format_exception(exception))
-            for owner in list(records):
-                if owner.running:
-                    owner._record_error(where, f"{type(exception).__name__}: {exception}", tb)
-
-        flask.got_request_exception.connect(on_exception, app, weak=False)
-        # Flask would also print the traceback to stderr from a background thread, where it
-        # lands in whichever notebook cell runs next; it is in the record now. A NullHandler
-        # too: with no handler at all, logging's "last resort" would still print it.
-        app.logger.removeHandler(default_handler)
-        app.logger.addHandler(logging.NullHandler())
-        app.logger.propagate = False
-    records.add(record)
 
 
 class _Server(wsgi.Server):
@@ -244,8 +104,6 @@ class _Server(wsgi.Server):
         if traceback or level >= logging.ERROR:
             tb = _traceback.format_exc() if traceback else ""
             self.owner._record_error("server", str(msg), tb)
-        else:
-            log.debug("%s", msg)
 
 
 @dataclass(frozen=True)
@@ -263,10 +121,8 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 0
     min_version: str = "1.2"
-    max_version: str | None = None
     profile: str = "intermediate"
     crl_check: str = "leaf"
-    password: str | bytes | None = None
     threads: int = 8
     handshake_timeout: float = 2.0
     head_timeout: float = 5.0
@@ -275,8 +131,8 @@ class ServerSettings:
     on_handshake_failure: Callable[[HandshakeFailure], None] | None = None
 
 
-class MTLSServer(ServerRecord):
-    """A WSGI app served over HTTPS with client-certificate authentication.
+class MTLSServer:
+    """A WSGI app served over HTTPS with client-certificate authentication, and its record.
 
     >>> with MTLSServer(app, certificate=srv, trust=ca) as s:
     ...     client.session(alice, trust=ca).get(s.url + "/api/secure")
@@ -287,6 +143,9 @@ class MTLSServer(ServerRecord):
     with the same code (no certificate needed): the fair baseline for what TLS costs.
     Every other keyword is a :class:`ServerSettings` field (``host``, ``port``,
     ``min_version``, ``profile``, ``threads``, ``on_handshake_failure`` ...).
+
+    The record, thread-safe: ``handshakes`` (and ``resumed``, those that resumed an earlier
+    session: no certificate was sent or checked), ``handshake_failures``, ``errors``.
     """
 
     def __init__(
@@ -296,26 +155,31 @@ class MTLSServer(ServerRecord):
         require_loopback(options.host)
         if tls and certificate is None:
             raise ServerError("an HTTPS server needs a certificate (or pass tls=False)")
-        self.id, self.app, self.mode, self.host, self.tls = next(_ids), app, mode, options.host, tls
-        self.on_handshake_failure = options.on_handshake_failure
+        self.app, self.mode, self.host, self.tls = app, mode, options.host, tls
         self.context = None
         self._context_options = dict(
             trust=trust,
             mode=mode,
             min_version=options.min_version,
-            max_version=options.max_version,
             crl=crl,
             crl_check=options.crl_check,
             profile=options.profile,
         )
         if tls:
-            self._identity = tlsconfig.as_identity(certificate, options.password)
+            self._identity = tlsconfig.as_identity(certificate)
             self.context = tlsconfig.server_context(self._identity, **self._context_options)
-        super().__init__()  # the record: handshake_failures, errors, handshakes
+        self.handshake_failures: list[HandshakeFailure] = []
+        self.errors: list[ServerErrorRecord] = []
+        self.handshakes = self.resumed = 0
+        self._lock = threading.Condition()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
-        watch_flask_errors(app, self)
+        if isinstance(app, flask.Flask):
+            # Flask would turn a view's exception into its own 500 page and print the traceback
+            # to stderr from a background thread, where it lands in whichever notebook cell runs
+            # next. Propagated, it reaches _wsgi_app instead: recorded, and answered with a 500.
+            app.config["PROPAGATE_EXCEPTIONS"] = True
 
     @property
     def running(self) -> bool:
@@ -343,7 +207,7 @@ class MTLSServer(ServerRecord):
             if not failed:
                 server.serve()
 
-        self._thread = threading.Thread(target=run, daemon=True, name=f"lab-server-{self.id}")
+        self._thread = threading.Thread(target=run, daemon=True, name="lab-server")
         self._thread.start()
         bound.wait()
         if failed:
@@ -398,17 +262,74 @@ class MTLSServer(ServerRecord):
         host = f"[{host}]" if ":" in host else host
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
-    def set_certificate(self, certificate, password: str | bytes | None = None) -> None:
+    def set_certificate(self, certificate) -> None:
         """Present ``certificate`` on every *new* connection from now on.
 
         Connections already open keep theirs; the new adapter is complete before it
         replaces the old one in a single assignment, so no connection is refused.
         """
-        identity = tlsconfig.as_identity(certificate, password)
+        identity = tlsconfig.as_identity(certificate)
         context = tlsconfig.server_context(identity, **self._context_options)
         self._identity, self.context = identity, context
         if self._server is not None:
             self._server.ssl_adapter = TLSAdapter(identity, context)
+
+    def _record_success(self, resumed: bool = False) -> None:
+        with self._lock:
+            self.handshakes += 1
+            self.resumed += bool(resumed)
+
+    def _record_failure(self, peer: str, exc: BaseException) -> None:
+        if not self.running:
+            return  # stopping: cheroot pokes its own socket, and that is not a client
+        failure = HandshakeFailure(peer, handshake_reason(exc))
+        with self._lock:
+            self.handshake_failures.append(failure)
+            self._lock.notify_all()
+        if self.settings.on_handshake_failure:
+            self.settings.on_handshake_failure(failure)
+
+    def _record_error(self, where: str, error: str, tb: str) -> None:
+        with self._lock:
+            self.errors.append(ServerErrorRecord(where, error, tb))
+            self._lock.notify_all()
+
+    def wait_for_handshake_failure(
+        self, after: int = 0, timeout: float = 3.0
+    ) -> HandshakeFailure | None:
+        """The first failure recorded at index ``after`` or later, waiting up to ``timeout``.
+
+        The client may see its error before the server thread has recorded the
+        reason, so read ``n = len(s.handshake_failures)`` before the call and
+        ``s.wait_for_handshake_failure(after=n)`` afterwards.
+        """
+        with self._lock:
+            self._lock.wait_for(lambda: len(self.handshake_failures) > after, timeout=timeout)
+            return self.handshake_failures[after] if len(self.handshake_failures) > after else None
+
+    def handshake_summary(self) -> str:
+        """The record of refused handshakes, one line each (peer ports vary, reasons do not)."""
+        with self._lock:
+            failures = list(self.handshake_failures)
+        if not failures:
+            return "no failed handshakes"
+        return "\n".join(f"{i}. {f.reason}" for i, f in enumerate(failures, 1))
+
+    def error_summary(self) -> str:
+        with self._lock:
+            errs = list(self.errors)
+        if not errs:
+            return "no errors"
+        return "\n".join(
+            f"- {e}" + (f"\n{e.traceback.rstrip()}" if e.traceback else "") for e in errs
+        )
+
+    def check(self) -> None:
+        """Raise :class:`ServerError` if any request raised an exception on the server."""
+        if self.errors:
+            raise ServerError(
+                "the server recorded errors while handling requests:\n" + self.error_summary()
+            )
 
     def _wsgi_app(self, environ, start_response):
         try:
