@@ -115,7 +115,7 @@ CAPTURED = [
         "(_ssl.c:1006)",
         "untrusted-ca",
     ),
-    # the server's own record (lab.tls.server.handshake_reason)
+    # the server's own record (lab.tls.failures.handshake_reason)
     ("handshake refused: peer did not return a certificate", "no-client-certificate"),
     (
         "handshake refused: certificate verify failed: unable to get local issuer certificate",
