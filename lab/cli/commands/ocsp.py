@@ -12,13 +12,12 @@ TLS. Also serves the published ``crl.pem`` at ``/crl``.
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 
 from cryptography import x509
 
 from lab.cli.args import port
-from lab.cli.commands._foreground import until_stopped
+from lab.cli.commands._foreground import foreground
 from lab.cli.commands.pki_revoke import CRL_FILE
 from lab.course import coursepki
 from lab.errors import LabError
@@ -75,29 +74,22 @@ def run(args) -> int:
         host=args.host,
         port=args.port,
     ).start()
-    with until_stopped() as stop:
-        try:
-            print(
-                f"OCSP responder for {ca.cert.subject.rfc4514_string()} on {responder.url} "
-                f"({len(record)} revoked, from {show(directory / CRL_FILE)})"
-            )
-            print(f"CRL distribution point: {responder.crl_url}")
-            print(f"try:  {openssl_command(responder.url, directory)}")
-            print("Ctrl-C to stop", flush=True)
-            reported = 0
-            while True:
-                stopping = stop.wait(0.5)
-                for answer in responder.answers[reported:]:
-                    serial = f"{answer.serial:x}" if answer.serial is not None else "-"
-                    why = f" ({answer.detail})" if answer.detail else ""
-                    print(f"answered serial {serial}: {answer.status}{why}", flush=True)
-                reported += len(responder.answers[reported:])
-                for err in responder.errors:
-                    print(f"responder error: {err.splitlines()[0]}", file=sys.stderr, flush=True)
-                responder.errors.clear()
-                if stopping:
-                    break
-        finally:
-            responder.stop()
-            print("stopped", flush=True)
-    return 0
+    return foreground(
+        "ocsp",
+        [
+            f"OCSP responder for {ca.cert.subject.rfc4514_string()} on {responder.url} "
+            f"({len(record)} revoked, from {show(directory / CRL_FILE)})",
+            f"CRL distribution point: {responder.crl_url}",
+            f"try:  {openssl_command(responder.url, directory)}",
+            "Ctrl-C to stop",
+        ],
+        [
+            lambda: [
+                f"answered serial {'-' if a.serial is None else f'{a.serial:x}'}: {a.status}"
+                + (f" ({a.detail})" if a.detail else "")
+                for a in responder.answers
+            ],
+            lambda: [f"responder error: {err.splitlines()[0]}" for err in responder.errors],
+        ],
+        responder,
+    )

@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import tempfile
 from pathlib import Path
 
 from lab.auth.forwarding import CertificateForwarding
 from lab.auth.policies import subject_argument
-from lab.auth.text import printable
 from lab.cli.args import port
-from lab.cli.commands._foreground import curl_command, until_stopped
+from lab.cli.commands._foreground import curl_command, foreground
 from lab.course import coursepki
 from lab.course.demo import create_app
-from lab.errors import MissingFileError, ServerError
+from lab.errors import ServerError
 from lab.net import loopback_alias_available
-from lab.paths import certs_dir, show
+from lab.paths import certs_dir
 from lab.proxy import NginxProxy
 from lab.revocation import trusted_crl_file
 from lab.tls.server import MTLSServer
@@ -106,18 +104,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def load_course(directory: Path):
-    """The course PKI; a missing file is reported with the command that creates it."""
-    try:
-        return coursepki.load(directory)
-    except MissingFileError as exc:
-        if "pki init" in str(exc):
-            raise
-        raise MissingFileError(
-            f"{exc}; recreate the PKI with: python -m lab pki init --dir {show(directory)} --force"
-        ) from None
-
-
 def build_app(args, **options):
     """The demo app with the authorization the flags ask for (and ``options``)."""
     return create_app(
@@ -132,19 +118,16 @@ def show_decisions() -> None:
     """Print lab.auth's one-line authentication/authorization decisions on stderr.
 
     The lab.auth logger escapes control characters itself (lab.auth.text), so a subject
-    or a path cannot forge a line here.
+    or a path cannot forge a line here. Other loggers print warnings as before: only the
+    message, on stderr (what Python's last-resort handler does).
     """
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    auth_log = logging.getLogger("lab.auth")
-    auth_log.addHandler(handler)
-    auth_log.setLevel(logging.INFO)
-    auth_log.propagate = False
+    logging.basicConfig(format="%(message)s")
+    logging.getLogger("lab.auth").setLevel(logging.INFO)
 
 
 def run(args) -> int:
     directory = args.dir or certs_dir()
-    course = load_course(directory)
+    course = coursepki.load(directory)
     # The --crl file as OpenSSL (or nginx, ssl_crl) may read it: only CRLs, each signed by
     # the course CA. A certificate inside a "CRL file" would become a trusted CA (OpenSSL
     # loads every object in it), a DER file would make OpenSSL fail without saying why, and
@@ -166,7 +149,8 @@ def run(args) -> int:
         server = MTLSServer(build_app(args), mode=args.mode, port=args.port, crl=crl, **tls)
         server.start()
         banner = f"mTLS demo API on {server.url} (client certificate: {args.mode})"
-        return _foreground(
+        return foreground(
+            "serve",
             [banner, f"try:  {curl_command(server.url, directory)}", "Ctrl-C to stop"],
             [
                 lambda: [
@@ -215,7 +199,8 @@ def _behind_nginx(args, directory: Path, course, crl, tls: dict) -> int:
         messages = proxy.log_messages("info")
         return [f"nginx refused a client: {m}" for m in messages if "certificate" in m]
 
-    return _foreground(
+    return foreground(
+        "serve",
         [
             f"nginx {proxy.url} terminates mTLS (ssl_verify_client {VERIFY_CLIENT[args.mode]})",
             f"app   {app.url} behind it: accepts only nginx's certificate ({PROXY_NAME}) and "
@@ -227,26 +212,3 @@ def _behind_nginx(args, directory: Path, course, crl, tls: dict) -> int:
         proxy,
         app,
     )
-
-
-def _foreground(banner: list[str], sources, *servers) -> int:
-    """Print ``banner``, then on stderr each new line of ``sources`` (functions returning the
-    lines so far), until Ctrl-C or SIGTERM; then stop ``servers`` (in this order)."""
-    seen = [0] * len(sources)
-    with until_stopped() as stop:
-        try:
-            print(*banner, sep="\n", flush=True)
-            while True:
-                stopping = stop.wait(0.5)  # then one more round: what came in meanwhile
-                for i, source in enumerate(sources):
-                    lines = source()
-                    for line in lines[seen[i] :]:
-                        print(printable(line), file=sys.stderr, flush=True)
-                    seen[i] = len(lines)
-                if stopping:
-                    break
-        finally:
-            for server in servers:
-                server.stop()
-            print("stopped", flush=True)
-    return 0
