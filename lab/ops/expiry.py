@@ -140,24 +140,21 @@ class StatusReport:
         """0 when every certificate is readable and valid beyond the window, else 1."""
         return 1 if any(e.state != OK for e in self.entries) else 0
 
-    def as_text(self) -> str:
-        rows = [("STATUS", "DAYS", "ROLE", "FILE", "SUBJECT")]
+    def rows(self) -> list[tuple[str, str, str, str, str]]:
+        """(status, days, role, file, subject with the detail, or why it is unreadable) per entry."""
+        rows = []
         for e in self.entries:
-            days = "-" if e.days_left is None else str(e.days_left)
             what = e.detail if e.state == UNREADABLE else e.subject
             if e.detail and e.state != UNREADABLE:
                 what += f" ({e.detail})"
+            days = "-" if e.days_left is None else str(e.days_left)
             rows.append((e.state, days, e.role, e.file.name, what))
-        w = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines = [
-            f"{r[0]:<{w[0]}}  {r[1]:>{w[1]}}  {r[2]:<{w[2]}}  {r[3]:<{w[3]}}  {r[4]}" for r in rows
-        ]
-        return "\n".join([*lines, self.summary()])
+        return rows
 
     def summary(self) -> str:
         certs = [e.state for e in self.entries if e.role != "CRL"]
         crls = [e.state for e in self.entries if e.role == "CRL"]
-        head = f"{_plural(len(certs), 'certificate file')}"
+        head = _plural(len(certs), "certificate file")
         head += f" and {_plural(len(crls), 'CRL')}" if crls else ""
         head += f" checked (warning window {self.warn_days:g} days)"
         if not self.exit_code:
@@ -168,21 +165,15 @@ class StatusReport:
             f"{certs.count(WARN)} expiring within {self.warn_days:g} days",
             f"{certs.count(NOT_YET_VALID)} not yet valid",
             f"{certs.count(UNREADABLE)} unreadable",
-            _crls(crls.count(STALE), "stale {}"),
-            _crls(crls.count(WARN), "{} due for re-signing"),
-            _crls(crls.count(UNREADABLE) + crls.count(NOT_YET_VALID), "unusable {}"),
+            _plural(crls.count(STALE), "stale CRL"),
+            _plural(crls.count(WARN), "CRL") + " due for re-signing",
+            _plural(crls.count(UNREADABLE) + crls.count(NOT_YET_VALID), "unusable CRL"),
         ]
         return f"{head}: " + ", ".join(p for p in parts if not p.startswith("0 "))
-
-    __str__ = __repr__ = as_text
 
 
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def _crls(n: int, phrase: str) -> str:
-    return f"{n} " + phrase.format("CRL" if n == 1 else "CRLs")
 
 
 def scan(
@@ -202,8 +193,6 @@ def scan(
         raise MissingFileError(
             f"{show(d)} is not a folder; point --dir at the folder holding the certificates"
         )
-    if warn_days < 0:
-        raise ValueError("warn_days must be 0 or more")
     now = now or utcnow(exact=True)
     judged: list[tuple[CertificateStatus, x509.Certificate | None]] = []
     cas: list[x509.Certificate] = []

@@ -18,7 +18,7 @@ from cryptography import x509
 
 from lab.cli.args import port
 from lab.cli.commands._foreground import foreground
-from lab.cli.commands.pki_revoke import CRL_FILE
+from lab.cli.commands.pki import CRL_FILE
 from lab.course import coursepki
 from lab.errors import LabError
 from lab.paths import certs_dir, show
