@@ -133,10 +133,6 @@ class Report:
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
 
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
     def summary(self) -> str:
         errors, warnings, notes = (sum(f.severity == s for f in self.findings) for s in SEVERITIES)
         return f"{len(self.files)} files: {errors} errors, {warnings} warnings, {notes} notes"
