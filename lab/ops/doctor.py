@@ -235,74 +235,65 @@ SKIPPED_SUFFIXES = (".csr", ".srl", ".txt", ".md", ".cnf", ".conf", ".ext")
 OTHER_PEM = (b"-----BEGIN X509 CRL", b"-----BEGIN CERTIFICATE REQUEST", b"-----BEGIN PUBLIC KEY")
 
 
-class _Reader:
-    """What the files hold: certificates (with their file and position) and private keys."""
+def _check_mode(path: Path, name: str, what: str, report: Report) -> None:
+    """A secret readable by the group or the world: the first copy of it that leaks."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        report.note("readable", name, what=what, mode=mode, file=name)
 
-    def __init__(self, password: str | None, report: Report):
-        self.password, self.report = password, report
-        self.certs: list[LoadedCertificate] = []
-        self.keys: list = []  # (file name, private key)
 
-    def check_mode(self, path: Path, name: str, what: str) -> None:
-        """A secret readable by the group or the world: the first copy of it that leaks."""
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            self.report.note("readable", name, what=what, mode=mode, file=name)
+def _loaded(certs: list[x509.Certificate], name: str) -> list[LoadedCertificate]:
+    """The certificates of one file, leaf first, the leaf carrying the rest as its bundle."""
+    return [LoadedCertificate(c, name, i, certs[1:] if i == 0 else []) for i, c in enumerate(certs)]
 
-    def read(self, path: Path) -> None:
-        shown = show(path)
-        name = path.name if Path(shown).is_absolute() else shown  # in the project: certs/x.crt
-        suffix, report = path.suffix.lower(), self.report
-        if path.name == pki.PASSWORD_FILE and path.is_file():
-            self.check_mode(path, name, "the .pfx password file")
-        if suffix in SKIPPED_SUFFIXES:
-            return
-        if not path.exists():
-            return report.note("missing", name)
-        report.files.append(name)
-        if suffix in pki.PFX_SUFFIXES:
-            self.check_mode(path, name, ".pfx bundle (it holds a private key)")
-            return self.read_pfx(path, name)
-        data = path.read_bytes()
-        has_cert = b"-----BEGIN CERTIFICATE-----" in data
-        if b"PRIVATE KEY-----" in data or suffix == ".key":
-            self.read_key(path, name)
-            if suffix in pki.CERT_SUFFIXES and not has_cert:
-                report.note("key-in-cert", name, file=name)
-            if not has_cert:
-                return
-        if not has_cert and any(block in data for block in OTHER_PEM):
-            return report.note("other-pem", name)
+
+def _read(path: Path, password: str | None, report: Report, certs: list, keys: list) -> None:
+    """Add what ``path`` holds to ``certs`` (:class:`LoadedCertificate`) and ``keys`` ((file
+    name, private key) of each key file); note what is wrong with the file itself."""
+    shown = show(path)
+    name = path.name if Path(shown).is_absolute() else shown  # in the project: certs/x.crt
+    suffix = path.suffix.lower()
+    if path.name == pki.PASSWORD_FILE and path.is_file():
+        _check_mode(path, name, "the .pfx password file", report)
+    if suffix in SKIPPED_SUFFIXES:
+        return
+    if not path.exists():
+        return report.note("missing", name)
+    report.files.append(name)
+    if suffix in pki.PFX_SUFFIXES:
+        _check_mode(path, name, ".pfx bundle (it holds a private key)", report)
         try:
-            loaded = pki.load_certificates(path)
-        except LabError:
-            return report.note("unreadable", name)
-        for i, c in enumerate(loaded):
-            self.certs.append(LoadedCertificate(c, name, i, loaded[1:] if i == 0 else []))
-
-    def read_key(self, path: Path, name: str) -> None:
-        self.check_mode(path, name, "private key file")
-        try:
-            key = pki.load_private_key(path, self.password)
+            ident = pki.open_pfx(path, password)
         except PassphraseRequiredError:
-            return self.report.note("key-encrypted", name)
-        except LabError:
-            return self.report.note("key-unreadable", name)
-        self.keys.append((name, key))
-        check_key_strength(name, key.public_key(), self.report, "private key")
-
-    def read_pfx(self, path: Path, name: str) -> None:
-        try:
-            ident = pki.open_pfx(path, self.password)
-        except PassphraseRequiredError:
-            return self.report.note("pfx-no-password", name)
+            return report.note("pfx-no-password", name)
         except LabError as exc:
-            return self.report.note("pfx-unopened", name, problem=_pfx_problem(exc, path))
-        self.certs.append(LoadedCertificate(ident.cert, name, 0, ident.chain))
-        self.certs += [LoadedCertificate(c, name, i, []) for i, c in enumerate(ident.chain, 1)]
-        self.keys.append((name, ident.key))
-        if not ident.key_matches:
-            self.report.note("pfx-mismatch", name)
+            return report.note("pfx-unopened", name, problem=_pfx_problem(exc, path))
+        certs += _loaded([ident.cert, *ident.chain], name)
+        if not ident.key_matches:  # its key pairs with its own certificate, nothing else
+            report.note("pfx-mismatch", name)
+        return
+    data = path.read_bytes()
+    has_cert = b"-----BEGIN CERTIFICATE-----" in data
+    if b"PRIVATE KEY-----" in data or suffix == ".key":
+        _check_mode(path, name, "private key file", report)
+        try:
+            key = pki.load_private_key(path, password)
+            keys.append((name, key))
+            check_key_strength(name, key.public_key(), report, "private key")
+        except PassphraseRequiredError:
+            report.note("key-encrypted", name)
+        except LabError:
+            report.note("key-unreadable", name)
+        if suffix in pki.CERT_SUFFIXES and not has_cert:
+            report.note("key-in-cert", name, file=name)
+        if not has_cert:
+            return
+    if not has_cert and any(block in data for block in OTHER_PEM):
+        return report.note("other-pem", name)
+    try:
+        certs += _loaded(pki.load_certificates(path), name)
+    except LabError:
+        report.note("unreadable", name)
 
 
 def _pfx_problem(exc: LabError, path: Path) -> str:
@@ -349,14 +340,14 @@ def _files(paths, directory) -> list[Path]:
 
 def examine(paths=(), *, directory=None, roots=(), password=None) -> Report:
     """Lint certificates, keys and .pfx files; ``roots`` are extra trusted CA files."""
-    reader = _Reader(password, Report())
-    report, now = reader.report, utcnow(exact=True)
+    report, now = Report(), utcnow(exact=True)
+    certs: list[LoadedCertificate] = []
+    keys: list = []  # (file name, private key) of the key files
     files = _files(paths, directory)
     if not files:
         report.note("no-files", str(directory or "."))
     for p in files:
-        reader.read(p)
-    certs = reader.certs
+        _read(p, password, report, certs, keys)
     root_certs = [cert for r in roots for cert in pki.load_certificates(r)]
     root_certs += [c.cert for c in certs if c.cert.issuer == c.cert.subject and is_ca(c.cert)]
     pool = [c.cert for c in certs if is_ca(c.cert)] + root_certs
@@ -373,7 +364,7 @@ def examine(paths=(), *, directory=None, roots=(), password=None) -> Report:
             report.note("self-signed", c.label)
         elif not self_signed:
             _check_chain(c, pool, root_certs, report)
-    _pair_keys(certs, reader.keys, report)
+    _pair_keys(certs, keys, report)
     return report
 
 
@@ -385,8 +376,6 @@ def _pair_keys(certs: list[LoadedCertificate], keys: list, report: Report) -> No
         if c.index == 0 and Path(c.file).suffix.lower() not in pki.PFX_SUFFIXES
     }
     for name, key in keys:
-        if Path(name).suffix.lower() in pki.PFX_SUFFIXES:
-            continue
         owner = next((c.file for c in certs if c.cert.public_key() == key.public_key()), None)
         partner = leaves.get(Path(name).with_suffix("").as_posix())
         if partner is not None and partner.cert.public_key() != key.public_key():
