@@ -1,4 +1,5 @@
-"""Argument types shared by the commands, so bad input is a usage error (exit 2) in one line.
+"""What the commands share: ``--dir``, and argument types, so bad
+input is a usage error (exit 2) in one line.
 
 ``float("1e400")`` is infinity and ``float("nan")`` is not a number; both parse, and both
 would reach ``timedelta`` as a traceback: :func:`days_type` refuses them.
@@ -8,6 +9,14 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
+
+from lab.paths import certs_dir
+
+
+def pki_folder(parser, what: str = "the PKI folder") -> None:
+    """``--dir``, whose default ($LAB_CERTS_DIR, else certs/) is read when the parser is built."""
+    parser.add_argument("--dir", type=Path, default=certs_dir(), help=f"{what} (default: certs/)")
 
 
 def port(text: str) -> int:

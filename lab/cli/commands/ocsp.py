@@ -16,12 +16,12 @@ from pathlib import Path
 
 from cryptography import x509
 
-from lab.cli.args import port
+from lab.cli.args import pki_folder, port
 from lab.cli.commands._foreground import foreground
 from lab.cli.commands.pki import CRL_FILE
 from lab.course import coursepki
 from lab.errors import LabError
-from lab.paths import certs_dir, show
+from lab.paths import show
 from lab.pki import CertificateAuthority, load_certificates
 from lab.pki.verify import signed_by
 from lab.revocation import Revocations
@@ -35,7 +35,7 @@ def register(subparsers) -> None:
         description="Answer OCSP requests (good / revoked / unknown) about certificates of the course CA, "
         "from crl.pem, over plain HTTP on 127.0.0.1.",
     )
-    p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
+    pki_folder(p)
     p.add_argument(
         "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
     )
@@ -62,15 +62,14 @@ def issued_by(ca_cert: x509.Certificate, directory: Path) -> list[x509.Certifica
 
 
 def run(args) -> int:
-    directory = args.dir or certs_dir()
-    ca = coursepki.load_ca(directory)
+    ca = coursepki.load_ca(args.dir)
     signer = delegated_signer(ca)
     ca = CertificateAuthority(ca.cert, None)  # from here on, no CA key in this process
-    record = Revocations.load(ca, directory / CRL_FILE)
+    record = Revocations.load(ca, args.dir / CRL_FILE)
     responder = OCSPResponder(
         record,
         signer,
-        issued=lambda: issued_by(ca.cert, directory),
+        issued=lambda: issued_by(ca.cert, args.dir),
         host=args.host,
         port=args.port,
     ).start()
@@ -78,9 +77,9 @@ def run(args) -> int:
         "ocsp",
         [
             f"OCSP responder for {ca.cert.subject.rfc4514_string()} on {responder.url} "
-            f"({len(record)} revoked, from {show(directory / CRL_FILE)})",
+            f"({len(record)} revoked, from {show(args.dir / CRL_FILE)})",
             f"CRL distribution point: {responder.crl_url}",
-            f"try:  {openssl_command(responder.url, directory)}",
+            f"try:  {openssl_command(responder.url, args.dir)}",
             "Ctrl-C to stop",
         ],
         [

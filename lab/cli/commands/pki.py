@@ -15,17 +15,18 @@ that loaded the old CRL keep using it until they are restarted; the OCSP respond
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from pathlib import Path
 
 from cryptography import x509
 
 from lab import pki
-from lab.cli.args import days_type
+from lab.cli.args import days_type, pki_folder
 from lab.course import coursepki
 from lab.course.table import Table
 from lab.errors import MissingFileError, PKIExistsError
 from lab.ops.expiry import scan
-from lab.paths import certs_dir, show
+from lab.paths import show
 from lab.pki import certinfo
 from lab.pki.csr import CSRRefusedError, check_csr, sign_csr
 from lab.pki.fields import ip_name
@@ -50,7 +51,7 @@ def register(subparsers) -> None:
         description="Write rootCA.pem/.key, server.crt/.key/.pfx and client.crt/.key/.pfx "
         "(CN=MyTrustedClient), properly made: SAN and EKU included.",
     )
-    p.add_argument("--dir", type=Path, default=None, help="target folder (default: certs/)")
+    pki_folder(p, "target folder")
     p.add_argument(
         "--key-type",
         choices=["ec", "rsa"],
@@ -71,7 +72,7 @@ def register(subparsers) -> None:
     kind.required = True
     c = kind.add_parser("client", help="a client certificate: NAME.crt, NAME.key, NAME.pfx")
     c.add_argument("name", help="the certificate's CN, and the file names")
-    c.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
+    pki_folder(c)
     c.add_argument(
         "--days", type=days_type("--days"), default=365, help="validity in days (default 365)"
     )
@@ -125,7 +126,7 @@ def register(subparsers) -> None:
         "--warn-days, or a CRL is stale, in the last quarter of its window, or unusable; 0 "
         "otherwise. Meant for cron and CI.",
     )
-    p.add_argument("--dir", type=Path, default=None, help="the folder to check (default: certs/)")
+    pki_folder(p, "the folder to check")
     p.add_argument(
         "--warn-days",
         type=days_type("--warn-days", allow_zero=True),
@@ -144,7 +145,7 @@ def register(subparsers) -> None:
         "with the course CA as a client certificate. The key never leaves its owner.",
     )
     p.add_argument("csr", type=Path, help="the CSR file (PEM or DER), e.g. client.csr")
-    p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
+    pki_folder(p)
     p.add_argument(
         "--san",
         action="append",
@@ -162,27 +163,25 @@ def register(subparsers) -> None:
 
 
 def _init(args) -> int:
-    directory = args.dir or certs_dir()
-    if args.if_missing and (directory / "rootCA.pem").exists():
-        print(f"PKI already present in {show(directory)}")
+    if args.if_missing and (args.dir / "rootCA.pem").exists():
+        print(f"PKI already present in {show(args.dir)}")
         return 0
-    pki.make_folder(directory)  # 0700 whatever the umask; a link to nothing is one clear line
+    pki.make_folder(args.dir)  # 0700 whatever the umask; a link to nothing is one clear line
     written = coursepki.init(
-        directory, key_type=args.key_type, password=args.password, force=args.force
+        args.dir, key_type=args.key_type, password=args.password, force=args.force
     )
-    print(f"wrote {len(written)} files to {show(directory)}:")
+    print(f"wrote {len(written)} files to {show(args.dir)}:")
     for path in written:
         print(f"  {path.name}")
     if not args.password:
-        print(f"the .pfx password is in {show(directory / coursepki.PASSWORD_FILE)} (mode 0600)")
+        print(f"the .pfx password is in {show(args.dir / coursepki.PASSWORD_FILE)} (mode 0600)")
     return 0
 
 
 def _check_new_files(directory: Path, name: str, force: bool) -> None:
-    """Refuse a name whose files are the PKI's own (always), or exist already (without --force)."""
-    planned = coursepki.client_files(directory, name)
-    present = {p.name.lower(): p.name for p in directory.iterdir()} if directory.is_dir() else {}
-    existing = [present[p.name.lower()] for p in planned if p.name.lower() in present]
+    """Refuse a name whose files are the PKI's own (always), or exist already (without --force;
+    a link to nothing counts, and a case-insensitive disk answers for other spellings)."""
+    existing = [p.name for p in coursepki.client_files(directory, name) if os.path.lexists(p)]
     if existing and not force:
         raise PKIExistsError(
             f"{', '.join(existing)} already exist in {show(directory)}; use --force to renew "
@@ -191,11 +190,10 @@ def _check_new_files(directory: Path, name: str, force: bool) -> None:
 
 
 def _issue_client(args) -> int:
-    directory = args.dir or certs_dir()
-    _check_new_files(directory, args.name, args.force)
+    _check_new_files(args.dir, args.name, args.force)
     dns = [*args.dns, *(ip_name(ip) for ip in args.ip)]
     written = coursepki.issue_client(
-        args.name, directory, days=args.days, email=args.email, uri=args.uri, dns=dns
+        args.name, args.dir, days=args.days, email=args.email, uri=args.uri, dns=dns
     )
     print(f"issued {args.name}: " + ", ".join(show(p) for p in written))
     return 0
@@ -216,7 +214,7 @@ def _show(args) -> int:
 
 
 def _status(args) -> int:
-    report = scan(args.dir or certs_dir(), warn_days=args.warn_days, password=args.password)
+    report = scan(args.dir, warn_days=args.warn_days, password=args.password)
     print(Table(["STATUS", "DAYS", "ROLE", "FILE", "SUBJECT"], report.rows()))
     print(report.summary())
     return report.exit_code
@@ -253,7 +251,7 @@ def _sign(args) -> int:
 
 def _crl_options(p) -> None:
     """The options both commands take: the PKI folder, and the new CRL's lifetime."""
-    p.add_argument("--dir", type=Path, default=None, help="the PKI folder (default: certs/)")
+    pki_folder(p)
     p.add_argument(
         "--days",
         type=days_type("--days"),
@@ -278,19 +276,18 @@ def _certificate_path(name: str, directory: Path) -> Path:
 
 
 def _revoke(args) -> int:
-    directory = args.dir or certs_dir()
-    ca = coursepki.load_ca(directory)
-    path = _certificate_path(args.name, directory)
+    ca = coursepki.load_ca(args.dir)
+    path = _certificate_path(args.name, args.dir)
     if not path.exists():
         raise MissingFileError(
             f"no certificate {show(path)}; give NAME as in `pki issue client NAME`, "
             f"or the path of the .crt to revoke"
         )
     cert = pki.load_certificate(path)
-    record = Revocations.load(ca, directory / CRL_FILE)
+    record = Revocations.load(ca, args.dir / CRL_FILE)
     already = record.status(cert.serial_number)
     entry = record.revoke(cert, args.reason)
-    path = record.write_crl(directory / CRL_FILE, validity=_dt.timedelta(days=args.days))
+    path = record.write_crl(args.dir / CRL_FILE, validity=_dt.timedelta(days=args.days))
     what = "updated the reason of" if already else "revoked"
     print(
         f"{what} {cert.subject.rfc4514_string()} (serial {cert.serial_number:x}): {entry.reason_name}"
@@ -301,8 +298,7 @@ def _revoke(args) -> int:
 
 
 def _resign(args) -> int:
-    directory = args.dir or certs_dir()
-    record = Revocations.load(coursepki.load_ca(directory), directory / CRL_FILE)
-    path = record.write_crl(directory / CRL_FILE, validity=_dt.timedelta(days=args.days))
+    record = Revocations.load(coursepki.load_ca(args.dir), args.dir / CRL_FILE)
+    path = record.write_crl(args.dir / CRL_FILE, validity=_dt.timedelta(days=args.days))
     _published(record, path, args.days)
     return 0

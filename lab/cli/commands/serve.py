@@ -20,13 +20,12 @@ from pathlib import Path
 
 from lab.auth.forwarding import CertificateForwarding
 from lab.auth.policies import subject_argument
-from lab.cli.args import port
+from lab.cli.args import pki_folder, port
 from lab.cli.commands._foreground import curl_command, foreground
 from lab.course import coursepki
 from lab.course.demo import create_app
 from lab.errors import ServerError
 from lab.net import loopback_alias_available
-from lab.paths import certs_dir
 from lab.proxy import NginxProxy
 from lab.revocation import trusted_crl_file
 from lab.tls.server import MTLSServer
@@ -43,7 +42,7 @@ def register(subparsers) -> None:
         description="Serve the guide's SecureController (/api/secure answers 'Hello {subject}') "
         "over mutual TLS, with the course PKI.",
     )
-    p.add_argument("--dir", type=Path, help="the PKI folder (default: certs/)")
+    pki_folder(p)
     p.add_argument("--certs", dest="dir", type=Path, help=argparse.SUPPRESS)  # the old name
     p.add_argument(
         "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
@@ -126,8 +125,7 @@ def show_decisions() -> None:
 
 
 def run(args) -> int:
-    directory = args.dir or certs_dir()
-    course = coursepki.load(directory)
+    course = coursepki.load(args.dir)
     # The --crl file as OpenSSL (or nginx, ssl_crl) may read it: only CRLs, each signed by
     # the course CA. A certificate inside a "CRL file" would become a trusted CA (OpenSSL
     # loads every object in it), a DER file would make OpenSSL fail without saying why, and
@@ -145,13 +143,13 @@ def run(args) -> int:
             raise_errors=False,
         )
         if args.behind_nginx:
-            return _behind_nginx(args, directory, course, crl, tls)
+            return _behind_nginx(args, course, crl, tls)
         server = MTLSServer(build_app(args), mode=args.mode, port=args.port, crl=crl, **tls)
         server.start()
         banner = f"mTLS demo API on {server.url} (client certificate: {args.mode})"
         return foreground(
             "serve",
-            [banner, f"try:  {curl_command(server.url, directory)}", "Ctrl-C to stop"],
+            [banner, f"try:  {curl_command(server.url, args.dir)}", "Ctrl-C to stop"],
             [
                 lambda: [
                     f"refused handshake from {failure.peer}: {failure.reason}"
@@ -163,7 +161,7 @@ def run(args) -> int:
         )
 
 
-def _behind_nginx(args, directory: Path, course, crl, tls: dict) -> int:
+def _behind_nginx(args, course, crl, tls: dict) -> int:
     proxy_identity = course.ca.issue_client(PROXY_NAME, days=1)
     ipv6 = ":" in args.host  # nginx then reaches the app over ::1, where no alias exists
     bind = "127.0.0.2" if not ipv6 and loopback_alias_available("127.0.0.2") else None
@@ -205,7 +203,7 @@ def _behind_nginx(args, directory: Path, course, crl, tls: dict) -> int:
             f"nginx {proxy.url} terminates mTLS (ssl_verify_client {VERIFY_CLIENT[args.mode]})",
             f"app   {app.url} behind it: accepts only nginx's certificate ({PROXY_NAME}) and "
             "believes X-SSL-Client-Cert only from it",
-            f"try:  {curl_command(proxy.url, directory)}",
+            f"try:  {curl_command(proxy.url, args.dir)}",
             "Ctrl-C to stop both",
         ],
         [refusals, lambda: [f"app error: {err}" for err in app.errors]],
