@@ -187,9 +187,8 @@ def test_a_crl_is_stale_past_its_next_update_and_warns_in_its_last_quarter(
             == "0 revoked; its thisUpdate is still ahead (a clock, or a CRL signed early)"
         )
     if state == expiry.STALE:
-        assert (
-            crl.detail
-            == "0 revoked; past its nextUpdate: verifiers that check it refuse every client"
+        assert crl.detail == (
+            "0 revoked; stale: nextUpdate passed 24 hours ago; verifiers that check it refuse every client"
         )
         assert crl.days_left == -2  # days_left counts as for a certificate: -1 in the first day
         assert report.summary().endswith("1 stale CRL")

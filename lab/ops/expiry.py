@@ -40,12 +40,6 @@ from lab.revocation.freshness import freshness
 OK, WARN, EXPIRED, NOT_YET_VALID = "ok", "WARN", "EXPIRED", "NOT YET VALID"
 UNREADABLE, REVOKED, STALE = "UNREADABLE", "REVOKED", "STALE"
 CRL_SUFFIX = ".crl"
-#: What each freshness state means for the CRL's row (the DAYS column has the number).
-CRL_STATES = {
-    "fresh": "fresh until its nextUpdate",
-    "due": "in the last quarter of its window: publish the next one now (pki crl)",
-    "stale": "past its nextUpdate: verifiers that check it refuse every client",
-}
 
 
 @dataclass(frozen=True)
@@ -86,7 +80,7 @@ def judge_crl(crl: x509.CertificateRevocationList, path: Path, now) -> Certifica
     """One CRL: STALE past its nextUpdate, WARN in the last quarter of its window (due)."""
     fresh = freshness(crl, now=now)
     state = {"stale": STALE, "due": WARN}.get(fresh.state, OK)
-    meaning = CRL_STATES.get(fresh.state, str(fresh))
+    meaning = str(fresh)  # its state and the time to or since its nextUpdate
     if now < crl.last_update_utc:
         state, meaning = (
             NOT_YET_VALID,
