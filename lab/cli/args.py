@@ -14,6 +14,14 @@ from pathlib import Path
 from lab.paths import certs_dir
 
 
+def listen_options(parser, default_port: int, port_help: str) -> None:
+    """``--host`` and ``--port`` of a server command (the servers refuse a non-loopback host)."""
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
+    )
+    parser.add_argument("--port", type=port, default=default_port, help=port_help)
+
+
 def pki_folder(parser, what: str = "the PKI folder") -> None:
     """``--dir``, whose default ($LAB_CERTS_DIR, else certs/) is read when the parser is built."""
     parser.add_argument("--dir", type=Path, default=certs_dir(), help=f"{what} (default: certs/)")

@@ -188,9 +188,9 @@ def scan(
             f"{show(d)} is not a folder; point --dir at the folder holding the certificates"
         )
     now = now or utcnow(exact=True)
-    judged: list[tuple[CertificateStatus, x509.Certificate | None]] = []
-    cas: list[x509.Certificate] = []
-    crl_paths: list[Path] = []
+    judged: list[tuple[CertificateStatus, x509.Certificate]] = []  # a status, and its leaf
+    entries: list[CertificateStatus] = []
+    cas, crl_paths, crls = [], [], []
     suffixes = (*CERT_SUFFIXES, *PFX_SUFFIXES, CRL_SUFFIX)
     for path in sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in suffixes):
         loaded = None if path.suffix.lower() == CRL_SUFFIX else _read(path, password)
@@ -198,10 +198,9 @@ def scan(
             cas += [c for c in loaded if is_ca(c)]
             judged.append((judge(loaded, path, now, warn_days), loaded[0]))
         elif loaded is not None:
-            judged.append((CertificateStatus(path, UNREADABLE, detail=loaded), None))
+            entries.append(CertificateStatus(path, UNREADABLE, detail=loaded))
         elif path.suffix.lower() == CRL_SUFFIX or b"-----BEGIN X509 CRL-----" in path.read_bytes():
             crl_paths.append(path)  # a .crl, or PEM with a CRL block (crl.pem)
-    crls, entries = [], []
     for path in crl_paths:
         try:
             found = load_crls(path, cas)
@@ -211,7 +210,7 @@ def scan(
             continue
         crls += found
         entries += [judge_crl(crl, path, now) for crl in found]
-    entries += [status if leaf is None else revoked(status, leaf, crls) for status, leaf in judged]
+    entries += [revoked(status, leaf, crls) for status, leaf in judged]
     if all(e.role == "CRL" for e in entries):
         raise MissingFileError(
             f"no certificate files (*.crt, *.pem, *.cer, *.der, *.pfx) in {show(d)}; check --dir "

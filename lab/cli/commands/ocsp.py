@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from lab.cli.args import pki_folder, port
+from lab.cli.args import listen_options, pki_folder
 from lab.cli.commands._foreground import foreground
 from lab.cli.commands.pki import CRL_FILE
 from lab.course import coursepki
@@ -36,10 +36,7 @@ def register(subparsers) -> None:
         "from crl.pem, over plain HTTP on 127.0.0.1.",
     )
     pki_folder(p)
-    p.add_argument(
-        "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
-    )
-    p.add_argument("--port", type=port, default=8888, help="TCP port (default 8888; 0 = any free)")
+    listen_options(p, 8888, "TCP port (default 8888; 0 = any free)")
     p.set_defaults(func=run)
 
 

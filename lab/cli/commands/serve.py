@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lab.auth.forwarding import CertificateForwarding
 from lab.auth.policies import subject_argument
-from lab.cli.args import pki_folder, port
+from lab.cli.args import listen_options, pki_folder
 from lab.cli.commands._foreground import curl_command, foreground
 from lab.course import coursepki
 from lab.course.demo import create_app
@@ -44,15 +44,7 @@ def register(subparsers) -> None:
     )
     pki_folder(p)
     p.add_argument("--certs", dest="dir", type=Path, help=argparse.SUPPRESS)  # the old name
-    p.add_argument(
-        "--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)"
-    )
-    p.add_argument(
-        "--port",
-        type=port,
-        default=5001,
-        help="TCP port (default 5001, as in the guide; 0 = any free)",
-    )
+    listen_options(p, 5001, "TCP port (default 5001, as in the guide; 0 = any free)")
     p.add_argument(
         "--mode",
         choices=["require", "optional", "none"],
