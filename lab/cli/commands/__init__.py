@@ -1,6 +1,2 @@
-"""One module per ``python -m lab`` command.
-
-Each module defines ``register(subparsers)``, which adds its parser and sets
-``func`` to a callable taking the parsed arguments and returning an exit code.
-:data:`lab.cli.COMMANDS` lists them; a new command is a new module plus one entry there.
-"""
+"""One module per ``python -m lab`` command: ``register(subparsers)`` adds its parser, whose
+``func`` takes the parsed arguments and returns the exit code (see :mod:`lab.cli`)."""
