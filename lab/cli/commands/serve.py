@@ -105,17 +105,6 @@ def build_app(args, **options):
     )
 
 
-def show_decisions() -> None:
-    """Print lab.auth's one-line authentication/authorization decisions on stderr.
-
-    The lab.auth logger escapes control characters itself (lab.auth.text), so a subject
-    or a path cannot forge a line here. Other loggers print warnings as before: only the
-    message, on stderr (what Python's last-resort handler does).
-    """
-    logging.basicConfig(format="%(message)s")
-    logging.getLogger("lab.auth").setLevel(logging.INFO)
-
-
 def run(args) -> int:
     course = coursepki.load(args.dir)
     # The --crl file as OpenSSL (or nginx, ssl_crl) may read it: only CRLs, each signed by
@@ -125,7 +114,11 @@ def run(args) -> int:
     # temporary folder for as long as the server runs.
     with tempfile.TemporaryDirectory(prefix="lab-crl-") as scratch:
         crl = args.crl and trusted_crl_file(args.crl, course.ca, scratch)
-        show_decisions()
+        # lab.auth's one-line authentication/authorization decisions, on stderr. Its logger
+        # escapes control characters itself (lab.auth.text), so a subject or a path cannot
+        # forge a line. Other loggers' warnings print as before: the message, on stderr.
+        logging.basicConfig(format="%(message)s")
+        logging.getLogger("lab.auth").setLevel(logging.INFO)
         tls = dict(
             certificate=course.server,
             trust=course.ca,
