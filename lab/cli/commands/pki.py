@@ -114,7 +114,7 @@ def register(subparsers) -> None:
         description="Sign the CRL again without revoking anything: new thisUpdate/nextUpdate.",
     )
     _crl_options(p)
-    p.set_defaults(func=_resign)
+    p.set_defaults(func=_revoke)
 
     p = sub.add_parser(
         "status",
@@ -260,13 +260,6 @@ def _crl_options(p) -> None:
     )
 
 
-def _published(record: Revocations, path: Path, days: float) -> None:
-    print(
-        f"{show(path)}: CRL number {record.crl_number}, {len(record)} revoked certificate(s), "
-        f"next update in {days:g} day(s)"
-    )
-
-
 def _certificate_path(name: str, directory: Path) -> Path:
     """NAME in the PKI folder (``alice`` or ``alice.crt``), or a path with a folder in it."""
     p = Path(name)
@@ -276,29 +269,32 @@ def _certificate_path(name: str, directory: Path) -> Path:
 
 
 def _revoke(args) -> int:
-    ca = coursepki.load_ca(args.dir)
-    path = _certificate_path(args.name, args.dir)
-    if not path.exists():
-        raise MissingFileError(
-            f"no certificate {show(path)}; give NAME as in `pki issue client NAME`, "
-            f"or the path of the .crt to revoke"
-        )
-    cert = pki.load_certificate(path)
-    record = Revocations.load(ca, args.dir / CRL_FILE)
-    already = record.status(cert.serial_number)
-    entry = record.revoke(cert, args.reason)
-    path = record.write_crl(args.dir / CRL_FILE, validity=_dt.timedelta(days=args.days))
-    what = "updated the reason of" if already else "revoked"
-    print(
-        f"{what} {cert.subject.rfc4514_string()} (serial {cert.serial_number:x}): {entry.reason_name}"
-    )
-    _published(record, path, args.days)
-    print(f"servers that loaded the CRL must be restarted: python -m lab serve --crl {show(path)}")
-    return 0
-
-
-def _resign(args) -> int:
+    """``pki revoke NAME`` adds NAME to the CA's record, then signs it as a new CRL; ``pki crl``
+    only signs it again."""
     record = Revocations.load(coursepki.load_ca(args.dir), args.dir / CRL_FILE)
+    said = []
+    if args.pki_command == "revoke":
+        path = _certificate_path(args.name, args.dir)
+        if not path.exists():
+            raise MissingFileError(
+                f"no certificate {show(path)}; give NAME as in `pki issue client NAME`, "
+                f"or the path of the .crt to revoke"
+            )
+        cert = pki.load_certificate(path)
+        what = "updated the reason of" if record.status(cert.serial_number) else "revoked"
+        entry = record.revoke(cert, args.reason)
+        said.append(
+            f"{what} {cert.subject.rfc4514_string()} (serial {cert.serial_number:x}): "
+            f"{entry.reason_name}"
+        )
     path = record.write_crl(args.dir / CRL_FILE, validity=_dt.timedelta(days=args.days))
-    _published(record, path, args.days)
+    said.append(
+        f"{show(path)}: CRL number {record.crl_number}, {len(record)} revoked certificate(s), "
+        f"next update in {args.days:g} day(s)"
+    )
+    if args.pki_command == "revoke":
+        said.append(
+            f"servers that loaded the CRL must be restarted: python -m lab serve --crl {show(path)}"
+        )
+    print(*said, sep="\n")
     return 0
