@@ -238,9 +238,7 @@ def test_observe_says_so_when_the_server_recorded_nothing(app, server_identity, 
     s = MTLSServer(app, server_identity, trust=root_ca).start()
     url = s.url
     s.stop()
-    obs = observe(
-        s, lambda: client.session(None, trust=root_ca).get(url + "/", timeout=5), wait=0.2
-    )
+    obs = observe(s, lambda: client.session(None, trust=root_ca).get(url + "/", timeout=5))
     assert obs.server_saw == "nothing: no failed handshake recorded"
 
 

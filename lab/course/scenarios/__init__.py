@@ -34,8 +34,4 @@ def get(name: str) -> Scenario:
     raise LabError(f"no scenario named {name!r}; `python -m lab break --list` shows them")
 
 
-def run(name: str) -> ScenarioResult:
-    return get(name).run()
-
-
-__all__ = ["GROUPS", "Scenario", "ScenarioResult", "get", "in_order", "run"]
+__all__ = ["GROUPS", "Scenario", "ScenarioResult", "get", "in_order"]

@@ -64,9 +64,6 @@ class Scenario:
     description: str
     run: Callable[[], ScenarioResult]
 
-    #: Every scenario runs; kept so that older callers reading ``pending`` still work.
-    pending = None
-
 
 @functools.lru_cache(maxsize=1)
 def kit() -> types.SimpleNamespace:
