@@ -17,13 +17,14 @@ The scenarios themselves are in :mod:`lab.course.scenarios.catalogue`.
 from __future__ import annotations
 
 from lab.course.scenarios.catalogue import SCENARIOS
-from lab.course.scenarios.kit import GROUPS, Scenario, ScenarioResult
+from lab.course.scenarios.kit import Scenario, ScenarioResult
 from lab.errors import LabError
 
 
 def in_order() -> list[Scenario]:
-    """Every scenario, grouped in :data:`GROUPS` order (catalogue order within a group)."""
-    return sorted(SCENARIOS, key=lambda sc: GROUPS.index(sc.group))
+    """Every scenario, in catalogue order (grouped: trust, identity, time, usage, transport,
+    application)."""
+    return list(SCENARIOS)
 
 
 def get(name: str) -> Scenario:
@@ -34,4 +35,4 @@ def get(name: str) -> Scenario:
     raise LabError(f"no scenario named {name!r}; `python -m lab break --list` shows them")
 
 
-__all__ = ["GROUPS", "Scenario", "ScenarioResult", "get", "in_order"]
+__all__ = ["Scenario", "ScenarioResult", "get", "in_order"]

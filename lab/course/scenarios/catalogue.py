@@ -2,9 +2,9 @@
 
 :data:`CATALOGUE` lists them in order: name, group, description and category (the cause and
 the fix are the words :data:`lab.course.diagnose.WORDS` gives that category). A fault that a
-plain handshake shows is one line of :data:`HANDSHAKES`, judged on what the catalogue says
-the server's record (which never varies) and the client's text must hold. The others are a
-function each, returning what the two ends saw, whether the fault showed as it should, and
+plain handshake (or loading the client's identity) shows is one line of :data:`HANDSHAKES`,
+judged on what the catalogue says the server's record (which never varies) and the client's
+text must hold. The others are a function each, returning what the two ends saw, whether the fault showed as it should, and
 notes.
 """
 
@@ -45,6 +45,7 @@ from lab.tls.server import MTLSServer
 
 #: name, group | description | category, then for a row of HANDSHAKES: what the server's record
 #: must hold | what the client's text must hold (empty where TLS 1.3's race decides) | a note.
+#: The catalogue is in group order: trust, identity, time, usage, transport, application.
 CATALOGUE = """
 unknown-client-ca                trust       | the client certificate comes from a CA the server lacks | unknown-issuer | unable to get local issuer certificate
 self-signed-client               trust       | the client presents a self-signed certificate | self-signed | self-signed certificate
@@ -59,8 +60,8 @@ no-client-cert                   identity    | the client connects without a cli
 server-cert-without-san          identity    | the server certificate has no SAN, only a CN | hostname-mismatch
 wrong-hostname                   identity    | the server certificate is valid, for another host name | hostname-mismatch | alert bad certificate | Hostname mismatch
 key-cert-mismatch                identity    | the client's key file belongs to another certificate | key-mismatch | before sending a ClientHello | KEY_VALUES
-wrong-pfx-password               identity    | the .pfx bundle is opened with the wrong password | wrong-password
-encrypted-key-without-passphrase identity    | an encrypted key, and no passphrase | passphrase-required
+wrong-pfx-password               identity    | the .pfx bundle is opened with the wrong password | wrong-password | never connected | WrongPasswordError
+encrypted-key-without-passphrase identity    | an encrypted key, and no passphrase | passphrase-required | never connected | PassphraseRequiredError
 expired-client                   time        | the client certificate has expired | expired | certificate has expired
 not-yet-valid-client             time        | the client certificate is not valid yet (clock skew) | not-yet-valid | certificate is not yet valid
 expired-server                   time        | the server certificate has expired | expired | alert certificate expired | certificate has expired
@@ -71,7 +72,7 @@ plain-http-to-tls-port           transport   | the client speaks plain HTTP to t
 tls-to-plain-port                transport   | the client speaks TLS to a plain-HTTP port | tls-to-plain-http
 tls-version-mismatch             transport   | the server requires TLS 1.3, the client offers 1.2 | protocol-version | unsupported protocol
 forbidden-not-on-allow-list      application | a valid certificate, not authorized: 403 | forbidden | CN=bob -> 403 | HTTP 403
-missing-authorization-check      application | a view without an authorization check | missing-authorization
+missing-authorization-check      application | a view without an authorization check | missing-authorization | no client certificate -> 200 | HTTP 200
 client-cert-not-detected         application | the server never asks for a certificate | client-cert-not-requested | no client certificate -> 403
 forged-client-certificate-header application | a caller forges the proxy's header | forged-header
 """
@@ -82,7 +83,24 @@ def leaf_only(ident: IssuedCertificate) -> IssuedCertificate:
     return IssuedCertificate(ident.cert, ident.key, [])
 
 
-#: The faults a handshake shows: name -> the call, on the shared kit ``k``.
+def loading(make) -> Observation:
+    """A fault that stops the client while it loads its identity, before any connection."""
+    try:
+        make()
+    except Exception as exc:  # the failure is the scenario
+        return Observation(None, "", raw(exc), "nothing: the client never connected")
+    return Observation(None, "", "no error", "-")
+
+
+def unprotected_report():
+    """The payments app with one more view, one someone forgot to protect."""
+    app = demo.create_app("scenario-payments")
+    app.add_url_rule("/api/report", "report", lambda: "quarterly report: revenue 1.2M")
+    return app
+
+
+#: The faults a handshake (or loading the client's identity) shows: name -> the call, on the
+#: shared kit ``k``.
 HANDSHAKES: dict[str, Callable] = {
     "unknown-client-ca": lambda k: handshake(k.other.issue_client("stranger")),
     "self-signed-client": lambda k: handshake(self_signed_client("selfie")),
@@ -92,6 +110,14 @@ HANDSHAKES: dict[str, Callable] = {
         k.alice, certificate=leaf_only(k.issuing.issue_server("localhost", "127.0.0.1"))
     ),
     "no-client-cert": lambda k: handshake(None),
+    "wrong-pfx-password": lambda k: loading(
+        lambda: session(str(k.dir / "alice.pfx"), trust=k.root, password="pfx-password")
+    ),
+    "encrypted-key-without-passphrase": lambda k: loading(
+        lambda: session(
+            (str(k.dir / "alice-encrypted.crt"), str(k.dir / "alice-encrypted.key")), trust=k.root
+        )
+    ),
     "wrong-hostname": lambda k: handshake(
         k.alice, certificate=k.root.issue_server("api.example.test")
     ),
@@ -115,6 +141,9 @@ HANDSHAKES: dict[str, Callable] = {
     ),
     "forbidden-not-on-allow-list": lambda k: handshake(
         k.root.issue_client("bob"), app=demo.create_app("scenario-payments", allow_subjects="alice")
+    ),
+    "missing-authorization-check": lambda k: handshake(
+        None, app=unprotected_report(), path="/api/report", mode="optional"
     ),
     "client-cert-not-detected": lambda k: handshake(k.alice, mode="none"),
 }
@@ -224,29 +253,6 @@ def server_cert_without_san():
     return seen, ok, note
 
 
-def loading(make) -> Observation:
-    """A fault that stops the client while it loads its identity, before any connection."""
-    try:
-        make()
-    except Exception as exc:  # the failure is the scenario
-        return Observation(None, "", raw(exc), "nothing: the client never connected")
-    return Observation(None, "", "no error", "-")
-
-
-@judged("wrong-pfx-password")
-def wrong_pfx_password():
-    pfx = str(kit().dir / "alice.pfx")
-    seen = loading(lambda: session(pfx, trust=kit().root, password="pfx-password"))
-    return seen, seen.client_saw.startswith("WrongPasswordError")
-
-
-@judged("encrypted-key-without-passphrase")
-def encrypted_key_without_passphrase():
-    pair = (str(kit().dir / "alice-encrypted.crt"), str(kit().dir / "alice-encrypted.key"))
-    seen = loading(lambda: session(pair, trust=kit().root))
-    return seen, seen.client_saw.startswith("PassphraseRequiredError")
-
-
 @judged("ca-cert-as-client")
 def ca_cert_as_client():
     k = kit()
@@ -283,19 +289,6 @@ def tls_to_plain_port():
     first = received[0] if received else b""
     seen.server_saw = f"the plain-HTTP server received {first[:3].hex(' ')} ... (a ClientHello)"
     ok = first[:2] == b"\x16\x03" and "WRONG_VERSION" in seen.client_saw
-    return seen, ok
-
-
-@judged("missing-authorization-check")
-def missing_authorization():
-    app = demo.create_app("scenario-payments")
-
-    @app.get("/api/report")
-    def report():  # the view someone forgot to protect
-        return "quarterly report: revenue 1.2M"
-
-    seen = handshake(None, app=app, path="/api/report", mode="optional")
-    ok = seen.status == 200 and "no client certificate -> 200" in seen.server_saw
     return seen, ok
 
 

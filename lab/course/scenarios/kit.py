@@ -26,8 +26,6 @@ from lab.tls.failures import scrub
 from lab.tls.identity import peer_certificate
 from lab.tls.server import MTLSServer
 
-GROUPS = ("trust", "identity", "time", "usage", "transport", "application")
-
 
 @dataclass
 class ScenarioResult:
