@@ -4,8 +4,9 @@
 the fix are the words :data:`lab.course.diagnose.WORDS` gives that category). A fault that a
 plain handshake (or loading the client's identity) shows is one line of :data:`HANDSHAKES`,
 judged on what the catalogue says the server's record (which never varies) and the client's
-text must hold. The others are a function each, returning what the two ends saw, whether the fault showed as it should, and
-notes.
+text must hold. The others are a function each, named after the scenario (``tls-to-plain-port``
+runs :func:`tls_to_plain_port`), returning what the two ends saw, whether the fault showed as
+it should, and notes.
 """
 
 from __future__ import annotations
@@ -147,21 +148,8 @@ HANDSHAKES: dict[str, Callable] = {
     ),
     "client-cert-not-detected": lambda k: handshake(k.alice, mode="none"),
 }
-#: The other scenarios: name -> a function returning ``(seen, behaved, *notes)``.
-JUDGED: dict[str, Callable] = {}
 
 
-def judged(name: str):
-    """Register the decorated function as the one that runs and judges scenario ``name``."""
-
-    def register(fn):
-        JUDGED[name] = fn
-        return fn
-
-    return register
-
-
-@judged("works-locally-fails-in-prod")
 def works_locally_fails_in_prod():
     k, session_ = kit(), requests.Session()  # the usual code: trust_env left on
     session_.verify = str(k.dir / "rootCA.pem")  # "I told it which CA to trust..."
@@ -181,7 +169,6 @@ def works_locally_fails_in_prod():
     return seen, ok, "the variable was set in-process, then restored"
 
 
-@judged("verify-false-impostor")
 def verify_false_impostor():
     k, captured, app = kit(), [], Flask("impostor")
     impostor = CertificateAuthority.create("Impostor CA", organization="Impostor")
@@ -206,7 +193,6 @@ def verify_false_impostor():
     return seen, bool(ok)
 
 
-@judged("issuer-name-contains")
 def issuer_name_contains():
     yours = CertificateAuthority.create("YourRootCA")
     theirs = CertificateAuthority.create("NotYourRootCA", organization="Partner Team")
@@ -221,7 +207,6 @@ def issuer_name_contains():
     return seen, seen.status == 200 and fixed.status == 403, note
 
 
-@judged("revoked-client-certificate")
 def revoked_client_certificate():
     ca = CertificateAuthority.create("Scenario Revocation CA")
     srv, stolen = ca.issue_server("localhost", "127.0.0.1"), ca.issue_client("stolen-laptop")
@@ -236,7 +221,6 @@ def revoked_client_certificate():
     return seen[1], ok, f"without a CRL: {seen[0].client_saw}"
 
 
-@judged("server-cert-without-san")
 def server_cert_without_san():
     k = kit()
     client = plain((str(k.dir / "alice.crt"), str(k.dir / "alice.key")), str(k.dir / "rootCA.pem"))
@@ -253,7 +237,6 @@ def server_cert_without_san():
     return seen, ok, note
 
 
-@judged("ca-cert-as-client")
 def ca_cert_as_client():
     k = kit()
     strict = verify_chain(k.root.cert, k.root, purpose="client")
@@ -262,14 +245,12 @@ def ca_cert_as_client():
     return seen, seen.status == 403 and not strict.ok, note
 
 
-@judged("plain-http-to-tls-port")
 def plain_http_to_tls_port():
     with MTLSServer(demo.create_app(), certificate=kit().server, trust=kit().root) as s:
         seen = call(s, lambda: plain().get(f"http://localhost:{s.port}/api/secure", timeout=10))
     return seen, seen.status == 400 and "plain HTTP" in seen.server_saw
 
 
-@judged("tls-to-plain-port")
 def tls_to_plain_port():
     received = []
 
@@ -297,8 +278,7 @@ def forged(source) -> Observation:
     return handshake(None, app=app, headers={CERT_HEADER: header_value(kit().alice)}, mode="none")
 
 
-@judged("forged-client-certificate-header")
-def forged_header():
+def forged_client_certificate_header():
     naive = forged(trust_header_from_anyone())
     strict = forged(CertificateForwarding(kit().root, trusted_proxies=["127.0.0.2"]))
     ok = naive.body == "Hello CN=alice,O=mTLS Lab" and "not a trusted proxy" in strict.body
@@ -311,7 +291,7 @@ def run_scenario(name: str, category: str, server: str = "", client: str = "", n
         seen = HANDSHAKES[name](kit())
         ok, notes = refused(seen, server, client), [note] if note else []
     else:
-        seen, ok, *notes = JUDGED[name]()
+        seen, ok, *notes = globals()[name.replace("-", "_")]()
     cause, fix = diagnose.WORDS[category]
     return ScenarioResult(
         name, seen.client_saw, seen.server_saw, seen.status, category, cause, fix, ok, notes
