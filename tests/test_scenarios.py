@@ -124,7 +124,7 @@ def test_a_tls13_refusal_shows_the_clients_own_text_alert_or_eof():
 
 def test_no_scenario_text_names_the_private_folder():
     for name in ("wrong-pfx-password", "encrypted-key-without-passphrase"):
-        assert str(scenarios.catalogue.kit().dir) not in scenarios.get(name).run().client_saw
+        assert str(scenarios.kit().dir) not in scenarios.get(name).run().client_saw
 
 
 def test_works_locally_scenario_restores_the_environment(monkeypatch):
