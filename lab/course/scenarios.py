@@ -444,14 +444,10 @@ def scenario(line: str) -> Scenario:
     )
 
 
-#: Every scenario, in catalogue order.
-SCENARIOS = [scenario(line) for line in CATALOGUE.strip().splitlines()]
-
-
 def in_order() -> list[Scenario]:
     """Every scenario, in catalogue order (grouped: trust, identity, time, usage, transport,
     application)."""
-    return list(SCENARIOS)
+    return [scenario(line) for line in CATALOGUE.strip().splitlines()]
 
 
 def get(name: str) -> Scenario:
