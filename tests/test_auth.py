@@ -341,12 +341,6 @@ def test_events_have_one_way_in_the_extensions_decorators():
     assert auth.on_certificate_validated(hook) is hook  # usable as a decorator
 
 
-def test_demo_create_app_registers_its_event_keywords_with_the_decorators(root, srv, alice):
-    app = demo.create_app(on_certificate_validated=lambda ctx: ctx.fail("demo event ran"))
-    with serve(app, srv, root) as s:
-        assert problem_of(get(s, alice, root, "/api/secure"))["detail"] == "demo event ran"
-
-
 @pytest.mark.parametrize("option", ["allow_subjects", "pin_thumbprints", "pin_spki"])
 def test_demo_create_app_with_an_empty_list_allows_nobody(root, srv, alice, option):
     """``[]`` (a list built from an empty config) means "nobody", never "no policy"."""

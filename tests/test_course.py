@@ -198,10 +198,10 @@ def test_the_quiz_check_never_prints_an_answer(capsys):
 def test_the_quiz_check_refuses_unknown_questions_and_non_dicts(capsys):
     from lab.course import check
 
-    assert not check.exercise_quiz({"q99": "a"})
+    assert not check.exercise_quiz({"q99": "a"})  # q1 to q8 unanswered
     assert not check.exercise_quiz(["b"] * 8)
     out = capsys.readouterr().out
-    assert "there is no question q99" in out and "must be a dict" in out
+    assert "q1: answer with one of a, b, c" in out and "must be a dict" in out
 
 
 # ------------------------------------------------------------ workshop kit

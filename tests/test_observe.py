@@ -238,9 +238,7 @@ def test_observe_says_so_when_the_server_recorded_nothing(app, server_identity, 
     s = MTLSServer(app, server_identity, trust=root_ca).start()
     url = s.url
     s.stop()
-    obs = observe(
-        s, lambda: client.session(None, trust=root_ca).get(url + "/", timeout=5), wait=0.2
-    )
+    obs = observe(s, lambda: client.session(None, trust=root_ca).get(url + "/", timeout=5))
     assert obs.server_saw == "nothing: no failed handshake recorded"
 
 
@@ -268,18 +266,20 @@ def test_attempt_prints_the_lab_error_as_one_message_wrapped_at_spaces(
     assert "wrong password" in words  # folded at spaces: no word cut in two
 
 
-def test_wrap_folds_at_spaces_only_and_keeps_short_lines_and_long_words_whole():
+def test_wrap_folds_at_spaces_only_and_keeps_short_lines_and_long_words_whole(monkeypatch):
+    from lab.course import text
     from lab.course.text import wrap
 
-    assert wrap("short", 100) == "short"
     long = "client saw: " + " ".join(["certificate"] * 20)
-    folded = wrap(long, 40, indent=12).split("\n")
+    assert wrap(long) == long  # WIDTH None (as these tests set it): the one-line form
+    monkeypatch.setattr(text, "WIDTH", 40)
+    assert wrap("short") == "short"
+    folded = wrap(long, indent=12).split("\n")
     assert all(len(line) <= 40 for line in folded)
     assert all(line.rstrip().endswith("certificate") for line in folded)
-    assert wrap("x" * 150, 100) == "x" * 150  # a single word (a PEM line, a URL) is never cut
-    assert wrap(long) == long  # WIDTH None (as these tests set it): the one-line form
+    assert wrap("x" * 150) == "x" * 150  # a single word (a PEM line, a URL) is never cut
     dated = "403 refused: the certificate expired at 2026-12-01 08:26:49 UTC (checked per request)"
-    assert "2026-12-01 08:26:49 UTC" in wrap(dated, 50)  # a date never folds: nbval hides it whole
+    assert "2026-12-01 08:26:49 UTC" in wrap(dated)  # a date never folds: nbval hides it whole
 
 
 def test_scrub_drops_ports_object_ids_and_c_line_numbers():

@@ -391,9 +391,7 @@ def test_ocsp_checker_in_a_flask_view_refuses_the_revoked_client_with_403(
 def test_revoked_client_scenario_is_registered_and_behaves():
     from lab.course import scenarios
 
-    sc = scenarios.get("revoked-client-certificate")
-    assert sc.pending is None
-    result = scenarios.run("revoked-client-certificate")
+    result = scenarios.get("revoked-client-certificate").run()
     assert result.behaved and result.category == "revoked"  # lab.diagnose's keyword for it
     assert result.server_saw == "handshake refused: certificate verify failed: certificate revoked"
     assert result.notes == ["without a CRL: HTTP 200: Hello CN=stolen-laptop,O=mTLS Lab"]

@@ -104,7 +104,7 @@ def test_every_scenario_is_listed_once_with_its_expectation():
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_scenario_shows_its_fault_from_both_sides(name):
     category, server, client = EXPECTED[name]
-    result = scenarios.run(name)
+    result = scenarios.get(name).run()
     assert result.behaved, str(result)
     assert result.category == category
     assert server in result.server_saw
@@ -116,7 +116,7 @@ def test_scenario_shows_its_fault_from_both_sides(name):
 
 def test_a_tls13_refusal_shows_the_clients_own_text_alert_or_eof():
     """The client's text is what requests raised, whichever side of the race it met."""
-    seen = {scenarios.run("expired-client").client_saw for _ in range(3)}
+    seen = {scenarios.get("expired-client").run().client_saw for _ in range(3)}
     for text in seen:
         assert text.startswith("SSLError: HTTPSConnectionPool(host='localhost', port=PORT)")
         assert ("SSLEOFError(8, 'EOF occurred" in text) or ("ALERT_CERTIFICATE_EXPIRED" in text)
@@ -124,13 +124,13 @@ def test_a_tls13_refusal_shows_the_clients_own_text_alert_or_eof():
 
 def test_no_scenario_text_names_the_private_folder():
     for name in ("wrong-pfx-password", "encrypted-key-without-passphrase"):
-        assert str(scenarios.catalogue.kit().dir) not in scenarios.run(name).client_saw
+        assert str(scenarios.kit().dir) not in scenarios.get(name).run().client_saw
 
 
 def test_works_locally_scenario_restores_the_environment(monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    scenarios.run("works-locally-fails-in-prod")
+    scenarios.get("works-locally-fails-in-prod").run()
     assert os.environ["REQUESTS_CA_BUNDLE"] == "/etc/ssl/certs/ca-certificates.crt"
     assert "CURL_CA_BUNDLE" not in os.environ
 

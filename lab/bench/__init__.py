@@ -313,8 +313,6 @@ def run(
     tls12 = tlsconfig.client_context(client_cert, root, max_version="1.2")
     contexts = {"mtls": mtls, "default": default, "tls12": tls12, "plain": None}
     contexts["anonymous"] = tlsconfig.client_context(None, root)
-    for kt in ("rsa2048", "rsa4096"):
-        contexts[kt] = tlsconfig.client_context(chains[kt][1], root)
     figures: dict[str, dict] = {}
     errors: list[str] = []
     with contextlib.ExitStack() as stack:
@@ -325,8 +323,9 @@ def run(
             "tls": start(MTLSServer(app, certificate=server_cert, mode="none")),
             "plain": start(MTLSServer(app, tls=False)),
         }
-        for kt in ("rsa2048", "rsa4096"):
+        for kt in ("rsa2048", "rsa4096"):  # a raw server and a client with leaves of that type
             servers[kt] = start(RawServer(tlsconfig.server_context(chains[kt][0], root)))
+            contexts[kt] = tlsconfig.client_context(chains[kt][1], root)
         specs = []
         for row in FIGURES.strip().splitlines():
             key, group, server, context, how, label = row.split(None, 5)

@@ -28,6 +28,7 @@ from lab.pki import (
     IssuedCertificate,
     leaf_files,
     load_pair,
+    make_folder,
     read_password,
     write_private,
 )
@@ -73,22 +74,16 @@ def init(
 ) -> list[Path]:
     """Write the guide's file set into ``directory`` (``certs/`` by default)."""
     d = Path(directory) if directory else certs_dir()
-    if d.exists() and not d.is_dir():
-        raise LabError(f"{show(d)} is a file, not a folder; give --dir a folder for the PKI")
     existing = [name for name in INIT_FILES if (d / name).exists()]
     if existing and not force:  # every file it would overwrite, named (as easy-rsa and step-ca do)
-        lost = (
-            "every certificate the CA issued would be orphaned"
-            if any(n.startswith("rootCA.") for n in existing)
-            else "their private keys and the .pfx password would be lost"
-        )
         one = len(existing) == 1
         raise PKIExistsError(
             f"{', '.join(existing)} already exist{'s' * one} in {show(d)}; `pki init` would "
-            f"overwrite {'it' if one else 'them'} and {lost}. Use --force to start over, or "
+            f"overwrite {'it' if one else 'them'}: every certificate the CA issued would be "
+            "orphaned, the keys and the .pfx password lost. Use --force to start over, or "
             "`pki issue` to add certificates"
         )
-    d.mkdir(parents=True, exist_ok=True)
+    make_folder(d)  # 0700; a file or a link to nothing there is one clear line
     leaf_type = "rsa2048" if key_type.startswith("rsa") else key_type
     root_type = "rsa4096" if key_type.startswith("rsa") else key_type  # the guide's sizes
     ca = CertificateAuthority.create("mTLS Lab Root CA", key_type=root_type)
@@ -163,9 +158,9 @@ def load(directory: str | os.PathLike | None = None) -> CoursePKI:
     )
 
 
-def ensure(directory: str | os.PathLike | None = None) -> CoursePKI:
-    """Create the course PKI if it is missing (idempotent), then load it. Notebooks call this."""
-    d = Path(directory) if directory else certs_dir()
-    if not (d / "rootCA.pem").exists():
-        init(d)
-    return load(d)
+def ensure() -> CoursePKI:
+    """Create the course PKI in ``certs/`` if it is missing (idempotent), then load it.
+    Notebooks call this."""
+    if not (certs_dir() / "rootCA.pem").exists():
+        init()
+    return load()

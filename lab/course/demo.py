@@ -7,8 +7,7 @@ needs no certificate (useful in optional mode), ``GET /healthz`` is for probes.
 ``[Authorize]``): with no options any valid client certificate gets in; the
 keyword options add policies (``allow_subjects=["MyTrustedClient"]``, pins) and
 anything else is passed to :class:`~lab.auth.CertificateAuth` (``trust=``,
-``allowed_certificate_types=``, ``certificate_source=`` behind a proxy...);
-``on_certificate_validated=`` registers that event with the extension's decorator.
+``allowed_certificate_types=``, ``certificate_source=`` behind a proxy...).
 A refusal is a 403 problem+json.
 """
 
@@ -37,13 +36,10 @@ def create_app(
     allow_subjects=None,
     pin_thumbprints=None,
     pin_spki=None,
-    on_certificate_validated=None,
     **auth_options,
 ) -> Flask:
     app = Flask(name)
-    auth = CertificateAuth(app, **auth_options)
-    if on_certificate_validated is not None:  # the same as decorating it with the event
-        auth.on_certificate_validated(on_certificate_validated)
+    CertificateAuth(app, **auth_options)
     # all must pass; an empty list is a policy that allows nobody, only None means "no policy"
     rules = [
         policy(*([value] if isinstance(value, str) else value))

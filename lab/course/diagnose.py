@@ -81,9 +81,6 @@ class Diagnosis:
     cause: str
     fix: str
 
-    def __str__(self) -> str:
-        return f"[{self.category}] {self.cause}\nfix: {self.fix}"
-
 
 def explain(subject) -> Diagnosis:
     """Explain an exception or pasted error text; ``unknown`` (with the raw text) when no

@@ -48,20 +48,26 @@ class Observation:
     __repr__ = __str__
 
 
-def observe(server, call: Callable[[], requests.Response], *, wait: float = 3.0) -> Observation:
+def observe(server, call: Callable[[], requests.Response]) -> Observation:
     """Run ``call`` (a request to ``server``) and pair its outcome with the server's record.
 
     ``server`` may be None when the other end is not a lab server (then only the
     client's side is known).
     """
     before = len(server.handshake_failures) if server is not None else 0
+    error = None
     try:
         response = call()
     except Exception as exc:  # a failure is what we came to see
-        return Observation(None, "", client_view(exc), _server_view(server, before, wait), exc)
-    server_saw = "handshake ok" if server is not None else "(not a lab server)"
-    if server is not None and len(server.handshake_failures) > before:
-        server_saw = f"handshake refused: {server.handshake_failures[before].reason}"
+        error = exc
+    server_saw = "(not a lab server)"
+    if server is not None:  # after a client error, give the server's thread time to record why
+        failure = server.wait_for_handshake_failure(after=before, timeout=3.0 if error else 0)
+        server_saw = f"handshake refused: {failure.reason}" if failure else "handshake ok"
+        if error and not failure:
+            server_saw = "nothing: no failed handshake recorded"
+    if error is not None:
+        return Observation(None, "", client_view(error), server_saw, error)
     body = response.text.strip()
     return Observation(
         response.status_code, body, f"HTTP {response.status_code}: {_summary(response)}", server_saw
@@ -78,17 +84,6 @@ def _summary(response) -> str:
             pass
     text = " ".join(response.text.split())
     return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _server_view(server, before: int, wait: float) -> str:
-    if server is None:
-        return "(not a lab server)"
-    failure = server.wait_for_handshake_failure(after=before, timeout=wait)
-    return (
-        f"handshake refused: {failure.reason}"
-        if failure
-        else "nothing: no failed handshake recorded"
-    )
 
 
 def attempt(fn: Callable, *args, **kwargs):

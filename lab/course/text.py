@@ -28,9 +28,9 @@ _DATETIME = re.compile(
 _KEEP = "\x00"  # stands for a space that must not fold, while textwrap works
 
 
-def wrap(line: str, width: int | None = None, indent: int = 4) -> str:
-    """``line`` wrapped at ``width`` (default :data:`WIDTH`), at spaces only, never inside a word."""
-    width = width or WIDTH
+def wrap(line: str, indent: int = 4) -> str:
+    """``line`` wrapped at :data:`WIDTH`, at spaces only, never inside a word."""
+    width = WIDTH
     if width is None:
         return line
     kept = _DATETIME.sub(lambda m: m.group(0).replace(" ", _KEEP), line)

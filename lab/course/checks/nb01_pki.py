@@ -1,9 +1,9 @@
 """Self-check for notebook 01's exercise: dave's client extfile, signed by the real openssl.
 
-The check does what the learner would at work: a key and a request for CN=dave, then
-``openssl x509 -req ... -extfile`` with the learner's lines and the course CA (in a scratch
-folder removed afterwards), a look at each extension openssl wrote, and a handshake with a
-lab server that requires client certificates. A missing or wrong line gets a hint, never
+The check does what the learner would at work: ``openssl req`` for dave's key and a request
+for CN=dave, then ``openssl x509 -req ... -extfile`` with the learner's lines and the course CA
+(in a scratch folder removed afterwards), a look at each extension openssl wrote, and a
+handshake with a lab server that requires client certificates. A missing or wrong line gets a hint, never
 the line itself.
 """
 
@@ -13,20 +13,20 @@ import re
 import subprocess
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
 
 from lab import housekeeping
 from lab.course import demo
 from lab.course.check import CheckResult, hint, passed, try_calls
-from lab.pki import IssuedCertificate, generate_key, load_certificate, write_private
+from lab.pki import IssuedCertificate, load_pair, write_private
 from lab.pki.certinfo import eku_names
 from lab.tls.server import MTLSServer
 
-#: The guide's signing command, with the learner's extension file added.
-SIGN = (
+#: dave's key and request, then the guide's signing command with the learner's extension file.
+COMMANDS = (
+    "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout dave.key"
+    " -out dave.csr -subj /CN=dave",
     "openssl x509 -req -in dave.csr -CA rootCA.pem -CAkey rootCA.key -CAcreateserial"
-    " -out dave.crt -days 365 -sha256 -extfile dave.ext"
+    " -out dave.crt -days 365 -sha256 -extfile dave.ext",
 )
 
 
@@ -40,19 +40,16 @@ def openssl_reason(stderr: str) -> str:
 
 def _sign(extfile: str, course) -> IssuedCertificate | str:
     """dave's certificate as openssl signs it with ``extfile``, or openssl's reason for refusing."""
-    key = generate_key("ec")
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dave")])
-    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
     folder = housekeeping.temporary_folder("nb01-check")  # it holds a copy of the CA key
     try:
-        (folder / "dave.csr").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
         (folder / "rootCA.pem").write_bytes(course.ca_file.read_bytes())
         write_private(folder / "rootCA.key", course.ca.key_pem())
         (folder / "dave.ext").write_text(extfile)
-        done = subprocess.run(SIGN.split(), cwd=folder, capture_output=True, text=True)
-        if done.returncode != 0:
-            return openssl_reason(done.stderr)
-        return IssuedCertificate(load_certificate(folder / "dave.crt"), key)
+        for command in COMMANDS:
+            done = subprocess.run(command.split(), cwd=folder, capture_output=True, text=True)
+            if done.returncode != 0:
+                return openssl_reason(done.stderr)
+        return load_pair(folder / "dave.crt", folder / "dave.key")
     finally:
         housekeeping.remove_folder(folder)
 

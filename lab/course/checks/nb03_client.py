@@ -52,7 +52,10 @@ def exercise_pfx_by_hand(sess, course) -> CheckResult:
         return hint(
             f"a server from another CA got in while REQUESTS_CA_BUNDLE named that CA: {why}"
         )
-    anchors = _anchors(sess)
+    # how many CAs the context mounted on https:// trusts, if there is one to ask
+    manager = getattr(sess.get_adapter("https://localhost/"), "poolmanager", None)
+    ctx = getattr(manager, "connection_pool_kw", {}).get("ssl_context")
+    anchors = len(ctx.get_ca_certs()) if isinstance(ctx, ssl.SSLContext) else None
     if anchors is None:
         return hint(
             "mount an adapter that hands your SSLContext to the pool manager "
@@ -66,11 +69,3 @@ def exercise_pfx_by_hand(sess, course) -> CheckResult:
     return passed(
         "your session presents the .pfx, trusts only the course CA, ignores the environment"
     )
-
-
-def _anchors(sess) -> int | None:
-    """How many CAs the context mounted on ``https://`` trusts, if there is one to ask."""
-    adapter = sess.get_adapter("https://localhost/")
-    manager = getattr(adapter, "poolmanager", None)
-    ctx = getattr(manager, "connection_pool_kw", {}).get("ssl_context")
-    return len(ctx.get_ca_certs()) if isinstance(ctx, ssl.SSLContext) else None

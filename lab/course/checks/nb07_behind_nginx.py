@@ -62,23 +62,16 @@ def exercise_forward_directive(body, course):
     r = _calls(body, course)
     if "error" in r:
         return hint(f"nginx refused to start with your configuration: {r['error']}")
-    if r["none"].status_code == 200:
-        return hint(
-            "a caller without a certificate reached the app: which "
-            "directive makes nginx require one, and which names the CAs?"
-        )
     if r["none"].status_code != 496:
         return hint(
-            f"a caller without a certificate got {r['none'].status_code}, "
-            "not 496: nginx's default is 400; see section 3"
+            f"a caller without a certificate got {r['none'].status_code}, not 496: which directive "
+            "makes nginx require one, and which turns its default 400 into 496 (section 3)?"
         )
-    if r["stranger"].status_code == 200:
+    if r["stranger"].status_code == 200 or r["client"].status_code != 200:
         return hint(
-            "a certificate from another CA reached the app: which file "
-            "says which CAs may vouch for clients?"
+            f"a certificate from another CA got {r['stranger'].status_code}, the course client "
+            f"{r['client'].status_code}: which file says which CAs may vouch for clients?"
         )
-    if r["client"].status_code != 200:
-        return hint(f"the course client got {r['client'].status_code}, not 200")
     got = r["client"].json()
     if got[OTHER_HEADER] is not None:
         return hint(
