@@ -26,19 +26,14 @@ import time
 from pathlib import Path
 
 from lab.errors import LabError
-from lab.paths import ROOT, certs_dir, show
+from lab.paths import certs_dir, show, state_dir
 from lab.pki import CERT_SUFFIXES, PASSWORD_FILE, load_certificate, load_certificates
 from lab.pki.verify import signed_by
+from lab.proxy.process import command_line
 from lab.proxy.process import stop_all as stop_nginx
 
 
 # ---------------------------------------------------------------- the state folder
-def state_dir() -> Path:
-    """This checkout's record of what it started: $LAB_STATE_DIR, else ``.lab-state/`` in the project."""
-    env = os.environ.get("LAB_STATE_DIR")
-    return Path(env) if env else ROOT / ".lab-state"
-
-
 def _folder(kind: str) -> Path:
     d = state_dir() / kind
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -56,13 +51,10 @@ def start_time(pid: int) -> str | None:
     except FileNotFoundError:
         return None
     except (OSError, IndexError):  # no /proc (macOS): ask ps
-        return _ps(pid, "lstart") or None
-
-
-def _ps(pid: int, column: str) -> str:
-    """One column of ``ps`` for ``pid`` (empty when it is gone): where there is no /proc."""
-    out = subprocess.run(["ps", "-o", f"{column}=", "-p", str(pid)], capture_output=True, text=True)
-    return out.stdout.strip()
+        out = subprocess.run(
+            ["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True
+        )
+        return out.stdout.strip() or None
 
 
 def record_process(pid: int | None = None, *, kind: str) -> None:
@@ -71,7 +63,7 @@ def record_process(pid: int | None = None, *, kind: str) -> None:
     started = start_time(pid)
     if started is None:
         return
-    record = {"pid": pid, "start": started, "kind": kind, "command": _command_line(pid)}
+    record = {"pid": pid, "start": started, "kind": kind, "command": command_line(pid) or ""}
     try:
         (_folder("processes") / f"{pid}.json").write_text(json.dumps(record))
     except OSError:  # a read-only install: nothing to record into, reset cannot see it
@@ -97,13 +89,6 @@ def recorded_processes() -> list[dict]:
         elif record.get("pid") != os.getpid():
             path.unlink(missing_ok=True)
     return alive
-
-
-def _command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-    except OSError:
-        return _ps(pid, "command")
 
 
 def temporary_folder(name: str) -> Path:

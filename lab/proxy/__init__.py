@@ -15,7 +15,7 @@ Imports: lab.pki, lab.tls, lab.auth, lab.net, lab.paths, lab.errors (never lab.c
 never lab.housekeeping, whose ``reset`` calls ``stop_all``).
 """
 
-from lab.proxy.config import CERT_HEADER, NginxProxy, ProxyConfig
+from lab.proxy.config import CERT_HEADER, NginxProxy
 from lab.proxy.process import Nginx, NginxError, require_nginx, running_proxies
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "Nginx",
     "NginxError",
     "NginxProxy",
-    "ProxyConfig",
     "require_nginx",
     "running_proxies",
 ]

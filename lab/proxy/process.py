@@ -11,8 +11,7 @@ after binding its sockets; stop is SIGTERM to the master (a fast shutdown), then
 prefix is removed. Anything that goes wrong surfaces nginx's own error log.
 
 Where the prefixes live: in this checkout's state folder (``.lab-state/nginx/``, or
-``$LAB_STATE_DIR/nginx/``; ``$LAB_NGINX_DIR`` overrides both), never in the system
-temp folder. A kernel that nbval or JupyterLab's "Shut Down" stops never runs
+``$LAB_STATE_DIR/nginx/``), never in the system temp folder. A kernel that nbval or JupyterLab's "Shut Down" stops never runs
 ``atexit``, and its nginx (a session of its own) keeps running: its prefix is then
 found where ``reset`` and ``git clean -X`` look, and :func:`stop_all` stops it by the
 pid file nginx wrote there, after checking that this pid is the nginx of that very
@@ -44,7 +43,7 @@ import jinja2
 
 from lab.errors import LabError, PortInUseError, ServerError
 from lab.net import free_port, require_loopback
-from lab.paths import ROOT
+from lab.paths import state_dir
 from lab.pki import write_private, write_public
 
 #: What to do when nginx is missing; notebooks and tests print exactly this.
@@ -103,16 +102,8 @@ _lock = threading.Lock()
 
 
 def runtime_dir() -> Path:
-    """Where prefixes go: $LAB_NGINX_DIR, else ``nginx/`` in this checkout's state folder.
-
-    The state folder is the one :func:`lab.housekeeping.state_dir` names (``$LAB_STATE_DIR``
-    or ``.lab-state/``); it is spelled out here rather than imported because
-    ``housekeeping.reset`` calls :func:`stop_all`, and imports run one way.
-    """
-    if os.environ.get("LAB_NGINX_DIR"):
-        return Path(os.environ["LAB_NGINX_DIR"])
-    state = os.environ.get("LAB_STATE_DIR")
-    return (Path(state) if state else ROOT / ".lab-state") / "nginx"
+    """Where prefixes go: ``nginx/`` in this checkout's state folder (:func:`lab.paths.state_dir`)."""
+    return state_dir() / "nginx"
 
 
 def listen_address(host: str, port: int) -> str:
@@ -155,13 +146,10 @@ class Nginx:
     ``port=0`` picks a free port (nginx itself cannot: it refuses ``listen ...:0``).
     """
 
-    def __init__(self, body: str, files: dict, *, host="127.0.0.1", port=0, workdir=None):
+    def __init__(self, body: str, files: dict, *, host="127.0.0.1", port=0):
         require_loopback(host)
         self.body, self.files, self.host = body, dict(files), host
         self.requested_port = port
-        self.workdir = (
-            Path(workdir) if workdir else None
-        )  # where the prefix goes, if not runtime_dir()
         self.binary = find_nginx()
         self.prefix: Path | None = None
         self.process: subprocess.Popen | None = None
@@ -191,7 +179,7 @@ class Nginx:
 
     def write_prefix(self, port: int) -> None:
         """A fresh 0700 prefix holding the files and ``nginx.conf`` for ``port``."""
-        base = self.workdir or runtime_dir()
+        base = runtime_dir()
         base.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.prefix = Path(tempfile.mkdtemp(prefix=PREFIX_STEM, dir=base))
         for sub in ("logs", "temp", "certs"):
@@ -311,18 +299,18 @@ def _terminate(pid: int, proc: subprocess.Popen | None = None) -> None:
 def _gone(pid: int, proc: subprocess.Popen | None, timeout: float = 5.0) -> bool:
     """Wait until the process is gone (reaped, when it is our child)."""
     deadline = time.monotonic() + timeout
-    while (proc.poll() is None) if proc else _command_line(pid):
+    while (proc.poll() is None) if proc else command_line(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.02)
     return True
 
 
-def _command_line(pid: int) -> str | None:
+def command_line(pid: int) -> str | None:
     """The running process's command line (None once it is gone or a zombie)."""
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        return raw.replace(b"\0", b" ").decode(errors="replace") or None
+        return raw.replace(b"\0", b" ").decode(errors="replace").strip() or None
     except FileNotFoundError:
         return None
     except OSError:  # no /proc (macOS): ask ps
@@ -357,7 +345,7 @@ def stop_all() -> int:
             pid = int((prefix / "nginx.pid").read_text().strip())
         except (OSError, ValueError):
             pid = 0
-        if pid and f"-p {prefix}/" in (_command_line(pid) or ""):
+        if pid and f"-p {prefix}/" in (command_line(pid) or ""):
             _terminate(pid)
             stopped += 1
         shutil.rmtree(prefix, ignore_errors=True)
