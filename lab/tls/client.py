@@ -26,7 +26,6 @@ from __future__ import annotations
 import requests
 from requests.adapters import HTTPAdapter
 
-from lab.pki import IssuedCertificate
 from lab.tls import contexts as tlsconfig
 
 
@@ -107,12 +106,3 @@ def session(
         )
     ctx = tlsconfig.client_context(identity, trust, password=password, max_version=max_version)
     return MTLSSession(ctx)
-
-
-__all__ = [
-    "session",
-    "MTLSSession",
-    "MTLSAdapter",
-    "InsecureRequestRefused",
-    "IssuedCertificate",
-]
