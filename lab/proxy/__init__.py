@@ -16,13 +16,12 @@ never lab.housekeeping, whose ``reset`` calls ``stop_all``).
 """
 
 from lab.proxy.config import CERT_HEADER, NginxProxy
-from lab.proxy.process import Nginx, NginxError, require_nginx, running_proxies
+from lab.proxy.process import Nginx, NginxError, running_proxies
 
 __all__ = [
     "CERT_HEADER",
     "Nginx",
     "NginxError",
     "NginxProxy",
-    "require_nginx",
     "running_proxies",
 ]

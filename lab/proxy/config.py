@@ -92,8 +92,7 @@ class NginxProxy(Nginx):
 
     def config_text(self, port: int) -> str:
         """The whole ``nginx.conf`` for ``port``, from the template."""
-        profile = tlspolicy.check_profile(self.options["tls_profile"])
-        modern = profile == "modern"
+        modern = tlspolicy.check_profile(self.options["tls_profile"]) == "modern"
         protocols = (
             "TLSv1.2 TLSv1.3" if self.options["min_tls"] == "1.2" and not modern else "TLSv1.3"
         )
@@ -103,7 +102,8 @@ class NginxProxy(Nginx):
             listen=listen_address(self.host, port),
             protocols=protocols,
             mozilla_version=tlspolicy.MOZILLA_VERSION,
-            tls_policy=tlspolicy.nginx_directives(profile, tls12="1.2" in protocols),
+            curves=":".join(tlspolicy.CURVES),
+            ciphers=tlspolicy.INTERMEDIATE_CIPHERS,
             files=FILES,
             forwarded=FORWARDED,
         )

@@ -67,23 +67,15 @@ class NginxError(ServerError):
 def find_nginx() -> str:
     """The nginx binary: $LAB_NGINX, then PATH, then the sbin folders where packages put it."""
     env = os.environ.get("LAB_NGINX")
-    if env:
-        if Path(env).is_file() and os.access(env, os.X_OK):
-            return env
+    if env and not (Path(env).is_file() and os.access(env, os.X_OK)):
         raise NginxNotFoundError(
             f"LAB_NGINX={env} is not an executable file; unset it, or {INSTALL_HINT}"
         )
-    found = shutil.which("nginx") or shutil.which("nginx", path=SEARCH_PATH)
+    path = os.environ.get("PATH", "") + os.pathsep + SEARCH_PATH
+    found = env or shutil.which("nginx", path=path)
     if not found:
         raise NginxNotFoundError(INSTALL_HINT)
     return found
-
-
-def require_nginx() -> str:
-    """One line for the top of notebook 07: ``nginx -v`` (``nginx/1.22.1``) or how to install it."""
-    out = subprocess.run([find_nginx(), "-v"], capture_output=True, text=True, timeout=30)
-    version = (out.stderr or out.stdout).strip().split(": ", 1)[-1]
-    return f"{version} found: the proxy in this notebook is the real thing"
 
 
 #: The nginx.conf templates: nginx.conf.j2 (NginxProxy), handwritten.conf.j2 (Nginx).
