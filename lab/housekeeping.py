@@ -29,8 +29,7 @@ from lab.errors import LabError
 from lab.paths import certs_dir, show, state_dir
 from lab.pki import CERT_SUFFIXES, PASSWORD_FILE, load_certificate, load_certificates
 from lab.pki.verify import signed_by
-from lab.proxy.process import command_line
-from lab.proxy.process import stop_all as stop_nginx
+from lab.proxy.process import PREFIX_STEM, runtime_dir
 
 
 # ---------------------------------------------------------------- the state folder
@@ -63,11 +62,20 @@ def record_process(pid: int | None = None, *, kind: str) -> None:
     started = start_time(pid)
     if started is None:
         return
-    record = {"pid": pid, "start": started, "kind": kind, "command": command_line(pid) or ""}
+    record = {"pid": pid, "start": started, "kind": kind, "command": _command_line(pid)}
     try:
         (_folder("processes") / f"{pid}.json").write_text(json.dumps(record))
     except OSError:  # a read-only install: nothing to record into, reset cannot see it
         pass
+
+
+def _command_line(pid: int) -> str:
+    """The process's command line, for reset's list (``ps`` where there is no /proc)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True)
+        return out.stdout.decode(errors="replace").strip()
 
 
 def forget_process(pid: int | None = None) -> None:
@@ -134,11 +142,15 @@ def stop_processes(timeout: float = 5.0) -> list[dict]:
 
 
 def _signal(record: dict, sig: int) -> None:
-    """Signal the recorded process only if it is still that process (pid not reused)."""
+    """Signal the recorded process only if it is still that process (pid not reused).
+
+    An nginx master leads a session of its own (:class:`lab.proxy.Nginx`): its whole group
+    is signalled, so no worker outlives it.
+    """
     if start_time(record["pid"]) != record["start"]:
         return
     try:
-        os.kill(record["pid"], sig)
+        (os.killpg if record.get("kind") == "nginx" else os.kill)(record["pid"], sig)
     except ProcessLookupError:
         pass
 
@@ -184,21 +196,20 @@ def reset(directory: Path | None = None) -> dict:
 
     The PKI folder is checked first (:func:`pki_files`), so a folder that is not a lab PKI
     stops the reset before anything is touched. Servers inside a Python process stop with it
-    (``atexit``); recorded processes are signalled here, and so is every nginx whose prefix
-    is in this checkout's state folder (:func:`lab.proxy.process.stop_all`: a kernel that
-    nbval or "Shut Down" stopped never ran ``atexit`` and left its nginx running).
+    (``atexit``); recorded processes are signalled here, nginx included (a kernel that nbval
+    or "Shut Down" stopped never ran ``atexit`` and left its nginx running), and the nginx
+    prefixes in this checkout's state folder are removed.
     """
     files = pki_files(directory)
     stopped = stop_processes()
-    nginx = stop_nginx()
     folders = recorded_folders()
-    for folder in folders:
+    for folder in [*folders, *runtime_dir().glob(PREFIX_STEM + "*")]:
         shutil.rmtree(folder, ignore_errors=True)
     for path in files:
         path.unlink(missing_ok=True)
     return {
-        "processes": [r["command"] for r in stopped],
-        "nginx": nginx,
+        "processes": [r["command"] for r in stopped if r["kind"] != "nginx"],
+        "nginx": sum(r["kind"] == "nginx" for r in stopped),
         "leftovers": len(folders),
         "files": len(files),
     }

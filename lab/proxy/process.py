@@ -11,11 +11,12 @@ after binding its sockets; stop is SIGTERM to the master (a fast shutdown), then
 prefix is removed. Anything that goes wrong surfaces nginx's own error log.
 
 Where the prefixes live: in this checkout's state folder (``.lab-state/nginx/``, or
-``$LAB_STATE_DIR/nginx/``), never in the system temp folder. A kernel that nbval or JupyterLab's "Shut Down" stops never runs
-``atexit``, and its nginx (a session of its own) keeps running: its prefix is then
-found where ``reset`` and ``git clean -X`` look, and :func:`stop_all` stops it by the
-pid file nginx wrote there, after checking that this pid is the nginx of that very
-prefix (its command line names it), so a reused pid is never signalled.
+``$LAB_STATE_DIR/nginx/``), never in the system temp folder. A kernel that nbval or
+JupyterLab's "Shut Down" stops never runs ``atexit``, and its nginx (a session of its own)
+keeps running: its master is recorded like every process the lab starts
+(:func:`lab.housekeeping.record_process`: pid and start time, so a reused pid is never
+signalled), and ``reset`` stops it, then removes its prefix, which is where ``reset`` and
+``git clean -X`` look.
 
 Keys on disk only while nginx reads them: nginx loads ``ssl_certificate_key`` and
 ``proxy_ssl_certificate_key`` when it parses its configuration (paths without
@@ -182,6 +183,9 @@ class Nginx:
 
     def start(self):
         """Write the prefix, start nginx, and return once it listens (no-op when running)."""
+        # housekeeping imports this module (reset removes the prefixes), so not at the top
+        from lab.housekeeping import record_process
+
         if self.running:
             return self
         last = ""
@@ -197,6 +201,7 @@ class Nginx:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
+            record_process(self.process.pid, kind="nginx")  # so reset stops it, even orphaned
             with _lock:
                 _RUNNING.add(self)
             try:
@@ -238,11 +243,19 @@ class Nginx:
 
     def stop(self) -> None:
         """Fast shutdown (SIGTERM: the master stops its workers), then remove the prefix."""
+        from lab.housekeeping import forget_process  # see start()
+
         proc, self.process = self.process, None
         with _lock:
             _RUNNING.discard(self)
         if proc is not None:
-            _terminate(proc.pid, proc)
+            proc.terminate()  # the master stops its workers
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)  # its own session: the workers too
+                proc.wait()
+            forget_process(proc.pid)
         if self.prefix is not None:
             self.final_log = self.error_log()
             shutil.rmtree(self.prefix, ignore_errors=True)
@@ -277,39 +290,6 @@ class Nginx:
         ]
 
 
-def _terminate(pid: int, proc: subprocess.Popen | None = None) -> None:
-    """SIGTERM the master (it stops its workers), then SIGKILL its group (a new session) if it lingers."""
-    try:
-        os.kill(pid, signal.SIGTERM)
-        if not _gone(pid, proc):
-            os.killpg(pid, signal.SIGKILL)
-            _gone(pid, proc)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _gone(pid: int, proc: subprocess.Popen | None, timeout: float = 5.0) -> bool:
-    """Wait until the process is gone (reaped, when it is our child)."""
-    deadline = time.monotonic() + timeout
-    while (proc.poll() is None) if proc else command_line(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def command_line(pid: int) -> str | None:
-    """The running process's command line (None once it is gone or a zombie)."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        return raw.replace(b"\0", b" ").decode(errors="replace").strip() or None
-    except FileNotFoundError:
-        return None
-    except OSError:  # no /proc (macOS): ask ps
-        out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True)
-        return out.stdout.decode(errors="replace").strip() or None
-
-
 def running_proxies() -> list[Nginx]:
     """Every nginx this process started and has not stopped."""
     with _lock:
@@ -321,27 +301,6 @@ def _stop_mine() -> int:
     for nginx in stopped:
         nginx.stop()
     return len(stopped)
-
-
-def stop_all() -> int:
-    """Stop every nginx of this checkout and remove its prefix; return how many were running.
-
-    First this process's own, then any a stopped kernel or a killed ``serve`` left in
-    :func:`runtime_dir`: each is signalled only if its pid file names a process whose
-    command line is nginx with that very prefix. Nothing is matched by name alone.
-    """
-    stopped = _stop_mine()
-    base = runtime_dir()
-    for prefix in sorted(base.glob(PREFIX_STEM + "*")) if base.is_dir() else []:
-        try:
-            pid = int((prefix / "nginx.pid").read_text().strip())
-        except (OSError, ValueError):
-            pid = 0
-        if pid and f"-p {prefix}/" in (command_line(pid) or ""):
-            _terminate(pid)
-            stopped += 1
-        shutil.rmtree(prefix, ignore_errors=True)
-    return stopped
 
 
 atexit.register(_stop_mine)
