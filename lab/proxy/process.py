@@ -36,7 +36,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -90,8 +89,7 @@ TEMPLATES = jinja2.Environment(
 )
 
 PREFIX_STEM = "mtls-lab-nginx-"
-_RUNNING: set["Nginx"] = set()
-_lock = threading.Lock()
+_RUNNING: set["Nginx"] = set()  # add, discard and list() are each atomic: no lock needed
 
 
 def runtime_dir() -> Path:
@@ -202,8 +200,7 @@ class Nginx:
                     start_new_session=True,
                 )
             record_process(self.process.pid, kind="nginx")  # so reset stops it, even orphaned
-            with _lock:
-                _RUNNING.add(self)
+            _RUNNING.add(self)
             try:
                 self._wait_ready()
             except NginxError as exc:
@@ -246,8 +243,7 @@ class Nginx:
         from lab.housekeeping import forget_process  # see start()
 
         proc, self.process = self.process, None
-        with _lock:
-            _RUNNING.discard(self)
+        _RUNNING.discard(self)
         if proc is not None:
             proc.terminate()  # the master stops its workers
             try:
@@ -292,15 +288,11 @@ class Nginx:
 
 def running_proxies() -> list[Nginx]:
     """Every nginx this process started and has not stopped."""
-    with _lock:
-        return list(_RUNNING)
+    return list(_RUNNING)
 
 
-def _stop_mine() -> int:
-    stopped = running_proxies()
-    for nginx in stopped:
+@atexit.register
+def _stop_mine() -> None:
+    """At exit, stop every nginx this process started (the prefix goes with it)."""
+    for nginx in running_proxies():
         nginx.stop()
-    return len(stopped)
-
-
-atexit.register(_stop_mine)
