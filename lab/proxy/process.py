@@ -41,7 +41,7 @@ from pathlib import Path
 
 import jinja2
 
-from lab.errors import LabError, PortInUseError, ServerError
+from lab.errors import LabError, ServerError
 from lab.net import free_port, require_loopback
 from lab.paths import state_dir
 from lab.pki import write_private, write_public
@@ -209,7 +209,7 @@ class Nginx:
                 if "Address already in use" not in last:
                     raise
                 if self.requested_port:
-                    raise PortInUseError(
+                    raise ServerError(
                         f"port {port} on {self.host} is already in use; stop the other "
                         f"server or choose another port (0 picks a free one)"
                     ) from None

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import flask
 from cheroot import wsgi
 
-from lab.errors import PortInUseError, ServerError
+from lab.errors import ServerError
 from lab.net import require_loopback
 from lab.tls import contexts as tlsconfig
 from lab.tls.connection import Connection, TLSAdapter
@@ -201,7 +201,7 @@ class MTLSServer:
             self._thread = None
             where = f"{self.host}:{port}"
             if getattr(failed[0], "errno", None) == 98 or "in use" in str(failed[0]).lower():
-                raise PortInUseError(
+                raise ServerError(
                     f"port {port} on {self.host} is already in use; stop the other "
                     "server or choose another port (0 picks a free one)"
                 )
