@@ -61,7 +61,8 @@ class NginxProxy(Nginx):
     ``verify_client`` is nginx's ``ssl_verify_client`` (on, optional, off, or optional_no_ca:
     any certificate gets through, with the verdict in ``$ssl_client_verify``, and the app
     must validate it itself); ``proxy_bind`` the loopback address nginx connects to the app
-    from; ``min_tls`` and ``tls_profile`` the TLS policy.
+    from; ``min_tls`` and ``tls_profile`` the TLS policy. ``host`` and ``port`` are where
+    nginx listens (loopback only; port 0 picks a free one).
     """
 
     def __init__(
