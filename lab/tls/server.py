@@ -319,12 +319,10 @@ class MTLSServer:
             return [body]
 
 
+@atexit.register
 def stop_all() -> None:
-    """Stop every lab server this process still runs (at interpreter exit)."""
+    """Stop every lab server this process still runs, at interpreter exit: every thread of a
+    server is a daemon, so the interpreter reaches its atexit hooks without waiting for them,
+    and this one closes the servers' sockets cleanly."""
     for server in list(_RUNNING):
         server.stop()
-
-
-# Every thread of a server is a daemon, so the interpreter reaches its atexit hooks
-# without waiting for them; this one then closes the servers' sockets cleanly.
-atexit.register(stop_all)
