@@ -41,10 +41,6 @@ class ServerError(LabError, RuntimeError):
     """A lab server could not start, or failed while running."""
 
 
-class PortInUseError(ServerError):
-    """The requested TCP port is already taken by another process."""
-
-
 class ForgedHeaderError(LabError, ValueError):
     """A client-certificate header arrived from a peer that is not a trusted proxy."""
 

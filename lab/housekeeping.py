@@ -26,19 +26,13 @@ import time
 from pathlib import Path
 
 from lab.errors import LabError
-from lab.paths import ROOT, certs_dir, show
+from lab.paths import certs_dir, show, state_dir
 from lab.pki import CERT_SUFFIXES, PASSWORD_FILE, load_certificate, load_certificates
 from lab.pki.verify import signed_by
-from lab.proxy.process import stop_all as stop_nginx
+from lab.proxy.process import PREFIX_STEM, runtime_dir
 
 
 # ---------------------------------------------------------------- the state folder
-def state_dir() -> Path:
-    """This checkout's record of what it started: $LAB_STATE_DIR, else ``.lab-state/`` in the project."""
-    env = os.environ.get("LAB_STATE_DIR")
-    return Path(env) if env else ROOT / ".lab-state"
-
-
 def _folder(kind: str) -> Path:
     d = state_dir() / kind
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -56,13 +50,10 @@ def start_time(pid: int) -> str | None:
     except FileNotFoundError:
         return None
     except (OSError, IndexError):  # no /proc (macOS): ask ps
-        return _ps(pid, "lstart") or None
-
-
-def _ps(pid: int, column: str) -> str:
-    """One column of ``ps`` for ``pid`` (empty when it is gone): where there is no /proc."""
-    out = subprocess.run(["ps", "-o", f"{column}=", "-p", str(pid)], capture_output=True, text=True)
-    return out.stdout.strip()
+        out = subprocess.run(
+            ["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True
+        )
+        return out.stdout.strip() or None
 
 
 def record_process(pid: int | None = None, *, kind: str) -> None:
@@ -76,6 +67,15 @@ def record_process(pid: int | None = None, *, kind: str) -> None:
         (_folder("processes") / f"{pid}.json").write_text(json.dumps(record))
     except OSError:  # a read-only install: nothing to record into, reset cannot see it
         pass
+
+
+def _command_line(pid: int) -> str:
+    """The process's command line, for reset's list (``ps`` where there is no /proc)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True)
+        return out.stdout.decode(errors="replace").strip()
 
 
 def forget_process(pid: int | None = None) -> None:
@@ -97,13 +97,6 @@ def recorded_processes() -> list[dict]:
         elif record.get("pid") != os.getpid():
             path.unlink(missing_ok=True)
     return alive
-
-
-def _command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-    except OSError:
-        return _ps(pid, "command")
 
 
 def temporary_folder(name: str) -> Path:
@@ -149,11 +142,15 @@ def stop_processes(timeout: float = 5.0) -> list[dict]:
 
 
 def _signal(record: dict, sig: int) -> None:
-    """Signal the recorded process only if it is still that process (pid not reused)."""
+    """Signal the recorded process only if it is still that process (pid not reused).
+
+    An nginx master leads a session of its own (:class:`lab.proxy.Nginx`): its whole group
+    is signalled, so no worker outlives it.
+    """
     if start_time(record["pid"]) != record["start"]:
         return
     try:
-        os.kill(record["pid"], sig)
+        (os.killpg if record.get("kind") == "nginx" else os.kill)(record["pid"], sig)
     except ProcessLookupError:
         pass
 
@@ -199,21 +196,20 @@ def reset(directory: Path | None = None) -> dict:
 
     The PKI folder is checked first (:func:`pki_files`), so a folder that is not a lab PKI
     stops the reset before anything is touched. Servers inside a Python process stop with it
-    (``atexit``); recorded processes are signalled here, and so is every nginx whose prefix
-    is in this checkout's state folder (:func:`lab.proxy.process.stop_all`: a kernel that
-    nbval or "Shut Down" stopped never ran ``atexit`` and left its nginx running).
+    (``atexit``); recorded processes are signalled here, nginx included (a kernel that nbval
+    or "Shut Down" stopped never ran ``atexit`` and left its nginx running), and the nginx
+    prefixes in this checkout's state folder are removed.
     """
     files = pki_files(directory)
     stopped = stop_processes()
-    nginx = stop_nginx()
     folders = recorded_folders()
-    for folder in folders:
+    for folder in [*folders, *runtime_dir().glob(PREFIX_STEM + "*")]:
         shutil.rmtree(folder, ignore_errors=True)
     for path in files:
         path.unlink(missing_ok=True)
     return {
-        "processes": [r["command"] for r in stopped],
-        "nginx": nginx,
+        "processes": [r["command"] for r in stopped if r["kind"] != "nginx"],
+        "nginx": sum(r["kind"] == "nginx" for r in stopped),
         "leftovers": len(folders),
         "files": len(files),
     }

@@ -19,6 +19,12 @@ def certs_dir() -> Path:
     return Path(env).resolve() if env else ROOT / "certs"
 
 
+def state_dir() -> Path:
+    """This checkout's record of what it started: $LAB_STATE_DIR, else ``.lab-state/`` in the project."""
+    env = os.environ.get("LAB_STATE_DIR")
+    return Path(env) if env else ROOT / ".lab-state"
+
+
 def show(path: str | os.PathLike) -> str:
     """``path`` relative to the project root when it is inside it, else as given."""
     p = Path(path).resolve()

@@ -69,7 +69,6 @@ def lab_server(tmp_path_factory):
     certs = tmp_path_factory.mktemp("clients-doc") / "certs"
     coursepki.init(certs)
     course = coursepki.load(certs)
-    failures: list = []
     server = MTLSServer(
         create_app(),
         certificate=course.server,
@@ -77,12 +76,11 @@ def lab_server(tmp_path_factory):
         mode="require",
         host="127.0.0.1",
         port=0,
-        on_handshake_failure=failures.append,
         raise_errors=False,
     )
     server.start()
     try:
-        yield LabServer(f"localhost:{server.port}", certs, failures)
+        yield LabServer(f"localhost:{server.port}", certs, server.handshake_failures)
     finally:
         server.stop()
 

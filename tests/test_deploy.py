@@ -206,7 +206,7 @@ def test_uvicorn_verifies_but_gives_the_app_no_certificate(uvicorn_direct, throw
 
 
 def test_fastapi_behind_nginx_reads_the_caller_only_nginx_can_send(files, throwaway_pki, stranger):
-    proxy.require_nginx()
+    proxy.process.find_nginx()  # a missing nginx fails with the install command
     proxy_ca = pki.CertificateAuthority.create("Test Proxy CA")
     pki.write_public(files / "proxy-ca.pem", proxy_ca.cert_pem)
     api = make_api(
@@ -344,13 +344,8 @@ def course_files(tmp_path_factory):
 
 
 def test_clients_doc_aiohttp_gets_hello_and_a_refusal_without_its_certificate(course_files):
-    failures = []
-    with MTLSServer(
-        create_app(),
-        certificate=course_files.server,
-        trust=course_files.ca,
-        on_handshake_failure=failures.append,
-    ) as server:
+    with MTLSServer(create_app(), certificate=course_files.server, trust=course_files.ca) as server:
+        failures = server.handshake_failures
         source = doc_snippet("aiohttp")
         ok = run_doc_snippet(
             source, course_files.dir, f"localhost:{server.port}", "localhost:5001", True

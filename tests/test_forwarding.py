@@ -57,9 +57,15 @@ def app_server(pki, certificate_source, mode="optional"):
     )
 
 
-def nginx(pki, upstream, tmp_path, **options):
+@pytest.fixture(autouse=True)
+def state(tmp_path, monkeypatch):
+    """nginx's prefixes go to tmp_path/nginx."""
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
+
+
+def nginx(pki, upstream, **options):
     options.setdefault("proxy_bind", PROXY_ADDRESS)
-    return NginxProxy(upstream, certificate=pki.server, trust=pki.root, workdir=tmp_path, **options)
+    return NginxProxy(upstream, certificate=pki.server, trust=pki.root, **options)
 
 
 def call(identity, pki, url, **kwargs):
@@ -90,14 +96,14 @@ def test_forged_header_straight_to_the_app_gets_403_naming_the_reason(pki):
     )
 
 
-def test_header_from_the_trusted_proxy_gets_200_with_the_clients_identity(pki, tmp_path):
-    with app_server(pki, source(pki)) as app, nginx(pki, app, tmp_path) as p:
+def test_header_from_the_trusted_proxy_gets_200_with_the_clients_identity(pki):
+    with app_server(pki, source(pki)) as app, nginx(pki, app) as p:
         r = call(pki.trusted, pki, p.url)
     assert r.status_code == 200 and r.text == "Hello CN=MyTrustedClient,O=mTLS Lab"
 
 
-def test_a_forged_header_sent_through_nginx_is_replaced_by_the_real_certificate(pki, tmp_path):
-    with app_server(pki, source(pki)) as app, nginx(pki, app, tmp_path) as p:
+def test_a_forged_header_sent_through_nginx_is_replaced_by_the_real_certificate(pki):
+    with app_server(pki, source(pki)) as app, nginx(pki, app) as p:
         r = call(pki.alice, pki, p.url, headers=forged(pki))
     assert r.text == "Hello CN=alice,O=mTLS Lab"
 
@@ -116,12 +122,12 @@ def test_proxy_certificate_mode_refuses_a_direct_caller_even_from_the_proxys_add
 
 
 def test_proxy_certificate_mode_accepts_the_header_from_nginx_with_proxy_ssl_certificate(
-    pki, tmp_path
+    pki,
 ):
     pinned = source(pki, trusted_proxies=["127.0.0.0/8"], proxy_certificate=pki.proxy_identity)
     with (
         app_server(pki, pinned, mode="require") as app,
-        nginx(pki, app, tmp_path, proxy_bind=None, proxy_certificate=pki.proxy_identity) as p,
+        nginx(pki, app, proxy_bind=None, proxy_certificate=pki.proxy_identity) as p,
     ):
         r = call(pki.trusted, pki, p.url)
     assert r.status_code == 200 and r.text == "Hello CN=MyTrustedClient,O=mTLS Lab"
@@ -136,11 +142,11 @@ def test_a_forwarded_certificate_without_the_proxys_verdict_is_revalidated_and_r
         source(pki)(environ)  # no X-SSL-Client-Verify: re-validation alone must refuse
 
 
-def test_the_proxys_failed_verdict_is_honoured(pki, unrelated_ca, tmp_path):
+def test_the_proxys_failed_verdict_is_honoured(pki, unrelated_ca):
     stranger = unrelated_ca.issue_client("mallory")
     with (
         app_server(pki, source(pki)) as app,
-        nginx(pki, app, tmp_path, verify_client="optional_no_ca") as p,
+        nginx(pki, app, verify_client="optional_no_ca") as p,
     ):
         r = call(stranger, pki, p.url)
     assert r.status_code == 403
@@ -150,10 +156,8 @@ def test_the_proxys_failed_verdict_is_honoured(pki, unrelated_ca, tmp_path):
     )
 
 
-# ------------------------------------- the proxy that forgets to clear a header
-def test_a_proxy_that_forgets_to_clear_a_lookalike_header_lets_alice_become_mytrustedclient(
-    pki, tmp_path
-):
+# ---------------------------- a look-alike header (notebook 07 shows a proxy that forgets it)
+def test_the_proxy_clears_a_lookalike_header_so_alice_cannot_become_mytrustedclient(pki):
     # An app written for ingress-nginx (ssl-client-cert) now runs behind this nginx.
     ingress = Flask("ingress-app")
 
@@ -164,16 +168,13 @@ def test_a_proxy_that_forgets_to_clear_a_lookalike_header_lets_alice_become_mytr
 
     attack = forged(pki, header="ssl-client-cert")
     with MTLSServer(ingress, certificate=pki.server, trust=pki.root, mode="none") as app:
-        with nginx(pki, app, tmp_path, clear_client_headers=False) as p:
-            hole = call(pki.alice, pki, p.url, headers=attack)
-        with nginx(pki, app, tmp_path) as p:
+        with nginx(pki, app) as p:
             closed = call(pki.alice, pki, p.url, headers=attack)
-    assert hole.text == "CN=MyTrustedClient,O=mTLS Lab"
     assert closed.text == ""  # cleared: no certificate reaches the app
 
 
 # ----------------------------------------------------------- the header format
-def test_header_value_is_byte_for_byte_what_nginx_forwards(pki, tmp_path):
+def test_header_value_is_byte_for_byte_what_nginx_forwards(pki):
     raw = Flask("raw")
 
     @raw.get("/api/secure")
@@ -182,7 +183,7 @@ def test_header_value_is_byte_for_byte_what_nginx_forwards(pki, tmp_path):
 
     with (
         MTLSServer(raw, certificate=pki.server, trust=pki.root, mode="none") as app,
-        nginx(pki, app, tmp_path) as p,
+        nginx(pki, app) as p,
     ):
         forwarded = call(pki.alice, pki, p.url).text
     assert forwarded == header_value(pki.alice)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import yaml
 
 from lab.paths import ROOT
-from lab.proxy import ProxyConfig
+from lab.proxy import NginxProxy
 
 INGRESS = ROOT / "notebooks" / "k8s" / "ingress-nginx.yaml"
 PREFIX = "nginx.ingress.kubernetes.io/"
@@ -36,11 +36,14 @@ def test_the_auth_tls_set_verifies_passes_the_certificate_and_names_only_the_ca_
     )
 
 
-def test_the_annotations_become_the_directives_the_lab_nginx_writes():
+def test_the_annotations_become_the_directives_the_lab_nginx_writes(throwaway_pki):
     ann = annotations()
-    text = ProxyConfig(
-        port=8443, upstream="http://127.0.0.1:9", verify_client=ann["auth-tls-verify-client"]
-    ).render()
+    text = NginxProxy(
+        "http://127.0.0.1:9",
+        certificate=throwaway_pki.server,
+        trust=throwaway_pki.root,
+        verify_client=ann["auth-tls-verify-client"],
+    ).config_text(8443)
     assert f"ssl_verify_client      {ann['auth-tls-verify-client']};" in text
     # the lab's nginx allows 2 intermediates; the course client, signed by the root, needs 0
     assert "ssl_verify_depth       2;" in text and 0 <= int(ann["auth-tls-verify-depth"]) <= 2

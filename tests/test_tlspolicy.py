@@ -11,7 +11,7 @@ import pytest
 from test_proxy import nginx_t
 
 from lab.course.demo import create_app
-from lab.proxy import NginxProxy, ProxyConfig
+from lab.proxy import NginxProxy
 from lab.tls import contexts as tlsconfig
 from lab.tls import policy as tlspolicy
 from lab.tls.server import MTLSServer
@@ -90,8 +90,14 @@ def test_the_server_accepts_prime256v1_and_refuses_every_other_group(
             assert ("Server Temp Key: ECDH, prime256v1" in text) is accepted, (group, text[-400:])
 
 
-def test_nginx_gets_the_generators_directives_at_http_level():
-    text = ProxyConfig(port=8443, upstream="https://127.0.0.1:9", user=None).render()
+def proxy_text(pki, **options) -> str:
+    """The nginx.conf NginxProxy would run on port 8443."""
+    proxy = NginxProxy("https://127.0.0.1:9", certificate=pki.server, trust=pki.root, **options)
+    return proxy.config_text(8443)
+
+
+def test_nginx_gets_the_generators_directives_at_http_level(throwaway_pki):
+    text = proxy_text(throwaway_pki)
     http, server = text.split("    server {", 1)
     for line in (
         "ssl_ecdh_curve X25519:prime256v1:secp384r1;",
@@ -105,10 +111,8 @@ def test_nginx_gets_the_generators_directives_at_http_level():
     assert "ssl_protocols       TLSv1.2 TLSv1.3;" in server
 
 
-def test_nginx_modern_drops_tls12_and_its_cipher_list():
-    text = ProxyConfig(
-        port=8443, upstream="https://127.0.0.1:9", user=None, tls_profile="modern"
-    ).render()
+def test_nginx_modern_drops_tls12_and_its_cipher_list(throwaway_pki):
+    text = proxy_text(throwaway_pki, tls_profile="modern")
     assert "ssl_protocols       TLSv1.3;" in text and "ssl_ciphers" not in text
     assert "ssl_session_cache" not in text  # the generator writes none for TLS 1.3 only
     assert (
@@ -118,13 +122,13 @@ def test_nginx_modern_drops_tls12_and_its_cipher_list():
 
 @pytest.mark.interop
 @pytest.mark.parametrize("profile", tlspolicy.PROFILES)
-def test_nginx_t_accepts_both_profiles(throwaway_pki, tmp_path, profile):
+def test_nginx_t_accepts_both_profiles(throwaway_pki, tmp_path, monkeypatch, profile):
+    monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
     p = NginxProxy(
         "https://127.0.0.1:9",
         certificate=throwaway_pki.server,
         trust=throwaway_pki.root,
         tls_profile=profile,
-        workdir=tmp_path,
     )
     assert nginx_t(p) == 0  # nginx itself accepts the profile's directives
 

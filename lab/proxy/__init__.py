@@ -7,23 +7,20 @@ missing or bad certificate (400 out of the box, 496/495 internally), what
 client's header of the same name but passes every other header through untouched.
 
 Where things are: :mod:`~lab.proxy.process` (:class:`Nginx`, the one launcher, which runs
-the ``server`` block you write; finding the binary; :func:`~lab.proxy.process.stop_all`
-for ``reset``), :mod:`~lab.proxy.config`
+the ``server`` block you write; finding the binary), :mod:`~lab.proxy.config`
 (:class:`NginxProxy`, the hardened set-up behind ``serve --behind-nginx``).
 
-Imports: lab.pki, lab.tls, lab.auth, lab.net, lab.paths, lab.errors (never lab.course, and
-never lab.housekeeping, whose ``reset`` calls ``stop_all``).
+Imports: lab.pki, lab.tls, lab.auth, lab.net, lab.paths, lab.errors, and lab.housekeeping
+inside the functions that record nginx for ``reset`` (never lab.course).
 """
 
-from lab.proxy.config import CERT_HEADER, NginxProxy, ProxyConfig
-from lab.proxy.process import Nginx, NginxError, require_nginx, running_proxies
+from lab.proxy.config import CERT_HEADER, NginxProxy
+from lab.proxy.process import Nginx, NginxError, running_proxies
 
 __all__ = [
     "CERT_HEADER",
     "Nginx",
     "NginxError",
     "NginxProxy",
-    "ProxyConfig",
-    "require_nginx",
     "running_proxies",
 ]

@@ -1,4 +1,4 @@
-"""The hardened nginx in front of the app: :class:`ProxyConfig` renders it, :class:`NginxProxy` runs it.
+"""The hardened nginx in front of the app: :class:`NginxProxy` writes its configuration and runs it.
 
 Notebook 07 has the learner write the few directives mTLS needs; ``serve --behind-nginx``
 and notebook 11 need the whole set (problem+json for 495/496, look-alike headers cleared,
@@ -10,15 +10,14 @@ prefix (``nginx -p PREFIX``), so it reads the same on every machine.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lab.auth.forwarding import CERT_HEADER, DN_HEADER, VERIFY_HEADER
+from lab.pki import load_identity
 from lab.proxy.process import TEMPLATES, Nginx, listen_address, worker_user
 from lab.tls import policy as tlspolicy
-from lab.tls.contexts import as_identity, trust_pem
+from lab.tls.contexts import trust_pem
 
 #: The headers nginx sets for the app (their names are the contract lab.auth.forwarding
 #: reads), and the nginx variable each one carries.
@@ -38,55 +37,13 @@ FILES = {
     "proxy_key": "certs/proxy.key",
 }
 
-
-@dataclass
-class ProxyConfig:
-    """Everything ``nginx.conf`` says, and :meth:`render` to write it.
-
-    ``upstream`` is the app's URL as nginx reaches it (``https://127.0.0.1:PORT``).
-    ``verify_client`` is nginx's ``ssl_verify_client``: on, optional, off, or
-    optional_no_ca (any certificate gets through, with the verdict in
-    ``$ssl_client_verify``: the app must then validate it itself).
-    ``crl=True`` adds ``ssl_crl`` (the caller writes the CRL file to ``FILES["crl"]``).
-    ``clear_client_headers=False`` renders the *mistake*: the look-alike headers
-    a client sends pass through to the app untouched.
-    ``proxy_certificate`` makes nginx present its own client certificate to the
-    app (``proxy_ssl_certificate``) so the app can check who forwarded the header.
-    ``proxy_bind`` is the loopback address nginx connects to the app from.
-    """
-
-    port: int
-    upstream: str
-    verify_client: str = "on"
-    crl: bool = False
-    clear_client_headers: bool = True
-    proxy_certificate: bool = False
-    proxy_bind: str | None = None
-    host: str = "127.0.0.1"
-    min_tls: str = "1.2"
-    tls_profile: str = "intermediate"
-    user: str | None = field(default_factory=worker_user)
-
-    def __post_init__(self):
-        if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/.*)?", self.upstream):
-            raise ValueError(
-                f"upstream must be an http(s) URL such as https://127.0.0.1:8443, "
-                f"not {self.upstream!r}"
-            )
-
-    def render(self) -> str:
-        """The configuration text (paths relative to the prefix, so it reads the same anywhere)."""
-        modern = tlspolicy.check_profile(self.tls_profile) == "modern"
-        protocols = "TLSv1.2 TLSv1.3" if self.min_tls == "1.2" and not modern else "TLSv1.3"
-        return TEMPLATES.get_template("nginx.conf.j2").render(
-            **asdict(self),
-            listen=listen_address(self.host, self.port),
-            protocols=protocols,
-            mozilla_version=tlspolicy.MOZILLA_VERSION,
-            tls_policy=tlspolicy.nginx_directives(self.tls_profile, tls12="1.2" in protocols),
-            files=FILES,
-            forwarded=FORWARDED,
-        )
+#: The template's options besides the files, with their defaults.
+OPTIONS = {
+    "verify_client": "on",
+    "proxy_bind": None,
+    "min_tls": "1.2",
+    "tls_profile": "intermediate",
+}
 
 
 class NginxProxy(Nginx):
@@ -99,31 +56,29 @@ class NginxProxy(Nginx):
     nginx verifies the app against ``trust`` too). ``certificate`` is what nginx presents
     to clients; ``trust`` the CA(s) client certificates must chain to; ``crl`` a PEM CRL
     file (what ``pki crl`` writes) that becomes ``ssl_crl``; ``proxy_certificate`` the
-    client certificate nginx presents to the app. Every other keyword is a
-    :class:`ProxyConfig` field, or ``port``.
+    client certificate nginx presents to the app (``proxy_ssl_certificate``), so the app
+    can check who forwarded the header. The other keywords (:data:`OPTIONS`):
+    ``verify_client`` is nginx's ``ssl_verify_client`` (on, optional, off, or optional_no_ca:
+    any certificate gets through, with the verdict in ``$ssl_client_verify``, and the app
+    must validate it itself); ``proxy_bind`` the loopback address nginx connects to the app
+    from; ``min_tls`` and ``tls_profile`` the TLS policy. ``host`` and ``port`` are where
+    nginx listens (loopback only; port 0 picks a free one).
     """
 
     def __init__(
-        self,
-        upstream,
-        *,
-        certificate,
-        trust,
-        proxy_certificate=None,
-        crl=None,
-        workdir=None,
-        **settings,
+        self, upstream, *, certificate, trust, proxy_certificate=None, crl=None, **settings
     ):
-        port = settings.pop("port", 0)
         url = upstream.rstrip("/") if isinstance(upstream, str) else _server_url(upstream)
-        self.config = ProxyConfig(
-            port=port or 1,
-            upstream=url,
-            crl=crl is not None,
-            proxy_certificate=proxy_certificate is not None,
-            **settings,
-        )
-        identity = as_identity(certificate)
+        if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/.*)?", url):
+            raise ValueError(
+                f"upstream must be an http(s) URL such as https://127.0.0.1:8443, not {url!r}"
+            )
+        host, port = settings.pop("host", "127.0.0.1"), settings.pop("port", 0)
+        if unknown := settings.keys() - OPTIONS.keys():
+            raise TypeError(f"NginxProxy got unexpected keywords: {', '.join(sorted(unknown))}")
+        self.options = {**OPTIONS, **settings, "upstream": url, "crl": crl is not None}
+        self.options["proxy_certificate"] = proxy_certificate is not None
+        identity = load_identity(certificate)
         files = {
             FILES["server_cert"]: identity.chain_pem,
             FILES["server_key"]: identity.key_pem(),
@@ -132,13 +87,27 @@ class NginxProxy(Nginx):
         if crl is not None:
             files[FILES["crl"]] = Path(crl).read_bytes()
         if proxy_certificate is not None:
-            own = as_identity(proxy_certificate)
+            own = load_identity(proxy_certificate)
             files[FILES["proxy_cert"]], files[FILES["proxy_key"]] = own.chain_pem, own.key_pem()
-        super().__init__("", files, host=self.config.host, port=port, workdir=workdir)
+        super().__init__("", files, host=host, port=port)
 
     def config_text(self, port: int) -> str:
         """The whole ``nginx.conf`` for ``port``, from the template."""
-        return dataclasses.replace(self.config, port=port).render()
+        modern = tlspolicy.check_profile(self.options["tls_profile"]) == "modern"
+        protocols = (
+            "TLSv1.2 TLSv1.3" if self.options["min_tls"] == "1.2" and not modern else "TLSv1.3"
+        )
+        return TEMPLATES.get_template("nginx.conf.j2").render(
+            **self.options,
+            user=worker_user(),
+            listen=listen_address(self.host, port),
+            protocols=protocols,
+            mozilla_version=tlspolicy.MOZILLA_VERSION,
+            curves=":".join(tlspolicy.CURVES),
+            ciphers=tlspolicy.INTERMEDIATE_CIPHERS,
+            files=FILES,
+            forwarded=FORWARDED,
+        )
 
 
 def _server_url(server) -> str:

@@ -11,12 +11,12 @@ after binding its sockets; stop is SIGTERM to the master (a fast shutdown), then
 prefix is removed. Anything that goes wrong surfaces nginx's own error log.
 
 Where the prefixes live: in this checkout's state folder (``.lab-state/nginx/``, or
-``$LAB_STATE_DIR/nginx/``; ``$LAB_NGINX_DIR`` overrides both), never in the system
-temp folder. A kernel that nbval or JupyterLab's "Shut Down" stops never runs
-``atexit``, and its nginx (a session of its own) keeps running: its prefix is then
-found where ``reset`` and ``git clean -X`` look, and :func:`stop_all` stops it by the
-pid file nginx wrote there, after checking that this pid is the nginx of that very
-prefix (its command line names it), so a reused pid is never signalled.
+``$LAB_STATE_DIR/nginx/``), never in the system temp folder. A kernel that nbval or
+JupyterLab's "Shut Down" stops never runs ``atexit``, and its nginx (a session of its own)
+keeps running: its master is recorded like every process the lab starts
+(:func:`lab.housekeeping.record_process`: pid and start time, so a reused pid is never
+signalled), and ``reset`` stops it, then removes its prefix, which is where ``reset`` and
+``git clean -X`` look.
 
 Keys on disk only while nginx reads them: nginx loads ``ssl_certificate_key`` and
 ``proxy_ssl_certificate_key`` when it parses its configuration (paths without
@@ -36,15 +36,14 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import jinja2
 
-from lab.errors import LabError, PortInUseError, ServerError
+from lab.errors import LabError, ServerError
 from lab.net import free_port, require_loopback
-from lab.paths import ROOT
+from lab.paths import state_dir
 from lab.pki import write_private, write_public
 
 #: What to do when nginx is missing; notebooks and tests print exactly this.
@@ -68,23 +67,15 @@ class NginxError(ServerError):
 def find_nginx() -> str:
     """The nginx binary: $LAB_NGINX, then PATH, then the sbin folders where packages put it."""
     env = os.environ.get("LAB_NGINX")
-    if env:
-        if Path(env).is_file() and os.access(env, os.X_OK):
-            return env
+    if env and not (Path(env).is_file() and os.access(env, os.X_OK)):
         raise NginxNotFoundError(
             f"LAB_NGINX={env} is not an executable file; unset it, or {INSTALL_HINT}"
         )
-    found = shutil.which("nginx") or shutil.which("nginx", path=SEARCH_PATH)
+    path = os.environ.get("PATH", "") + os.pathsep + SEARCH_PATH
+    found = env or shutil.which("nginx", path=path)
     if not found:
         raise NginxNotFoundError(INSTALL_HINT)
     return found
-
-
-def require_nginx() -> str:
-    """One line for the top of notebook 07: ``nginx -v`` (``nginx/1.22.1``) or how to install it."""
-    out = subprocess.run([find_nginx(), "-v"], capture_output=True, text=True, timeout=30)
-    version = (out.stderr or out.stdout).strip().split(": ", 1)[-1]
-    return f"{version} found: the proxy in this notebook is the real thing"
 
 
 #: The nginx.conf templates: nginx.conf.j2 (NginxProxy), handwritten.conf.j2 (Nginx).
@@ -98,21 +89,12 @@ TEMPLATES = jinja2.Environment(
 )
 
 PREFIX_STEM = "mtls-lab-nginx-"
-_RUNNING: set["Nginx"] = set()
-_lock = threading.Lock()
+_RUNNING: set["Nginx"] = set()  # add, discard and list() are each atomic: no lock needed
 
 
 def runtime_dir() -> Path:
-    """Where prefixes go: $LAB_NGINX_DIR, else ``nginx/`` in this checkout's state folder.
-
-    The state folder is the one :func:`lab.housekeeping.state_dir` names (``$LAB_STATE_DIR``
-    or ``.lab-state/``); it is spelled out here rather than imported because
-    ``housekeeping.reset`` calls :func:`stop_all`, and imports run one way.
-    """
-    if os.environ.get("LAB_NGINX_DIR"):
-        return Path(os.environ["LAB_NGINX_DIR"])
-    state = os.environ.get("LAB_STATE_DIR")
-    return (Path(state) if state else ROOT / ".lab-state") / "nginx"
+    """Where prefixes go: ``nginx/`` in this checkout's state folder (:func:`lab.paths.state_dir`)."""
+    return state_dir() / "nginx"
 
 
 def listen_address(host: str, port: int) -> str:
@@ -155,13 +137,10 @@ class Nginx:
     ``port=0`` picks a free port (nginx itself cannot: it refuses ``listen ...:0``).
     """
 
-    def __init__(self, body: str, files: dict, *, host="127.0.0.1", port=0, workdir=None):
+    def __init__(self, body: str, files: dict, *, host="127.0.0.1", port=0):
         require_loopback(host)
         self.body, self.files, self.host = body, dict(files), host
         self.requested_port = port
-        self.workdir = (
-            Path(workdir) if workdir else None
-        )  # where the prefix goes, if not runtime_dir()
         self.binary = find_nginx()
         self.prefix: Path | None = None
         self.process: subprocess.Popen | None = None
@@ -191,7 +170,7 @@ class Nginx:
 
     def write_prefix(self, port: int) -> None:
         """A fresh 0700 prefix holding the files and ``nginx.conf`` for ``port``."""
-        base = self.workdir or runtime_dir()
+        base = runtime_dir()
         base.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.prefix = Path(tempfile.mkdtemp(prefix=PREFIX_STEM, dir=base))
         for sub in ("logs", "temp", "certs"):
@@ -202,6 +181,9 @@ class Nginx:
 
     def start(self):
         """Write the prefix, start nginx, and return once it listens (no-op when running)."""
+        # housekeeping imports this module (reset removes the prefixes), so not at the top
+        from lab.housekeeping import record_process
+
         if self.running:
             return self
         last = ""
@@ -217,8 +199,8 @@ class Nginx:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-            with _lock:
-                _RUNNING.add(self)
+            record_process(self.process.pid, kind="nginx")  # so reset stops it, even orphaned
+            _RUNNING.add(self)
             try:
                 self._wait_ready()
             except NginxError as exc:
@@ -227,7 +209,7 @@ class Nginx:
                 if "Address already in use" not in last:
                     raise
                 if self.requested_port:
-                    raise PortInUseError(
+                    raise ServerError(
                         f"port {port} on {self.host} is already in use; stop the other "
                         f"server or choose another port (0 picks a free one)"
                     ) from None
@@ -258,11 +240,18 @@ class Nginx:
 
     def stop(self) -> None:
         """Fast shutdown (SIGTERM: the master stops its workers), then remove the prefix."""
+        from lab.housekeeping import forget_process  # see start()
+
         proc, self.process = self.process, None
-        with _lock:
-            _RUNNING.discard(self)
+        _RUNNING.discard(self)
         if proc is not None:
-            _terminate(proc.pid, proc)
+            proc.terminate()  # the master stops its workers
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)  # its own session: the workers too
+                proc.wait()
+            forget_process(proc.pid)
         if self.prefix is not None:
             self.final_log = self.error_log()
             shutil.rmtree(self.prefix, ignore_errors=True)
@@ -297,71 +286,13 @@ class Nginx:
         ]
 
 
-def _terminate(pid: int, proc: subprocess.Popen | None = None) -> None:
-    """SIGTERM the master (it stops its workers), then SIGKILL its group (a new session) if it lingers."""
-    try:
-        os.kill(pid, signal.SIGTERM)
-        if not _gone(pid, proc):
-            os.killpg(pid, signal.SIGKILL)
-            _gone(pid, proc)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _gone(pid: int, proc: subprocess.Popen | None, timeout: float = 5.0) -> bool:
-    """Wait until the process is gone (reaped, when it is our child)."""
-    deadline = time.monotonic() + timeout
-    while (proc.poll() is None) if proc else _command_line(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def _command_line(pid: int) -> str | None:
-    """The running process's command line (None once it is gone or a zombie)."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        return raw.replace(b"\0", b" ").decode(errors="replace") or None
-    except FileNotFoundError:
-        return None
-    except OSError:  # no /proc (macOS): ask ps
-        out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True)
-        return out.stdout.decode(errors="replace").strip() or None
-
-
 def running_proxies() -> list[Nginx]:
     """Every nginx this process started and has not stopped."""
-    with _lock:
-        return list(_RUNNING)
+    return list(_RUNNING)
 
 
-def _stop_mine() -> int:
-    stopped = running_proxies()
-    for nginx in stopped:
+@atexit.register
+def _stop_mine() -> None:
+    """At exit, stop every nginx this process started (the prefix goes with it)."""
+    for nginx in running_proxies():
         nginx.stop()
-    return len(stopped)
-
-
-def stop_all() -> int:
-    """Stop every nginx of this checkout and remove its prefix; return how many were running.
-
-    First this process's own, then any a stopped kernel or a killed ``serve`` left in
-    :func:`runtime_dir`: each is signalled only if its pid file names a process whose
-    command line is nginx with that very prefix. Nothing is matched by name alone.
-    """
-    stopped = _stop_mine()
-    base = runtime_dir()
-    for prefix in sorted(base.glob(PREFIX_STEM + "*")) if base.is_dir() else []:
-        try:
-            pid = int((prefix / "nginx.pid").read_text().strip())
-        except (OSError, ValueError):
-            pid = 0
-        if pid and f"-p {prefix}/" in (_command_line(pid) or ""):
-            _terminate(pid)
-            stopped += 1
-        shutil.rmtree(prefix, ignore_errors=True)
-    return stopped
-
-
-atexit.register(_stop_mine)

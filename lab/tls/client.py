@@ -26,7 +26,6 @@ from __future__ import annotations
 import requests
 from requests.adapters import HTTPAdapter
 
-from lab.pki import IssuedCertificate
 from lab.tls import contexts as tlsconfig
 
 
@@ -35,19 +34,16 @@ class InsecureRequestRefused(ValueError):
 
 
 class MTLSAdapter(HTTPAdapter):
-    """An HTTPAdapter whose TLS settings come from one SSLContext and nothing else."""
+    """An HTTPAdapter whose TLS settings come from one SSLContext and nothing else.
 
-    def __init__(self, ssl_context, **kwargs):
+    requests (2.32.2 and later) asks :meth:`build_connection_pool_key_attributes` for the
+    TLS settings of every connection pool, direct or through a proxy: that one method
+    hands urllib3 this context.
+    """
+
+    def __init__(self, ssl_context):
         self.ssl_context = ssl_context
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
-        pool_kwargs["ssl_context"] = self.ssl_context
-        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
-
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
-        proxy_kwargs["ssl_context"] = self.ssl_context
-        return super().proxy_manager_for(proxy, **proxy_kwargs)
+        super().__init__()
 
     def send(self, request, verify=True, **kwargs):
         if verify is False:
@@ -107,12 +103,3 @@ def session(
         )
     ctx = tlsconfig.client_context(identity, trust, password=password, max_version=max_version)
     return MTLSSession(ctx)
-
-
-__all__ = [
-    "session",
-    "MTLSSession",
-    "MTLSAdapter",
-    "InsecureRequestRefused",
-    "IssuedCertificate",
-]

@@ -47,10 +47,6 @@ def trust_pem(trust) -> str:
     return b"".join(pem(c) for c in certs).decode()
 
 
-#: A lab certificate from an IssuedCertificate, a ``(crt, key)`` pair, or a ``.pfx`` path.
-as_identity = load_identity
-
-
 def _context(protocol: int, min_version: str, profile: str) -> ssl.SSLContext:
     ctx = ssl.SSLContext(protocol)
     ctx.minimum_version = TLS_VERSIONS[min_version]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 
 from lab.errors import CorruptFileError
-from lab.pki.certinfo import common_name, spki_pin, thumbprint
+from lab.pki.certinfo import common_name, san_strings, spki_pin, thumbprint
 
 _CACHE_KEY = "lab.peer_certificate"
 
@@ -66,13 +66,10 @@ class ClientIdentity:
 
     @classmethod
     def from_certificate(cls, cert: x509.Certificate) -> "ClientIdentity":
-        try:
-            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            dns = tuple(san.get_values_for_type(x509.DNSName))
-            emails = tuple(san.get_values_for_type(x509.RFC822Name))
-            uris = tuple(san.get_values_for_type(x509.UniformResourceIdentifier))
-        except x509.ExtensionNotFound:
-            dns = emails = uris = ()
+        san = [entry.split(":", 1) for entry in san_strings(cert)]  # openssl's DNS:x, email:x ...
+        dns, emails, uris = (
+            tuple(v for k, v in san if k == kind) for kind in ("DNS", "email", "URI")
+        )
         return cls(
             subject=cert.subject.rfc4514_string(),
             common_name=common_name(cert.subject),

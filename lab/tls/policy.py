@@ -8,7 +8,8 @@ sslyze 6.3.1 still ships guideline 5.7 and checks against it
 took suites away (the three DHE-RSA suites) and added X25519MLKEM768, a group that
 needs OpenSSL 3.5 (the generator leaves it out for older OpenSSL, and so does the lab).
 
-Two profiles, chosen with ``profile=``:
+Two profiles, chosen with ``profile=`` (nginx's directives for them are written out in
+``lab/proxy/templates/nginx.conf.j2``):
 
 * ``"intermediate"`` (the default): TLS 1.2 and 1.3. In TLS 1.2 only ECDHE key
   exchange with AEAD ciphers (AES-GCM, ChaCha20-Poly1305): forward secrecy always,
@@ -73,9 +74,6 @@ INTERMEDIATE_CIPHERS = ":".join(INTERMEDIATE_SUITES)
 CURVES = ("X25519", "prime256v1", "secp384r1")
 PYTHON_GROUP = "prime256v1"
 
-#: Sessions as Mozilla's generator writes them for nginx with TLS 1.2 enabled.
-NGINX_TLS12_SESSIONS = (("ssl_session_timeout", "1d"), ("ssl_session_cache", "shared:MozSSL:10m"))
-
 
 def check_profile(profile: str) -> str:
     if profile not in PROFILES:
@@ -95,19 +93,3 @@ def apply(ctx: ssl.SSLContext, profile: str = DEFAULT_PROFILE) -> ssl.SSLContext
     ctx.options |= ssl.OP_NO_COMPRESSION
     ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
     return ctx
-
-
-def nginx_directives(
-    profile: str = DEFAULT_PROFILE, *, tls12: bool = True
-) -> list[tuple[str, str]]:
-    """The generator's nginx directives (ssl_protocols comes from the caller).
-
-    ``tls12``: whether ssl_protocols includes TLS 1.2 (never with "modern"); without
-    it the generator writes no cipher list and no session cache.
-    """
-    check_profile(profile)
-    pairs = [("ssl_ecdh_curve", ":".join(CURVES))]
-    if tls12 and profile == "intermediate":
-        pairs.append(("ssl_ciphers", INTERMEDIATE_CIPHERS))
-        pairs += NGINX_TLS12_SESSIONS
-    return [*pairs, ("ssl_prefer_server_ciphers", "off"), ("ssl_session_tickets", "off")]

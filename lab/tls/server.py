@@ -43,26 +43,15 @@ import time
 import traceback as _traceback
 import weakref
 from dataclasses import dataclass
-from typing import Callable
 
 import flask
 from cheroot import wsgi
 
-from lab.errors import PortInUseError, ServerError
+from lab.errors import ServerError
 from lab.net import require_loopback
 from lab.tls import contexts as tlsconfig
 from lab.tls.connection import Connection, TLSAdapter
 from lab.tls.failures import handshake_reason
-
-__all__ = [
-    "HandshakeFailure",
-    "MTLSServer",
-    "ServerErrorRecord",
-    "ServerSettings",
-    "handshake_reason",
-    "running_servers",
-    "stop_all",
-]
 
 _RUNNING: "weakref.WeakSet[MTLSServer]" = weakref.WeakSet()
 
@@ -128,7 +117,6 @@ class ServerSettings:
     head_timeout: float = 5.0
     read_timeout: float = 10.0
     raise_errors: bool = True
-    on_handshake_failure: Callable[[HandshakeFailure], None] | None = None
 
 
 class MTLSServer:
@@ -142,7 +130,7 @@ class MTLSServer:
     ``crl`` a PEM CRL file OpenSSL checks them against. ``tls=False`` serves plain HTTP
     with the same code (no certificate needed): the fair baseline for what TLS costs.
     Every other keyword is a :class:`ServerSettings` field (``host``, ``port``,
-    ``min_version``, ``profile``, ``threads``, ``on_handshake_failure`` ...).
+    ``min_version``, ``profile``, ``threads`` ...).
 
     The record, thread-safe: ``handshakes`` (and ``resumed``, those that resumed an earlier
     session: no certificate was sent or checked), ``handshake_failures``, ``errors``.
@@ -166,8 +154,7 @@ class MTLSServer:
             profile=options.profile,
         )
         if tls:
-            self._identity = tlsconfig.as_identity(certificate)
-            self.context = tlsconfig.server_context(self._identity, **self._context_options)
+            self.context = tlsconfig.server_context(certificate, **self._context_options)
         self.handshake_failures: list[HandshakeFailure] = []
         self.errors: list[ServerErrorRecord] = []
         self.handshakes = self.resumed = 0
@@ -194,7 +181,7 @@ class MTLSServer:
         server.server_name, server.shutdown_timeout, server.owner = "mtls-lab", 1, self
         server.timeout = self.settings.read_timeout
         if self.tls:
-            server.ssl_adapter = TLSAdapter(self._identity, self.context)
+            server.ssl_adapter = TLSAdapter(self.context)
         server.ConnectionClass = Connection
         bound, failed = threading.Event(), []
 
@@ -214,7 +201,7 @@ class MTLSServer:
             self._thread = None
             where = f"{self.host}:{port}"
             if getattr(failed[0], "errno", None) == 98 or "in use" in str(failed[0]).lower():
-                raise PortInUseError(
+                raise ServerError(
                     f"port {port} on {self.host} is already in use; stop the other "
                     "server or choose another port (0 picks a free one)"
                 )
@@ -268,11 +255,9 @@ class MTLSServer:
         Connections already open keep theirs; the new adapter is complete before it
         replaces the old one in a single assignment, so no connection is refused.
         """
-        identity = tlsconfig.as_identity(certificate)
-        context = tlsconfig.server_context(identity, **self._context_options)
-        self._identity, self.context = identity, context
+        self.context = context = tlsconfig.server_context(certificate, **self._context_options)
         if self._server is not None:
-            self._server.ssl_adapter = TLSAdapter(identity, context)
+            self._server.ssl_adapter = TLSAdapter(context)
 
     def _record_success(self, resumed: bool = False) -> None:
         with self._lock:
@@ -286,8 +271,6 @@ class MTLSServer:
         with self._lock:
             self.handshake_failures.append(failure)
             self._lock.notify_all()
-        if self.settings.on_handshake_failure:
-            self.settings.on_handshake_failure(failure)
 
     def _record_error(self, where: str, error: str, tb: str) -> None:
         with self._lock:
@@ -315,20 +298,13 @@ class MTLSServer:
             return "no failed handshakes"
         return "\n".join(f"{i}. {f.reason}" for i, f in enumerate(failures, 1))
 
-    def error_summary(self) -> str:
-        with self._lock:
-            errs = list(self.errors)
-        if not errs:
-            return "no errors"
-        return "\n".join(
-            f"- {e}" + (f"\n{e.traceback.rstrip()}" if e.traceback else "") for e in errs
-        )
-
     def check(self) -> None:
         """Raise :class:`ServerError` if any request raised an exception on the server."""
-        if self.errors:
+        with self._lock:
+            errors = [f"\n- {e}\n{e.traceback.rstrip()}".rstrip() for e in self.errors]
+        if errors:
             raise ServerError(
-                "the server recorded errors while handling requests:\n" + self.error_summary()
+                "the server recorded errors while handling requests:" + "".join(errors)
             )
 
     def _wsgi_app(self, environ, start_response):
@@ -343,16 +319,10 @@ class MTLSServer:
             return [body]
 
 
-def running_servers() -> list[MTLSServer]:
-    return list(_RUNNING)
-
-
+@atexit.register
 def stop_all() -> None:
-    """Stop every lab server still running (at interpreter exit, and by `lab reset`)."""
+    """Stop every lab server this process still runs, at interpreter exit: every thread of a
+    server is a daemon, so the interpreter reaches its atexit hooks without waiting for them,
+    and this one closes the servers' sockets cleanly."""
     for server in list(_RUNNING):
         server.stop()
-
-
-# Every thread of a server is a daemon, so the interpreter reaches its atexit hooks
-# without waiting for them; this one then closes the servers' sockets cleanly.
-atexit.register(stop_all)
