@@ -16,25 +16,32 @@ import contextlib
 import os
 import socket
 import ssl
+import tempfile
 import time
+from pathlib import Path
 
 from cheroot.makefile import MakeFile
 from cheroot.server import HTTPConnection, HTTPRequest
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
+from lab.pki import write_private
 from lab.tls.failures import NO_CLIENT_HELLO, NoClientHello
 
 
 class TLSAdapter(BuiltinSSLAdapter):
     """cheroot's adapter, holding the lab's context; the handshake itself runs in a worker.
 
-    The parent's constructor is not called: it would load the certificate and key again from
-    files, only to compute ``SSL_SERVER_*`` variables that nothing in the lab reads. Its public
-    ``context`` is the one :mod:`lab.tls.contexts` built.
+    cheroot's public constructor reads files: it gets the identity through a private temporary
+    folder (0700, files 0600, removed at once) and computes its ``SSL_SERVER_*`` variables;
+    then its public ``context`` is set to the one :mod:`lab.tls.contexts` built.
     """
 
-    def __init__(self, context: ssl.SSLContext):
-        self.context, self._server_env, self.environ_cache = context, {}, {}
+    def __init__(self, identity, context: ssl.SSLContext):
+        with tempfile.TemporaryDirectory(prefix="mtls-lab-") as folder:
+            crt = write_private(Path(folder) / "c.pem", identity.chain_pem)
+            key = write_private(Path(folder) / "k.pem", identity.key_pem())
+            super().__init__(str(crt), str(key), certificate_chain=str(crt))
+        self.context, self.environ_cache = context, {}
 
     def wrap(self, sock):
         return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), {}

@@ -49,6 +49,7 @@ from cheroot import wsgi
 
 from lab.errors import ServerError
 from lab.net import require_loopback
+from lab.pki import load_identity
 from lab.tls import contexts as tlsconfig
 from lab.tls.connection import Connection, TLSAdapter
 from lab.tls.failures import handshake_reason
@@ -154,7 +155,8 @@ class MTLSServer:
             profile=options.profile,
         )
         if tls:
-            self.context = tlsconfig.server_context(certificate, **self._context_options)
+            self._identity = load_identity(certificate)
+            self.context = tlsconfig.server_context(self._identity, **self._context_options)
         self.handshake_failures: list[HandshakeFailure] = []
         self.errors: list[ServerErrorRecord] = []
         self.handshakes = self.resumed = 0
@@ -181,7 +183,7 @@ class MTLSServer:
         server.server_name, server.shutdown_timeout, server.owner = "mtls-lab", 1, self
         server.timeout = self.settings.read_timeout
         if self.tls:
-            server.ssl_adapter = TLSAdapter(self.context)
+            server.ssl_adapter = TLSAdapter(self._identity, self.context)
         server.ConnectionClass = Connection
         bound, failed = threading.Event(), []
 
@@ -255,9 +257,11 @@ class MTLSServer:
         Connections already open keep theirs; the new adapter is complete before it
         replaces the old one in a single assignment, so no connection is refused.
         """
-        self.context = context = tlsconfig.server_context(certificate, **self._context_options)
+        identity = load_identity(certificate)
+        context = tlsconfig.server_context(identity, **self._context_options)
+        self._identity, self.context = identity, context
         if self._server is not None:
-            self._server.ssl_adapter = TLSAdapter(context)
+            self._server.ssl_adapter = TLSAdapter(identity, context)
 
     def _record_success(self, resumed: bool = False) -> None:
         with self._lock:
