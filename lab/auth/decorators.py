@@ -68,13 +68,26 @@ def authorize(*policies):
     def decorator(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            ext = _extension()
             result = current_result()
             where = f"{request.method} {request.path}"
+            if result.outcome == "none":
+                log.info(
+                    "authorization denied %s: not authenticated (no client certificate)", where
+                )
+                return refusal(
+                    "Client certificate required",
+                    "this endpoint needs a client certificate and the connection carried none",
+                    "certificate-required",
+                    stage="authentication",
+                )
             if not result.succeeded:
-                why = result.reason or "no client certificate"
-                log.info("authorization denied %s: not authenticated (%s)", where, why)
-                return ext.challenge(result)
+                log.info("authorization denied %s: not authenticated (%s)", where, result.reason)
+                return refusal(
+                    "Client certificate refused",
+                    result.reason,
+                    "certificate-refused",
+                    stage="authentication",
+                )
             for policy in rules:
                 reason = policy(result.identity)
                 if reason is not None:

@@ -84,7 +84,6 @@ class CertificateValidatedContext:
     """``OnCertificateValidated``: the certificate passed every built-in check; add claims or refuse."""
 
     certificate: x509.Certificate
-    chain: list[x509.Certificate]
     identity: ClientIdentity
     failure: str | None = field(default=None, repr=False)
 
@@ -280,7 +279,7 @@ class CertificateAuth:
                 reason = f"revocation check ({self.revocation_mode}): {reason}"
         if reason:
             return AuthenticationResult("failed", reason=reason)
-        ctx = CertificateValidatedContext(cert, chain, ClientIdentity.from_certificate(cert))
+        ctx = CertificateValidatedContext(cert, ClientIdentity.from_certificate(cert))
         if self.validated_event is not None:
             self.validated_event(ctx)
         if ctx.failure is not None:
@@ -314,19 +313,3 @@ class CertificateAuth:
             cert, self.trust, self.additional_chain_certificates, purpose="client", at=now
         )
         return (None if result.ok else f"custom trust store: {result.reason}"), result.issuers
-
-    def challenge(self, result: AuthenticationResult):
-        """The answer to an unauthenticated call of a protected route: 403 problem+json."""
-        if result.outcome == "none":
-            return refusal(
-                "Client certificate required",
-                "this endpoint needs a client certificate and the connection carried none",
-                "certificate-required",
-                stage="authentication",
-            )
-        return refusal(
-            "Client certificate refused",
-            result.reason,
-            "certificate-refused",
-            stage="authentication",
-        )
