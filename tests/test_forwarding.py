@@ -232,7 +232,7 @@ def test_a_trusted_proxy_that_is_not_an_address_is_refused(pki):
 def test_the_forged_header_scenario_shows_the_attack_and_the_refusal():
     from lab.course import scenarios
 
-    result = scenarios.run("forged-client-certificate-header")
+    result = scenarios.get("forged-client-certificate-header").run()
     assert result.behaved, str(result)
     assert result.status == 200 and result.client_saw == "HTTP 200: Hello CN=alice,O=mTLS Lab"
     assert "not a trusted proxy" in result.notes[0]

@@ -392,8 +392,7 @@ def test_revoked_client_scenario_is_registered_and_behaves():
     from lab.course import scenarios
 
     sc = scenarios.get("revoked-client-certificate")
-    assert sc.pending is None
-    result = scenarios.run("revoked-client-certificate")
+    result = sc.run()
     assert result.behaved and result.category == "revoked"  # lab.diagnose's keyword for it
     assert result.server_saw == "handshake refused: certificate verify failed: certificate revoked"
     assert result.notes == ["without a CRL: HTTP 200: Hello CN=stolen-laptop,O=mTLS Lab"]
