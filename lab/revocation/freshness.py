@@ -59,4 +59,3 @@ def freshness(item, *, now: _dt.datetime | None = None) -> Freshness:
         return Freshness("stale", next_update, remaining)
     state = "due" if remaining <= (next_update - this_update) / 4 else "fresh"
     return Freshness(state, next_update, remaining)
-
