@@ -69,15 +69,6 @@ class AuthenticationResult:
     def succeeded(self) -> bool:
         return self.outcome == "succeeded"
 
-    def __str__(self) -> str:
-        if self.outcome == "succeeded":
-            return f"authenticated: {self.identity.subject}"
-        if self.outcome == "none":
-            return "not authenticated: no client certificate"
-        return f"refused: {self.reason}"
-
-    __repr__ = __str__
-
 
 @dataclass
 class CertificateValidatedContext:
