@@ -27,7 +27,7 @@ def _extension() -> CertificateAuth:
     ext = current_app.extensions.get(EXTENSION_KEY)
     if ext is None:
         raise AuthConfigurationError(
-            "CertificateAuth is not installed on this app: call CertificateAuth(app) (or auth.init_app(app)) "
+            "CertificateAuth is not installed on this app: call CertificateAuth(app) "
             "before using @require_certificate / @authorize / current_identity()"
         )
     return ext
@@ -70,22 +70,16 @@ def authorize(*policies):
         def wrapper(*args, **kwargs):
             result = current_result()
             where = f"{request.method} {request.path}"
-            if result.outcome == "none":
-                log.info(
-                    "authorization denied %s: not authenticated (no client certificate)", where
-                )
+            if not result.succeeded:  # no certificate at all is "required", a refused one "refused"
+                missing = result.outcome == "none"
+                why = "no client certificate" if missing else result.reason
+                log.info("authorization denied %s: not authenticated (%s)", where, why)
                 return refusal(
-                    "Client certificate required",
-                    "this endpoint needs a client certificate and the connection carried none",
-                    "certificate-required",
-                    stage="authentication",
-                )
-            if not result.succeeded:
-                log.info("authorization denied %s: not authenticated (%s)", where, result.reason)
-                return refusal(
-                    "Client certificate refused",
-                    result.reason,
-                    "certificate-refused",
+                    f"Client certificate {'required' if missing else 'refused'}",
+                    "this endpoint needs a client certificate and the connection carried none"
+                    if missing
+                    else result.reason,
+                    f"certificate-{'required' if missing else 'refused'}",
                     stage="authentication",
                 )
             for policy in rules:

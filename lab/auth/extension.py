@@ -143,7 +143,7 @@ def _identity_problem(cert: x509.Certificate) -> str | None:
 
 
 class CertificateAuth:
-    """The Flask extension: ``CertificateAuth(app, **options)`` or ``init_app(app)`` later.
+    """The Flask extension: ``CertificateAuth(app, **options)``; without ``app``, only :meth:`check`.
 
     Options (ASP.NET's ``CertificateAuthenticationOptions``); the usage (clientAuth when
     the certificate has an EKU), the validity period on every request, and one client per
@@ -199,16 +199,13 @@ class CertificateAuth:
         self.clock = clock or (lambda: utcnow(exact=True))
         self.validated_event: Callable[[CertificateValidatedContext], None] | None = None
         if app is not None:
-            self.init_app(app)
+            app.extensions[EXTENSION_KEY] = self
 
     def __repr__(self) -> str:
         return (
             f"<CertificateAuth types={self.allowed_certificate_types} revocation={self.revocation_mode} "
             f"trust={'custom' if self.trust is not None else 'tls layer'}>"
         )
-
-    def init_app(self, app) -> None:
-        app.extensions[EXTENSION_KEY] = self
 
     def on_certificate_validated(self, fn: Callable[[CertificateValidatedContext], None]):
         """OnCertificateValidated: every built-in check passed; add claims, or ``ctx.fail()``."""
