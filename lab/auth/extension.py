@@ -1,14 +1,19 @@
-"""``CertificateAuth``: the Flask extension that authenticates every request's client certificate.
+"""``CertificateAuth``, the Flask extension that authenticates every request's client certificate,
+and authorization on a view (``@authorize``, ``@require_certificate``, ``current_identity()``).
 
 It does what notebook 04's hand-written check does (issuer by key, clientAuth, validity on
 every request, one subject), and adds what a hand-written check rarely has: ASP.NET's
 ``OnCertificateValidated`` event, a validation cache, a revocation hook, and one decision
-line per request on the ``lab.auth`` logger.
+line per request on the ``lab.auth`` logger. ``@authorize`` is ASP.NET Core's ``[Authorize]``,
+``current_identity()`` its ``HttpContext.User``. A refusal tells the caller only *that* it is
+not allowed; which rule refused, with its allow-list, goes to the ``lab.auth`` log, where the
+operator reads it.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -16,9 +21,10 @@ from typing import Callable, Iterable
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from flask import Response
+from flask import Response, current_app, g, request
 
 from lab.auth.cache import CertificateCache
+from lab.auth.policies import Policy
 from lab.auth.text import printable
 from lab.errors import ForgedHeaderError, LabError
 from lab.pki.certinfo import eku_names, is_ca
@@ -301,3 +307,91 @@ class CertificateAuth:
             cert, self.trust, self.additional_chain_certificates, purpose="client", at=now
         )
         return (None if result.ok else f"custom trust store: {result.reason}"), result.issuers
+
+
+# ------------------------------------------------------------------ authorization
+def _extension() -> CertificateAuth:
+    ext = current_app.extensions.get(EXTENSION_KEY)
+    if ext is None:
+        raise AuthConfigurationError(
+            "CertificateAuth is not installed on this app: call CertificateAuth(app) "
+            "before using @require_certificate / @authorize / current_identity()"
+        )
+    return ext
+
+
+def current_result() -> AuthenticationResult:
+    """This request's authentication result, computed once per request and kept in ``flask.g``."""
+    result = g.get("lab_auth_result")
+    if result is None:
+        result = _extension().authenticate(request.environ)
+        g.lab_auth_result = result
+        g.client_identity = result.identity
+    return result
+
+
+def current_identity() -> ClientIdentity | None:
+    """The authenticated caller's :class:`ClientIdentity`, or None (no certificate, or refused)."""
+    return current_result().identity
+
+
+def _policy(item) -> Policy:
+    if isinstance(item, Policy):
+        return item
+    if callable(item):  # a bare function (identity) -> None | reason
+        return Policy(getattr(item, "__name__", "policy"), item)
+    raise AuthConfigurationError(f"{item!r} is not a policy: use lab.auth.policies or a callable")
+
+
+def authorize(*policies):
+    """``[Authorize]``: the view runs only for an authenticated caller every policy allows.
+
+    Policies are :mod:`lab.auth.policies` objects or plain callables ``(identity) -> None |
+    reason``. Stack decorators or pass several policies: all must pass.
+    """
+    rules = [_policy(p) for p in policies]
+    names = ", ".join(p.name for p in rules) or "authenticated"
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            result = current_result()
+            where = f"{request.method} {request.path}"
+            if not result.succeeded:  # no certificate at all is "required", a refused one "refused"
+                missing = result.outcome == "none"
+                why = "no client certificate" if missing else result.reason
+                log.info("authorization denied %s: not authenticated (%s)", where, why)
+                return refusal(
+                    f"Client certificate {'required' if missing else 'refused'}",
+                    "this endpoint needs a client certificate and the connection carried none"
+                    if missing
+                    else result.reason,
+                    f"certificate-{'required' if missing else 'refused'}",
+                    stage="authentication",
+                )
+            for policy in rules:
+                reason = policy(result.identity)
+                if reason is not None:
+                    subject = result.identity.subject
+                    log.info(
+                        "authorization denied %s for %s: %s [%s]",
+                        where,
+                        subject,
+                        reason,
+                        policy.name,
+                    )
+                    return refusal(
+                        "Forbidden by policy", reason, "authorization-failed", stage="authorization"
+                    )
+            log.info("authorization allowed %s for %s [%s]", where, result.identity.subject, names)
+            # ensure_sync: an ``async def`` view runs too (Flask's own dispatch does the same)
+            return current_app.ensure_sync(view)(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def require_certificate(view=None):
+    """``[Authorize]`` with no policy: any authenticated client certificate. Use with or without ()."""
+    return authorize() if view is None else authorize()(view)

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Iterable
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
@@ -35,6 +34,7 @@ from lab.errors import CorruptFileError, LabError, MissingFileError
 from lab.pki import CertificateAuthority, make_folder, write_public
 from lab.pki.fields import utcnow
 from lab.pki.keys import signature_hash
+from lab.pki.verify import signed_by
 
 #: RFC 5280 reason names (what openssl, nginx logs and ``pki revoke --reason`` use).
 REASONS: dict[str, x509.ReasonFlags] = {
@@ -233,14 +233,12 @@ class Revocations:
         """
         cert = getattr(cert, "cert", cert)
         if isinstance(cert, x509.Certificate):
-            try:
-                cert.verify_directly_issued_by(self.ca.cert)
-            except (ValueError, TypeError, InvalidSignature):
+            if not signed_by(cert, self.ca.cert):
                 raise RevocationError(
                     f"{cert.subject.rfc4514_string()} was not issued by this CA's key (its "
                     f"issuer's name is {cert.issuer.rfc4514_string()}); revoke it with the CA "
                     f"that issued it"
-                ) from None
+                )
             if cert.public_key() == self.ca.cert.public_key():
                 raise RevocationError(
                     f"{cert.subject.rfc4514_string()} is this CA's own certificate; its CRL "
