@@ -38,15 +38,13 @@ log = logging.getLogger("lab.auth")
 log.addHandler(logging.NullHandler())
 
 
-class _PrintableLines(logging.Filter):
+def _printable_lines(record: logging.LogRecord) -> bool:
     """Every lab.auth line is one line: subjects and paths are caller-controlled (see lab.auth.text)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = printable(record.getMessage()), None
-        return True
+    record.msg, record.args = printable(record.getMessage()), None
+    return True
 
 
-log.addFilter(_PrintableLines())
+log.addFilter(_printable_lines)
 
 #: AllowedCertificateTypes: Chained (the default), SelfSigned, All.
 CERTIFICATE_TYPES = ("chained", "self_signed", "all")
@@ -231,7 +229,17 @@ class CertificateAuth:
 
     def check(self, cert) -> AuthenticationResult:
         """Run the whole authentication on ``cert`` outside any request: "would this certificate pass?"."""
-        return self._finish(self._authenticate_certificate(getattr(cert, "cert", cert)))
+        cert, now = getattr(cert, "cert", cert), self.clock()
+        # Validity first and never cached: a cached "good" must not outlive the certificate.
+        reason = _validity_problem(cert, now)
+        if reason:
+            return self._finish(AuthenticationResult("failed", reason=reason))
+        result = self.cache.get(cert) if self.cache is not None else None
+        if result is None:
+            result = self._validate(cert, now)
+            if self.cache is not None:
+                self.cache.put(cert, result)
+        return self._finish(result)
 
     def _finish(self, result: AuthenticationResult) -> AuthenticationResult:
         if result.succeeded:
@@ -240,21 +248,6 @@ class CertificateAuth:
             log.info("authentication skipped: no client certificate")
         else:
             log.info("authentication failed: %s", result.reason)
-        return result
-
-    def _authenticate_certificate(self, cert: x509.Certificate) -> AuthenticationResult:
-        now = self.clock()
-        # Validity first and never cached: a cached "good" must not outlive the certificate.
-        reason = _validity_problem(cert, now)
-        if reason:
-            return AuthenticationResult("failed", reason=reason)
-        if self.cache is not None:
-            hit = self.cache.get(cert)
-            if hit is not None:
-                return hit
-        result = self._validate(cert, now)
-        if self.cache is not None:
-            self.cache.put(cert, result)
         return result
 
     def _validate(self, cert: x509.Certificate, now: _dt.datetime) -> AuthenticationResult:

@@ -209,8 +209,7 @@ class Revocations:
         self.crl_number = crl_number
         self.path = Path(path) if path else None
         self._mtime = self.path.stat().st_mtime_ns if self.path and self.path.exists() else None
-        self._lock = threading.Lock()
-        self._number_lock = threading.Lock()
+        self._lock = threading.Lock()  # the entries and the CRL number
 
     def __repr__(self) -> str:
         return f"<Revocations of {self.ca.cert.subject.rfc4514_string()}: {len(self._entries)} revoked>"
@@ -274,7 +273,7 @@ class Revocations:
         keeps a ``crlnumber`` file for the same reason) is the only way none of them hands
         out a number twice, or a smaller one.
         """
-        with self._number_lock:
+        with self._lock:
             counter = self.path.with_suffix(".crlnumber") if self.path is not None else None
             if counter is None:
                 self.crl_number += 1
@@ -323,9 +322,8 @@ class Revocations:
                 .serial_number(e.serial)
                 .revocation_date(e.revoked_at)
             )
-            if (
-                e.reason != x509.ReasonFlags.unspecified
-            ):  # RFC 5280: omit the code rather than say "unspecified"
+            # RFC 5280: omit the code rather than say "unspecified"
+            if e.reason != x509.ReasonFlags.unspecified:
                 rb = rb.add_extension(x509.CRLReason(e.reason), critical=False)
             builder = builder.add_revoked_certificate(rb.build())
         return builder.sign(self.ca.key, signature_hash(self.ca.key))

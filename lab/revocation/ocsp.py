@@ -148,11 +148,8 @@ def _responder_certificate(resp: ocsp.OCSPResponse, issuer: x509.Certificate) ->
 
 def _signature_ok(public_key, resp: ocsp.OCSPResponse) -> bool:
     """cryptography reads OCSP answers but does not verify them: check the signature by key type."""
-    signature, data, algorithm = (
-        resp.signature,
-        resp.tbs_response_bytes,
-        resp.signature_hash_algorithm,
-    )
+    signature, data = resp.signature, resp.tbs_response_bytes
+    algorithm = resp.signature_hash_algorithm
     try:
         if isinstance(public_key, ec.EllipticCurvePublicKey):
             public_key.verify(signature, data, ec.ECDSA(algorithm))

@@ -136,8 +136,7 @@ class OCSPResponder:
     refuses it just the same.
 
     Answers are valid for :data:`RESPONSE_VALIDITY` from ``clock()`` (a parameter so that
-    tests can move time). A client that stalls mid-request is dropped after
-    ``read_timeout`` seconds, so it cannot hold one of the responder's threads.
+    tests can move time).
     """
 
     def __init__(
