@@ -33,6 +33,7 @@ except ImportError:  # Windows: no flock; one writer at a time is then the learn
 from lab.errors import CorruptFileError, LabError, MissingFileError
 from lab.pki import CertificateAuthority, make_folder, write_public
 from lab.pki.fields import utcnow
+from lab.pki.files import trust_certificates
 from lab.pki.keys import signature_hash
 from lab.pki.verify import signed_by
 
@@ -126,9 +127,7 @@ def load_crls(path: str | os.PathLike, trust) -> list[x509.CertificateRevocation
     that no CA of ``trust`` (CA objects, certificates, or a list of them) signed.
     """
     data = _read_crl_file(path)
-    anchors = [
-        getattr(t, "cert", t) for t in (trust if isinstance(trust, (list, tuple)) else [trust])
-    ]
+    anchors = trust_certificates(trust)
     if b"-----BEGIN" in data:
         blocks = [(m.group(1).decode(), m.group(0)) for m in _PEM_BLOCK.finditer(data)]
         others = sorted({kind for kind, _ in blocks if kind != "X509 CRL"})

@@ -254,6 +254,10 @@ class OCSPResponder:
 
     # ------------------------------------------------------------- lifecycle
     @property
+    def running(self) -> bool:
+        return self.server.running
+
+    @property
     def url(self) -> str:
         """What goes into the certificates' AIA extension."""
         return f"http://{self.server.host}:{self.server.port}/"
