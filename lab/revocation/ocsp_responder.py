@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -245,7 +246,7 @@ class OCSPResponder:
         @app.get("/<path:encoded>")
         def get(encoded):
             try:
-                der = base64.b64decode(encoded)  # the WSGI path is already URL-decoded
+                der = base64.b64decode(unquote(encoded))  # cheroot leaves %2F encoded
             except ValueError:
                 der = b""
             return answer(der)
