@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 from flask import Flask, Response, request
 
@@ -77,10 +77,6 @@ class MalformedOCSPRequest(LabError, ValueError):
     """A request the responder cannot answer; it answers ``malformedRequest`` (RFC 6960 §2.3)."""
 
 
-#: The certificate-id hashes a response can be built with (cryptography's OCSP builder).
-CERT_ID_HASHES = (hashes.SHA1, hashes.SHA224, hashes.SHA256, hashes.SHA384, hashes.SHA512)
-
-
 def parse_request(der: bytes) -> ocsp.OCSPRequest:
     """Read a DER OCSP request whose every field is readable, or raise :class:`MalformedOCSPRequest`.
 
@@ -99,14 +95,14 @@ def parse_request(der: bytes) -> ocsp.OCSPRequest:
     except ValueError:
         raise MalformedOCSPRequest("the body is not a DER OCSP request") from None
     try:
-        algorithm, nonce = req.hash_algorithm, _nonce(req)
-        name_hash, key_hash = req.issuer_name_hash, req.issuer_key_hash
+        nonce = _nonce(req)
+        # cryptography's builder checks the certificate id as an answer needs it: an OCSP
+        # hash (SHA-1 or SHA-2) and hashes of that hash's size
+        ocsp.OCSPRequestBuilder().add_certificate_by_hash(
+            req.issuer_name_hash, req.issuer_key_hash, req.serial_number, req.hash_algorithm
+        )
     except (ValueError, UnsupportedAlgorithm) as exc:
-        raise MalformedOCSPRequest(f"the request's certificate id is unreadable ({exc})") from None
-    if not isinstance(algorithm, CERT_ID_HASHES):
-        raise MalformedOCSPRequest(f"the certificate id uses {algorithm.name}, not an OCSP hash")
-    if len(name_hash) != algorithm.digest_size or len(key_hash) != algorithm.digest_size:
-        raise MalformedOCSPRequest(f"the certificate id's hashes are not {algorithm.name} hashes")
+        raise MalformedOCSPRequest(f"the request's certificate id is unusable ({exc})") from None
     if nonce is not None and len(nonce) not in NONCE_OCTETS:
         raise MalformedOCSPRequest(f"the nonce is {len(nonce)} octets; RFC 9654 allows 1 to 128")
     return req
