@@ -36,6 +36,7 @@ from lab.revocation.crl import ocsp_urls, reason_name
 # The responder lives in its own module; notebooks and the CLI import it from here.
 from lab.revocation.ocsp_responder import OCSPResponder as OCSPResponder
 from lab.revocation.ocsp_responder import delegated_signer as delegated_signer
+from lab.revocation.ocsp_responder import issuer_hashes
 
 OCSP_REQUEST = "application/ocsp-request"
 
@@ -105,13 +106,8 @@ def parse_response(der: bytes, cert, issuer, nonce: bytes | None = None, *, cloc
         signer = _responder_certificate(resp, issuer)
         if not _signature_ok(signer.public_key(), resp):
             raise OCSPUnavailable("the OCSP answer's signature does not verify")
-        expected = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, resp.hash_algorithm)
-        expected = expected.build()
-        if (resp.serial_number, resp.issuer_key_hash, resp.issuer_name_hash) != (
-            cert.serial_number,
-            expected.issuer_key_hash,
-            expected.issuer_name_hash,
-        ):
+        about = (resp.serial_number, resp.issuer_name_hash, resp.issuer_key_hash)
+        if about != (cert.serial_number, *issuer_hashes(issuer, resp.hash_algorithm)):
             raise OCSPUnavailable("the OCSP answer is about a different certificate")
         echoed = [e.value.nonce for e in resp.extensions if isinstance(e.value, x509.OCSPNonce)]
         if nonce is not None and echoed and echoed[0] != nonce:  # absent is allowed (RFC 9654)

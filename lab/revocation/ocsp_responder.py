@@ -185,7 +185,7 @@ class OCSPResponder:
         except MalformedOCSPRequest as exc:
             self.answers.append(Answer(None, "malformed", str(exc)))
             return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-        ours = (req.issuer_name_hash, req.issuer_key_hash) == _issuer_hashes(
+        ours = (req.issuer_name_hash, req.issuer_key_hash) == issuer_hashes(
             self.ca_cert, req.hash_algorithm
         )
         status, entry = self._status_of(req.serial_number) if ours else ("unknown", None)
@@ -285,7 +285,7 @@ def _unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
     )
 
 
-def _issuer_hashes(issuer: x509.Certificate, algorithm) -> tuple[bytes, bytes]:
+def issuer_hashes(issuer: x509.Certificate, algorithm) -> tuple[bytes, bytes]:
     """(issuerNameHash, issuerKeyHash) of RFC 6960 for ``issuer``, computed as a client would."""
     req = ocsp.OCSPRequestBuilder().add_certificate(issuer, issuer, algorithm).build()
     return req.issuer_name_hash, req.issuer_key_hash
