@@ -218,42 +218,38 @@ class Revocations:
 
     def revoke(
         self,
-        cert: x509.Certificate | object | int,
+        cert: x509.Certificate | object,
         reason: str = "unspecified",
         *,
         at: _dt.datetime | None = None,
     ) -> Revoked:
-        """Revoke a certificate (a lab certificate, an x509 certificate, or a serial number).
+        """Revoke a certificate (a lab certificate or an x509 certificate).
 
         A certificate the CA did not issue is refused, by signature: a CRL speaks only for its
         issuer, and another CA may carry the very same name. So is the CA's own certificate:
         a CA that lists itself in its CRL makes nginx refuse every client it issued.
         """
         cert = getattr(cert, "cert", cert)
-        if isinstance(cert, x509.Certificate):
-            if not signed_by(cert, self.ca.cert):
-                raise RevocationError(
-                    f"{cert.subject.rfc4514_string()} was not issued by this CA's key (its "
-                    f"issuer's name is {cert.issuer.rfc4514_string()}); revoke it with the CA "
-                    f"that issued it"
-                )
-            if cert.public_key() == self.ca.cert.public_key():
-                raise RevocationError(
-                    f"{cert.subject.rfc4514_string()} is this CA's own certificate; its CRL "
-                    f"cannot revoke it. To retire the CA, stop trusting it and make a new one"
-                )
-            serial = cert.serial_number
-        elif isinstance(cert, int):
-            serial = cert
-        else:
-            raise TypeError(f"cannot revoke {cert!r}: give a certificate or a serial number")
+        if not isinstance(cert, x509.Certificate):
+            raise TypeError(f"cannot revoke {cert!r}: give a certificate")
+        if not signed_by(cert, self.ca.cert):
+            raise RevocationError(
+                f"{cert.subject.rfc4514_string()} was not issued by this CA's key (its "
+                f"issuer's name is {cert.issuer.rfc4514_string()}); revoke it with the CA "
+                f"that issued it"
+            )
+        if cert.public_key() == self.ca.cert.public_key():
+            raise RevocationError(
+                f"{cert.subject.rfc4514_string()} is this CA's own certificate; its CRL "
+                f"cannot revoke it. To retire the CA, stop trusting it and make a new one"
+            )
         if reason not in REASONS:
             raise RevocationError(
                 f"unknown revocation reason {reason!r}; use one of {', '.join(REASONS)}"
             )
-        entry = Revoked(serial, REASONS[reason], at or utcnow())
+        entry = Revoked(cert.serial_number, REASONS[reason], at or utcnow())
         with self._lock:
-            self._entries[serial] = entry
+            self._entries[entry.serial] = entry
         return entry
 
     def status(self, serial: int) -> Revoked | None:
