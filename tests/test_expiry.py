@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as _dt
 
 import pytest
+from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from lab.errors import MissingFileError
 from lab.ops import expiry
 from lab.pki import CertificateAuthority, certinfo
 from lab.revocation import Revocations
+from lab.revocation.crl import Revoked
 
 NOW = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)  # certificates carry whole seconds
 
@@ -155,10 +157,9 @@ def test_status_marks_what_pki_revoke_revoked(run_lab, tmp_path):
 
 
 def _crl(ca, path, *, revoke=(), issued, next_update):
-    record = Revocations(ca)
-    for cert in revoke:  # by serial: a forger's CRL lists certificates its key never signed
-        serial = cert if isinstance(cert, int) else cert.cert.serial_number
-        record.revoke(serial, at=issued)
+    # by serial: a forger's CRL lists certificates its key never signed
+    serials = [cert if isinstance(cert, int) else cert.cert.serial_number for cert in revoke]
+    record = Revocations(ca, [Revoked(s, x509.ReasonFlags.unspecified, issued) for s in serials])
     record.write_crl(path, this_update=issued, next_update=next_update)
 
 

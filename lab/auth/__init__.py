@@ -21,8 +21,13 @@ certificate can forge a second line.
 :mod:`lab.auth.forwarding` takes the certificate from a proxy's header, only from the proxy.
 """
 
-from lab.auth.decorators import authorize, current_identity, require_certificate
-from lab.auth.extension import AuthConfigurationError, CertificateAuth
+from lab.auth.extension import (
+    AuthConfigurationError,
+    CertificateAuth,
+    authorize,
+    current_identity,
+    require_certificate,
+)
 
 __all__ = ["CertificateAuth", "AuthConfigurationError"]
 __all__ += ["authorize", "require_certificate", "current_identity"]

@@ -1,14 +1,19 @@
-"""``CertificateAuth``: the Flask extension that authenticates every request's client certificate.
+"""``CertificateAuth``, the Flask extension that authenticates every request's client certificate,
+and authorization on a view (``@authorize``, ``@require_certificate``, ``current_identity()``).
 
 It does what notebook 04's hand-written check does (issuer by key, clientAuth, validity on
 every request, one subject), and adds what a hand-written check rarely has: ASP.NET's
 ``OnCertificateValidated`` event, a validation cache, a revocation hook, and one decision
-line per request on the ``lab.auth`` logger.
+line per request on the ``lab.auth`` logger. ``@authorize`` is ASP.NET Core's ``[Authorize]``,
+``current_identity()`` its ``HttpContext.User``. A refusal tells the caller only *that* it is
+not allowed; which rule refused, with its allow-list, goes to the ``lab.auth`` log, where the
+operator reads it.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -16,9 +21,10 @@ from typing import Callable, Iterable
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from flask import Response
+from flask import Response, current_app, g, request
 
 from lab.auth.cache import CertificateCache
+from lab.auth.policies import Policy
 from lab.auth.text import printable
 from lab.errors import ForgedHeaderError, LabError
 from lab.pki.certinfo import eku_names, is_ca
@@ -32,15 +38,13 @@ log = logging.getLogger("lab.auth")
 log.addHandler(logging.NullHandler())
 
 
-class _PrintableLines(logging.Filter):
+def _printable_lines(record: logging.LogRecord) -> bool:
     """Every lab.auth line is one line: subjects and paths are caller-controlled (see lab.auth.text)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = printable(record.getMessage()), None
-        return True
+    record.msg, record.args = printable(record.getMessage()), None
+    return True
 
 
-log.addFilter(_PrintableLines())
+log.addFilter(_printable_lines)
 
 #: AllowedCertificateTypes: Chained (the default), SelfSigned, All.
 CERTIFICATE_TYPES = ("chained", "self_signed", "all")
@@ -69,22 +73,12 @@ class AuthenticationResult:
     def succeeded(self) -> bool:
         return self.outcome == "succeeded"
 
-    def __str__(self) -> str:
-        if self.outcome == "succeeded":
-            return f"authenticated: {self.identity.subject}"
-        if self.outcome == "none":
-            return "not authenticated: no client certificate"
-        return f"refused: {self.reason}"
-
-    __repr__ = __str__
-
 
 @dataclass
 class CertificateValidatedContext:
     """``OnCertificateValidated``: the certificate passed every built-in check; add claims or refuse."""
 
     certificate: x509.Certificate
-    chain: list[x509.Certificate]
     identity: ClientIdentity
     failure: str | None = field(default=None, repr=False)
 
@@ -153,7 +147,7 @@ def _identity_problem(cert: x509.Certificate) -> str | None:
 
 
 class CertificateAuth:
-    """The Flask extension: ``CertificateAuth(app, **options)`` or ``init_app(app)`` later.
+    """The Flask extension: ``CertificateAuth(app, **options)``; without ``app``, only :meth:`check`.
 
     Options (ASP.NET's ``CertificateAuthenticationOptions``); the usage (clientAuth when
     the certificate has an EKU), the validity period on every request, and one client per
@@ -209,16 +203,13 @@ class CertificateAuth:
         self.clock = clock or (lambda: utcnow(exact=True))
         self.validated_event: Callable[[CertificateValidatedContext], None] | None = None
         if app is not None:
-            self.init_app(app)
+            app.extensions[EXTENSION_KEY] = self
 
     def __repr__(self) -> str:
         return (
             f"<CertificateAuth types={self.allowed_certificate_types} revocation={self.revocation_mode} "
             f"trust={'custom' if self.trust is not None else 'tls layer'}>"
         )
-
-    def init_app(self, app) -> None:
-        app.extensions[EXTENSION_KEY] = self
 
     def on_certificate_validated(self, fn: Callable[[CertificateValidatedContext], None]):
         """OnCertificateValidated: every built-in check passed; add claims, or ``ctx.fail()``."""
@@ -238,7 +229,17 @@ class CertificateAuth:
 
     def check(self, cert) -> AuthenticationResult:
         """Run the whole authentication on ``cert`` outside any request: "would this certificate pass?"."""
-        return self._finish(self._authenticate_certificate(getattr(cert, "cert", cert)))
+        cert, now = getattr(cert, "cert", cert), self.clock()
+        # Validity first and never cached: a cached "good" must not outlive the certificate.
+        reason = _validity_problem(cert, now)
+        if reason:
+            return self._finish(AuthenticationResult("failed", reason=reason))
+        result = self.cache.get(cert) if self.cache is not None else None
+        if result is None:
+            result = self._validate(cert, now)
+            if self.cache is not None:
+                self.cache.put(cert, result)
+        return self._finish(result)
 
     def _finish(self, result: AuthenticationResult) -> AuthenticationResult:
         if result.succeeded:
@@ -247,21 +248,6 @@ class CertificateAuth:
             log.info("authentication skipped: no client certificate")
         else:
             log.info("authentication failed: %s", result.reason)
-        return result
-
-    def _authenticate_certificate(self, cert: x509.Certificate) -> AuthenticationResult:
-        now = self.clock()
-        # Validity first and never cached: a cached "good" must not outlive the certificate.
-        reason = _validity_problem(cert, now)
-        if reason:
-            return AuthenticationResult("failed", reason=reason)
-        if self.cache is not None:
-            hit = self.cache.get(cert)
-            if hit is not None:
-                return hit
-        result = self._validate(cert, now)
-        if self.cache is not None:
-            self.cache.put(cert, result)
         return result
 
     def _validate(self, cert: x509.Certificate, now: _dt.datetime) -> AuthenticationResult:
@@ -280,7 +266,7 @@ class CertificateAuth:
                 reason = f"revocation check ({self.revocation_mode}): {reason}"
         if reason:
             return AuthenticationResult("failed", reason=reason)
-        ctx = CertificateValidatedContext(cert, chain, ClientIdentity.from_certificate(cert))
+        ctx = CertificateValidatedContext(cert, ClientIdentity.from_certificate(cert))
         if self.validated_event is not None:
             self.validated_event(ctx)
         if ctx.failure is not None:
@@ -315,18 +301,90 @@ class CertificateAuth:
         )
         return (None if result.ok else f"custom trust store: {result.reason}"), result.issuers
 
-    def challenge(self, result: AuthenticationResult):
-        """The answer to an unauthenticated call of a protected route: 403 problem+json."""
-        if result.outcome == "none":
-            return refusal(
-                "Client certificate required",
-                "this endpoint needs a client certificate and the connection carried none",
-                "certificate-required",
-                stage="authentication",
-            )
-        return refusal(
-            "Client certificate refused",
-            result.reason,
-            "certificate-refused",
-            stage="authentication",
+
+# ------------------------------------------------------------------ authorization
+def _extension() -> CertificateAuth:
+    ext = current_app.extensions.get(EXTENSION_KEY)
+    if ext is None:
+        raise AuthConfigurationError(
+            "CertificateAuth is not installed on this app: call CertificateAuth(app) "
+            "before using @require_certificate / @authorize / current_identity()"
         )
+    return ext
+
+
+def current_result() -> AuthenticationResult:
+    """This request's authentication result, computed once per request and kept in ``flask.g``."""
+    result = g.get("lab_auth_result")
+    if result is None:
+        result = _extension().authenticate(request.environ)
+        g.lab_auth_result = result
+        g.client_identity = result.identity
+    return result
+
+
+def current_identity() -> ClientIdentity | None:
+    """The authenticated caller's :class:`ClientIdentity`, or None (no certificate, or refused)."""
+    return current_result().identity
+
+
+def _policy(item) -> Policy:
+    if isinstance(item, Policy):
+        return item
+    if callable(item):  # a bare function (identity) -> None | reason
+        return Policy(getattr(item, "__name__", "policy"), item)
+    raise AuthConfigurationError(f"{item!r} is not a policy: use lab.auth.policies or a callable")
+
+
+def authorize(*policies):
+    """``[Authorize]``: the view runs only for an authenticated caller every policy allows.
+
+    Policies are :mod:`lab.auth.policies` objects or plain callables ``(identity) -> None |
+    reason``. Stack decorators or pass several policies: all must pass.
+    """
+    rules = [_policy(p) for p in policies]
+    names = ", ".join(p.name for p in rules) or "authenticated"
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            result = current_result()
+            where = f"{request.method} {request.path}"
+            if not result.succeeded:  # no certificate at all is "required", a refused one "refused"
+                missing = result.outcome == "none"
+                why = "no client certificate" if missing else result.reason
+                log.info("authorization denied %s: not authenticated (%s)", where, why)
+                return refusal(
+                    f"Client certificate {'required' if missing else 'refused'}",
+                    "this endpoint needs a client certificate and the connection carried none"
+                    if missing
+                    else result.reason,
+                    f"certificate-{'required' if missing else 'refused'}",
+                    stage="authentication",
+                )
+            for policy in rules:
+                reason = policy(result.identity)
+                if reason is not None:
+                    subject = result.identity.subject
+                    log.info(
+                        "authorization denied %s for %s: %s [%s]",
+                        where,
+                        subject,
+                        reason,
+                        policy.name,
+                    )
+                    return refusal(
+                        "Forbidden by policy", reason, "authorization-failed", stage="authorization"
+                    )
+            log.info("authorization allowed %s for %s [%s]", where, result.identity.subject, names)
+            # ensure_sync: an ``async def`` view runs too (Flask's own dispatch does the same)
+            return current_app.ensure_sync(view)(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def require_certificate(view=None):
+    """``[Authorize]`` with no policy: any authenticated client certificate. Use with or without ()."""
+    return authorize() if view is None else authorize()(view)

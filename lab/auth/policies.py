@@ -56,9 +56,6 @@ class Policy:
 
         return Policy(f"{self.name} & {other.name}", both)
 
-    def __repr__(self) -> str:
-        return f"<Policy {self.name}>"
-
 
 # ------------------------------------------------------------------ subjects
 def subject_entry(value: str) -> tuple[str, str]:

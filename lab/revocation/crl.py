@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Iterable
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
@@ -34,7 +33,9 @@ except ImportError:  # Windows: no flock; one writer at a time is then the learn
 from lab.errors import CorruptFileError, LabError, MissingFileError
 from lab.pki import CertificateAuthority, make_folder, write_public
 from lab.pki.fields import utcnow
+from lab.pki.files import trust_certificates
 from lab.pki.keys import signature_hash
+from lab.pki.verify import signed_by
 
 #: RFC 5280 reason names (what openssl, nginx logs and ``pki revoke --reason`` use).
 REASONS: dict[str, x509.ReasonFlags] = {
@@ -126,9 +127,7 @@ def load_crls(path: str | os.PathLike, trust) -> list[x509.CertificateRevocation
     that no CA of ``trust`` (CA objects, certificates, or a list of them) signed.
     """
     data = _read_crl_file(path)
-    anchors = [
-        getattr(t, "cert", t) for t in (trust if isinstance(trust, (list, tuple)) else [trust])
-    ]
+    anchors = trust_certificates(trust)
     if b"-----BEGIN" in data:
         blocks = [(m.group(1).decode(), m.group(0)) for m in _PEM_BLOCK.finditer(data)]
         others = sorted({kind for kind, _ in blocks if kind != "X509 CRL"})
@@ -209,8 +208,7 @@ class Revocations:
         self.crl_number = crl_number
         self.path = Path(path) if path else None
         self._mtime = self.path.stat().st_mtime_ns if self.path and self.path.exists() else None
-        self._lock = threading.Lock()
-        self._number_lock = threading.Lock()
+        self._lock = threading.Lock()  # the entries and the CRL number
 
     def __repr__(self) -> str:
         return f"<Revocations of {self.ca.cert.subject.rfc4514_string()}: {len(self._entries)} revoked>"
@@ -220,44 +218,38 @@ class Revocations:
 
     def revoke(
         self,
-        cert: x509.Certificate | object | int,
+        cert: x509.Certificate | object,
         reason: str = "unspecified",
         *,
         at: _dt.datetime | None = None,
     ) -> Revoked:
-        """Revoke a certificate (a lab certificate, an x509 certificate, or a serial number).
+        """Revoke a certificate (a lab certificate or an x509 certificate).
 
         A certificate the CA did not issue is refused, by signature: a CRL speaks only for its
         issuer, and another CA may carry the very same name. So is the CA's own certificate:
         a CA that lists itself in its CRL makes nginx refuse every client it issued.
         """
         cert = getattr(cert, "cert", cert)
-        if isinstance(cert, x509.Certificate):
-            try:
-                cert.verify_directly_issued_by(self.ca.cert)
-            except (ValueError, TypeError, InvalidSignature):
-                raise RevocationError(
-                    f"{cert.subject.rfc4514_string()} was not issued by this CA's key (its "
-                    f"issuer's name is {cert.issuer.rfc4514_string()}); revoke it with the CA "
-                    f"that issued it"
-                ) from None
-            if cert.public_key() == self.ca.cert.public_key():
-                raise RevocationError(
-                    f"{cert.subject.rfc4514_string()} is this CA's own certificate; its CRL "
-                    f"cannot revoke it. To retire the CA, stop trusting it and make a new one"
-                )
-            serial = cert.serial_number
-        elif isinstance(cert, int):
-            serial = cert
-        else:
-            raise TypeError(f"cannot revoke {cert!r}: give a certificate or a serial number")
+        if not isinstance(cert, x509.Certificate):
+            raise TypeError(f"cannot revoke {cert!r}: give a certificate")
+        if not signed_by(cert, self.ca.cert):
+            raise RevocationError(
+                f"{cert.subject.rfc4514_string()} was not issued by this CA's key (its "
+                f"issuer's name is {cert.issuer.rfc4514_string()}); revoke it with the CA "
+                f"that issued it"
+            )
+        if cert.public_key() == self.ca.cert.public_key():
+            raise RevocationError(
+                f"{cert.subject.rfc4514_string()} is this CA's own certificate; its CRL "
+                f"cannot revoke it. To retire the CA, stop trusting it and make a new one"
+            )
         if reason not in REASONS:
             raise RevocationError(
                 f"unknown revocation reason {reason!r}; use one of {', '.join(REASONS)}"
             )
-        entry = Revoked(serial, REASONS[reason], at or utcnow())
+        entry = Revoked(cert.serial_number, REASONS[reason], at or utcnow())
         with self._lock:
-            self._entries[serial] = entry
+            self._entries[entry.serial] = entry
         return entry
 
     def status(self, serial: int) -> Revoked | None:
@@ -276,7 +268,7 @@ class Revocations:
         keeps a ``crlnumber`` file for the same reason) is the only way none of them hands
         out a number twice, or a smaller one.
         """
-        with self._number_lock:
+        with self._lock:
             counter = self.path.with_suffix(".crlnumber") if self.path is not None else None
             if counter is None:
                 self.crl_number += 1
@@ -325,9 +317,8 @@ class Revocations:
                 .serial_number(e.serial)
                 .revocation_date(e.revoked_at)
             )
-            if (
-                e.reason != x509.ReasonFlags.unspecified
-            ):  # RFC 5280: omit the code rather than say "unspecified"
+            # RFC 5280: omit the code rather than say "unspecified"
+            if e.reason != x509.ReasonFlags.unspecified:
                 rb = rb.add_extension(x509.CRLReason(e.reason), critical=False)
             builder = builder.add_revoked_certificate(rb.build())
         return builder.sign(self.ca.key, signature_hash(self.ca.key))

@@ -20,13 +20,12 @@ from lab.pki.fields import utcnow
 class Freshness:
     """How a CRL or an OCSP answer stands against its own validity window."""
 
-    state: str  # fresh, due (in the last ``warn_fraction`` of its window), stale
-    this_update: _dt.datetime
+    state: str  # fresh, due (in the last quarter of its window), stale, unknown (no nextUpdate)
     next_update: _dt.datetime | None
     remaining: _dt.timedelta | None
 
     def __str__(self) -> str:
-        if self.next_update is None:
+        if self.remaining is None:
             return "unknown: no nextUpdate, so a verifier cannot tell when it stops being current"
         hours = abs(self.remaining.total_seconds()) / 3600
         span = f"{hours / 24:.0f} days" if hours >= 48 else f"{hours:.0f} hour"
@@ -41,10 +40,10 @@ _SAYS = {
 }
 
 
-def freshness(item, *, now: _dt.datetime | None = None, warn_fraction: float = 0.25) -> Freshness:
+def freshness(item, *, now: _dt.datetime | None = None) -> Freshness:
     """Judge a CRL (``last_update_utc``/``next_update_utc``) or an OCSP result (``this_update``/``next_update``).
 
-    ``due`` means less than ``warn_fraction`` of the window remains: the time to
+    ``due`` means less than a quarter of the window remains: the time to
     re-sign the CRL (or notice that the responder stopped answering) before
     verifiers start refusing.
     """
@@ -54,15 +53,9 @@ def freshness(item, *, now: _dt.datetime | None = None, warn_fraction: float = 0
     else:
         this_update, next_update = item.this_update, item.next_update
     if next_update is None:
-        return Freshness("unknown", this_update, None, None)
+        return Freshness("unknown", None, None)
     remaining = next_update - now
     if remaining.total_seconds() <= 0:
-        state = "stale"
-    elif remaining <= (next_update - this_update) * warn_fraction:
-        state = "due"
-    else:
-        state = "fresh"
-    return Freshness(state, this_update, next_update, remaining)
-
-
-__all__ = ["Freshness", "freshness"]
+        return Freshness("stale", next_update, remaining)
+    state = "due" if remaining <= (next_update - this_update) / 4 else "fresh"
+    return Freshness(state, next_update, remaining)
