@@ -280,6 +280,23 @@ def test_responder_answers_the_rfc6960_get_form(ca, bob, revoked_bob):
     assert resp.certificate_status == x509_ocsp.OCSPCertStatus.REVOKED
 
 
+def test_responder_answers_a_get_whose_base64_is_percent_encoded(ca, bob, revoked_bob):
+    """RFC 6960 appendix A.1: the GET form is url-encoded base64, as nginx's stapling sends it."""
+    import base64
+    from urllib.parse import quote
+
+    for _ in range(1000):  # a new nonce each time, until the base64 holds a slash
+        encoded = base64.b64encode(build_request(bob.cert, ca.cert, os.urandom(16))).decode()
+        if "/" in encoded:  # what a server must not take as a path separator
+            break
+    assert "/" in encoded
+    with OCSPResponder(revoked_bob) as r:
+        got = requests.get(r.url + quote(encoded, safe=""), timeout=5)
+    resp = x509_ocsp.load_der_ocsp_response(got.content)
+    assert resp.response_status == x509_ocsp.OCSPResponseStatus.SUCCESSFUL
+    assert resp.certificate_status == x509_ocsp.OCSPCertStatus.REVOKED
+
+
 def test_responder_answers_garbage_with_malformed_request(revoked_bob):
     with OCSPResponder(revoked_bob) as r:
         got = requests.post(r.url, data=b"not ocsp", timeout=5)

@@ -86,7 +86,8 @@ def judge_crl(crl: x509.CertificateRevocationList, path: Path, now) -> Certifica
             NOT_YET_VALID,
             "its thisUpdate is still ahead (a clock, or a CRL signed early)",
         )
-    left = None if fresh.next_update is None else days_left(fresh.next_update, now)
+    # rounded as its wording rounds them, so the row never says 6 in DAYS and 7 in words
+    left = None if fresh.remaining is None else round(fresh.remaining / _dt.timedelta(days=1))
     detail = f"{len(crl)} revoked; {meaning}"
     return CertificateStatus(path, state, "CRL", crl.issuer.rfc4514_string(), left, detail)
 

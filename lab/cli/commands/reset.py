@@ -28,7 +28,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     plan = [
         *(f"stop {r['pid']}: {r['command']}" for r in housekeeping.recorded_processes()),
-        *(f"stop nginx in {show(p)}" for p in sorted(runtime_dir().glob(PREFIX_STEM + "*"))),
+        *(f"remove nginx folder {show(p)}" for p in sorted(runtime_dir().glob(PREFIX_STEM + "*"))),
         *(f"remove folder {show(p)}" for p in housekeeping.recorded_folders()),
         *(f"remove {show(p)}" for p in housekeeping.pki_files(args.dir)),  # refuses first
     ]
