@@ -44,7 +44,6 @@ from lab.pki.files import (
 )
 from lab.pki.issued import (
     IssuedCertificate,
-    identity_files,
     leaf_files,
     load_identity,
     load_pair,
@@ -63,7 +62,6 @@ __all__ = [
     "CertificateAuthority",
     "IssuedCertificate",
     "generate_key",
-    "identity_files",
     "leaf_files",
     "make_folder",
     "load_certificate",

@@ -88,12 +88,10 @@ class CertificateAuthority:
         self,
         cert: x509.Certificate,
         key,
-        parent: "CertificateAuthority | None" = None,
         chain: Sequence[x509.Certificate] | None = None,
     ):
         self.cert = cert
         self.key = key
-        self.parent = parent
         #: intermediates above this CA, nearest first, root excluded (empty for a root
         #: and for a CA directly below the root)
         self.chain = list(chain or [])
@@ -138,7 +136,7 @@ class CertificateAuthority:
             .add_extension(key_usage(cert_sign=True, crl_sign=True), critical=True)
         )
         cert = builder.sign(self.key, signature_hash(self.key))
-        return CertificateAuthority(cert, key, parent=self, chain=self._chain_below())
+        return CertificateAuthority(cert, key, self._chain_below())
 
     @property
     def is_root(self) -> bool:

@@ -251,55 +251,34 @@ def load_certificate(path: str | os.PathLike) -> x509.Certificate:
 def load_private_key(path: str | os.PathLike, password: str | bytes | None = None):
     """A PEM or DER private key, decrypting it with ``password`` when it is encrypted."""
     data = read_file(path, "private key")
+    if b"-----BEGIN" in data and b"PRIVATE KEY-----" not in data:
+        raise CorruptFileError(
+            f"{path} does not contain a private key (no 'PRIVATE KEY' PEM block); did you swap --cert and --key?"
+        )
     loader = (
         serialization.load_pem_private_key
         if b"-----BEGIN" in data
         else serialization.load_der_private_key
     )
-    if b"-----BEGIN" in data and b"PRIVATE KEY-----" not in data:
-        raise CorruptFileError(
-            f"{path} does not contain a private key (no 'PRIVATE KEY' PEM block); did you swap --cert and --key?"
-        )
-    try:
-        return loader(data, password_bytes(password))
-    except TypeError as exc:
-        if "encrypted" in str(exc) and not password:
+    try:  # without a password first: an unencrypted key ignores the one given
+        return loader(data, None)
+    except TypeError:  # cryptography's "private key is encrypted"
+        if not password:
             raise PassphraseRequiredError(
                 f"{path} is encrypted; give its passphrase (password=... or --password)"
             ) from None
-        if "not encrypted" in str(exc):
-            return loader(data, None)
-        raise CorruptFileError(f"{path}: {exc}") from None
-    except ValueError as exc:
-        msg = str(exc).lower()
-        # An encrypted key that a given password does not open is a wrong password,
-        # whatever the library says: about one wrong password in 256 decrypts to
-        # bytes whose padding happens to look right, and the error is then about
-        # unreadable key data instead of the password.
-        if password and (
-            "decrypt" in msg or "password" in msg or "bad" in msg or _is_encrypted(data, loader)
-        ):
-            raise WrongPasswordError(
-                f"wrong passphrase for {path}; check it, or re-export the key"
-            ) from None
+    except Exception as exc:  # ValueError, or UnsupportedAlgorithm for odd inputs
         raise CorruptFileError(
             f"{path} is not a readable private key ({_short(exc)}); it may be truncated or edited"
         ) from None
-    except Exception as exc:  # cryptography raises UnsupportedAlgorithm for odd inputs
-        raise CorruptFileError(
-            f"{path} is not a private key the lab can read ({_short(exc)})"
-        ) from None
-
-
-def _is_encrypted(data: bytes, loader) -> bool:
-    """Whether a private key needs a password: the loader says so when given none."""
     try:
-        loader(data, None)
-    except TypeError as exc:
-        return "encrypted" in str(exc) and "not encrypted" not in str(exc)
-    except Exception:  # unreadable without a password too: not known to be encrypted
-        return False
-    return False
+        return loader(data, password_bytes(password))
+    except Exception:
+        # Whatever the library says: about one wrong password in 256 decrypts to bytes whose
+        # padding happens to look right, and the error is then about unreadable key data.
+        raise WrongPasswordError(
+            f"wrong passphrase for {path}; check it, or re-export the key"
+        ) from None
 
 
 #: The ceilings on PBKDF2 and PKCS#12-KDF iteration counts a .pfx may ask for before any key is
