@@ -27,7 +27,6 @@ from lab.pki.certinfo import (
     eku_names,
     is_ca,
     key_usage_names,
-    path_length,
     san_strings,
 )
 from lab.pki.fields import san_entries, utcnow
@@ -176,16 +175,6 @@ def explain_failure(
             f"no trusted CA issued it: its issuer {cert.issuer.rfc4514_string()!r} is not among the "
             f"trusted roots or supplied intermediates (unknown CA, or a missing intermediate)"
         )
-    if "path length" in raw.lower():
-        culprit = _path_length_culprit(cert, [*intermediates, *roots])
-        if culprit:
-            ca, limit, below = culprit
-            names = ", ".join(repr(common_name(c.subject)) for c in below)
-            return (
-                f"path length exceeded: the CA {common_name(ca.subject)!r} has pathLen {limit}, so at most "
-                f"{limit} CA certificate(s) may stand below it, and this chain has {len(below)} ({names}); "
-                f"issue from a CA whose pathLen allows that depth, or shorten the chain"
-            )
     if "2.5.29.15" in raw:  # the KeyUsage OID: cryptography requires it on every CA in the path
         lacking = [c for c in [*intermediates, *roots] if is_ca(c) and key_usage_names(c) is None]
         if lacking:
@@ -196,16 +185,6 @@ def explain_failure(
                 f"(lab.pki.CertificateAuthority.create sets it)"
             )
     return f"the chain was refused: {raw}"
-
-
-def _path_length_culprit(cert: x509.Certificate, pool: Sequence[x509.Certificate]):
-    """The first CA above ``cert`` with more CAs below it than its pathLen allows: (ca, pathLen, those CAs)."""
-    chain = issuer_chain(cert, pool)
-    for i, ca in enumerate(chain):
-        limit = path_length(ca)
-        if limit is not None and i > limit:
-            return ca, limit, chain[:i][::-1]
-    return None
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
