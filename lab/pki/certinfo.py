@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from lab.pki.fields import EKU_BY_OID, utcnow
@@ -51,13 +51,7 @@ def key_description(public_key) -> str:
             "secp384r1": "ECDSA P-384",
             "secp521r1": "ECDSA P-521",
         }.get(public_key.curve.name, f"ECDSA {public_key.curve.name}")
-    if isinstance(public_key, ed25519.Ed25519PublicKey):
-        return "Ed25519"
-    if isinstance(public_key, ed448.Ed448PublicKey):
-        return "Ed448"
-    if isinstance(public_key, dsa.DSAPublicKey):
-        return f"DSA {public_key.key_size}"
-    return type(public_key).__name__
+    return type(public_key).__name__.removesuffix("PublicKey")  # Ed25519, Ed448, DSA
 
 
 def common_name(name: x509.Name) -> str:

@@ -131,16 +131,15 @@ def pem(cert: x509.Certificate) -> bytes:
 def read_password(directory: str | os.PathLike) -> str | None:
     """The .pfx password saved in ``directory``/pfx-password.txt, or None when there is none.
 
-    The one reader of that file: a file that is not UTF-8 text (copied through a tool that
-    re-encoded it, or not a password file at all) is one clear error, not a traceback.
+    The one reader of that file, through :func:`read_file`: a file that is not UTF-8 text
+    (copied through a tool that re-encoded it, or not a password file at all) is one clear
+    error, not a traceback.
     """
     p = Path(directory) / PASSWORD_FILE
-    try:
-        return p.read_bytes().decode("utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
+    if not p.exists():
         return None
-    except IsADirectoryError:
-        raise CorruptFileError(f"{p} is a folder, not the .pfx password file") from None
+    try:
+        return read_file(p, ".pfx password").decode("utf-8").strip()
     except UnicodeDecodeError:
         raise CorruptFileError(
             f"{p} is not UTF-8 text, so it cannot be the .pfx password; rewrite it with the "

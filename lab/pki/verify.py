@@ -85,8 +85,14 @@ def verify_chain(
     builder = PolicyBuilder().store(Store(roots)).time(when)
     try:
         if purpose == "client":
+            # The WebPKI leaf rules want a SAN (servers are found by name); a client certificate is
+            # commonly known by its subject CN, as the guide's MyTrustedClient is, and OpenSSL,
+            # .NET and nginx accept it without a SAN: the one rule relaxed here.
+            leaf_policy = ExtensionPolicy.webpki_defaults_ee().may_be_present(
+                x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
+            )
             builder = builder.extension_policies(
-                ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=_client_leaf_policy()
+                ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=leaf_policy
             )
             verified = builder.build_client_verifier().verify(cert, inter)
             chain = verified.chain
@@ -105,18 +111,6 @@ def verify_chain(
         purpose,
         chain=[common_name(c.subject) or c.subject.rfc4514_string() for c in chain],
         certificates=list(chain),
-    )
-
-
-def _client_leaf_policy() -> ExtensionPolicy:
-    """The WebPKI leaf rules, except that a client certificate need not carry a SAN.
-
-    WebPKI (browsers, CA/B Forum) requires a SAN because servers are found by name.
-    Client certificates are commonly identified by their subject CN, as the guide's
-    ``MyTrustedClient`` is, and OpenSSL, .NET and nginx accept them without a SAN.
-    """
-    return ExtensionPolicy.webpki_defaults_ee().may_be_present(
-        x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
     )
 
 
