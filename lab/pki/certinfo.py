@@ -1,4 +1,4 @@
-"""Read a certificate the way a security engineer does, as text or as an HTML table.
+"""Read a certificate the way a security engineer does, as aligned text.
 
 Why: most mTLS failures are visible in the certificate itself (no SAN, the wrong
 EKU, expired, CA:TRUE on a leaf). :func:`describe` puts every field that matters
@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import hashlib
-import html
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -147,8 +146,8 @@ def days_left(cert_or_not_after, now: _dt.datetime | None = None) -> int:
 
 @dataclass
 class CertificateSummary:
-    """Everything worth knowing about one certificate, as labelled rows: aligned text in a
-    terminal (and as the notebook's text/plain), an HTML table in a notebook."""
+    """Everything worth knowing about one certificate, as labelled rows shown as aligned text
+    (in a terminal, and as the notebook's display)."""
 
     table: list[tuple[str, str]]
 
@@ -157,14 +156,6 @@ class CertificateSummary:
         return "\n".join(f"{k:<{width}}  {v}" for k, v in self.table)
 
     __str__ = __repr__ = as_text
-
-    def _repr_html_(self) -> str:
-        body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'><code>{html.escape(v)}</code></td></tr>"
-            for k, v in self.table
-        )
-        return f"<table>{body}</table>"
 
 
 def describe(cert: x509.Certificate) -> CertificateSummary:
