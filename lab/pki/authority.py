@@ -199,7 +199,7 @@ class CertificateAuthority:
     def issue_server(
         self,
         *hosts: str,
-        san: bool | Sequence[str] = True,
+        san: bool = True,
         **options,
     ) -> IssuedCertificate:
         """A server certificate for ``hosts`` (DNS names and IP addresses).
@@ -211,7 +211,7 @@ class CertificateAuthority:
         ``options`` of :class:`_Leaf`).
         """
         hosts = hosts or ("localhost", "127.0.0.1")
-        names = list(hosts) if san is True else (list(san) if san else None)
+        names = list(hosts) if san else None
         return self._issue(hosts[0], "serverAuth", names, _Leaf.of("issue_server", options))
 
     def issue_client(

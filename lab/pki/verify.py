@@ -187,7 +187,7 @@ def is_self_signed(cert: x509.Certificate) -> bool:
 
 
 def issuer_chain(
-    cert: x509.Certificate, pool: Iterable[x509.Certificate], *, limit: int = 8
+    cert: x509.Certificate, pool: Iterable[x509.Certificate]
 ) -> list[x509.Certificate]:
     """The issuers of ``cert`` found in ``pool`` by signature, nearest first.
 
@@ -195,23 +195,15 @@ def issuer_chain(
     certificates cryptography's verifier refuses, such as the guide's v1 leaves, to report
     on them) and authentication when the TLS layer, not this process, verified the peer.
     Stops at a self-signed certificate, at a certificate whose issuer is not in ``pool``,
-    and on a loop. Where :func:`verify_chain` ran, use its ``certificates`` instead.
+    on a loop, and after eight issuers. Where :func:`verify_chain` ran, use its
+    ``certificates`` instead.
     """
     pool = list(pool)
     path: list[x509.Certificate] = []
     current = cert
-    while len(path) < limit and not is_self_signed(current):
-        issuer = next(
-            (
-                c
-                for c in pool
-                if c.subject == current.issuer
-                and c not in path
-                and c != cert
-                and signed_by(current, c)
-            ),
-            None,
-        )
+    while len(path) < 8 and not is_self_signed(current):
+        named = [c for c in pool if c.subject == current.issuer and c not in [cert, *path]]
+        issuer = next((c for c in named if signed_by(current, c)), None)
         if issuer is None:
             break
         path.append(issuer)
