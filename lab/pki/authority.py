@@ -29,7 +29,7 @@ from lab.pki.keys import generate_key, private_key_pem, signature_hash
 class _Leaf:
     """The options :meth:`~CertificateAuthority.issue_server` and ``issue_client`` share, with
     their defaults: both take them as keywords (that is how a learner writes ``expired=True``),
-    and an unknown keyword is refused here, by name.
+    and the dataclass refuses an unknown keyword by name.
 
     ``eku``: "default" (serverAuth or clientAuth), None (no EKU: any use) or a list of names;
     ``key_type`` or ``key``: the leaf's key; ``days``, ``expired``, ``not_yet_valid``,
@@ -51,19 +51,12 @@ class _Leaf:
     organization: str | None = "mTLS Lab"
     extra_extensions: object = ()
 
-    @classmethod
-    def of(cls, method: str, options: dict) -> "_Leaf":
-        """The options, or the TypeError Python would raise had ``method`` listed them itself."""
-        unknown = [name for name in options if name not in cls.__dataclass_fields__]
-        if unknown:
-            raise TypeError(f"{method}() got an unexpected keyword argument {unknown[0]!r}")
-        return cls(**options)
-
 
 def _blank(
     subject: x509.Name, issuer: x509.Name, public_key, start, end
 ) -> x509.CertificateBuilder:
-    """The fields every certificate has: names, public key, a random serial, the validity window."""
+    """The fields every certificate has: names, public key (and its SKI), a random serial, the
+    validity window."""
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -72,6 +65,7 @@ def _blank(
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(end)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     )
 
 
@@ -117,9 +111,6 @@ class CertificateAuthority:
             _blank(subject, subject, key.public_key(), start, end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(key_usage(cert_sign=True, crl_sign=True), critical=True)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
         )
         cert = builder.sign(key, signature_hash(key))
         return cls(cert, key)
@@ -157,13 +148,9 @@ class CertificateAuthority:
     def builder(self, subject: x509.Name, public_key, start, end) -> x509.CertificateBuilder:
         """What every certificate this CA signs carries: its issuer name, a random serial, the
         validity window, and the key identifiers (SKI of ``public_key``, AKI of this CA)."""
-        return (
-            _blank(subject, self.cert.subject, public_key, start, end)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
-                critical=False,
-            )
+        return _blank(subject, self.cert.subject, public_key, start, end).add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+            critical=False,
         )
 
     def _issue(self, common_name: str, default_eku: str, san, o: _Leaf) -> IssuedCertificate:
@@ -212,7 +199,7 @@ class CertificateAuthority:
         """
         hosts = hosts or ("localhost", "127.0.0.1")
         names = list(hosts) if san else None
-        return self._issue(hosts[0], "serverAuth", names, _Leaf.of("issue_server", options))
+        return self._issue(hosts[0], "serverAuth", names, _Leaf(**options))
 
     def issue_client(
         self,
@@ -236,7 +223,7 @@ class CertificateAuthority:
             *([email_name(email)] if email else []),
             *([uri_name(uri)] if uri else []),
         ]
-        return self._issue(name, "clientAuth", san or None, _Leaf.of("issue_client", options))
+        return self._issue(name, "clientAuth", san or None, _Leaf(**options))
 
     # ------------------------------------------------------------------ files
     def write(self, stem: str | os.PathLike) -> tuple[Path, Path]:
