@@ -94,8 +94,7 @@ def verify_chain(
             builder = builder.extension_policies(
                 ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=leaf_policy
             )
-            verified = builder.build_client_verifier().verify(cert, inter)
-            chain = verified.chain
+            chain = builder.build_client_verifier().verify(cert, inter).chain
         else:
             if not hostname:
                 raise ValueError("a server check needs the hostname the client connects to")
