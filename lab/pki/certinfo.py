@@ -44,12 +44,10 @@ def spki_pin(cert_or_public_key) -> str:
 def key_description(public_key) -> str:
     if isinstance(public_key, rsa.RSAPublicKey):
         return f"RSA {public_key.key_size}"
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return {
-            "secp256r1": "ECDSA P-256",
-            "secp384r1": "ECDSA P-384",
-            "secp521r1": "ECDSA P-521",
-        }.get(public_key.curve.name, f"ECDSA {public_key.curve.name}")
+    if isinstance(public_key, ec.EllipticCurvePublicKey):  # NIST P-256 is SEC's secp256r1...
+        curve = public_key.curve.name
+        nist = curve.startswith("secp") and curve.endswith("r1")
+        return f"ECDSA {f'P-{curve[4:-2]}' if nist else curve}"
     return type(public_key).__name__.removesuffix("PublicKey")  # Ed25519, Ed448, DSA
 
 
