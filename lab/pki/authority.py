@@ -115,12 +115,11 @@ class CertificateAuthority:
         cert = builder.sign(key, signature_hash(key))
         return cls(cert, key)
 
-    def create_intermediate(
-        self, name: str = "mTLS Lab Issuing CA", *, days: float = 1825
-    ) -> "CertificateAuthority":
-        """An intermediate CA signed by this one, ECDSA P-256, pathlen 0: it may only issue leaves."""
+    def create_intermediate(self, name: str = "mTLS Lab Issuing CA") -> "CertificateAuthority":
+        """An intermediate CA signed by this one for five years, ECDSA P-256, pathlen 0: it may
+        only issue leaves."""
         key = generate_key("ec")
-        start, end = validity(days, False, False, None, None)
+        start, end = validity(1825, False, False, None, None)
         builder = (
             self.builder(distinguished_name(name), key.public_key(), start, end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
