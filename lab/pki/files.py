@@ -163,11 +163,7 @@ def trust_certificates(trust) -> list[x509.Certificate]:
     if isinstance(trust, (str, os.PathLike)):
         return load_certificates(trust)
     if isinstance(trust, (bytes, bytearray)):
-        try:
-            certs = x509.load_pem_x509_certificates(bytes(trust))
-        except (ValueError, x509.InvalidVersion):
-            raise CorruptFileError("the trust bytes are not PEM certificates") from None
-        return checked(certs, "the trust bytes")
+        return certificates_in(bytes(trust), "the trust given as bytes")
     cert = getattr(trust, "cert", None)
     if isinstance(cert, x509.Certificate):  # a lab CA or IssuedCertificate
         return [cert]
@@ -190,7 +186,11 @@ def certificate_of(obj) -> x509.Certificate:
 
 def load_certificates(path: str | os.PathLike) -> list[x509.Certificate]:
     """Every certificate in a PEM file (a chain), or the one in a DER file."""
-    data = read_file(path, "certificate")
+    return certificates_in(read_file(path, "certificate"), path)
+
+
+def certificates_in(data: bytes, path) -> list[x509.Certificate]:
+    """Every certificate in PEM ``data`` (a chain), or the one in DER ``data``, read from ``path``."""
     if b"-----BEGIN" in data:
         if b"PRIVATE KEY-----" in data and b"CERTIFICATE-----" not in data:
             raise CorruptFileError(
