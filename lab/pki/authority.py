@@ -26,10 +26,10 @@ from lab.pki.keys import generate_key, private_key_pem, signature_hash
 
 
 @dataclass(frozen=True)
-class _Leaf:
-    """The options :meth:`~CertificateAuthority.issue_server` and ``issue_client`` share, with
-    their defaults: both take them as keywords (that is how a learner writes ``expired=True``),
-    and the dataclass refuses an unknown keyword by name.
+class LeafOptions:
+    """The options :meth:`~CertificateAuthority.issue_server` and ``issue_client`` share (and
+    ``sign`` reads), with their defaults: both take them as keywords (that is how a learner
+    writes ``expired=True``), and the dataclass refuses an unknown keyword by name.
 
     ``eku``: "default" (serverAuth or clientAuth), None (no EKU: any use) or a list of names;
     ``key_type`` or ``key``: the leaf's key; ``days``, ``expired``, ``not_yet_valid``,
@@ -152,16 +152,16 @@ class CertificateAuthority:
             critical=False,
         )
 
-    def _issue(self, common_name: str, default_eku: str, san, o: _Leaf) -> IssuedCertificate:
-        key = o.key or generate_key(o.key_type)
+    def sign(self, subject: x509.Name, public_key, ekus, san, o: LeafOptions) -> x509.Certificate:
+        """A leaf for ``public_key`` signed by this CA: CA:FALSE (or ``o.ca_flag``), the Key Usage
+        of its key type, the EKU names ``ekus`` (none: no EKU), the SAN entries ``san``, and the
+        validity window and extra extensions of ``o``."""
         start, end = validity(o.days, o.expired, o.not_yet_valid, o.not_before, o.not_after)
-        subject = distinguished_name(common_name, o.organization)
         builder = (
-            self.builder(subject, key.public_key(), start, end)
+            self.builder(subject, public_key, start, end)
             .add_extension(x509.BasicConstraints(ca=o.ca_flag, path_length=None), critical=True)
-            .add_extension(key_usage(key, cert_sign=o.ca_flag), critical=True)
+            .add_extension(key_usage(public_key, cert_sign=o.ca_flag), critical=True)
         )
-        ekus = [default_eku] if o.eku == "default" else (list(o.eku) if o.eku else [])
         if ekus:
             try:
                 oids = [EKU_NAMES[e] for e in ekus]
@@ -176,11 +176,16 @@ class CertificateAuthority:
             )
         for ext, critical in o.extra_extensions:
             builder = builder.add_extension(ext, critical=critical)
-        cert = builder.sign(self.key, signature_hash(self.key))
-        chain = self._chain_below()
+        return builder.sign(self.key, signature_hash(self.key))
+
+    def _issue(self, common_name: str, default_eku: str, san, o: LeafOptions) -> IssuedCertificate:
+        key = o.key or generate_key(o.key_type)
+        ekus = [default_eku] if o.eku == "default" else (list(o.eku) if o.eku else [])
+        subject = distinguished_name(common_name, o.organization)
+        cert = self.sign(subject, key.public_key(), ekus, san, o)
         if o.mismatched_key:
             key = generate_key(o.key_type)  # a real key, just not this certificate's
-        return IssuedCertificate(cert, key, chain)
+        return IssuedCertificate(cert, key, self._chain_below())
 
     def issue_server(
         self,
@@ -194,11 +199,11 @@ class CertificateAuthority:
         digitalSignature (+ keyEncipherment for RSA), CA:FALSE, AKI/SKI.
         Break it on purpose with ``san=False`` (CN only, like the guide's openssl
         commands), ``eku=None`` or ``eku=["clientAuth"]``, ``expired=True``... (the
-        ``options`` of :class:`_Leaf`).
+        ``options`` of :class:`LeafOptions`).
         """
         hosts = hosts or ("localhost", "127.0.0.1")
         names = list(hosts) if san else None
-        return self._issue(hosts[0], "serverAuth", names, _Leaf(**options))
+        return self._issue(hosts[0], "serverAuth", names, LeafOptions(**options))
 
     def issue_client(
         self,
@@ -215,14 +220,14 @@ class CertificateAuthority:
         go into the SAN, which is what modern authorization should match on. Each keeps the
         type its option names, checked (``email="127.0.0.1"`` is refused, never made an IP
         SAN); ``dns`` holds DNS names, or ``x509.GeneralName`` entries taken as they are. The
-        other ``options`` (``expired=True``, ``eku=None``...) are those of :class:`_Leaf`.
+        other ``options`` (``expired=True``, ``eku=None``...) are those of :class:`LeafOptions`.
         """
         san = [
             *(entry if isinstance(entry, x509.GeneralName) else dns_name(entry) for entry in dns),
             *([email_name(email)] if email else []),
             *([uri_name(uri)] if uri else []),
         ]
-        return self._issue(name, "clientAuth", san or None, _Leaf(**options))
+        return self._issue(name, "clientAuth", san or None, LeafOptions(**options))
 
     # ------------------------------------------------------------------ files
     def write(self, stem: str | os.PathLike) -> tuple[Path, Path]:
