@@ -33,9 +33,9 @@ class LeafOptions:
 
     ``eku``: "default" (serverAuth or clientAuth), None (no EKU: any use) or a list of names;
     ``key_type`` or ``key``: the leaf's key; ``days``, ``expired``, ``not_yet_valid``,
-    ``not_before``, ``not_after``: the validity window; ``ca_flag``: CA:TRUE on a leaf;
-    ``mismatched_key``: hand back a key that is not the certificate's; ``extra_extensions``:
-    ``(extension, critical)`` pairs added as they are.
+    ``not_before``, ``not_after``: the validity window; ``ca_flag``: CA:TRUE, pathlen 0 (an
+    issuing CA, or a leaf that is wrongly one); ``mismatched_key``: hand back a key that is not
+    the certificate's; ``extra_extensions``: ``(extension, critical)`` pairs added as they are.
     """
 
     eku: object = "default"
@@ -119,13 +119,8 @@ class CertificateAuthority:
         """An intermediate CA signed by this one for five years, ECDSA P-256, pathlen 0: it may
         only issue leaves."""
         key = generate_key("ec")
-        start, end = validity(1825, False, False, None, None)
-        builder = (
-            self.builder(distinguished_name(name), key.public_key(), start, end)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(key_usage(cert_sign=True, crl_sign=True), critical=True)
-        )
-        cert = builder.sign(self.key, signature_hash(self.key))
+        options = LeafOptions(days=1825, ca_flag=True)
+        cert = self.sign(distinguished_name(name), key.public_key(), [], None, options)
         return CertificateAuthority(cert, key, self._chain_below())
 
     @property
@@ -153,14 +148,19 @@ class CertificateAuthority:
         )
 
     def sign(self, subject: x509.Name, public_key, ekus, san, o: LeafOptions) -> x509.Certificate:
-        """A leaf for ``public_key`` signed by this CA: CA:FALSE (or ``o.ca_flag``), the Key Usage
-        of its key type, the EKU names ``ekus`` (none: no EKU), the SAN entries ``san``, and the
-        validity window and extra extensions of ``o``."""
+        """A certificate for ``public_key`` signed by this CA: CA:FALSE (or ``o.ca_flag``), the
+        Key Usage of its key type, the EKU names ``ekus`` (none: no EKU), the SAN entries
+        ``san``, and the validity window and extra extensions of ``o``."""
         start, end = validity(o.days, o.expired, o.not_yet_valid, o.not_before, o.not_after)
         builder = (
             self.builder(subject, public_key, start, end)
-            .add_extension(x509.BasicConstraints(ca=o.ca_flag, path_length=None), critical=True)
-            .add_extension(key_usage(public_key, cert_sign=o.ca_flag), critical=True)
+            .add_extension(
+                x509.BasicConstraints(ca=o.ca_flag, path_length=0 if o.ca_flag else None),
+                critical=True,
+            )
+            .add_extension(
+                key_usage(public_key, cert_sign=o.ca_flag, crl_sign=o.ca_flag), critical=True
+            )
         )
         if ekus:
             try:
