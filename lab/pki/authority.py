@@ -48,7 +48,6 @@ class LeafOptions:
     not_after: object = None
     ca_flag: bool = False
     mismatched_key: bool = False
-    organization: str | None = "mTLS Lab"
     extra_extensions: object = ()
 
 
@@ -181,8 +180,7 @@ class CertificateAuthority:
     def _issue(self, common_name: str, default_eku: str, san, o: LeafOptions) -> IssuedCertificate:
         key = o.key or generate_key(o.key_type)
         ekus = [default_eku] if o.eku == "default" else (list(o.eku) if o.eku else [])
-        subject = distinguished_name(common_name, o.organization)
-        cert = self.sign(subject, key.public_key(), ekus, san, o)
+        cert = self.sign(distinguished_name(common_name), key.public_key(), ekus, san, o)
         if o.mismatched_key:
             key = generate_key(o.key_type)  # a real key, just not this certificate's
         return IssuedCertificate(cert, key, self._chain_below())
