@@ -109,7 +109,7 @@ class CertificateAuthority:
         builder = (
             _blank(subject, subject, key.public_key(), start, end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(key_usage(cert_sign=True, crl_sign=True), critical=True)
+            .add_extension(key_usage(ca=True), critical=True)
         )
         cert = builder.sign(key, signature_hash(key))
         return cls(cert, key)
@@ -157,9 +157,7 @@ class CertificateAuthority:
                 x509.BasicConstraints(ca=o.ca_flag, path_length=0 if o.ca_flag else None),
                 critical=True,
             )
-            .add_extension(
-                key_usage(public_key, cert_sign=o.ca_flag, crl_sign=o.ca_flag), critical=True
-            )
+            .add_extension(key_usage(public_key, ca=o.ca_flag), critical=True)
         )
         if ekus:
             try:

@@ -205,18 +205,18 @@ def _is_ip(value: str) -> bool:
     return True
 
 
-def key_usage(public_key=None, *, cert_sign: bool = False, crl_sign: bool = False) -> x509.KeyUsage:
-    """digitalSignature always; keyEncipherment only for an RSA ``public_key`` (or its private
-    half: TLS 1.2 RSA key exchange). A CA passes no key and both signing bits (it signs
-    certificates and CRLs, and, as the lab's CAs do, OCSP answers)."""
+def key_usage(public_key=None, *, ca: bool = False) -> x509.KeyUsage:
+    """digitalSignature always; keyEncipherment only for an RSA ``public_key`` (TLS 1.2 RSA key
+    exchange). A CA gets both signing bits (it signs certificates and
+    CRLs, and, as the lab's CAs do, OCSP answers)."""
     return x509.KeyUsage(
         digital_signature=True,
         content_commitment=False,
-        key_encipherment=isinstance(public_key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)),
+        key_encipherment=isinstance(public_key, rsa.RSAPublicKey),
         data_encipherment=False,
         key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=crl_sign,
+        key_cert_sign=ca,
+        crl_sign=ca,
         encipher_only=False,
         decipher_only=False,
     )
