@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as _dt
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +13,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from lab.pki.fields import (
+    BACKDATE,
     EKU_NAMES,
     distinguished_name,
     dns_name,
@@ -18,7 +21,7 @@ from lab.pki.fields import (
     key_usage,
     san_entries,
     uri_name,
-    validity,
+    utcnow,
 )
 from lab.pki.files import pem, write_private, write_public
 from lab.pki.issued import IssuedCertificate, leaf_files, load_pair
@@ -49,6 +52,24 @@ class LeafOptions:
     ca_flag: bool = False
     mismatched_key: bool = False
     extra_extensions: object = ()
+
+    def window(self) -> tuple[_dt.datetime, _dt.datetime]:
+        """The validity window (notBefore, notAfter), including the deliberately wrong ones."""
+        days = self.days
+        if not (isinstance(days, (int, float)) and math.isfinite(days) and days > 0):
+            raise ValueError(f"days must be a finite number greater than 0, not {days!r}")
+        now = utcnow()
+        if self.expired and self.not_yet_valid:
+            raise ValueError("a certificate cannot be both expired and not yet valid")
+        if self.expired:
+            return now - _dt.timedelta(days=30), now - _dt.timedelta(days=1)
+        if self.not_yet_valid:
+            return now + _dt.timedelta(days=1), now + _dt.timedelta(days=1 + days)
+        start = self.not_before or now - BACKDATE
+        end = self.not_after or start + BACKDATE + _dt.timedelta(days=days)
+        if end <= start:
+            raise ValueError("not_after must be later than not_before")
+        return start, end
 
 
 def _blank(
@@ -105,7 +126,7 @@ class CertificateAuthority:
         critical), SKI."""
         key = generate_key(key_type)
         subject = distinguished_name(name, organization)
-        start, end = validity(3650, False, False, None, None)
+        start, end = LeafOptions(days=3650).window()
         builder = (
             _blank(subject, subject, key.public_key(), start, end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -150,7 +171,7 @@ class CertificateAuthority:
         """A certificate for ``public_key`` signed by this CA: CA:FALSE (or ``o.ca_flag``), the
         Key Usage of its key type, the EKU names ``ekus`` (none: no EKU), the SAN entries
         ``san``, and the validity window and extra extensions of ``o``."""
-        start, end = validity(o.days, o.expired, o.not_yet_valid, o.not_before, o.not_after)
+        start, end = o.window()
         builder = (
             self.builder(subject, public_key, start, end)
             .add_extension(
@@ -244,7 +265,7 @@ def self_signed_client(name: str) -> IssuedCertificate:
     """A client certificate that signs itself: no CA vouches for it (a classic mistake)."""
     key = generate_key("ec")
     subject = distinguished_name(name)
-    start, end = validity(365, False, False, None, None)
+    start, end = LeafOptions().window()
     cert = (
         _blank(subject, subject, key.public_key(), start, end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

@@ -1,4 +1,4 @@
-"""The fields a CA fills in: names, the validity window, SAN entries, Key Usage and EKU names.
+"""The fields a CA fills in: names, the clock and backdating, SAN entries, Key Usage and EKU names.
 
 Kept apart from :mod:`lab.pki.authority` so that what each field means can be read on its own.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
-import math
 import re
 import unicodedata
 import urllib.parse
@@ -103,30 +102,6 @@ def distinguished_name(common_name: str, organization: str | None = "mTLS Lab") 
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
     attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, check_common_name(common_name)))
     return x509.Name(attrs)
-
-
-def validity(
-    days: float,
-    expired: bool,
-    not_yet_valid: bool,
-    not_before: _dt.datetime | None,
-    not_after: _dt.datetime | None,
-):
-    """Work out the validity window, including the deliberately wrong ones."""
-    if not (isinstance(days, (int, float)) and math.isfinite(days) and days > 0):
-        raise ValueError(f"days must be a finite number greater than 0, not {days!r}")
-    now = utcnow()
-    if expired and not_yet_valid:
-        raise ValueError("a certificate cannot be both expired and not yet valid")
-    if expired:
-        return now - _dt.timedelta(days=30), now - _dt.timedelta(days=1)
-    if not_yet_valid:
-        return now + _dt.timedelta(days=1), now + _dt.timedelta(days=1 + days)
-    start = not_before or now - BACKDATE
-    end = not_after or start + BACKDATE + _dt.timedelta(days=days)
-    if end <= start:
-        raise ValueError("not_after must be later than not_before")
-    return start, end
 
 
 def san_entries(names: Iterable[str | x509.GeneralName]) -> list[x509.GeneralName]:
