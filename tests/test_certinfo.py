@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import html
 
 import pytest
 
@@ -132,39 +131,6 @@ def test_text_shows_thumbprint_and_spki_pin(client_identity, client_summary):
 
 def test_str_and_repr_are_the_text(client_summary):
     assert str(client_summary) == repr(client_summary) == client_summary.as_text()
-
-
-# -------------------------------------------------------------- HTML summary
-def test_html_is_a_table_with_one_row_per_field(client_summary):
-    page = client_summary._repr_html_()
-    assert page.startswith("<table>") and page.endswith("</table>")
-    assert page.count("<tr>") == len(client_summary.table)
-
-
-def test_html_holds_every_field_of_the_text(client_summary, client_identity):
-    page = client_summary._repr_html_()
-    for label, value in client_summary.table:
-        assert f"<th style='text-align:left'>{html.escape(label)}</th>" in page
-        assert f"<code>{html.escape(value)}</code>" in page
-    for must in (
-        "CN=alice,O=mTLS Lab",
-        "Days left",
-        "ECDSA P-256",
-        "URI:spiffe://lab.test/ns/payments/sa/alice",
-        "digitalSignature",
-        "clientAuth",
-        "SHA-256 thumbprint",
-        "SPKI SHA-256 pin",
-        format(client_identity.cert.serial_number, "x"),
-        certinfo.thumbprint(client_identity.cert),
-    ):
-        assert must in page
-
-
-def test_html_escapes_markup_in_names(root_ca):
-    page = certinfo.describe(root_ca.issue_client("R&D <b>ops</b>"))._repr_html_()
-    assert "<b>" not in page
-    assert "R&amp;D" in page and "&lt;b" in page
 
 
 # --------------------------------------------------------- the fingerprints

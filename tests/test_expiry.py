@@ -101,9 +101,10 @@ def test_warning_window_boundary(intermediate_ca, tmp_path):
 
 
 def test_file_expires_with_its_earliest_chain_certificate(root_ca, tmp_path):
-    short_ca = root_ca.create_intermediate("Short Issuing CA", days=5)
-    short_ca.issue_server("localhost", days=365).write(tmp_path / "server")
-    (entry,) = expiry.scan(tmp_path, now=NOW).entries
+    short_ca = root_ca.create_intermediate("Short Issuing CA")  # five years
+    short_ca.issue_server("localhost", days=3650).write(tmp_path / "server")  # ten
+    later = short_ca.cert.not_valid_after_utc - _dt.timedelta(days=3)
+    (entry,) = expiry.scan(tmp_path, now=later).entries
     assert entry.state == expiry.WARN and entry.days_left <= 5
     assert "Short Issuing CA" in entry.detail
 

@@ -744,10 +744,10 @@ def test_serve_crl_takes_a_der_file_and_refuses_a_folder_in_one_line(
     )
     try:
         assert list(scratch.glob("lab-crl-*/*.pem")), "serve should hand OpenSSL its own CRL copy"
-        bob = pki.load_identity(d / "bob.crt", d / "bob.key")
+        bob = pki.load_identity((d / "bob.crt", d / "bob.key"))
         with pytest.raises(requests.exceptions.RequestException):
             client.session(bob, trust=d / "rootCA.pem").get(url + "/api/secure", timeout=10)
-        good = pki.load_identity(d / "client.crt", d / "client.key")
+        good = pki.load_identity((d / "client.crt", d / "client.key"))
         ok = client.session(good, trust=d / "rootCA.pem").get(url + "/api/secure", timeout=10)
     finally:
         rc, _, err = _stop(proc)

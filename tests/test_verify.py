@@ -248,16 +248,13 @@ def test_missing_trust_file_raises_missing_file_error(client_identity, tmp_path)
         verify_chain(client_identity, tmp_path / "rootCA.pem")
 
 
-def test_a_path_length_violation_names_the_ca_and_the_cas_below_it(root_ca):
+def test_a_path_length_violation_is_refused_in_the_verifier_s_words(root_ca):
     too_deep = root_ca.create_intermediate("Depth Zero CA").create_intermediate(
         "Depth One CA"
     )  # pathLen 0 above
     check = verify_chain(too_deep.issue_client("carol"), trust=root_ca)
     assert not check.ok
-    assert check.reason.startswith(
-        "path length exceeded: the CA 'Depth Zero CA' has pathLen 0, so at most 0 CA "
-        "certificate(s) may stand below it, and this chain has 1 ('Depth One CA')"
-    )
+    assert "path length constraint violated" in check.reason
 
 
 # ----------------------------------------------------------------- what openssl x509 -req makes

@@ -27,7 +27,6 @@ This package imports nothing of the lab but :mod:`lab.errors`.
 """
 
 from lab.pki.authority import CertificateAuthority, self_signed_client
-from lab.pki.fields import BACKDATE
 from lab.pki.files import (
     CERT_SUFFIXES,
     PASSWORD_FILE,
@@ -44,7 +43,6 @@ from lab.pki.files import (
 )
 from lab.pki.issued import (
     IssuedCertificate,
-    identity_files,
     leaf_files,
     load_identity,
     load_pair,
@@ -54,7 +52,6 @@ from lab.pki.issued import (
 from lab.pki.keys import generate_key
 
 __all__ = [
-    "BACKDATE",
     "CERT_SUFFIXES",
     "PASSWORD_FILE",
     "PFX_SUFFIXES",
@@ -63,7 +60,6 @@ __all__ = [
     "CertificateAuthority",
     "IssuedCertificate",
     "generate_key",
-    "identity_files",
     "leaf_files",
     "make_folder",
     "load_certificate",

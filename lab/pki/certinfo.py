@@ -1,4 +1,4 @@
-"""Read a certificate the way a security engineer does, as text or as an HTML table.
+"""Read a certificate the way a security engineer does, as aligned text.
 
 Why: most mTLS failures are visible in the certificate itself (no SAN, the wrong
 EKU, expired, CA:TRUE on a leaf). :func:`describe` puts every field that matters
@@ -12,12 +12,11 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import hashlib
-import html
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from lab.pki.fields import EKU_BY_OID, utcnow
@@ -45,19 +44,11 @@ def spki_pin(cert_or_public_key) -> str:
 def key_description(public_key) -> str:
     if isinstance(public_key, rsa.RSAPublicKey):
         return f"RSA {public_key.key_size}"
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return {
-            "secp256r1": "ECDSA P-256",
-            "secp384r1": "ECDSA P-384",
-            "secp521r1": "ECDSA P-521",
-        }.get(public_key.curve.name, f"ECDSA {public_key.curve.name}")
-    if isinstance(public_key, ed25519.Ed25519PublicKey):
-        return "Ed25519"
-    if isinstance(public_key, ed448.Ed448PublicKey):
-        return "Ed448"
-    if isinstance(public_key, dsa.DSAPublicKey):
-        return f"DSA {public_key.key_size}"
-    return type(public_key).__name__
+    if isinstance(public_key, ec.EllipticCurvePublicKey):  # NIST P-256 is SEC's secp256r1...
+        curve = public_key.curve.name
+        nist = curve.startswith("secp") and curve.endswith("r1")
+        return f"ECDSA {f'P-{curve[4:-2]}' if nist else curve}"
+    return type(public_key).__name__.removesuffix("PublicKey")  # Ed25519, Ed448, DSA
 
 
 def common_name(name: x509.Name) -> str:
@@ -153,8 +144,8 @@ def days_left(cert_or_not_after, now: _dt.datetime | None = None) -> int:
 
 @dataclass
 class CertificateSummary:
-    """Everything worth knowing about one certificate, as labelled rows: aligned text in a
-    terminal (and as the notebook's text/plain), an HTML table in a notebook."""
+    """Everything worth knowing about one certificate, as labelled rows shown as aligned text
+    (in a terminal, and as the notebook's display)."""
 
     table: list[tuple[str, str]]
 
@@ -163,14 +154,6 @@ class CertificateSummary:
         return "\n".join(f"{k:<{width}}  {v}" for k, v in self.table)
 
     __str__ = __repr__ = as_text
-
-    def _repr_html_(self) -> str:
-        body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'><code>{html.escape(v)}</code></td></tr>"
-            for k, v in self.table
-        )
-        return f"<table>{body}</table>"
 
 
 def describe(cert: x509.Certificate) -> CertificateSummary:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from lab.errors import LabError
-from lab.pki.authority import CertificateAuthority
-from lab.pki.fields import check_common_name, distinguished_name, key_usage, validity
-from lab.pki.keys import signature_hash
+from lab.pki.authority import CertificateAuthority, LeafOptions
+from lab.pki.fields import check_common_name, distinguished_name
 
 #: The smallest RSA key the CA signs (NIST SP 800-57: 2048 bits until 2030).
 MIN_RSA_BITS = 2048
@@ -107,15 +106,5 @@ def sign_csr(
     rest (its own O, CA:FALSE, Key Usage, clientAuth, validity) it sets itself.
     """
     common_name, names, _ = check_csr(csr, ca, list(granted_san))
-    key = csr.public_key()
-    start, end = validity(days, False, False, None, None)
     subject = distinguished_name(common_name, (_organizations(ca) or [None])[0])
-    builder = (
-        ca.builder(subject, key, start, end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(key_usage(key), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-    )
-    if names:
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    return builder.sign(ca.key, signature_hash(ca.key))
+    return ca.sign(subject, csr.public_key(), ["clientAuth"], names, LeafOptions(days=days))

@@ -1,4 +1,4 @@
-"""The fields a CA fills in: names, the validity window, SAN entries, Key Usage and EKU names.
+"""The fields a CA fills in: names, the clock and backdating, SAN entries, Key Usage and EKU names.
 
 Kept apart from :mod:`lab.pki.authority` so that what each field means can be read on its own.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
-import math
 import re
 import unicodedata
 import urllib.parse
@@ -105,30 +104,6 @@ def distinguished_name(common_name: str, organization: str | None = "mTLS Lab") 
     return x509.Name(attrs)
 
 
-def validity(
-    days: float,
-    expired: bool,
-    not_yet_valid: bool,
-    not_before: _dt.datetime | None,
-    not_after: _dt.datetime | None,
-):
-    """Work out the validity window, including the deliberately wrong ones."""
-    if not (isinstance(days, (int, float)) and math.isfinite(days) and days > 0):
-        raise ValueError(f"days must be a finite number greater than 0, not {days!r}")
-    now = utcnow()
-    if expired and not_yet_valid:
-        raise ValueError("a certificate cannot be both expired and not yet valid")
-    if expired:
-        return now - _dt.timedelta(days=30), now - _dt.timedelta(days=1)
-    if not_yet_valid:
-        return now + _dt.timedelta(days=1), now + _dt.timedelta(days=1 + days)
-    start = not_before or now - BACKDATE
-    end = not_after or start + BACKDATE + _dt.timedelta(days=days)
-    if end <= start:
-        raise ValueError("not_after must be later than not_before")
-    return start, end
-
-
 def san_entries(names: Iterable[str | x509.GeneralName]) -> list[x509.GeneralName]:
     """Server hosts as SAN entries: an IP address as ``IPAddress``, anything else as ``DNSName``.
 
@@ -205,18 +180,18 @@ def _is_ip(value: str) -> bool:
     return True
 
 
-def key_usage(public_key=None, *, cert_sign: bool = False, crl_sign: bool = False) -> x509.KeyUsage:
-    """digitalSignature always; keyEncipherment only for an RSA ``public_key`` (or its private
-    half: TLS 1.2 RSA key exchange). A CA passes no key and both signing bits (it signs
-    certificates and CRLs, and, as the lab's CAs do, OCSP answers)."""
+def key_usage(public_key=None, *, ca: bool = False) -> x509.KeyUsage:
+    """digitalSignature always; keyEncipherment only for an RSA ``public_key`` (TLS 1.2 RSA key
+    exchange). A CA gets both signing bits (it signs certificates and
+    CRLs, and, as the lab's CAs do, OCSP answers)."""
     return x509.KeyUsage(
         digital_signature=True,
         content_commitment=False,
-        key_encipherment=isinstance(public_key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)),
+        key_encipherment=isinstance(public_key, rsa.RSAPublicKey),
         data_encipherment=False,
         key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=crl_sign,
+        key_cert_sign=ca,
+        crl_sign=ca,
         encipher_only=False,
         decipher_only=False,
     )

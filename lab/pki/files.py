@@ -131,16 +131,15 @@ def pem(cert: x509.Certificate) -> bytes:
 def read_password(directory: str | os.PathLike) -> str | None:
     """The .pfx password saved in ``directory``/pfx-password.txt, or None when there is none.
 
-    The one reader of that file: a file that is not UTF-8 text (copied through a tool that
-    re-encoded it, or not a password file at all) is one clear error, not a traceback.
+    The one reader of that file, through :func:`read_file`: a file that is not UTF-8 text
+    (copied through a tool that re-encoded it, or not a password file at all) is one clear
+    error, not a traceback.
     """
     p = Path(directory) / PASSWORD_FILE
-    try:
-        return p.read_bytes().decode("utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
+    if not p.exists():
         return None
-    except IsADirectoryError:
-        raise CorruptFileError(f"{p} is a folder, not the .pfx password file") from None
+    try:
+        return read_file(p, ".pfx password").decode("utf-8").strip()
     except UnicodeDecodeError:
         raise CorruptFileError(
             f"{p} is not UTF-8 text, so it cannot be the .pfx password; rewrite it with the "
@@ -164,11 +163,7 @@ def trust_certificates(trust) -> list[x509.Certificate]:
     if isinstance(trust, (str, os.PathLike)):
         return load_certificates(trust)
     if isinstance(trust, (bytes, bytearray)):
-        try:
-            certs = x509.load_pem_x509_certificates(bytes(trust))
-        except (ValueError, x509.InvalidVersion):
-            raise CorruptFileError("the trust bytes are not PEM certificates") from None
-        return checked(certs, "the trust bytes")
+        return certificates_in(bytes(trust), "the trust given as bytes")
     cert = getattr(trust, "cert", None)
     if isinstance(cert, x509.Certificate):  # a lab CA or IssuedCertificate
         return [cert]
@@ -191,7 +186,11 @@ def certificate_of(obj) -> x509.Certificate:
 
 def load_certificates(path: str | os.PathLike) -> list[x509.Certificate]:
     """Every certificate in a PEM file (a chain), or the one in a DER file."""
-    data = read_file(path, "certificate")
+    return certificates_in(read_file(path, "certificate"), path)
+
+
+def certificates_in(data: bytes, path) -> list[x509.Certificate]:
+    """Every certificate in PEM ``data`` (a chain), or the one in DER ``data``, read from ``path``."""
     if b"-----BEGIN" in data:
         if b"PRIVATE KEY-----" in data and b"CERTIFICATE-----" not in data:
             raise CorruptFileError(
@@ -251,55 +250,34 @@ def load_certificate(path: str | os.PathLike) -> x509.Certificate:
 def load_private_key(path: str | os.PathLike, password: str | bytes | None = None):
     """A PEM or DER private key, decrypting it with ``password`` when it is encrypted."""
     data = read_file(path, "private key")
+    if b"-----BEGIN" in data and b"PRIVATE KEY-----" not in data:
+        raise CorruptFileError(
+            f"{path} does not contain a private key (no 'PRIVATE KEY' PEM block); did you swap --cert and --key?"
+        )
     loader = (
         serialization.load_pem_private_key
         if b"-----BEGIN" in data
         else serialization.load_der_private_key
     )
-    if b"-----BEGIN" in data and b"PRIVATE KEY-----" not in data:
-        raise CorruptFileError(
-            f"{path} does not contain a private key (no 'PRIVATE KEY' PEM block); did you swap --cert and --key?"
-        )
-    try:
-        return loader(data, password_bytes(password))
-    except TypeError as exc:
-        if "encrypted" in str(exc) and not password:
+    try:  # without a password first: an unencrypted key ignores the one given
+        return loader(data, None)
+    except TypeError:  # cryptography's "private key is encrypted"
+        if not password:
             raise PassphraseRequiredError(
                 f"{path} is encrypted; give its passphrase (password=... or --password)"
             ) from None
-        if "not encrypted" in str(exc):
-            return loader(data, None)
-        raise CorruptFileError(f"{path}: {exc}") from None
-    except ValueError as exc:
-        msg = str(exc).lower()
-        # An encrypted key that a given password does not open is a wrong password,
-        # whatever the library says: about one wrong password in 256 decrypts to
-        # bytes whose padding happens to look right, and the error is then about
-        # unreadable key data instead of the password.
-        if password and (
-            "decrypt" in msg or "password" in msg or "bad" in msg or _is_encrypted(data, loader)
-        ):
-            raise WrongPasswordError(
-                f"wrong passphrase for {path}; check it, or re-export the key"
-            ) from None
+    except Exception as exc:  # ValueError, or UnsupportedAlgorithm for odd inputs
         raise CorruptFileError(
             f"{path} is not a readable private key ({_short(exc)}); it may be truncated or edited"
         ) from None
-    except Exception as exc:  # cryptography raises UnsupportedAlgorithm for odd inputs
-        raise CorruptFileError(
-            f"{path} is not a private key the lab can read ({_short(exc)})"
-        ) from None
-
-
-def _is_encrypted(data: bytes, loader) -> bool:
-    """Whether a private key needs a password: the loader says so when given none."""
     try:
-        loader(data, None)
-    except TypeError as exc:
-        return "encrypted" in str(exc) and "not encrypted" not in str(exc)
-    except Exception:  # unreadable without a password too: not known to be encrypted
-        return False
-    return False
+        return loader(data, password_bytes(password))
+    except Exception:
+        # Whatever the library says: about one wrong password in 256 decrypts to bytes whose
+        # padding happens to look right, and the error is then about unreadable key data.
+        raise WrongPasswordError(
+            f"wrong passphrase for {path}; check it, or re-export the key"
+        ) from None
 
 
 #: The ceilings on PBKDF2 and PKCS#12-KDF iteration counts a .pfx may ask for before any key is

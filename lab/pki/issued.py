@@ -168,39 +168,23 @@ def load_pair(
     return IssuedCertificate(certs[0], key, certs[1:])
 
 
-def identity_files(identity) -> tuple[Path, ...] | None:
-    """The files an identity is read from: ``(pfx,)``, ``(crt, key)``, or None when in memory.
-
-    A ``.pfx``/``.p12`` path stands alone; any other path is a certificate whose key sits
-    beside it with the suffix ``.key``; a two-item tuple or list is ``(crt, key)``.
-    """
-    if isinstance(identity, (tuple, list)) and len(identity) == 2:
-        return (Path(identity[0]), Path(identity[1]))
-    if isinstance(identity, (str, os.PathLike)):
-        p = Path(identity)
-        return (p,) if p.suffix.lower() in PFX_SUFFIXES else (p, p.with_suffix(".key"))
-    return None
-
-
-def load_identity(
-    identity,
-    key_path: str | os.PathLike | None = None,
-    password: str | bytes | None = None,
-) -> IssuedCertificate:
+def load_identity(identity, password: str | bytes | None = None) -> IssuedCertificate:
     """A certificate with its key, from whatever the lab accepts as an identity.
 
     An :class:`IssuedCertificate` as it is; a ``.pfx``/``.p12`` path (with its password); a
-    certificate path with ``key_path`` (default: the same name with ``.key``); or a
-    ``(crt, key)`` pair. The one parser of identities: the TLS contexts and the client use it.
+    certificate path whose key sits beside it with the suffix ``.key``; or a ``(crt, key)``
+    pair. The one parser of identities: the TLS contexts and the client use it.
     """
     if isinstance(identity, IssuedCertificate):
         return identity
-    files = identity_files(identity)
-    if files is None:
-        raise TypeError(
-            f"cannot use {identity!r} as a certificate: give a lab certificate, (crt, key) "
-            f"or a .pfx path"
-        )
-    if len(files) == 1:
-        return load_pkcs12(files[0], password)
-    return load_pair(files[0], key_path if key_path is not None else files[1], password)
+    if isinstance(identity, (tuple, list)) and len(identity) == 2:
+        return load_pair(identity[0], identity[1], password)
+    if isinstance(identity, (str, os.PathLike)):
+        p = Path(identity)
+        if p.suffix.lower() in PFX_SUFFIXES:
+            return load_pkcs12(p, password)
+        return load_pair(p, p.with_suffix(".key"), password)
+    raise TypeError(
+        f"cannot use {identity!r} as a certificate: give a lab certificate, (crt, key) "
+        f"or a .pfx path"
+    )

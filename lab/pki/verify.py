@@ -27,7 +27,6 @@ from lab.pki.certinfo import (
     eku_names,
     is_ca,
     key_usage_names,
-    path_length,
     san_strings,
 )
 from lab.pki.fields import san_entries, utcnow
@@ -86,11 +85,16 @@ def verify_chain(
     builder = PolicyBuilder().store(Store(roots)).time(when)
     try:
         if purpose == "client":
-            builder = builder.extension_policies(
-                ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=_client_leaf_policy()
+            # The WebPKI leaf rules want a SAN (servers are found by name); a client certificate is
+            # commonly known by its subject CN, as the guide's MyTrustedClient is, and OpenSSL,
+            # .NET and nginx accept it without a SAN: the one rule relaxed here.
+            leaf_policy = ExtensionPolicy.webpki_defaults_ee().may_be_present(
+                x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
             )
-            verified = builder.build_client_verifier().verify(cert, inter)
-            chain = verified.chain
+            builder = builder.extension_policies(
+                ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=leaf_policy
+            )
+            chain = builder.build_client_verifier().verify(cert, inter).chain
         else:
             if not hostname:
                 raise ValueError("a server check needs the hostname the client connects to")
@@ -106,18 +110,6 @@ def verify_chain(
         purpose,
         chain=[common_name(c.subject) or c.subject.rfc4514_string() for c in chain],
         certificates=list(chain),
-    )
-
-
-def _client_leaf_policy() -> ExtensionPolicy:
-    """The WebPKI leaf rules, except that a client certificate need not carry a SAN.
-
-    WebPKI (browsers, CA/B Forum) requires a SAN because servers are found by name.
-    Client certificates are commonly identified by their subject CN, as the guide's
-    ``MyTrustedClient`` is, and OpenSSL, .NET and nginx accept them without a SAN.
-    """
-    return ExtensionPolicy.webpki_defaults_ee().may_be_present(
-        x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
     )
 
 
@@ -176,16 +168,6 @@ def explain_failure(
             f"no trusted CA issued it: its issuer {cert.issuer.rfc4514_string()!r} is not among the "
             f"trusted roots or supplied intermediates (unknown CA, or a missing intermediate)"
         )
-    if "path length" in raw.lower():
-        culprit = _path_length_culprit(cert, [*intermediates, *roots])
-        if culprit:
-            ca, limit, below = culprit
-            names = ", ".join(repr(common_name(c.subject)) for c in below)
-            return (
-                f"path length exceeded: the CA {common_name(ca.subject)!r} has pathLen {limit}, so at most "
-                f"{limit} CA certificate(s) may stand below it, and this chain has {len(below)} ({names}); "
-                f"issue from a CA whose pathLen allows that depth, or shorten the chain"
-            )
     if "2.5.29.15" in raw:  # the KeyUsage OID: cryptography requires it on every CA in the path
         lacking = [c for c in [*intermediates, *roots] if is_ca(c) and key_usage_names(c) is None]
         if lacking:
@@ -198,23 +180,13 @@ def explain_failure(
     return f"the chain was refused: {raw}"
 
 
-def _path_length_culprit(cert: x509.Certificate, pool: Sequence[x509.Certificate]):
-    """The first CA above ``cert`` with more CAs below it than its pathLen allows: (ca, pathLen, those CAs)."""
-    chain = issuer_chain(cert, pool)
-    for i, ca in enumerate(chain):
-        limit = path_length(ca)
-        if limit is not None and i > limit:
-            return ca, limit, chain[:i][::-1]
-    return None
-
-
 def is_self_signed(cert: x509.Certificate) -> bool:
     """Issuer equals subject *and* the certificate's own key verifies its signature."""
     return cert.issuer == cert.subject and signed_by(cert, cert)
 
 
 def issuer_chain(
-    cert: x509.Certificate, pool: Iterable[x509.Certificate], *, limit: int = 8
+    cert: x509.Certificate, pool: Iterable[x509.Certificate]
 ) -> list[x509.Certificate]:
     """The issuers of ``cert`` found in ``pool`` by signature, nearest first.
 
@@ -222,23 +194,15 @@ def issuer_chain(
     certificates cryptography's verifier refuses, such as the guide's v1 leaves, to report
     on them) and authentication when the TLS layer, not this process, verified the peer.
     Stops at a self-signed certificate, at a certificate whose issuer is not in ``pool``,
-    and on a loop. Where :func:`verify_chain` ran, use its ``certificates`` instead.
+    on a loop, and after eight issuers. Where :func:`verify_chain` ran, use its
+    ``certificates`` instead.
     """
     pool = list(pool)
     path: list[x509.Certificate] = []
     current = cert
-    while len(path) < limit and not is_self_signed(current):
-        issuer = next(
-            (
-                c
-                for c in pool
-                if c.subject == current.issuer
-                and c not in path
-                and c != cert
-                and signed_by(current, c)
-            ),
-            None,
-        )
+    while len(path) < 8 and not is_self_signed(current):
+        named = [c for c in pool if c.subject == current.issuer and c not in [cert, *path]]
+        issuer = next((c for c in named if signed_by(current, c)), None)
         if issuer is None:
             break
         path.append(issuer)
