@@ -273,13 +273,14 @@ def test_a_revocation_checker_that_crashes_fails_closed(alice):
     assert not result.succeeded and "status is unknown" in result.reason
 
 
-def test_revocation_mode_is_the_checkers_own_name(alice):
+def test_revocation_mode_is_the_checkers_own_name():
     assert CertificateAuth().revocation_mode == "none"
     assert CertificateAuth(revocation=lambda cert, chain: None).revocation_mode == "custom"
-    not_callable = CertificateAuth(revocation="crl").check(alice)  # fails closed
-    assert (
-        not not_callable.succeeded and "revocation checker failed (TypeError" in not_callable.reason
-    )
+
+
+def test_a_revocation_that_is_not_a_checker_is_refused_when_configured():
+    with pytest.raises(AuthConfigurationError, match="must be a callable"):
+        CertificateAuth(revocation="certs/crl.pem")
 
 
 def test_forged_header_from_the_certificate_source_is_a_403_naming_it(root, srv, alice):

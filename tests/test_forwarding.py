@@ -226,7 +226,10 @@ def test_forged_header_error_names_the_peer_and_the_trusted_proxies(pki):
 
 
 def test_a_trusted_proxy_that_is_not_an_address_is_refused(pki):
-    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
+    with pytest.raises(
+        ValueError,
+        match=r"does not appear to be an IPv4 or IPv6 network \(trusted_proxies takes addresses",
+    ):
         source(pki, trusted_proxies=["nginx.local"])
 
 

@@ -207,12 +207,15 @@ LOOKALIKES = (
 
 
 def test_lookalike_headers_are_cleared(upstream, throwaway_pki, workdir):
-    lookalikes = {name: "forged" for name in LOOKALIKES}
+    sent = {name: "forged" for name in LOOKALIKES} | {"X-Unrelated": "kept"}
     with behind(upstream, throwaway_pki, workdir) as p:
-        cleared = get(throwaway_pki.client, throwaway_pki, p.url + "/x", headers=lookalikes).json()[
+        seen = get(throwaway_pki.client, throwaway_pki, p.url + "/x", headers=sent).json()[
             "headers"
         ]
-    assert not {k.lower() for k in cleared} & {h.lower() for h in LOOKALIKES}
+    seen = {k.lower(): v for k, v in seen.items()}
+    assert seen["x-unrelated"] == "kept"  # the echo shows the caller's headers...
+    assert "x-ssl-client-cert" in seen  # ...and nginx's own certificate header
+    assert not seen.keys() & {h.lower() for h in LOOKALIKES}  # but no look-alike
 
 
 def test_proxy_bind_sets_the_address_the_app_sees(upstream, throwaway_pki, workdir):
@@ -557,3 +560,12 @@ def test_serve_behind_nginx_killed_leaves_no_key_on_disk_and_reset_stops_its_ngi
             proc.kill()
         for pid_file in state.glob("nginx/" + proxy.process.PREFIX_STEM + "*/nginx.pid"):
             os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("option", [{"verify_client": "required"}, {"min_tls": "1.0"}])
+def test_a_value_nginx_would_not_take_is_one_line_before_nginx_runs(throwaway_pki, option):
+    (name, value), upstream_url = next(iter(option.items())), "https://127.0.0.1:9"
+    with pytest.raises(ValueError, match=f"^{name} must be one of .*, not '{value}'$"):
+        NginxProxy(
+            upstream_url, certificate=throwaway_pki.server, trust=throwaway_pki.root, **option
+        )

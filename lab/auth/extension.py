@@ -191,6 +191,10 @@ class CertificateAuth:
                 f"allowed_certificate_types must be one of {', '.join(CERTIFICATE_TYPES)}, "
                 f"not {allowed_certificate_types!r}"
             )
+        if revocation is not None and not callable(revocation):  # a path, say: say so at once
+            raise AuthConfigurationError(
+                "revocation must be a callable (cert, chain) -> None or a reason string"
+            )
         self.certificate_source = certificate_source
         self.allowed_certificate_types = allowed_certificate_types
         self.revocation = revocation

@@ -89,7 +89,12 @@ class CertificateForwarding:
             )
         self.trust = trust
         self.trusted_proxies = tuple(trusted_proxies)
-        self._networks = [ipaddress.ip_network(a, strict=False) for a in self.trusted_proxies]
+        try:
+            self._networks = [ipaddress.ip_network(a, strict=False) for a in self.trusted_proxies]
+        except ValueError as exc:  # a host name, say: what the parameter takes, in the same line
+            raise ValueError(
+                f"{exc} (trusted_proxies takes addresses, such as 127.0.0.2 or 10.0.0.0/8)"
+            ) from None
         self.proxy_certificate = getattr(proxy_certificate, "cert", proxy_certificate)
 
     def __call__(self, environ) -> x509.Certificate | None:

@@ -45,6 +45,9 @@ OPTIONS = {
     "tls_profile": "intermediate",
 }
 
+#: The values nginx takes for the options the template writes as they are.
+CHOICES = {"verify_client": ("on", "optional", "optional_no_ca", "off"), "min_tls": ("1.2", "1.3")}
+
 
 class NginxProxy(Nginx):
     """The real nginx, terminating mTLS on a loopback port and forwarding to ``upstream``.
@@ -76,6 +79,11 @@ class NginxProxy(Nginx):
         host, port = settings.pop("host", "127.0.0.1"), settings.pop("port", 0)
         if unknown := settings.keys() - OPTIONS.keys():
             raise TypeError(f"NginxProxy got unexpected keywords: {', '.join(sorted(unknown))}")
+        for name, allowed in CHOICES.items():  # written into nginx.conf: one line now, not nginx's
+            if name in settings and settings[name] not in allowed:
+                raise ValueError(
+                    f"{name} must be one of {', '.join(allowed)}, not {settings[name]!r}"
+                )
         self.options = {**OPTIONS, **settings, "upstream": url, "crl": crl is not None}
         self.options["proxy_certificate"] = proxy_certificate is not None
         identity = load_identity(certificate)

@@ -28,6 +28,7 @@ prefix is deleted. The prefix is 0700; the workers run as the current user (see
 from __future__ import annotations
 
 import atexit
+import contextlib
 import grp
 import os
 import pwd
@@ -249,7 +250,8 @@ class Nginx:
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)  # its own session: the workers too
+                with contextlib.suppress(ProcessLookupError, PermissionError):  # gone meanwhile
+                    os.killpg(proc.pid, signal.SIGKILL)  # its own session: the workers too
                 proc.wait()
             forget_process(proc.pid)
         if self.prefix is not None:

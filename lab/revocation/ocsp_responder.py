@@ -265,7 +265,7 @@ class OCSPResponder:
         return self.url + "crl"
 
     def start(self) -> "OCSPResponder":
-        self.server.start()  # a busy port is the server's one-line PortInUseError
+        self.server.start()  # a busy port is the server's one-line ServerError
         return self
 
     def stop(self) -> None:

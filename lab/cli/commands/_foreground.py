@@ -15,8 +15,10 @@ from lab.paths import show
 
 
 def foreground(kind: str, banner: list[str], sources, *servers) -> int:
-    """Print ``banner``, then on stderr each new line of ``sources`` (functions returning the
-    lines so far), until Ctrl-C or SIGTERM; then stop ``servers`` (in this order).
+    """Print ``banner``, then on stderr each new line of ``sources``, until Ctrl-C or SIGTERM;
+    then stop ``servers`` (in this order). A source is a function ``(start) -> lines``: the
+    lines from number ``start`` on, so a long-running server's history is not formatted again
+    every half second.
 
     SIGINT is handled explicitly, not as KeyboardInterrupt: a shell that starts a
     command in the background ignores SIGINT for it, and Python would then never
@@ -34,10 +36,10 @@ def foreground(kind: str, banner: list[str], sources, *servers) -> int:
         while True:
             stopping = stop.wait(0.5)  # then one more round: what came in meanwhile
             for i, source in enumerate(sources):
-                lines = source()
-                for line in lines[seen[i] :]:
+                lines = source(seen[i])
+                for line in lines:
                     print(printable(line), file=sys.stderr, flush=True)
-                seen[i] = len(lines)
+                seen[i] += len(lines)
             if stopping:
                 break
     finally:

@@ -80,12 +80,14 @@ def run(args) -> int:
             "Ctrl-C to stop",
         ],
         [
-            lambda: [
+            lambda start: [
                 f"answered serial {'-' if a.serial is None else f'{a.serial:x}'}: {a.status}"
                 + (f" ({a.detail})" if a.detail else "")
-                for a in responder.answers
+                for a in responder.answers[start:]
             ],
-            lambda: [f"responder error: {err.splitlines()[0]}" for err in responder.errors],
+            lambda start: [
+                f"responder error: {e.splitlines()[0]}" for e in responder.errors[start:]
+            ],
         ],
         responder,
     )

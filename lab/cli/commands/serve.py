@@ -136,11 +136,11 @@ def run(args) -> int:
             "serve",
             [banner, f"try:  {curl_command(server.url, args.dir)}", "Ctrl-C to stop"],
             [
-                lambda: [
+                lambda start: [
                     f"refused handshake from {failure.peer}: {failure.reason}"
-                    for failure in server.handshake_failures
+                    for failure in server.handshake_failures[start:]
                 ],
-                lambda: [f"server error: {err}" for err in server.errors],
+                lambda start: [f"server error: {err}" for err in server.errors[start:]],
             ],
             server,
         )
@@ -175,12 +175,12 @@ def _behind_nginx(args, course, crl, tls: dict) -> int:
         app.stop()
         raise
 
-    def refusals() -> list[str]:
+    def refusals(start: int) -> list[str]:
         if not proxy.running:
             said = proxy.log_messages("emerg", "alert", "crit") or ["(nothing in its error log)"]
             raise ServerError(f"nginx exited unexpectedly: {said[-1]}")
         messages = proxy.log_messages("info")
-        return [f"nginx refused a client: {m}" for m in messages if "certificate" in m]
+        return [f"nginx refused a client: {m}" for m in messages if "certificate" in m][start:]
 
     return foreground(
         "serve",
@@ -191,7 +191,7 @@ def _behind_nginx(args, course, crl, tls: dict) -> int:
             f"try:  {curl_command(proxy.url, args.dir)}",
             "Ctrl-C to stop both",
         ],
-        [refusals, lambda: [f"app error: {err}" for err in app.errors]],
+        [refusals, lambda start: [f"app error: {err}" for err in app.errors[start:]]],
         proxy,
         app,
     )
