@@ -68,7 +68,7 @@ class Plan:
 
 
 #: About fifteen seconds on an idle 2-core machine.
-QUICK = Plan("quick", 8, 20, {"ec": 20, "rsa2048": 2, "rsa4096": 1})
+QUICK = Plan("quick", 3, 14, {"ec": 20, "rsa2048": 2, "rsa4096": 1})
 FULL = Plan("full", 7, 100, {"ec": 200, "rsa2048": 10, "rsa4096": 4})
 
 
